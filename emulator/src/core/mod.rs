@@ -1,0 +1,22 @@
+//! The sans-IO core: state machines that take the time and an input and hand
+//! back effects (events) for a shell to perform.
+//!
+//! **Architecture invariant:** nothing under `core` touches a socket, a file, a
+//! thread, the system clock or a global random generator. Time arrives as a
+//! [`Millis`] parameter; effects leave as values. That is what lets the
+//! simulator replay a run byte for byte and lets the served target reuse the
+//! very same logic on real sockets.
+
+pub mod cards;
+pub mod discovery;
+pub mod error;
+pub mod event;
+pub mod money;
+pub mod profile;
+pub mod reader;
+pub mod time;
+
+pub use error::TerminalErrorCode;
+pub use event::{EventBody, Part};
+pub use money::{Currency, Money};
+pub use time::Millis;
