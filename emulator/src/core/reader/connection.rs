@@ -1,0 +1,299 @@
+//! Connecting, disconnecting and auto-reconnect (offline-mode.md §7).
+//!
+//! A connect takes the profile's `connect_ms`; whether it succeeds is decided
+//! when it completes, so a battery, radio or power change during the attempt
+//! counts. Auto-reconnect keeps trying for `reconnect_budget_s` after a
+//! disconnect whose reason allows it ([`DisconnectReason::auto_reconnects`]);
+//! an attempt starts whenever the link becomes reachable again.
+
+use super::{Conn, Reader, Session};
+use crate::core::error::TerminalErrorCode;
+use crate::core::event::{BatteryStatus, DisconnectReason, EventBody};
+use crate::core::profile::{Family, LinkKind};
+use crate::core::time::{Millis, secs};
+use std::time::Duration;
+
+impl Reader {
+    pub(super) fn connect(&mut self, now: Millis, session: Session, fail_if_in_use: bool) {
+        let pos = session.pos.clone();
+        if !self.profile.links.contains(&session.via) {
+            let code = TerminalErrorCode::UnsupportedOperation;
+            return self.emit(now, EventBody::ConnectFailed { pos, code });
+        }
+        match &self.conn {
+            Conn::Idle => {}
+            Conn::Reconnecting { session: old, .. } if old.pos == pos => {
+                // The app connecting by hand ends its own auto-reconnect.
+                self.conn = Conn::Idle;
+            }
+            Conn::Connected { session: old } if old.pos == pos => {
+                let code = TerminalErrorCode::AlreadyConnectedToReader;
+                return self.emit(now, EventBody::ConnectFailed { pos, code });
+            }
+            Conn::Connected { session: old } if self.profile.family == Family::Smart => {
+                // Smart readers: a new POS takes over an idle reader; with
+                // `failIfInUse` it may not interrupt a collect or confirm.
+                if fail_if_in_use && self.payment.is_some() {
+                    let code = TerminalErrorCode::ReaderBusy;
+                    return self.emit(now, EventBody::ConnectFailed { pos, code });
+                }
+                let from_pos = old.pos.clone();
+                self.emit(
+                    now,
+                    EventBody::TakenOver {
+                        from_pos,
+                        by_pos: pos.clone(),
+                    },
+                );
+                self.fail_payment(now, TerminalErrorCode::Canceled);
+                self.end_connection(now, DisconnectReason::Unknown, false);
+            }
+            _ => {
+                // A Bluetooth or USB reader serves one POS at a time.
+                let code = TerminalErrorCode::ReaderBusy;
+                return self.emit(now, EventBody::ConnectFailed { pos, code });
+            }
+        }
+        self.last_activity = now;
+        self.emit(
+            now,
+            EventBody::ConnectStarted {
+                pos,
+                via: session.via,
+            },
+        );
+        let done_at = now + self.connect_duration();
+        self.conn = Conn::Connecting { session, done_at };
+    }
+
+    fn connect_duration(&self) -> Duration {
+        Duration::from_millis(u64::from(self.profile.connection.connect_ms))
+    }
+
+    /// Why a connection over `via` cannot be made now, if it cannot.
+    fn connect_refusal(&self, via: LinkKind) -> Option<TerminalErrorCode> {
+        if !self.reachable(via) {
+            return Some(match via {
+                LinkKind::Ble if !self.links.radio_on => TerminalErrorCode::BluetoothError,
+                LinkKind::Ble => TerminalErrorCode::BluetoothConnectTimedOut,
+                LinkKind::Usb => TerminalErrorCode::UsbDisconnected,
+                LinkKind::Lan => TerminalErrorCode::ReaderCommunicationError,
+            });
+        }
+        // Incident android-343: connecting on a critical battery must fail
+        // clearly rather than hang.
+        if self.battery_status() == BatteryStatus::Critical && !self.charging {
+            return Some(TerminalErrorCode::ReaderBatteryCriticallyLow);
+        }
+        None
+    }
+
+    pub(super) fn finish_connect(&mut self, at: Millis, session: Session) {
+        if let Some(code) = self.connect_refusal(session.via) {
+            self.conn = Conn::Idle;
+            return self.emit(
+                at,
+                EventBody::ConnectFailed {
+                    pos: session.pos,
+                    code,
+                },
+            );
+        }
+        if self.update_required_on_connect(at) {
+            return self.start_connect_update(at, session);
+        }
+        self.establish(at, session, false);
+    }
+
+    /// The link is up: report it and start the periodic battery reports.
+    pub(super) fn establish(&mut self, at: Millis, session: Session, reconnect: bool) {
+        let pos = session.pos.clone();
+        self.emit(
+            at,
+            EventBody::Connected {
+                pos: pos.clone(),
+                via: session.via,
+            },
+        );
+        if reconnect {
+            self.emit(at, EventBody::ReconnectSucceeded { pos });
+        }
+        self.last_activity = at;
+        self.conn = Conn::Connected { session };
+        self.schedule_battery_report(at);
+    }
+
+    pub(super) fn disconnect_requested(&mut self, now: Millis) {
+        match self.conn {
+            Conn::Idle => {}
+            _ => self.drop_connection(now, DisconnectReason::DisconnectRequested),
+        }
+    }
+
+    /// The connection ends for `reason`; auto-reconnect starts if it may.
+    pub(super) fn drop_connection(&mut self, at: Millis, reason: DisconnectReason) {
+        let may_reconnect = reason.auto_reconnects();
+        self.end_connection(at, reason, may_reconnect);
+    }
+
+    /// Ends whatever connection exists. A connect still in progress fails
+    /// instead of disconnecting, since it never connected.
+    pub(super) fn end_connection(&mut self, at: Millis, reason: DisconnectReason, reconnect: bool) {
+        let session = match std::mem::replace(&mut self.conn, Conn::Idle) {
+            Conn::Idle => return,
+            Conn::Connecting { session, .. } => {
+                let code = self.link_lost_code(session.via);
+                return self.emit(
+                    at,
+                    EventBody::ConnectFailed {
+                        pos: session.pos,
+                        code,
+                    },
+                );
+            }
+            Conn::Updating { session, .. } => {
+                self.interrupt_connect_update(at, &session);
+                return;
+            }
+            Conn::Reconnecting {
+                session, deadline, ..
+            } => {
+                // Already disconnected: the reconnect carries on (or not).
+                if reconnect || reason.auto_reconnects() {
+                    self.conn = Conn::Reconnecting {
+                        session,
+                        deadline,
+                        attempt: None,
+                    };
+                } else {
+                    self.emit(at, EventBody::ReconnectFailed { pos: session.pos });
+                }
+                return;
+            }
+            Conn::Connected { session } => session,
+        };
+        self.next_battery_report = None;
+        let code = self.link_lost_code(session.via);
+        self.fail_payment(at, code);
+        let pos = session.pos.clone();
+        self.emit(
+            at,
+            EventBody::Disconnected {
+                pos: pos.clone(),
+                reason,
+            },
+        );
+        if reconnect && session.auto_reconnect {
+            self.emit(at, EventBody::ReconnectStarted { pos, reason });
+            let deadline = at + secs(self.profile.connection.reconnect_budget_s);
+            self.conn = Conn::Reconnecting {
+                session,
+                deadline,
+                attempt: None,
+            };
+        }
+    }
+
+    /// The SDK error an operation in flight gets when the link drops.
+    pub(super) fn link_lost_code(&self, via: LinkKind) -> TerminalErrorCode {
+        match via {
+            LinkKind::Ble => TerminalErrorCode::BluetoothDisconnected,
+            LinkKind::Usb => TerminalErrorCode::UsbDisconnected,
+            LinkKind::Lan => TerminalErrorCode::ReaderCommunicationError,
+        }
+    }
+
+    /// Starts a reconnect attempt if one is wanted and the link is back.
+    pub(super) fn try_reconnect(&mut self, now: Millis) {
+        let Conn::Reconnecting {
+            session,
+            deadline,
+            attempt: None,
+        } = &self.conn
+        else {
+            return;
+        };
+        if now >= *deadline || !self.reachable(session.via) {
+            return;
+        }
+        let done_at = now + self.connect_duration();
+        if let Conn::Reconnecting { attempt, .. } = &mut self.conn {
+            *attempt = Some(done_at);
+        }
+    }
+
+    pub(super) fn finish_reconnect_attempt(
+        &mut self,
+        at: Millis,
+        session: Session,
+        deadline: Millis,
+    ) {
+        if self.connect_refusal(session.via).is_none() {
+            return self.establish(at, session, true);
+        }
+        // Not yet: wait for the link to come back before trying again.
+        self.conn = Conn::Reconnecting {
+            session,
+            deadline,
+            attempt: None,
+        };
+    }
+
+    pub(super) fn give_up_reconnect(&mut self, at: Millis, session: Session) {
+        self.conn = Conn::Idle;
+        self.emit(at, EventBody::ReconnectFailed { pos: session.pos });
+    }
+
+    // --- the links ---------------------------------------------------------------
+
+    pub(super) fn set_signal(&mut self, now: Millis, up: bool) {
+        self.links.signal = up;
+        if !up {
+            self.drop_if_via(now, LinkKind::Ble, DisconnectReason::BluetoothSignalLost);
+        }
+    }
+
+    pub(super) fn set_radio(&mut self, now: Millis, on: bool) {
+        self.links.radio_on = on;
+        if !on {
+            self.drop_if_via(now, LinkKind::Ble, DisconnectReason::BluetoothDisabled);
+        }
+    }
+
+    pub(super) fn set_usb(&mut self, now: Millis, attached: bool) {
+        self.links.usb_attached = attached;
+        if !attached {
+            self.drop_if_via(now, LinkKind::Usb, DisconnectReason::UsbDisconnected);
+        }
+    }
+
+    pub(super) fn set_lan(&mut self, now: Millis, up: bool) {
+        self.links.lan_up = up;
+        if !up {
+            self.drop_if_via(now, LinkKind::Lan, DisconnectReason::Unknown);
+        }
+    }
+
+    pub(super) fn remove_pairing(&mut self, now: Millis) {
+        self.links.paired = false;
+        self.drop_if_via(
+            now,
+            LinkKind::Ble,
+            DisconnectReason::BluetoothPeerRemovedPairing,
+        );
+    }
+
+    /// Drops the connection if it runs over `via`.
+    fn drop_if_via(&mut self, at: Millis, via: LinkKind, reason: DisconnectReason) {
+        let uses = match &self.conn {
+            Conn::Idle => false,
+            Conn::Connecting { session, .. }
+            | Conn::Updating { session, .. }
+            | Conn::Connected { session }
+            | Conn::Reconnecting { session, .. } => session.via == via,
+        };
+        if uses {
+            self.drop_connection(at, reason);
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Power, battery and reboots (offline-mode.md §7).
+//!
+//! Battery classes follow the profile: critical at or below
+//! `critical_percent`, low at or below `low_percent`. A reader that reaches
+//! critical while not charging shuts down, and auto-reconnect does not follow
+//! it. The security reboot comes `security_period_h` after the last boot; a
+//! requested reboot restarts that timer when the profile says so. A mobile
+//! reader idle for `idle_after_h` and not charging powers itself down.
+
+use super::{Conn, InputError, Power, Reader};
+use crate::core::event::{BatteryStatus, DisconnectReason, EventBody, PowerOffCause, RebootKind};
+use crate::core::time::{Millis, hours, secs};
+
+impl Reader {
+    pub(super) fn set_battery(
+        &mut self,
+        now: Millis,
+        percent: u8,
+        charging: bool,
+    ) -> Result<(), InputError> {
+        if percent > 100 {
+            return Err(InputError::BatteryOutOfRange { percent });
+        }
+        let before = self.battery_status();
+        self.battery_percent = percent;
+        self.charging = charging;
+        let status = self.battery_status();
+        if self.profile.battery.reported && self.power == Power::On {
+            self.emit(
+                now,
+                EventBody::BatteryLevel {
+                    percent,
+                    charging,
+                    status,
+                },
+            );
+            if status == BatteryStatus::Low && before == BatteryStatus::Nominal {
+                self.emit(now, EventBody::BatteryLow { percent });
+            }
+        }
+        if status == BatteryStatus::Critical && !charging && self.power != Power::Off {
+            self.power_off(now, PowerOffCause::BatteryCritical);
+        }
+        Ok(())
+    }
+
+    pub(super) fn schedule_battery_report(&mut self, at: Millis) {
+        self.next_battery_report = (self.profile.battery.reported
+            && matches!(self.conn, Conn::Connected { .. }))
+        .then(|| at + secs(self.profile.battery.report_interval_s));
+    }
+
+    pub(super) fn report_battery(&mut self, at: Millis) {
+        let (percent, charging, status) =
+            (self.battery_percent, self.charging, self.battery_status());
+        self.emit(
+            at,
+            EventBody::BatteryLevel {
+                percent,
+                charging,
+                status,
+            },
+        );
+        self.schedule_battery_report(at);
+    }
+
+    pub(super) fn power_off(&mut self, at: Millis, cause: PowerOffCause) {
+        if self.power == Power::Off {
+            return;
+        }
+        self.power = Power::Off;
+        self.emit(at, EventBody::PoweredOff { cause });
+        let reason = match cause {
+            PowerOffCause::PowerLost => DisconnectReason::PoweredOff,
+            PowerOffCause::BatteryCritical => DisconnectReason::CriticallyLowBattery,
+            PowerOffCause::Idle => DisconnectReason::IdlePowerDown,
+        };
+        self.abandon_optional_install(at);
+        self.drop_connection(at, reason);
+        // A payment not tied to a connection (none yet) ends with the power.
+        self.fail_payment(
+            at,
+            crate::core::error::TerminalErrorCode::ReaderCommunicationError,
+        );
+        self.note_online_status(at);
+    }
+
+    pub(super) fn power_on(&mut self, now: Millis) {
+        if self.power != Power::Off {
+            return;
+        }
+        if self.battery_status() == BatteryStatus::Critical && !self.charging {
+            // A flat reader does not start; nothing happens, as on the bench.
+            return;
+        }
+        self.boot(now);
+        self.emit(now, EventBody::PoweredOn);
+    }
+
+    fn boot(&mut self, at: Millis) {
+        self.power = Power::On;
+        self.last_activity = at;
+        self.security_reboot_due = at + hours(self.profile.reboot.security_period_h);
+        self.note_online_status(at);
+    }
+
+    pub(super) fn reboot_requested(&mut self, now: Millis) {
+        if self.power == Power::On {
+            self.start_reboot(now, RebootKind::Requested);
+        }
+    }
+
+    pub(super) fn start_reboot(&mut self, at: Millis, kind: RebootKind) {
+        let until = at + secs(self.profile.reboot.reboot_s);
+        self.power = Power::Rebooting { until, kind };
+        self.emit(at, EventBody::RebootStarted { kind });
+        self.abandon_optional_install(at);
+        let reason = match kind {
+            RebootKind::Requested => DisconnectReason::RebootRequested,
+            RebootKind::Security => DisconnectReason::SecurityReboot,
+        };
+        self.drop_connection(at, reason);
+        self.fail_payment(
+            at,
+            crate::core::error::TerminalErrorCode::ReaderCommunicationError,
+        );
+        self.note_online_status(at);
+    }
+
+    pub(super) fn finish_reboot(&mut self, at: Millis, kind: RebootKind) {
+        let keep_schedule =
+            kind == RebootKind::Requested && !self.profile.reboot.requested_resets_timer;
+        let due = self.security_reboot_due;
+        self.boot(at);
+        if keep_schedule {
+            // The old deadline may have passed while rebooting: then it is now.
+            self.security_reboot_due = due.max(at);
+        }
+        self.emit(at, EventBody::RebootFinished { kind });
+        self.install_pending_on_reboot(at);
+    }
+
+    /// When the idle power-down falls due, if it can.
+    pub(super) fn idle_power_down_due(&self) -> Option<Millis> {
+        let reboot = &self.profile.reboot;
+        let idle = self.power == Power::On
+            && reboot.idle_power_down
+            && !self.charging
+            && self.payment.is_none()
+            && self.installing.is_none();
+        idle.then(|| self.last_activity + hours(reboot.idle_after_h))
+    }
+}

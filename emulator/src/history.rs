@@ -1,0 +1,223 @@
+//! Histories as JSON Lines: one [`Event`] per line, in order.
+//!
+//! The history is the contract between every target and the checker
+//! (architecture.md §3): the simulator, the served rig and a lab run all write
+//! this format, and the checker reads nothing else. Writing assigns the
+//! sequence numbers, so a history has no gaps by construction; reading checks
+//! that they run 1, 2, 3, … and names the line of anything it cannot accept.
+
+use crate::core::event::{Event, EventBody, Part};
+use crate::core::time::Millis;
+use std::io::{self, BufRead, Write};
+
+/// Writes events as JSON Lines, numbering them from 1.
+#[derive(Debug)]
+pub struct HistoryWriter<W: Write> {
+    out: W,
+    next_seq: u64,
+    last_t: Millis,
+}
+
+impl<W: Write> HistoryWriter<W> {
+    /// A writer that starts a new history on `out`.
+    pub fn new(out: W) -> Self {
+        HistoryWriter {
+            out,
+            next_seq: 1,
+            last_t: Millis::ZERO,
+        }
+    }
+
+    /// Appends one event and returns its sequence number.
+    ///
+    /// # Panics
+    ///
+    /// If `t_ms` is earlier than the previous event's: histories are ordered,
+    /// and a shell that records out of order has a bug worth stopping for.
+    pub fn record(&mut self, t_ms: Millis, part: &Part, body: &EventBody) -> io::Result<u64> {
+        assert!(
+            t_ms >= self.last_t,
+            "history out of order: {t_ms} after {}",
+            self.last_t
+        );
+        let seq = self.next_seq;
+        let event = EventRef {
+            seq,
+            t_ms,
+            part,
+            body,
+        };
+        serde_json::to_writer(&mut self.out, &event)?;
+        self.out.write_all(b"\n")?;
+        self.next_seq += 1;
+        self.last_t = t_ms;
+        Ok(seq)
+    }
+
+    /// Flushes and returns the sink.
+    pub fn into_inner(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// Borrowing twin of [`Event`], so recording does not clone the body.
+#[derive(serde::Serialize)]
+struct EventRef<'a> {
+    seq: u64,
+    t_ms: Millis,
+    part: &'a Part,
+    #[serde(flatten)]
+    body: &'a EventBody,
+}
+
+/// A history line that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The source could not be read at all.
+    #[error("line {line}: cannot read: {source}")]
+    Io {
+        line: usize,
+        #[source]
+        source: io::Error,
+    },
+    /// The line is not an event of the vocabulary.
+    #[error("line {line}: {message}")]
+    Malformed { line: usize, message: String },
+}
+
+impl HistoryError {
+    /// The 1-based line the error is about.
+    pub fn line(&self) -> usize {
+        match self {
+            HistoryError::Io { line, .. } | HistoryError::Malformed { line, .. } => *line,
+        }
+    }
+}
+
+/// Reads a whole history, checking sequence numbers and time order.
+/// Blank lines are allowed (an editor's trailing newline) and skipped.
+pub fn read_history(input: impl BufRead) -> Result<Vec<Event>, HistoryError> {
+    let mut events: Vec<Event> = Vec::new();
+    for (index, line) in input.lines().enumerate() {
+        let line_no = index + 1;
+        let line = line.map_err(|source| HistoryError::Io {
+            line: line_no,
+            source,
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event: Event = serde_json::from_str(&line).map_err(|e| HistoryError::Malformed {
+            line: line_no,
+            message: e.to_string(),
+        })?;
+        let expected = events.last().map_or(1, |e| e.seq + 1);
+        if event.seq != expected {
+            let message = format!(
+                "sequence number {} where {expected} was expected",
+                event.seq
+            );
+            return Err(HistoryError::Malformed {
+                line: line_no,
+                message,
+            });
+        }
+        if let Some(previous) = events.last()
+            && event.t_ms < previous.t_ms
+        {
+            let message = format!(
+                "time {} is before the previous event's {}",
+                event.t_ms, previous.t_ms
+            );
+            return Err(HistoryError::Malformed {
+                line: line_no,
+                message,
+            });
+        }
+        events.push(event);
+    }
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::event::{DisconnectReason, EventBody};
+    use crate::core::profile::LinkKind;
+
+    fn sample() -> Vec<u8> {
+        let mut writer = HistoryWriter::new(Vec::new());
+        let reader = Part::reader("STRM2-0001");
+        let connected = EventBody::Connected {
+            pos: "pos-1".into(),
+            via: LinkKind::Ble,
+        };
+        writer.record(Millis(1500), &reader, &connected).unwrap();
+        let reason = DisconnectReason::BluetoothSignalLost;
+        let dropped = EventBody::Disconnected {
+            pos: "pos-1".into(),
+            reason,
+        };
+        writer.record(Millis(9000), &reader, &dropped).unwrap();
+        writer.into_inner().unwrap()
+    }
+
+    #[test]
+    fn events_are_written_one_json_object_per_line_with_envelope_first() {
+        let text = String::from_utf8(sample()).unwrap();
+        insta::assert_snapshot!(text, @r#"
+        {"seq":1,"t_ms":1500,"part":"reader/STRM2-0001","event":"reader.connected","pos":"pos-1","via":"ble"}
+        {"seq":2,"t_ms":9000,"part":"reader/STRM2-0001","event":"reader.disconnected","pos":"pos-1","reason":"bluetooth_signal_lost"}
+        "#);
+    }
+
+    #[test]
+    fn a_written_history_reads_back_as_the_same_events() {
+        let events = read_history(&sample()[..]).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1].seq, 2);
+        assert_eq!(events[1].body.name(), "reader.disconnected");
+        let mut rewritten = HistoryWriter::new(Vec::new());
+        for e in &events {
+            rewritten.record(e.t_ms, &e.part, &e.body).unwrap();
+        }
+        assert_eq!(rewritten.into_inner().unwrap(), sample());
+    }
+
+    #[test]
+    fn unreadable_lines_are_named() {
+        let good = String::from_utf8(sample()).unwrap();
+        let first = good.lines().next().unwrap();
+        let cases = [
+            (format!("{first}\nnot json\n"), 2, "expected"),
+            (
+                format!("{first}\n{first}\n"),
+                2,
+                "sequence number 1 where 2 was expected",
+            ),
+            (
+                r#"{"seq":1,"t_ms":0,"part":"pos","event":"pos.teleported"}"#.to_owned(),
+                1,
+                "unknown variant `pos.teleported`",
+            ),
+        ];
+        for (text, line, fragment) in cases {
+            let err = read_history(text.as_bytes()).unwrap_err();
+            assert_eq!(err.line(), line, "{err}");
+            assert!(err.to_string().contains(fragment), "{err}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "history out of order")]
+    fn recording_back_in_time_is_a_bug() {
+        let mut writer = HistoryWriter::new(Vec::new());
+        writer
+            .record(Millis(10), &Part::pos(), &EventBody::PoweredOn)
+            .unwrap();
+        writer
+            .record(Millis(9), &Part::pos(), &EventBody::PoweredOn)
+            .unwrap();
+    }
+}
