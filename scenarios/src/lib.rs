@@ -1,1 +1,9 @@
-//! placeholder
+//! readerlab: the harness around the emulator. It will hold the Rig
+//! abstraction and its targets, the invariant checker, the cucumber steps,
+//! exploration and reports (architecture.md §3); today it holds the command
+//! line and the reader catalogue view.
+//!
+//! It depends on `readerlab-emulator`, never the other way round.
+
+pub mod cli;
+pub mod readers;

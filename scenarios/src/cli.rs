@@ -1,0 +1,137 @@
+//! The command line: every command of architecture.md §6, parsed with clap.
+//!
+//! Commands that are not built yet are still listed, so `--help` shows the
+//! whole interface, but they say so and exit with [`EXIT_NOT_BUILT`]: a
+//! harness that pretended to run would let a CI job pass on nothing.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use readerlab_emulator::core::profile::ReaderModel;
+use readerlab_emulator::fixtures::ReaderCatalog;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit status of a command that has not been built yet (sysexits' EX_UNAVAILABLE).
+pub const EXIT_NOT_BUILT: u8 = 69;
+/// Exit status for bad input: a broken fixture, an unknown model, bad flags.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Emulator and test harness for card readers that take payments offline
+/// and forward them later.
+#[derive(Debug, Parser)]
+#[command(name = "readerlab", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run Gherkin features against a target (default: the bundled features on the simulator). [not built yet]
+    Run(NotBuilt),
+    /// Explore random rigs and fault schedules; shrink and write what fails. [not built yet]
+    Explore(NotBuilt),
+    /// Replay a recorded history (.jsonl) or a .feature deterministically. [not built yet]
+    Replay(NotBuilt),
+    /// Run the invariant checker over a recorded history. [not built yet]
+    Check(NotBuilt),
+    /// Serve the emulated rig on real sockets. [not built yet]
+    Serve(NotBuilt),
+    /// List the reader models and their capabilities.
+    Readers(ReadersArgs),
+    /// Print the step vocabulary, with an example each. [not built yet]
+    Steps(NotBuilt),
+    /// List the defect profiles and the incident each models. [not built yet]
+    Defects(NotBuilt),
+}
+
+/// Arguments of a command that is not built yet: accepted as they come, so
+/// the answer is always "not built", never a flag error.
+#[derive(Debug, clap::Args)]
+struct NotBuilt {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReadersArgs {
+    /// Show one model in full (m2, wisepad3, chipper2x, s700, wisepos_e).
+    model: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Read the profiles from this directory (one <model>.toml per model)
+    /// instead of the bundled ones.
+    #[arg(long, value_name = "DIR")]
+    profiles: Option<PathBuf>,
+}
+
+/// Which issue brings each command that is not built yet.
+fn not_built(command: &str) -> ExitCode {
+    let arrives = match command {
+        "run" | "steps" => "with the Gherkin scenarios (issue #5)",
+        "explore" => "with property-based exploration (issue #6)",
+        "replay" | "check" | "defects" => "with the simulator and checker (issue #4)",
+        "serve" => "with serve mode (issue #7)",
+        _ => "later",
+    };
+    eprintln!("readerlab {command}: not built yet; it arrives {arrives}. Nothing was run.");
+    ExitCode::from(EXIT_NOT_BUILT)
+}
+
+/// Parses the command line, runs the command and maps failures to exit codes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Readers(args) => readers(&args),
+        Command::Run(_) => return not_built("run"),
+        Command::Explore(_) => return not_built("explore"),
+        Command::Replay(_) => return not_built("replay"),
+        Command::Check(_) => return not_built("check"),
+        Command::Serve(_) => return not_built("serve"),
+        Command::Steps(_) => return not_built("steps"),
+        Command::Defects(_) => return not_built("defects"),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("readerlab: {error:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+fn readers(args: &ReadersArgs) -> anyhow::Result<()> {
+    let catalog = match &args.profiles {
+        Some(dir) => ReaderCatalog::load_dir(dir)
+            .with_context(|| format!("loading reader profiles from {}", dir.display()))?,
+        None => ReaderCatalog::builtin(),
+    };
+    let out = match &args.model {
+        Some(id) => {
+            let model = ReaderModel::from_id(id).with_context(|| {
+                let known: Vec<&str> = ReaderModel::ALL.iter().map(|m| m.id()).collect();
+                format!(
+                    "unknown reader model `{id}`; known models: {}",
+                    known.join(", ")
+                )
+            })?;
+            let profile = catalog.get(model);
+            if args.json {
+                crate::readers::json(std::slice::from_ref(profile))
+            } else {
+                crate::readers::details(profile)
+            }
+        }
+        None => {
+            let profiles: Vec<_> = catalog.iter().cloned().collect();
+            if args.json {
+                crate::readers::json(&profiles)
+            } else {
+                crate::readers::table(&profiles)
+            }
+        }
+    };
+    print!("{out}");
+    Ok(())
+}

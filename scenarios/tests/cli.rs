@@ -1,0 +1,153 @@
+//! The `readerlab` binary as a user meets it: real process, real exit codes,
+//! real files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn readerlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_readerlab"))
+        .args(args)
+        .output()
+        .expect("readerlab runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+/// A copy of the bundled profiles in a fresh directory, to break one of.
+fn profiles_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/readers");
+    for entry in std::fs::read_dir(source).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn readers_lists_the_five_models_with_family_and_offline_store() {
+    let out = readerlab(&["readers"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for (model, family, store) in [
+        ("m2", "mobile", "pos (SDK)"),
+        ("wisepad3", "mobile", "pos (SDK)"),
+        ("chipper2x", "mobile", "pos (SDK)"),
+        ("s700", "smart", "reader"),
+        ("wisepos_e", "smart", "reader"),
+    ] {
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{model} ")))
+            .unwrap_or_else(|| panic!("no {model} in\n{text}"));
+        assert!(row.contains(family) && row.contains(store), "{row}");
+    }
+}
+
+#[test]
+fn readers_json_is_the_full_catalogue() {
+    let out = readerlab(&["readers", "--json"]);
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let models: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["m2", "wisepad3", "chipper2x", "s700", "wisepos_e"]);
+    assert_eq!(json[3]["offline_store"], "reader");
+    assert_eq!(json[2]["discovery"]["two_phase_proximity"], true);
+}
+
+#[test]
+fn readers_shows_one_model_in_full_and_names_unknown_ones() {
+    let out = readerlab(&["readers", "wisepad3"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("numeric_comparison"));
+    let out = readerlab(&["readers", "tablet"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown reader model `tablet`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_profile_with_an_unknown_key_fails_naming_the_file_and_the_key() {
+    let dir = profiles_copy();
+    let file = dir.path().join("s700.toml");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("[battery]", "[battery]\ncolour = \"black\"");
+    std::fs::write(&file, text).unwrap();
+    let out = readerlab(&["readers", "--profiles", dir.path().to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&file.display().to_string()), "{err}");
+    assert!(err.contains("battery.colour"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_profile_with_a_bad_value_fails_naming_the_file_and_the_key() {
+    let dir = profiles_copy();
+    let file = dir.path().join("m2.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let broken = text.replacen("offline_store = \"pos\"", "offline_store = \"cloud\"", 1);
+    assert_ne!(text, broken, "the fixture spells offline_store as expected");
+    std::fs::write(&file, broken).unwrap();
+    let out = readerlab(&["readers", "--profiles", dir.path().to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("m2.toml") && err.contains("offline_store"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn help_lists_every_command_of_the_interface() {
+    let out = readerlab(&["--help"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for command in [
+        "run", "explore", "replay", "check", "serve", "readers", "steps", "defects",
+    ] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(command)),
+            "{command} missing from\n{text}"
+        );
+    }
+}
+
+#[test]
+fn commands_not_built_yet_say_so_and_fail() {
+    for args in [
+        &["run"][..],
+        &["run", "--seed", "7", "features/"],
+        &["explore", "--time", "30"],
+        &["check", "h.jsonl"],
+        &["serve"],
+        &["steps"],
+        &["defects"],
+        &["replay", "x.feature"],
+    ] {
+        let out = readerlab(args);
+        assert_eq!(out.status.code(), Some(69), "{args:?}");
+        assert!(
+            stderr(&out).contains("not built yet"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty(), "{args:?} must not print results");
+    }
+}
