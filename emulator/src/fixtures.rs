@@ -10,7 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::core::profile::{ProfileError, ReaderModel, ReaderProfile};
+use crate::core::data_file::DataFileError;
+use crate::core::profile::{ReaderModel, ReaderProfile};
 
 /// The profiles compiled into the crate, in [`ReaderModel::ALL`] order (a test
 /// checks it), so a binary works without a checkout beside it.
@@ -171,7 +172,7 @@ pub enum FixtureError {
     },
     /// A profile file was read but is not a valid profile.
     #[error(transparent)]
-    Profile(#[from] ProfileError),
+    Profile(#[from] DataFileError),
     /// A `*.toml` file whose name is no reader model.
     #[error("{}: unknown reader model; expected only {}", path.display(), expected_files())]
     UnknownModel {

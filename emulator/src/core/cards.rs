@@ -7,6 +7,7 @@
 //! backend ledger (forwarding, decline on sync) both call [`TestCards::authorize`],
 //! so the two can never disagree about what a card does.
 
+use crate::core::data_file::{self, DataFileError};
 use crate::core::money::Money;
 use crate::core::profile::EntryMode;
 use serde::{Deserialize, Serialize};
@@ -177,22 +178,10 @@ impl TestCards {
     /// types are unique, a declined card carries both codes and an approved one
     /// none, endings are two digits and unique, declined and PIN-requesting
     /// endings carry a decline code, and the test PIN is 4–12 digits.
-    pub fn from_toml(file: &str, text: &str) -> Result<TestCards, CardsError> {
-        let error = |key: String, span: Option<std::ops::Range<usize>>, message: &str| CardsError {
-            file: file.to_owned(),
-            key,
-            line: span.map(|s| line_at(text, s.start)),
-            message: message.to_owned(),
-        };
-        let de = toml::Deserializer::parse(text)
-            .map_err(|e| error(".".to_owned(), e.span(), e.message()))?;
-        let cards: TestCards = serde_path_to_error::deserialize(de)
-            .map_err(|e| error(e.path().to_string(), e.inner().span(), e.inner().message()))?;
-        cards.validate().map_err(|invalid| CardsError {
-            file: file.to_owned(),
-            key: invalid.at.to_string(),
-            line: invalid.at.locate(text),
-            message: invalid.message,
+    pub fn from_toml(file: &str, text: &str) -> Result<TestCards, DataFileError> {
+        let cards: TestCards = data_file::parse(file, text)?;
+        cards.validate().map_err(|invalid| {
+            DataFileError::at(file, text, &invalid.at.to_string(), invalid.message)
         })?;
         Ok(cards)
     }
@@ -380,21 +369,6 @@ impl TestCards {
     }
 }
 
-/// A cards table that could not be loaded: names the file, the key and the line.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{file}{}: key `{key}`: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct CardsError {
-    /// The file, as the caller named it.
-    pub file: String,
-    /// Key path (`card[3].number`, rows counted from 0); `.` for the whole
-    /// document.
-    pub key: String,
-    /// 1-based line, when it can be located.
-    pub line: Option<usize>,
-    /// What is wrong, in words.
-    pub message: String,
-}
-
 /// A table that parsed but breaks a rule of [`TestCards::from_toml`].
 #[derive(Debug)]
 struct Invalid {
@@ -411,31 +385,13 @@ impl Invalid {
     }
 }
 
-/// Where a broken rule sits: the key an error names and the place its line
-/// comes from.
+/// Where a broken rule sits: the key an error names, and so its line.
 #[derive(Clone, Copy, Debug)]
 enum At {
     /// A top-level key (`test_pin`).
     Top(&'static str),
     /// A field of one `[[table]]` row (`card[3].number`).
     Row(&'static str, usize, &'static str),
-}
-
-impl At {
-    /// The 1-based line of the key, or of its row when the key is missing.
-    /// Validation runs on typed data without spans, so this parses the text
-    /// once more, only on the error path.
-    fn locate(self, text: &str) -> Option<usize> {
-        let root = toml::de::DeTable::parse(text).ok()?;
-        let span = match self {
-            At::Top(key) => root.get_ref().get(key)?.span(),
-            At::Row(table, index, field) => {
-                let row = root.get_ref().get(table)?.get_ref().get(index)?;
-                row.get_ref().get(field).unwrap_or(row).span()
-            }
-        };
-        Some(line_at(text, span.start))
-    }
 }
 
 impl fmt::Display for At {
@@ -465,12 +421,6 @@ fn pin_required(decline_code: &str, insert_first: bool) -> Authorization {
 fn required<'a>(code: &'a Option<String>, what: &str) -> &'a str {
     code.as_deref()
         .unwrap_or_else(|| panic!("{what} is missing (from_toml rejects this)"))
-}
-
-/// The 1-based line holding byte `offset` of `text`.
-fn line_at(text: &str, offset: usize) -> usize {
-    let before = &text.as_bytes()[..offset.min(text.len())];
-    before.iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 /// `Err` with `message` at `at` unless `ok`.
@@ -978,7 +928,7 @@ mod tests {
     )]
     #[case::missing_number(
         doc(&[&visa_row(VISA, "visa").replace("number = \"4242424242424242\"\n", "")], &[PLAIN_AMOUNT]),
-        "card[0]",
+        "card[0].number",
         Some(3)
     )]
     #[case::bad_luhn(

@@ -8,6 +8,7 @@
 //! very same logic on real sockets.
 
 pub mod cards;
+pub mod data_file;
 pub mod discovery;
 pub mod error;
 pub mod event;

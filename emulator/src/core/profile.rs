@@ -4,9 +4,10 @@
 //! Every capability offline-mode.md §1 and §7 lists has a field here, and every
 //! undocumented number (durations, lags) is a field with its default written in
 //! the fixture, never a constant buried in the state machines. Parsing is pure
-//! (text in, profile or [`ProfileError`] out); reading the files is the job of
+//! (text in, profile or [`DataFileError`] out); reading the files is the job of
 //! [`crate::fixtures`].
 
+use crate::core::data_file::{self, DataFileError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -249,46 +250,16 @@ pub struct ConnectionProfile {
     pub reconnect_budget_s: u32,
 }
 
-/// A profile that could not be loaded: names the file, the key and the line.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{file}{}: key `{key}`: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct ProfileError {
-    /// The file, as the caller named it.
-    pub file: String,
-    /// Dotted key path (`battery.low_percent`); `.` for the whole document.
-    pub key: String,
-    /// 1-based line, when it can be located.
-    pub line: Option<usize>,
-    /// What is wrong, in words.
-    pub message: String,
-}
-
 impl ReaderProfile {
     /// Parses and validates one profile. `file` only names the source in errors.
     ///
     /// Errors carry the dotted key and, whenever the text lets us find it, the
     /// 1-based line: a profile author should never have to bisect a fixture.
-    pub fn from_toml(file: &str, text: &str) -> Result<ReaderProfile, ProfileError> {
-        let error = |key: String, line: Option<usize>, message: String| ProfileError {
-            file: file.to_owned(),
-            key,
-            line,
-            message,
-        };
-        let de = toml::Deserializer::parse(text).map_err(|e| {
-            error(
-                ".".to_owned(),
-                span_line(text, e.span()),
-                e.message().to_owned(),
-            )
-        })?;
-        let profile: ReaderProfile = serde_path_to_error::deserialize(de).map_err(|e| {
-            let (key, line) = locate_serde_error(text, &e);
-            error(key, line, e.inner().message().to_owned())
-        })?;
+    pub fn from_toml(file: &str, text: &str) -> Result<ReaderProfile, DataFileError> {
+        let profile: ReaderProfile = data_file::parse(file, text)?;
         profile
             .validate()
-            .map_err(|v| error(v.key.to_owned(), key_line(text, v.key), v.message))?;
+            .map_err(|v| DataFileError::at(file, text, v.key, v.message))?;
         Ok(profile)
     }
 
@@ -299,18 +270,14 @@ impl ReaderProfile {
         file: &str,
         expected: ReaderModel,
         text: &str,
-    ) -> Result<ReaderProfile, ProfileError> {
+    ) -> Result<ReaderProfile, DataFileError> {
         let profile = ReaderProfile::from_toml(file, text)?;
         if profile.model != expected {
-            return Err(ProfileError {
-                file: file.to_owned(),
-                key: "model".to_owned(),
-                line: key_line(text, "model"),
-                message: format!(
-                    "this file holds the `{expected}` profile, but says model = \"{}\"",
-                    profile.model
-                ),
-            });
+            let message = format!(
+                "this file holds the `{expected}` profile, but says model = \"{}\"",
+                profile.model
+            );
+            return Err(DataFileError::at(file, text, "model", message));
         }
         Ok(profile)
     }
@@ -503,96 +470,6 @@ fn spelled<T: Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("profile enums serialize to JSON")
 }
 
-/// Key path and line of a serde error, fixed up so the key always names the
-/// offending key itself.
-fn locate_serde_error(
-    text: &str,
-    e: &serde_path_to_error::Error<toml::de::Error>,
-) -> (String, Option<usize>) {
-    let path = e.path().to_string();
-    let message = e.inner().message();
-    let line = span_line(text, e.inner().span());
-    if let Some(field) = backquoted_after(message, "missing field `") {
-        // serde reports a missing field against the table that lacks it, and
-        // toml points at that table's header. The document root has no header
-        // (toml points at offset 0, the first comment line), so no line rather
-        // than a misleading one.
-        let line = if path == "." { None } else { line };
-        return (join_key(&path, field), line);
-    }
-    if let Some(field) = backquoted_after(message, "unknown field `") {
-        // With toml 1.2 the path already ends in the unknown key, because toml
-        // deserializes the key before serde rejects it; other versions stop at
-        // the enclosing table, so do not rely on it.
-        if path.rsplit('.').next() != Some(field) {
-            return (join_key(&path, field), line);
-        }
-    }
-    (path, line)
-}
-
-/// The text between `prefix` and the next backquote, if `message` starts so.
-fn backquoted_after<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
-    message.strip_prefix(prefix)?.split('`').next()
-}
-
-/// `parent.child`, where serde_path_to_error spells the root `.`.
-fn join_key(parent: &str, child: &str) -> String {
-    if parent == "." {
-        child.to_owned()
-    } else {
-        format!("{parent}.{child}")
-    }
-}
-
-fn span_line(text: &str, span: Option<std::ops::Range<usize>>) -> Option<usize> {
-    span.map(|span| line_at(text, span.start))
-}
-
-/// The 1-based line holding byte `offset`. Counts bytes, so an offset inside a
-/// multi-byte character cannot panic.
-fn line_at(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
-/// The 1-based line where dotted `key` is set: `battery.low_percent` is the
-/// `low_percent =` line under `[battery]`, `family` a line before any header;
-/// `battery.low_percent = ...` written at the top level is found too. Quoted
-/// keys and inline tables are not looked into; they give `None`, which
-/// [`ProfileError::line`] allows.
-fn key_line(text: &str, key: &str) -> Option<usize> {
-    let mut table = String::new();
-    for (index, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.starts_with('#') {
-            continue;
-        }
-        if let Some(header) = line.strip_prefix('[') {
-            // `[ battery ]  # comment` is table `battery`.
-            table = header
-                .split(']')
-                .next()
-                .unwrap_or_default()
-                .split_whitespace()
-                .collect();
-            continue;
-        }
-        let Some((name, _)) = line.split_once('=') else {
-            continue;
-        };
-        let name: String = name.split_whitespace().collect();
-        if join_key(if table.is_empty() { "." } else { &table }, &name) == key {
-            return Some(index + 1);
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -745,26 +622,5 @@ mod tests {
         assert_eq!(error.key, "model");
         assert_eq!(error.line, Some(line_of(M2, "model = \"m2\"")));
         assert!(error.to_string().starts_with("wisepad3.toml:"), "{error}");
-    }
-
-    const LAYOUT: &str = "\
-# name = \"a comment\"
-name = \"x\"
-[battery]
-low_percent = 20  # a = comment
-[ update ]
-  min_battery_percent=50
-battery.reported = true
-";
-
-    #[rstest]
-    #[case::top_level("name", Some(2))]
-    #[case::in_a_table("battery.low_percent", Some(4))]
-    #[case::spaced_header_and_key("update.min_battery_percent", Some(6))]
-    #[case::dotted_key_in_a_table("update.battery.reported", Some(7))]
-    #[case::same_name_other_table("low_percent", None)]
-    #[case::absent("battery.reported", None)]
-    fn key_line_finds_the_line_that_sets_a_key(#[case] key: &str, #[case] line: Option<usize>) {
-        assert_eq!(key_line(LAYOUT, key), line);
     }
 }
