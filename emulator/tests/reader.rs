@@ -9,8 +9,8 @@
 use readerlab_emulator::core::cards::TestCards;
 use readerlab_emulator::core::discovery::{DiscoveryRequest, discover};
 use readerlab_emulator::core::event::{
-    BatteryStatus, ConnectionStatus, DisconnectReason, EventBody, NetworkStatus, Prompt,
-    ReportPhase, UpdateFailure,
+    BatteryStatus, ConnectionStatus, DisconnectReason, EventBody, NetworkStatus, PaymentRequest,
+    Prompt, ReportPhase, UpdateFailure,
 };
 use readerlab_emulator::core::profile::{DiscoveryMethod, EntryMode, LinkKind, ReaderModel};
 use readerlab_emulator::core::reader::{Input, InputError, Reader, UpdateOffer};
@@ -1058,27 +1058,56 @@ fn pulling_the_card_while_the_pin_is_asked_fails_the_payment() {
     );
 }
 
-#[rstest]
-#[case::not_connected(false)]
-#[case::connection_lost(true)]
-fn a_payment_without_a_reader_fails_with_the_link_error(#[case] connect_first: bool) {
+#[test]
+fn losing_the_link_fails_the_payment_in_progress_once() {
     let mut bench = Bench::new(ReaderModel::M2);
-    if connect_first {
-        bench.connect();
-    }
+    bench.connect();
     bench.pay("pay_1", 1000);
-    if connect_first {
-        bench.input(Input::Signal { up: false });
-    }
-    let code = if connect_first {
-        TerminalErrorCode::BluetoothDisconnected
-    } else {
-        TerminalErrorCode::NotConnectedToReader
-    };
+    bench.input(Input::Signal { up: false });
+    let code = TerminalErrorCode::BluetoothDisconnected;
     assert_eq!(
         bench.find("reader.payment.failed"),
         &EventBody::PaymentFailed {
             payment: "pay_1".into(),
+            code
+        }
+    );
+}
+
+#[rstest]
+#[case::collect_unconnected(false, Input::Collect { payment: "pay_1".into(), amount: Money::new(1000, Currency::USD) }, PaymentRequest::Collect, TerminalErrorCode::NotConnectedToReader)]
+#[case::collect_while_busy(true, Input::Collect { payment: "pay_1".into(), amount: Money::new(1000, Currency::USD) }, PaymentRequest::Collect, TerminalErrorCode::ReaderBusy)]
+#[case::confirm_after_the_outcome(true, Input::Confirm { payment: "pay_0".into() }, PaymentRequest::Confirm, TerminalErrorCode::InvalidRequiredParameter)]
+#[case::cancel_after_the_outcome(true, Input::Cancel { payment: "pay_0".into() }, PaymentRequest::Cancel, TerminalErrorCode::CancelFailed)]
+fn requests_the_reader_cannot_take_are_refused_not_outcomes(
+    #[case] connected: bool,
+    #[case] request: Input,
+    #[case] kind: PaymentRequest,
+    #[case] code: TerminalErrorCode,
+) {
+    let mut bench = Bench::new(ReaderModel::Wisepad3);
+    if connected {
+        bench.connect();
+        bench.pay("pay_0", 1000);
+        bench.present(VISA, EntryMode::Contactless);
+        bench.confirm("pay_0");
+        if kind == PaymentRequest::Collect {
+            bench.pay("pay_9", 1000);
+        }
+        bench.events.clear();
+    }
+    bench.input(request);
+    let payment = if kind == PaymentRequest::Collect {
+        "pay_1"
+    } else {
+        "pay_0"
+    };
+    assert_eq!(bench.names(), ["reader.payment.refused"]);
+    assert_eq!(
+        bench.events[0].1,
+        EventBody::PaymentRefused {
+            payment: payment.into(),
+            request: kind,
             code
         }
     );

@@ -54,6 +54,7 @@ pub enum TerminalErrorCode {
 
     // Collecting and confirming.
     Canceled,
+    CancelFailed,
     CardRemoved,
     CardReadTimedOut,
     DeclinedByStripeApi,

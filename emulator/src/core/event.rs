@@ -201,6 +201,15 @@ pub enum Prompt {
     InsertCard,
 }
 
+/// The app's request about a payment that the reader refused outright.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentRequest {
+    Collect,
+    Confirm,
+    Cancel,
+}
+
 /// Whether a discovery report is the early, serial-only one or the full one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -365,6 +374,14 @@ pub enum EventBody {
     },
     #[serde(rename = "reader.payment.canceled")]
     PaymentCanceled { payment: String },
+    /// A request refused before it touched a payment in progress: not an
+    /// outcome, so a history never shows two outcomes for one payment.
+    #[serde(rename = "reader.payment.refused")]
+    PaymentRefused {
+        payment: String,
+        request: PaymentRequest,
+        code: TerminalErrorCode,
+    },
 
     // --- smart readers ------------------------------------------------------
     #[serde(rename = "reader.registration.code")]

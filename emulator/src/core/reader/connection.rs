@@ -54,7 +54,7 @@ impl Reader {
                 return self.emit(now, EventBody::ConnectFailed { pos, code });
             }
         }
-        self.last_activity = now;
+        self.touch(now);
         self.emit(
             now,
             EventBody::ConnectStarted {
@@ -118,7 +118,7 @@ impl Reader {
         if reconnect {
             self.emit(at, EventBody::ReconnectSucceeded { pos });
         }
-        self.last_activity = at;
+        self.touch(at);
         self.conn = Conn::Connected { session };
         self.schedule_battery_report(at);
     }

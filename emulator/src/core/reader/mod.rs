@@ -214,7 +214,9 @@ pub struct Reader {
     part: Part,
     power: Power,
     security_reboot_due: Millis,
-    last_activity: Millis,
+    /// Idle and able to sleep since this instant; `None` while it cannot
+    /// (charging, busy, off). See `power.rs`.
+    idle_since: Option<Millis>,
     battery_percent: u8,
     charging: bool,
     software_version: String,
@@ -246,7 +248,7 @@ impl Reader {
             serial,
             power: Power::On,
             security_reboot_due: now + security_period,
-            last_activity: now,
+            idle_since: profile.reboot.idle_power_down.then_some(now),
             battery_percent: 100,
             charging: false,
             software_version: "1.0.0".to_owned(),
@@ -274,6 +276,10 @@ impl Reader {
     pub fn with_battery(mut self, percent: u8, charging: bool) -> Reader {
         self.battery_percent = percent.min(100);
         self.charging = charging;
+        if charging {
+            // A charging reader never sleeps; its idle clock starts when unplugged.
+            self.idle_since = None;
+        }
         self
     }
 
@@ -335,6 +341,7 @@ impl Reader {
             }
         }
         self.try_reconnect(now);
+        self.refresh_idle(now);
         Ok(())
     }
 
@@ -346,6 +353,7 @@ impl Reader {
             }
             self.fire(due);
             self.try_reconnect(due);
+            self.refresh_idle(due);
         }
     }
 

@@ -11,22 +11,32 @@
 use super::{Conn, InputError, Payment, Phase, Reader, Slot};
 use crate::core::cards::{Authorization, PinEntry};
 use crate::core::error::TerminalErrorCode;
-use crate::core::event::{CardSummary, EventBody, Prompt};
+use crate::core::event::{CardSummary, EventBody, PaymentRequest, Prompt};
 use crate::core::money::Money;
 use crate::core::profile::EntryMode;
 use crate::core::time::Millis;
 
 impl Reader {
     pub(super) fn collect(&mut self, now: Millis, payment: String, amount: Money) {
-        if !matches!(self.conn, Conn::Connected { .. }) {
-            let code = TerminalErrorCode::NotConnectedToReader;
-            return self.emit(now, EventBody::PaymentFailed { payment, code });
+        let refusal = if !matches!(self.conn, Conn::Connected { .. }) {
+            Some(TerminalErrorCode::NotConnectedToReader)
+        } else if self.is_busy() {
+            Some(TerminalErrorCode::ReaderBusy)
+        } else {
+            None
+        };
+        if let Some(code) = refusal {
+            let request = PaymentRequest::Collect;
+            return self.emit(
+                now,
+                EventBody::PaymentRefused {
+                    payment,
+                    request,
+                    code,
+                },
+            );
         }
-        if self.is_busy() {
-            let code = TerminalErrorCode::ReaderBusy;
-            return self.emit(now, EventBody::PaymentFailed { payment, code });
-        }
-        self.last_activity = now;
+        self.touch(now);
         self.emit(
             now,
             EventBody::CollectStarted {
@@ -70,7 +80,7 @@ impl Reader {
         if mode == EntryMode::Chip && self.slot.is_some() {
             return Err(InputError::SlotOccupied);
         }
-        self.last_activity = now;
+        self.touch(now);
         let summary = CardSummary::from(&card);
         if mode == EntryMode::Chip {
             self.slot = Some(Slot {
@@ -128,7 +138,7 @@ impl Reader {
 
     pub(super) fn remove_card(&mut self, now: Millis) -> Result<(), InputError> {
         let slot = self.slot.take().ok_or(InputError::NoCardInserted)?;
-        self.last_activity = now;
+        self.touch(now);
         self.emit(
             now,
             EventBody::CardRemoved {
@@ -161,10 +171,17 @@ impl Reader {
             } else {
                 TerminalErrorCode::NotConnectedToReader
             };
-            let payment = payment.to_owned();
-            return self.emit(now, EventBody::PaymentFailed { payment, code });
+            let (payment, request) = (payment.to_owned(), PaymentRequest::Confirm);
+            return self.emit(
+                now,
+                EventBody::PaymentRefused {
+                    payment,
+                    request,
+                    code,
+                },
+            );
         }
-        self.last_activity = now;
+        self.touch(now);
         self.authorize(now);
     }
 
@@ -186,17 +203,27 @@ impl Reader {
             PinEntry::Wrong
         };
         let id = payment.id.clone();
-        self.last_activity = now;
+        self.touch(now);
         self.emit(now, EventBody::PinEntered { payment: id });
         self.authorize(now);
         Ok(())
     }
 
     pub(super) fn cancel(&mut self, now: Millis, payment: &str) {
+        let payment = payment.to_owned();
         if self.payment.as_ref().is_some_and(|p| p.id == payment) {
             self.payment = None;
-            let payment = payment.to_owned();
             self.emit(now, EventBody::PaymentCanceled { payment });
+        } else {
+            let (request, code) = (PaymentRequest::Cancel, TerminalErrorCode::CancelFailed);
+            self.emit(
+                now,
+                EventBody::PaymentRefused {
+                    payment,
+                    request,
+                    code,
+                },
+            );
         }
     }
 

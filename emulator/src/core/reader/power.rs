@@ -99,7 +99,7 @@ impl Reader {
 
     fn boot(&mut self, at: Millis) {
         self.power = Power::On;
-        self.last_activity = at;
+        self.touch(at);
         self.security_reboot_due = at + hours(self.profile.reboot.security_period_h);
         self.note_online_status(at);
     }
@@ -140,14 +140,27 @@ impl Reader {
         self.install_pending_on_reboot(at);
     }
 
-    /// When the idle power-down falls due, if it can.
-    pub(super) fn idle_power_down_due(&self) -> Option<Millis> {
-        let reboot = &self.profile.reboot;
-        let idle = self.power == Power::On
-            && reboot.idle_power_down
+    /// Activity: the idle clock starts again.
+    pub(super) fn touch(&mut self, at: Millis) {
+        self.idle_since = Some(at);
+    }
+
+    /// Keeps `idle_since` true to its name after any change: cleared while
+    /// the reader cannot sleep, started when it becomes able to. Counting from
+    /// the last activity alone would put the deadline in the past when, say,
+    /// charging stops eleven hours after the last payment.
+    pub(super) fn refresh_idle(&mut self, at: Millis) {
+        let can_sleep = self.power == Power::On
+            && self.profile.reboot.idle_power_down
             && !self.charging
             && self.payment.is_none()
             && self.installing.is_none();
-        idle.then(|| self.last_activity + hours(reboot.idle_after_h))
+        self.idle_since = can_sleep.then(|| self.idle_since.unwrap_or(at));
+    }
+
+    /// When the idle power-down falls due, if it can.
+    pub(super) fn idle_power_down_due(&self) -> Option<Millis> {
+        let idle_after = hours(self.profile.reboot.idle_after_h);
+        self.idle_since.map(|since| since + idle_after)
     }
 }

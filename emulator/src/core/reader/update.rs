@@ -191,7 +191,7 @@ impl Reader {
 
     pub(super) fn finish_optional_install(&mut self, at: Millis) {
         self.installing = None;
-        self.last_activity = at;
+        self.touch(at);
         // Failures are reported by complete_install; the connection stays.
         let _ = self.complete_install(at);
     }
