@@ -16,26 +16,11 @@ use crate::core::profile::{ReaderModel, ReaderProfile};
 /// The profiles compiled into the crate, in [`ReaderModel::ALL`] order (a test
 /// checks it), so a binary works without a checkout beside it.
 const BUNDLED: [(ReaderModel, &str); 5] = [
-    (
-        ReaderModel::M2,
-        include_str!("../../fixtures/readers/m2.toml"),
-    ),
-    (
-        ReaderModel::Wisepad3,
-        include_str!("../../fixtures/readers/wisepad3.toml"),
-    ),
-    (
-        ReaderModel::Chipper2x,
-        include_str!("../../fixtures/readers/chipper2x.toml"),
-    ),
-    (
-        ReaderModel::S700,
-        include_str!("../../fixtures/readers/s700.toml"),
-    ),
-    (
-        ReaderModel::WiseposE,
-        include_str!("../../fixtures/readers/wisepos_e.toml"),
-    ),
+    (ReaderModel::M2, include_str!("../../fixtures/readers/m2.toml")),
+    (ReaderModel::Wisepad3, include_str!("../../fixtures/readers/wisepad3.toml")),
+    (ReaderModel::Chipper2x, include_str!("../../fixtures/readers/chipper2x.toml")),
+    (ReaderModel::S700, include_str!("../../fixtures/readers/s700.toml")),
+    (ReaderModel::WiseposE, include_str!("../../fixtures/readers/wisepos_e.toml")),
 ];
 
 /// One validated profile per reader model, in [`ReaderModel::ALL`] order so
@@ -74,15 +59,9 @@ impl ReaderCatalog {
         let mut profiles = Vec::with_capacity(ReaderModel::ALL.len());
         for model in ReaderModel::ALL {
             let path = dir.join(format!("{}.toml", model.id()));
-            let text = std::fs::read_to_string(&path).map_err(|source| FixtureError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            profiles.push(ReaderProfile::from_toml_for(
-                &path.display().to_string(),
-                model,
-                &text,
-            )?);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| FixtureError::Io { path: path.clone(), source })?;
+            profiles.push(ReaderProfile::from_toml_for(&path.display().to_string(), model, &text)?);
         }
         Ok(ReaderCatalog::in_model_order(profiles))
     }
@@ -114,11 +93,7 @@ impl ReaderCatalog {
     /// Builds a catalogue from profiles already in model order; `get` relies on it.
     fn in_model_order(profiles: Vec<ReaderProfile>) -> ReaderCatalog {
         let models: Vec<ReaderModel> = profiles.iter().map(|p| p.model).collect();
-        assert_eq!(
-            models,
-            ReaderModel::ALL,
-            "reader profiles out of model order"
-        );
+        assert_eq!(models, ReaderModel::ALL, "reader profiles out of model order");
         ReaderCatalog { profiles }
     }
 }
@@ -126,18 +101,12 @@ impl ReaderCatalog {
 /// Fails on the first (by path, for a stable message) `*.toml` in `dir` whose
 /// name is not a model id.
 fn refuse_unknown_models(dir: &Path) -> Result<(), FixtureError> {
-    let io = |source| FixtureError::Io {
-        path: dir.to_owned(),
-        source,
-    };
+    let io = |source| FixtureError::Io { path: dir.to_owned(), source };
     let mut unknown = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         let is_toml = path.extension().is_some_and(|ext| ext == "toml");
-        let is_model = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .and_then(ReaderModel::from_id);
+        let is_model = path.file_stem().and_then(|s| s.to_str()).and_then(ReaderModel::from_id);
         if is_toml && is_model.is_none() {
             unknown.push(path);
         }
@@ -151,10 +120,7 @@ fn refuse_unknown_models(dir: &Path) -> Result<(), FixtureError> {
 
 /// The file names `load_dir` expects, for the unknown-model message.
 fn expected_files() -> String {
-    let names: Vec<String> = ReaderModel::ALL
-        .iter()
-        .map(|m| format!("{m}.toml"))
-        .collect();
+    let names: Vec<String> = ReaderModel::ALL.iter().map(|m| format!("{m}.toml")).collect();
     names.join(", ")
 }
 
@@ -186,9 +152,7 @@ pub enum FixtureError {
 /// crate's manifest at compile time, so it does not depend on the working
 /// directory.
 pub fn repo_fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fixtures")
 }
 
 #[cfg(test)]
@@ -200,11 +164,7 @@ mod tests {
 
     /// The bundled text of one model's profile.
     fn bundled(model: ReaderModel) -> &'static str {
-        BUNDLED
-            .iter()
-            .find(|(m, _)| *m == model)
-            .expect("bundled")
-            .1
+        BUNDLED.iter().find(|(m, _)| *m == model).expect("bundled").1
     }
 
     /// A tempdir holding a copy of the bundled profiles, for breaking.
@@ -267,10 +227,7 @@ mod tests {
     fn files_that_are_not_toml_are_left_alone() {
         let dir = copied_profiles();
         std::fs::write(dir.path().join("README.md"), "notes").expect("write");
-        assert_eq!(
-            ReaderCatalog::load_dir(dir.path()).expect("loads"),
-            ReaderCatalog::builtin()
-        );
+        assert_eq!(ReaderCatalog::load_dir(dir.path()).expect("loads"), ReaderCatalog::builtin());
     }
 
     #[test]
@@ -286,10 +243,7 @@ mod tests {
         };
         assert_eq!(profile_error.file, path.display().to_string());
         assert_eq!(profile_error.key, "battery.low_percent");
-        assert!(
-            error.to_string().starts_with(&path.display().to_string()),
-            "{error}"
-        );
+        assert!(error.to_string().starts_with(&path.display().to_string()), "{error}");
     }
 
     #[test]
@@ -311,19 +265,12 @@ mod tests {
         std::fs::remove_file(&path).expect("remove");
 
         let error = ReaderCatalog::load_dir(dir.path()).expect_err("wisepos_e missing");
-        let FixtureError::Io {
-            path: named,
-            source,
-        } = &error
-        else {
+        let FixtureError::Io { path: named, source } = &error else {
             panic!("expected an I/O error, got {error:?}");
         };
         assert_eq!(named, &path);
         assert_eq!(source.kind(), ErrorKind::NotFound);
-        assert!(
-            error.to_string().contains(&path.display().to_string()),
-            "{error}"
-        );
+        assert!(error.to_string().contains(&path.display().to_string()), "{error}");
     }
 
     #[test]
@@ -347,9 +294,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let gone = dir.path().join("readers");
         let error = ReaderCatalog::load_dir(&gone).expect_err("no such directory");
-        assert!(
-            matches!(&error, FixtureError::Io { path, .. } if path == &gone),
-            "{error:?}"
-        );
+        assert!(matches!(&error, FixtureError::Io { path, .. } if path == &gone), "{error:?}");
     }
 }

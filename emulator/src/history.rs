@@ -21,11 +21,7 @@ pub struct HistoryWriter<W: Write> {
 impl<W: Write> HistoryWriter<W> {
     /// A writer that starts a new history on `out`.
     pub fn new(out: W) -> Self {
-        HistoryWriter {
-            out,
-            next_seq: 1,
-            last_t: Millis::ZERO,
-        }
+        HistoryWriter { out, next_seq: 1, last_t: Millis::ZERO }
     }
 
     /// Appends one event and returns its sequence number.
@@ -35,18 +31,9 @@ impl<W: Write> HistoryWriter<W> {
     /// If `t_ms` is earlier than the previous event's: histories are ordered,
     /// and a shell that records out of order has a bug worth stopping for.
     pub fn record(&mut self, t_ms: Millis, part: &Part, body: &EventBody) -> io::Result<u64> {
-        assert!(
-            t_ms >= self.last_t,
-            "history out of order: {t_ms} after {}",
-            self.last_t
-        );
+        assert!(t_ms >= self.last_t, "history out of order: {t_ms} after {}", self.last_t);
         let seq = self.next_seq;
-        let event = EventRef {
-            seq,
-            t_ms,
-            part,
-            body,
-        };
+        let event = EventRef { seq, t_ms, part, body };
         serde_json::to_writer(&mut self.out, &event)?;
         self.out.write_all(b"\n")?;
         self.next_seq += 1;
@@ -101,39 +88,23 @@ pub fn read_history(input: impl BufRead) -> Result<Vec<Event>, HistoryError> {
     let mut events: Vec<Event> = Vec::new();
     for (index, line) in input.lines().enumerate() {
         let line_no = index + 1;
-        let line = line.map_err(|source| HistoryError::Io {
-            line: line_no,
-            source,
-        })?;
+        let line = line.map_err(|source| HistoryError::Io { line: line_no, source })?;
         if line.trim().is_empty() {
             continue;
         }
-        let event: Event = serde_json::from_str(&line).map_err(|e| HistoryError::Malformed {
-            line: line_no,
-            message: e.to_string(),
-        })?;
+        let event: Event = serde_json::from_str(&line)
+            .map_err(|e| HistoryError::Malformed { line: line_no, message: e.to_string() })?;
         let expected = events.last().map_or(1, |e| e.seq + 1);
         if event.seq != expected {
-            let message = format!(
-                "sequence number {} where {expected} was expected",
-                event.seq
-            );
-            return Err(HistoryError::Malformed {
-                line: line_no,
-                message,
-            });
+            let message = format!("sequence number {} where {expected} was expected", event.seq);
+            return Err(HistoryError::Malformed { line: line_no, message });
         }
         if let Some(previous) = events.last()
             && event.t_ms < previous.t_ms
         {
-            let message = format!(
-                "time {} is before the previous event's {}",
-                event.t_ms, previous.t_ms
-            );
-            return Err(HistoryError::Malformed {
-                line: line_no,
-                message,
-            });
+            let message =
+                format!("time {} is before the previous event's {}", event.t_ms, previous.t_ms);
+            return Err(HistoryError::Malformed { line: line_no, message });
         }
         events.push(event);
     }
@@ -149,16 +120,10 @@ mod tests {
     fn sample() -> Vec<u8> {
         let mut writer = HistoryWriter::new(Vec::new());
         let reader = Part::reader("STRM2-0001");
-        let connected = EventBody::Connected {
-            pos: "pos-1".into(),
-            via: LinkKind::Ble,
-        };
+        let connected = EventBody::Connected { pos: "pos-1".into(), via: LinkKind::Ble };
         writer.record(Millis(1500), &reader, &connected).unwrap();
         let reason = DisconnectReason::BluetoothSignalLost;
-        let dropped = EventBody::Disconnected {
-            pos: "pos-1".into(),
-            reason,
-        };
+        let dropped = EventBody::Disconnected { pos: "pos-1".into(), reason };
         writer.record(Millis(9000), &reader, &dropped).unwrap();
         writer.into_inner().unwrap()
     }
@@ -191,11 +156,7 @@ mod tests {
         let first = good.lines().next().unwrap();
         let cases = [
             (format!("{first}\nnot json\n"), 2, "expected"),
-            (
-                format!("{first}\n{first}\n"),
-                2,
-                "sequence number 1 where 2 was expected",
-            ),
+            (format!("{first}\n{first}\n"), 2, "sequence number 1 where 2 was expected"),
             (
                 r#"{"seq":1,"t_ms":0,"part":"pos","event":"pos.teleported"}"#.to_owned(),
                 1,
@@ -213,11 +174,7 @@ mod tests {
     #[should_panic(expected = "history out of order")]
     fn recording_back_in_time_is_a_bug() {
         let mut writer = HistoryWriter::new(Vec::new());
-        writer
-            .record(Millis(10), &Part::pos(), &EventBody::PoweredOn)
-            .unwrap();
-        writer
-            .record(Millis(9), &Part::pos(), &EventBody::PoweredOn)
-            .unwrap();
+        writer.record(Millis(10), &Part::pos(), &EventBody::PoweredOn).unwrap();
+        writer.record(Millis(9), &Part::pos(), &EventBody::PoweredOn).unwrap();
     }
 }

@@ -35,18 +35,9 @@ fn names_in_docs() -> BTreeSet<String> {
 fn every_event_name_is_documented_and_every_documented_name_exists() {
     let code = names_in_code();
     let docs = names_in_docs();
-    assert!(
-        code.len() > 30,
-        "the scan of event.rs found too few names: {code:?}"
-    );
+    assert!(code.len() > 30, "the scan of event.rs found too few names: {code:?}");
     let undocumented: Vec<_> = code.difference(&docs).collect();
     let stale: Vec<_> = docs.difference(&code).collect();
-    assert!(
-        undocumented.is_empty(),
-        "add to docs/history.md: {undocumented:?}"
-    );
-    assert!(
-        stale.is_empty(),
-        "docs/history.md names events the code lacks: {stale:?}"
-    );
+    assert!(undocumented.is_empty(), "add to docs/history.md: {undocumented:?}");
+    assert!(stale.is_empty(), "docs/history.md names events the code lacks: {stale:?}");
 }

@@ -78,12 +78,8 @@ impl Bench {
     }
 
     fn connect_as(&mut self, pos: &str, via: LinkKind) {
-        let connect = Input::Connect {
-            pos: pos.into(),
-            via,
-            auto_reconnect: None,
-            fail_if_in_use: false,
-        };
+        let connect =
+            Input::Connect { pos: pos.into(), via, auto_reconnect: None, fail_if_in_use: false };
         self.input(connect);
         self.advance(Duration::from_secs(1));
         self.advance(Duration::from_secs(1));
@@ -92,12 +88,7 @@ impl Bench {
     fn connect(&mut self) {
         let via = self.link();
         self.connect_as("pos-1", via);
-        assert_eq!(
-            self.reader.status(),
-            ConnectionStatus::Connected,
-            "{:#?}",
-            self.names()
-        );
+        assert_eq!(self.reader.status(), ConnectionStatus::Connected, "{:#?}", self.names());
         self.events.clear();
     }
 
@@ -111,38 +102,24 @@ impl Bench {
 
     fn find(&self, name: &str) -> &EventBody {
         let found = self.events.iter().find(|(_, e)| e.name() == name);
-        &found
-            .unwrap_or_else(|| panic!("no {name} in {:#?}", self.names()))
-            .1
+        &found.unwrap_or_else(|| panic!("no {name} in {:#?}", self.names())).1
     }
 
     fn time_of(&self, name: &str) -> Millis {
-        self.events
-            .iter()
-            .find(|(_, e)| e.name() == name)
-            .map(|(t, _)| *t)
-            .expect(name)
+        self.events.iter().find(|(_, e)| e.name() == name).map(|(t, _)| *t).expect(name)
     }
 
     fn pay(&mut self, payment: &str, amount: u64) {
         let amount = Money::new(amount, Currency::USD);
-        self.input(Input::Collect {
-            payment: payment.into(),
-            amount,
-        });
+        self.input(Input::Collect { payment: payment.into(), amount });
     }
 
     fn present(&mut self, number: &str, mode: EntryMode) {
-        self.input(Input::PresentCard {
-            number: number.into(),
-            mode,
-        });
+        self.input(Input::PresentCard { number: number.into(), mode });
     }
 
     fn confirm(&mut self, payment: &str) {
-        self.input(Input::Confirm {
-            payment: payment.into(),
-        });
+        self.input(Input::Confirm { payment: payment.into() });
     }
 }
 
@@ -184,10 +161,7 @@ fn connecting_on_a_critical_battery_fails_clearly(
         Some(code) => {
             assert_eq!(
                 bench.find("reader.connect.failed"),
-                &EventBody::ConnectFailed {
-                    pos: "pos-1".into(),
-                    code
-                }
+                &EventBody::ConnectFailed { pos: "pos-1".into(), code }
             );
             assert_eq!(bench.reader.status(), ConnectionStatus::NotConnected);
         }
@@ -199,33 +173,14 @@ fn connecting_on_a_critical_battery_fails_clearly(
 fn a_battery_falling_to_low_warns_once_and_to_critical_shuts_down_without_reconnect() {
     let mut bench = Bench::new(ReaderModel::Wisepad3);
     bench.connect();
-    bench.input(Input::Battery {
-        percent: 18,
-        charging: false,
-    });
-    bench.input(Input::Battery {
-        percent: 12,
-        charging: false,
-    });
-    assert_eq!(
-        bench
-            .names()
-            .iter()
-            .filter(|n| *n == "reader.battery.low")
-            .count(),
-        1
-    );
-    bench.input(Input::Battery {
-        percent: 4,
-        charging: false,
-    });
+    bench.input(Input::Battery { percent: 18, charging: false });
+    bench.input(Input::Battery { percent: 12, charging: false });
+    assert_eq!(bench.names().iter().filter(|n| *n == "reader.battery.low").count(), 1);
+    bench.input(Input::Battery { percent: 4, charging: false });
     let reason = DisconnectReason::CriticallyLowBattery;
     assert_eq!(
         bench.find("reader.disconnected"),
-        &EventBody::Disconnected {
-            pos: "pos-1".into(),
-            reason
-        }
+        &EventBody::Disconnected { pos: "pos-1".into(), reason }
     );
     assert!(!bench.has("reader.reconnect.started"));
     assert!(!bench.reader.is_powered());
@@ -236,11 +191,7 @@ fn a_connected_reader_reports_its_battery_every_ten_minutes() {
     let mut bench = Bench::new(ReaderModel::Chipper2x);
     bench.connect();
     bench.advance(secs(3600));
-    let reports = bench
-        .names()
-        .iter()
-        .filter(|n| *n == "reader.battery.level")
-        .count();
+    let reports = bench.names().iter().filter(|n| *n == "reader.battery.level").count();
     assert_eq!(reports, 6);
 }
 
@@ -281,10 +232,7 @@ fn a_required_update_installs_during_connect_or_fails_with_its_reason(
     // Incident android-141: under 50 % (even charging) the update fails and
     // the reader is left disconnected, with the reason.
     let mut bench = Bench::new(ReaderModel::M2).with_battery(percent, charging);
-    bench.input(Input::OfferUpdate(UpdateOffer {
-        fails_with,
-        ..UpdateOffer::new("2.1.0", true)
-    }));
+    bench.input(Input::OfferUpdate(UpdateOffer { fails_with, ..UpdateOffer::new("2.1.0", true) }));
     bench.connect_as("pos-1", LinkKind::Ble);
     bench.advance(secs(600));
     match expected {
@@ -302,10 +250,7 @@ fn a_required_update_installs_during_connect_or_fails_with_its_reason(
             );
             assert_eq!(
                 bench.find("reader.connect.failed"),
-                &EventBody::ConnectFailed {
-                    pos: "pos-1".into(),
-                    code
-                }
+                &EventBody::ConnectFailed { pos: "pos-1".into(), code }
             );
             assert_eq!(bench.reader.status(), ConnectionStatus::NotConnected);
             assert_eq!(bench.reader.software_version(), "1.0.0");
@@ -323,10 +268,7 @@ fn power_lost_during_an_update_fails_it_as_interrupted() {
     let code = TerminalErrorCode::ReaderSoftwareUpdateFailedInterrupted;
     assert_eq!(
         bench.find("reader.connect.failed"),
-        &EventBody::ConnectFailed {
-            pos: "pos-1".into(),
-            code
-        }
+        &EventBody::ConnectFailed { pos: "pos-1".into(), code }
     );
     assert_eq!(bench.reader.software_version(), "1.0.0");
 }
@@ -336,10 +278,7 @@ fn an_optional_update_waits_for_the_app_until_its_deadline() {
     let mut bench = Bench::new(ReaderModel::M2);
     bench.input(Input::OfferUpdate(UpdateOffer::new("2.1.0", false)));
     bench.connect();
-    assert!(
-        !bench.has("reader.update.started"),
-        "optional updates do not install on connect"
-    );
+    assert!(!bench.has("reader.update.started"), "optional updates do not install on connect");
     bench.input(Input::InstallUpdate);
     bench.advance(secs(600));
     assert!(bench.has("reader.update.installed"));
@@ -378,16 +317,12 @@ fn cause(bench: &mut Bench, reason: DisconnectReason) {
         DisconnectReason::RebootRequested => bench.input(Input::Reboot),
         DisconnectReason::SecurityReboot => {
             // Charging, or the 10 h idle power-down would come first.
-            bench.input(Input::Battery {
-                percent: 100,
-                charging: true,
-            });
+            bench.input(Input::Battery { percent: 100, charging: true });
             bench.advance(secs(24 * 3600));
         }
-        DisconnectReason::CriticallyLowBattery => bench.input(Input::Battery {
-            percent: 3,
-            charging: false,
-        }),
+        DisconnectReason::CriticallyLowBattery => {
+            bench.input(Input::Battery { percent: 3, charging: false });
+        }
         DisconnectReason::PoweredOff => bench.input(Input::PowerOff),
         DisconnectReason::BluetoothDisabled => bench.input(Input::BluetoothRadio { on: false }),
         DisconnectReason::UsbDisconnected => bench.input(Input::Usb { attached: false }),
@@ -399,66 +334,16 @@ fn cause(bench: &mut Bench, reason: DisconnectReason) {
 
 #[rstest]
 #[case(ReaderModel::S700, LinkKind::Lan, DisconnectReason::Unknown, true)]
-#[case(
-    ReaderModel::M2,
-    LinkKind::Ble,
-    DisconnectReason::DisconnectRequested,
-    false
-)]
-#[case(
-    ReaderModel::Wisepad3,
-    LinkKind::Ble,
-    DisconnectReason::RebootRequested,
-    true
-)]
-#[case(
-    ReaderModel::Wisepad3,
-    LinkKind::Ble,
-    DisconnectReason::SecurityReboot,
-    true
-)]
-#[case(
-    ReaderModel::M2,
-    LinkKind::Ble,
-    DisconnectReason::CriticallyLowBattery,
-    false
-)]
-#[case(
-    ReaderModel::Chipper2x,
-    LinkKind::Ble,
-    DisconnectReason::PoweredOff,
-    true
-)]
-#[case(
-    ReaderModel::M2,
-    LinkKind::Ble,
-    DisconnectReason::BluetoothDisabled,
-    false
-)]
-#[case(
-    ReaderModel::M2,
-    LinkKind::Usb,
-    DisconnectReason::UsbDisconnected,
-    true
-)]
-#[case(
-    ReaderModel::Chipper2x,
-    LinkKind::Ble,
-    DisconnectReason::IdlePowerDown,
-    false
-)]
-#[case(
-    ReaderModel::Wisepad3,
-    LinkKind::Ble,
-    DisconnectReason::BluetoothPeerRemovedPairing,
-    false
-)]
-#[case(
-    ReaderModel::M2,
-    LinkKind::Ble,
-    DisconnectReason::BluetoothSignalLost,
-    true
-)]
+#[case(ReaderModel::M2, LinkKind::Ble, DisconnectReason::DisconnectRequested, false)]
+#[case(ReaderModel::Wisepad3, LinkKind::Ble, DisconnectReason::RebootRequested, true)]
+#[case(ReaderModel::Wisepad3, LinkKind::Ble, DisconnectReason::SecurityReboot, true)]
+#[case(ReaderModel::M2, LinkKind::Ble, DisconnectReason::CriticallyLowBattery, false)]
+#[case(ReaderModel::Chipper2x, LinkKind::Ble, DisconnectReason::PoweredOff, true)]
+#[case(ReaderModel::M2, LinkKind::Ble, DisconnectReason::BluetoothDisabled, false)]
+#[case(ReaderModel::M2, LinkKind::Usb, DisconnectReason::UsbDisconnected, true)]
+#[case(ReaderModel::Chipper2x, LinkKind::Ble, DisconnectReason::IdlePowerDown, false)]
+#[case(ReaderModel::Wisepad3, LinkKind::Ble, DisconnectReason::BluetoothPeerRemovedPairing, false)]
+#[case(ReaderModel::M2, LinkKind::Ble, DisconnectReason::BluetoothSignalLost, true)]
 fn each_disconnect_reason_is_reported_and_reconnects_only_when_documented(
     #[case] model: ReaderModel,
     #[case] via: LinkKind,
@@ -471,17 +356,9 @@ fn each_disconnect_reason_is_reported_and_reconnects_only_when_documented(
     cause(&mut bench, reason);
     assert_eq!(
         bench.find("reader.disconnected"),
-        &EventBody::Disconnected {
-            pos: "pos-1".into(),
-            reason
-        }
+        &EventBody::Disconnected { pos: "pos-1".into(), reason }
     );
-    assert_eq!(
-        bench.has("reader.reconnect.started"),
-        reconnects,
-        "{:#?}",
-        bench.names()
-    );
+    assert_eq!(bench.has("reader.reconnect.started"), reconnects, "{:#?}", bench.names());
     assert_eq!(reason.auto_reconnects(), reconnects);
 }
 
@@ -542,9 +419,7 @@ fn reconnect_after_the_security_reboot_succeeds() {
     bench.advance(secs(20 * 3600));
     assert!(!bench.events.iter().any(|(_, e)| matches!(
         e,
-        EventBody::RebootStarted {
-            kind: readerlab_emulator::core::event::RebootKind::Security
-        }
+        EventBody::RebootStarted { kind: readerlab_emulator::core::event::RebootKind::Security }
     )));
 }
 
@@ -573,22 +448,12 @@ fn connecting_works_again_after_the_radio_comes_back() {
     bench.connect_as("pos-1", LinkKind::Ble);
     assert!(matches!(
         bench.find("reader.connect.failed"),
-        EventBody::ConnectFailed {
-            code: TerminalErrorCode::BluetoothError,
-            ..
-        }
+        EventBody::ConnectFailed { code: TerminalErrorCode::BluetoothError, .. }
     ));
     bench.input(Input::BluetoothRadio { on: true });
-    let request = DiscoveryRequest {
-        method: DiscoveryMethod::BluetoothScan,
-        bluetooth_on: true,
-    };
+    let request = DiscoveryRequest { method: DiscoveryMethod::BluetoothScan, bluetooth_on: true };
     let found = discover(bench.now, request, &[&bench.reader]);
-    assert!(
-        found
-            .iter()
-            .any(|(_, e)| e.name() == "pos.discovery.reported")
-    );
+    assert!(found.iter().any(|(_, e)| e.name() == "pos.discovery.reported"));
     bench.connect_as("pos-1", LinkKind::Ble);
     assert_eq!(bench.reader.status(), ConnectionStatus::Connected);
 }
@@ -600,26 +465,17 @@ fn a_mobile_reader_serves_one_pos_at_a_time() {
     bench.connect_as("pos-2", LinkKind::Ble);
     assert!(matches!(
         bench.find("reader.connect.failed"),
-        EventBody::ConnectFailed {
-            code: TerminalErrorCode::ReaderBusy,
-            ..
-        }
+        EventBody::ConnectFailed { code: TerminalErrorCode::ReaderBusy, .. }
     ));
     bench.connect_as("pos-1", LinkKind::Ble);
     assert!(bench.events.iter().any(|(_, e)| matches!(
         e,
-        EventBody::ConnectFailed {
-            code: TerminalErrorCode::AlreadyConnectedToReader,
-            ..
-        }
+        EventBody::ConnectFailed { code: TerminalErrorCode::AlreadyConnectedToReader, .. }
     )));
     bench.connect_as("pos-1", LinkKind::Lan);
     assert!(bench.events.iter().any(|(_, e)| matches!(
         e,
-        EventBody::ConnectFailed {
-            code: TerminalErrorCode::UnsupportedOperation,
-            ..
-        }
+        EventBody::ConnectFailed { code: TerminalErrorCode::UnsupportedOperation, .. }
     )));
     assert_eq!(bench.reader.connected_pos(), Some("pos-1"));
 }
@@ -642,21 +498,14 @@ fn smart_readers_accept_their_simulated_registration_code(
         location: "tml_1".into(),
         label: "Front".into(),
     });
-    assert_eq!(
-        bench.has("reader.registered"),
-        accepted,
-        "{:#?}",
-        bench.names()
-    );
+    assert_eq!(bench.has("reader.registered"), accepted, "{:#?}", bench.names());
     assert_eq!(bench.reader.registration().is_some(), accepted);
 }
 
 #[test]
 fn a_shown_registration_code_works_once() {
     let mut bench = Bench::new(ReaderModel::WiseposE);
-    bench.input(Input::ShowRegistrationCode {
-        code: "quick-brown-fox".into(),
-    });
+    bench.input(Input::ShowRegistrationCode { code: "quick-brown-fox".into() });
     let register = Input::Register {
         code: "quick-brown-fox".into(),
         location: "tml_1".into(),
@@ -675,22 +524,13 @@ fn a_new_pos_takes_over_an_idle_smart_reader() {
     bench.connect_as("pos-b", LinkKind::Lan);
     assert_eq!(
         bench.find("reader.taken_over"),
-        &EventBody::TakenOver {
-            from_pos: "pos-a".into(),
-            by_pos: "pos-b".into()
-        }
+        &EventBody::TakenOver { from_pos: "pos-a".into(), by_pos: "pos-b".into() }
     );
     assert_eq!(
         bench.find("reader.disconnected"),
-        &EventBody::Disconnected {
-            pos: "pos-a".into(),
-            reason: DisconnectReason::Unknown
-        }
+        &EventBody::Disconnected { pos: "pos-a".into(), reason: DisconnectReason::Unknown }
     );
-    assert!(
-        !bench.has("reader.reconnect.started"),
-        "the old POS must not fight for the reader"
-    );
+    assert!(!bench.has("reader.reconnect.started"), "the old POS must not fight for the reader");
     assert_eq!(bench.reader.connected_pos(), Some("pos-b"));
 }
 
@@ -713,20 +553,14 @@ fn taking_over_a_smart_reader_mid_collect_obeys_fail_if_in_use(#[case] fail_if_i
         let code = TerminalErrorCode::ReaderBusy;
         assert_eq!(
             bench.find("reader.connect.failed"),
-            &EventBody::ConnectFailed {
-                pos: "pos-b".into(),
-                code
-            }
+            &EventBody::ConnectFailed { pos: "pos-b".into(), code }
         );
         assert_eq!(bench.reader.connected_pos(), Some("pos-a"));
     } else {
         let code = TerminalErrorCode::Canceled;
         assert_eq!(
             bench.find("reader.payment.failed"),
-            &EventBody::PaymentFailed {
-                payment: "pay_1".into(),
-                code
-            }
+            &EventBody::PaymentFailed { payment: "pay_1".into(), code }
         );
         assert_eq!(bench.reader.connected_pos(), Some("pos-b"));
     }
@@ -738,25 +572,15 @@ fn the_listed_status_of_a_smart_reader_lags_a_minute_behind() {
     bench.advance(secs(10));
     bench.input(Input::Internet { up: false });
     let cut = bench.now;
-    assert_eq!(
-        bench.reader.listed_status(cut + secs(59)),
-        NetworkStatus::Online
-    );
-    assert_eq!(
-        bench.reader.listed_status(cut + secs(60)),
-        NetworkStatus::Offline
-    );
+    assert_eq!(bench.reader.listed_status(cut + secs(59)), NetworkStatus::Online);
+    assert_eq!(bench.reader.listed_status(cut + secs(60)), NetworkStatus::Offline);
 }
 
 // --- discovery per model -----------------------------------------------------------
 
 fn registered(model: ReaderModel) -> Bench {
     let mut bench = Bench::new(model);
-    let code = if model == ReaderModel::S700 {
-        "simulated-s700"
-    } else {
-        "simulated-wpe"
-    };
+    let code = if model == ReaderModel::S700 { "simulated-s700" } else { "simulated-wpe" };
     bench.input(Input::Register {
         code: code.into(),
         location: "tml_1".into(),
@@ -780,10 +604,7 @@ fn discovery_reports_each_model_as_documented(
     #[case] reports: Vec<(u64, ReportPhase)>,
 ) {
     let bench = registered(model);
-    let request = DiscoveryRequest {
-        method,
-        bluetooth_on: true,
-    };
+    let request = DiscoveryRequest { method, bluetooth_on: true };
     let events = discover(Millis::ZERO, request, &[&bench.reader]);
     let seen: Vec<(u64, ReportPhase)> = events
         .iter()
@@ -794,18 +615,11 @@ fn discovery_reports_each_model_as_documented(
         .collect();
     assert_eq!(seen, reports);
     let last = events.last().unwrap();
-    assert_eq!(
-        last.1.name(),
-        "pos.discovery.finished",
-        "discovery always finishes"
-    );
+    assert_eq!(last.1.name(), "pos.discovery.finished", "discovery always finishes");
     if let EventBody::ReaderDiscovered(partial) = &events[1].1
         && partial.phase == ReportPhase::Partial
     {
-        assert_eq!(
-            partial.model, None,
-            "the first proximity report carries the serial only"
-        );
+        assert_eq!(partial.model, None, "the first proximity report carries the serial only");
         assert_eq!(partial.serial, bench.reader.serial());
     }
 }
@@ -817,10 +631,7 @@ fn internet_discovery_lists_offline_smart_readers_with_lagging_status_and_skips_
     listed.advance(secs(100));
     listed.input(Input::PowerOff);
     let unregistered = Bench::new(ReaderModel::WiseposE);
-    let request = DiscoveryRequest {
-        method: DiscoveryMethod::Internet,
-        bluetooth_on: false,
-    };
+    let request = DiscoveryRequest { method: DiscoveryMethod::Internet, bluetooth_on: false };
     let statuses = |at: Millis| -> Vec<Option<NetworkStatus>> {
         discover(at, request, &[&listed.reader, &unregistered.reader])
             .into_iter()
@@ -830,36 +641,21 @@ fn internet_discovery_lists_offline_smart_readers_with_lagging_status_and_skips_
             })
             .collect()
     };
-    assert_eq!(
-        statuses(Millis(101_000)),
-        vec![Some(NetworkStatus::Online)],
-        "status lags reality"
-    );
-    assert_eq!(
-        statuses(Millis(160_000)),
-        vec![Some(NetworkStatus::Offline)]
-    );
+    assert_eq!(statuses(Millis(101_000)), vec![Some(NetworkStatus::Online)], "status lags reality");
+    assert_eq!(statuses(Millis(160_000)), vec![Some(NetworkStatus::Offline)]);
 }
 
 #[test]
 fn bluetooth_discovery_fails_at_once_with_the_radio_off_and_skips_connected_readers() {
     let mut bench = Bench::new(ReaderModel::M2);
-    let off = DiscoveryRequest {
-        method: DiscoveryMethod::BluetoothScan,
-        bluetooth_on: false,
-    };
+    let off = DiscoveryRequest { method: DiscoveryMethod::BluetoothScan, bluetooth_on: false };
     let events = discover(Millis::ZERO, off, &[&bench.reader]);
     assert_eq!(events[1].1.name(), "pos.discovery.failed");
     bench.connect();
-    let on = DiscoveryRequest {
-        method: DiscoveryMethod::BluetoothScan,
-        bluetooth_on: true,
-    };
+    let on = DiscoveryRequest { method: DiscoveryMethod::BluetoothScan, bluetooth_on: true };
     let events = discover(bench.now, on, &[&bench.reader]);
     assert!(
-        !events
-            .iter()
-            .any(|(_, e)| e.name() == "pos.discovery.reported"),
+        !events.iter().any(|(_, e)| e.name() == "pos.discovery.reported"),
         "a connected reader stops advertising"
     );
 }
@@ -869,14 +665,9 @@ fn a_critical_battery_reader_is_still_discovered_with_its_level() {
     // Incident android-343: discovery at ~5 % must finish and show why a
     // connect would fail.
     let bench = Bench::new(ReaderModel::M2).with_battery(5, false);
-    let request = DiscoveryRequest {
-        method: DiscoveryMethod::BluetoothScan,
-        bluetooth_on: true,
-    };
+    let request = DiscoveryRequest { method: DiscoveryMethod::BluetoothScan, bluetooth_on: true };
     let events = discover(Millis::ZERO, request, &[&bench.reader]);
-    let EventBody::ReaderDiscovered(report) = &events[1].1 else {
-        panic!("{events:#?}")
-    };
+    let EventBody::ReaderDiscovered(report) = &events[1].1 else { panic!("{events:#?}") };
     assert_eq!(report.battery_percent, Some(5));
 }
 
@@ -908,10 +699,7 @@ fn collect_then_confirm_approves_a_good_card(
     let amount = Money::new(1000, Currency::USD);
     assert_eq!(
         bench.find("reader.payment.approved"),
-        &EventBody::PaymentApproved {
-            payment: "pay_1".into(),
-            amount
-        }
+        &EventBody::PaymentApproved { payment: "pay_1".into(), amount }
     );
 }
 
@@ -926,13 +714,7 @@ fn collect_then_confirm_approves_a_good_card(
     None,
     "offline_pin_required"
 )]
-#[case::wrong_pin(
-    ReaderModel::Wisepad3,
-    OFFLINE_PIN,
-    1000,
-    Some("9999"),
-    "incorrect_pin"
-)]
+#[case::wrong_pin(ReaderModel::Wisepad3, OFFLINE_PIN, 1000, Some("9999"), "incorrect_pin")]
 fn declines_reach_the_app_with_their_code(
     #[case] model: ReaderModel,
     #[case] card: &str,
@@ -948,9 +730,8 @@ fn declines_reach_the_app_with_their_code(
     if let Some(pin) = pin {
         bench.input(Input::EnterPin { pin: pin.into() });
     }
-    let EventBody::PaymentDeclined {
-        decline_code: got, ..
-    } = bench.find("reader.payment.declined")
+    let EventBody::PaymentDeclined { decline_code: got, .. } =
+        bench.find("reader.payment.declined")
     else {
         unreachable!()
     };
@@ -993,12 +774,7 @@ fn the_sca_retry_card_asks_for_insert_and_pin_after_a_tap() {
     bench.pay("pay_1", 1000);
     bench.present(SCA_RETRY, EntryMode::Contactless);
     bench.confirm("pay_1");
-    assert_eq!(
-        bench.find("reader.prompt"),
-        &EventBody::Prompted {
-            prompt: Prompt::InsertCard
-        }
-    );
+    assert_eq!(bench.find("reader.prompt"), &EventBody::Prompted { prompt: Prompt::InsertCard });
     assert!(!bench.has("reader.pin.requested"));
     bench.present(SCA_RETRY, EntryMode::Chip);
     assert!(bench.has("reader.pin.requested"));
@@ -1014,25 +790,12 @@ fn a_card_left_inserted_must_come_out_before_the_next_payment() {
     bench.present(VISA, EntryMode::Chip);
     bench.confirm("pay_1");
     assert!(bench.has("reader.payment.approved"));
-    assert_eq!(
-        bench.events.last().unwrap().1,
-        EventBody::Prompted {
-            prompt: Prompt::RemoveCard
-        }
-    );
+    assert_eq!(bench.events.last().unwrap().1, EventBody::Prompted { prompt: Prompt::RemoveCard });
     bench.events.clear();
     bench.pay("pay_2", 1000);
+    assert_eq!(bench.find("reader.prompt"), &EventBody::Prompted { prompt: Prompt::RemoveCard });
     assert_eq!(
-        bench.find("reader.prompt"),
-        &EventBody::Prompted {
-            prompt: Prompt::RemoveCard
-        }
-    );
-    assert_eq!(
-        bench.try_input(Input::PresentCard {
-            number: VISA.into(),
-            mode: EntryMode::Chip
-        }),
+        bench.try_input(Input::PresentCard { number: VISA.into(), mode: EntryMode::Chip }),
         Err(InputError::SlotOccupied)
     );
     bench.input(Input::RemoveCard);
@@ -1051,10 +814,7 @@ fn pulling_the_card_while_the_pin_is_asked_fails_the_payment() {
     let code = TerminalErrorCode::CardRemoved;
     assert_eq!(
         bench.find("reader.payment.failed"),
-        &EventBody::PaymentFailed {
-            payment: "pay_1".into(),
-            code
-        }
+        &EventBody::PaymentFailed { payment: "pay_1".into(), code }
     );
 }
 
@@ -1067,10 +827,7 @@ fn losing_the_link_fails_the_payment_in_progress_once() {
     let code = TerminalErrorCode::BluetoothDisconnected;
     assert_eq!(
         bench.find("reader.payment.failed"),
-        &EventBody::PaymentFailed {
-            payment: "pay_1".into(),
-            code
-        }
+        &EventBody::PaymentFailed { payment: "pay_1".into(), code }
     );
 }
 
@@ -1097,19 +854,11 @@ fn requests_the_reader_cannot_take_are_refused_not_outcomes(
         bench.events.clear();
     }
     bench.input(request);
-    let payment = if kind == PaymentRequest::Collect {
-        "pay_1"
-    } else {
-        "pay_0"
-    };
+    let payment = if kind == PaymentRequest::Collect { "pay_1" } else { "pay_0" };
     assert_eq!(bench.names(), ["reader.payment.refused"]);
     assert_eq!(
         bench.events[0].1,
-        EventBody::PaymentRefused {
-            payment: payment.into(),
-            request: kind,
-            code
-        }
+        EventBody::PaymentRefused { payment: payment.into(), request: kind, code }
     );
 }
 
@@ -1117,25 +866,16 @@ fn requests_the_reader_cannot_take_are_refused_not_outcomes(
 fn impossible_inputs_are_refused_without_leaking_the_card_number() {
     let mut bench = Bench::new(ReaderModel::M2);
     let err = bench
-        .try_input(Input::PresentCard {
-            number: "4111111111111111".into(),
-            mode: EntryMode::Chip,
-        })
+        .try_input(Input::PresentCard { number: "4111111111111111".into(), mode: EntryMode::Chip })
         .unwrap_err();
     assert_eq!(err.to_string(), "no test card ends in 1111");
-    assert_eq!(
-        bench.try_input(Input::RemoveCard),
-        Err(InputError::NoCardInserted)
-    );
+    assert_eq!(bench.try_input(Input::RemoveCard), Err(InputError::NoCardInserted));
     assert!(matches!(
         bench.try_input(Input::EnterPin { pin: "1234".into() }),
         Err(InputError::NoPinPad { .. })
     ));
     assert_eq!(
-        bench.try_input(Input::Battery {
-            percent: 101,
-            charging: false
-        }),
+        bench.try_input(Input::Battery { percent: 101, charging: false }),
         Err(InputError::BatteryOutOfRange { percent: 101 })
     );
 }

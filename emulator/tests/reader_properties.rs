@@ -26,22 +26,16 @@ fn model() -> impl Strategy<Value = ReaderModel> {
 }
 
 fn card_number() -> impl Strategy<Value = String> {
-    let numbers: Vec<String> = TestCards::builtin()
-        .cards
-        .iter()
-        .map(|c| c.number.clone())
-        .collect();
+    let numbers: Vec<String> =
+        TestCards::builtin().cards.iter().map(|c| c.number.clone()).collect();
     prop::sample::select(numbers)
 }
 
 fn input(payments: u32) -> impl Strategy<Value = Input> {
     let payment = (0..payments).prop_map(|i| format!("pay_{i}"));
     let link = prop::sample::select(vec![LinkKind::Ble, LinkKind::Usb, LinkKind::Lan]);
-    let mode = prop::sample::select(vec![
-        EntryMode::Contactless,
-        EntryMode::Chip,
-        EntryMode::Swipe,
-    ]);
+    let mode =
+        prop::sample::select(vec![EntryMode::Contactless, EntryMode::Chip, EntryMode::Swipe]);
     prop_oneof![
         (link, any::<bool>(), any::<bool>(), 0..2u8).prop_map(
             |(via, auto, fail_if_in_use, pos)| Input::Connect {
@@ -58,9 +52,7 @@ fn input(payments: u32) -> impl Strategy<Value = Input> {
             payment,
             amount: Money::new(amount, Currency::USD),
         }),
-        payment
-            .clone()
-            .prop_map(|payment| Input::Confirm { payment }),
+        payment.clone().prop_map(|payment| Input::Confirm { payment }),
         payment.prop_map(|payment| Input::Cancel { payment }),
         (card_number(), mode).prop_map(|(number, mode)| Input::PresentCard { number, mode }),
         Just(Input::RemoveCard),

@@ -111,10 +111,7 @@ fn readers(args: &ReadersArgs) -> anyhow::Result<()> {
         Some(id) => {
             let model = ReaderModel::from_id(id).with_context(|| {
                 let known: Vec<&str> = ReaderModel::ALL.iter().map(|m| m.id()).collect();
-                format!(
-                    "unknown reader model `{id}`; known models: {}",
-                    known.join(", ")
-                )
+                format!("unknown reader model `{id}`; known models: {}", known.join(", "))
             })?;
             let profile = catalog.get(model);
             if args.json {

@@ -68,11 +68,8 @@ pub fn table(profiles: &[ReaderProfile]) -> String {
     }
     let mut out = String::new();
     let mut line = |cells: &[&str]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let padded: Vec<String> =
+            cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
         let _ = writeln!(out, "{}", padded.join("  ").trim_end());
     };
     line(&header);
@@ -107,10 +104,7 @@ pub fn details(p: &ReaderProfile) -> String {
     };
     put(
         "battery",
-        format!(
-            "critical <= {}%, low <= {}%, {reported}",
-            b.critical_percent, b.low_percent
-        ),
+        format!("critical <= {}%, low <= {}%, {reported}", b.critical_percent, b.low_percent),
     );
     let u = &p.update;
     let when = if u.installs_on_connect {
@@ -144,11 +138,7 @@ pub fn details(p: &ReaderProfile) -> String {
         how.push_str("; proximity reports twice (serial, then full)");
     }
     if d.lists_offline {
-        let _ = write!(
-            how,
-            "; listed while offline, status lags {} s",
-            d.status_lag_s
-        );
+        let _ = write!(how, "; listed while offline, status lags {} s", d.status_lag_s);
     }
     put("discovery", how);
     let c = &p.connection;
@@ -157,10 +147,7 @@ pub fn details(p: &ReaderProfile) -> String {
     } else {
         "no auto-reconnect".to_owned()
     };
-    put(
-        "connection",
-        format!("connects in {} ms; {auto}", c.connect_ms),
-    );
+    put("connection", format!("connects in {} ms; {auto}", c.connect_ms));
     let family = match p.family {
         Family::Mobile => "the SDK on the POS stores and forwards offline payments",
         Family::Smart => "the reader stores and forwards offline payments itself",

@@ -5,10 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn readerlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_readerlab"))
-        .args(args)
-        .output()
-        .expect("readerlab runs")
+    Command::new(env!("CARGO_BIN_EXE_readerlab")).args(args).output().expect("readerlab runs")
 }
 
 fn stdout(out: &Output) -> String {
@@ -55,12 +52,8 @@ fn readers_json_is_the_full_catalogue() {
     let out = readerlab(&["readers", "--json"]);
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let models: Vec<&str> = json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["model"].as_str().unwrap())
-        .collect();
+    let models: Vec<&str> =
+        json.as_array().unwrap().iter().map(|p| p["model"].as_str().unwrap()).collect();
     assert_eq!(models, ["m2", "wisepad3", "chipper2x", "s700", "wisepos_e"]);
     assert_eq!(json[3]["offline_store"], "reader");
     assert_eq!(json[2]["discovery"]["two_phase_proximity"], true);
@@ -73,11 +66,7 @@ fn readers_shows_one_model_in_full_and_names_unknown_ones() {
     assert!(stdout(&out).contains("numeric_comparison"));
     let out = readerlab(&["readers", "tablet"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("unknown reader model `tablet`"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("unknown reader model `tablet`"), "{}", stderr(&out));
 }
 
 #[test]
@@ -107,10 +96,7 @@ fn a_profile_with_a_bad_value_fails_naming_the_file_and_the_key() {
     let out = readerlab(&["readers", "--profiles", dir.path().to_str().unwrap()]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("m2.toml") && err.contains("offline_store"),
-        "{err}"
-    );
+    assert!(err.contains("m2.toml") && err.contains("offline_store"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -119,9 +105,7 @@ fn help_lists_every_command_of_the_interface() {
     let out = readerlab(&["--help"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for command in [
-        "run", "explore", "replay", "check", "serve", "readers", "steps", "defects",
-    ] {
+    for command in ["run", "explore", "replay", "check", "serve", "readers", "steps", "defects"] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(command)),
             "{command} missing from\n{text}"
@@ -143,11 +127,7 @@ fn commands_not_built_yet_say_so_and_fail() {
     ] {
         let out = readerlab(args);
         assert_eq!(out.status.code(), Some(69), "{args:?}");
-        assert!(
-            stderr(&out).contains("not built yet"),
-            "{args:?}: {}",
-            stderr(&out)
-        );
+        assert!(stderr(&out).contains("not built yet"), "{args:?}: {}", stderr(&out));
         assert!(stdout(&out).is_empty(), "{args:?} must not print results");
     }
 }

@@ -132,15 +132,9 @@ pub enum Authorization {
     /// Approved.
     Approved,
     /// Declined; `error_code` is Stripe's error `code`, `decline_code` the reason.
-    Declined {
-        error_code: String,
-        decline_code: String,
-    },
+    Declined { error_code: String, decline_code: String },
     /// Ask for a PIN (and, for `insert_first`, the card inserted) and try again.
-    PinRequired {
-        decline_code: String,
-        insert_first: bool,
-    },
+    PinRequired { decline_code: String, insert_first: bool },
 }
 
 /// The parsed `fixtures/cards.toml`.
@@ -165,9 +159,7 @@ impl TestCards {
 
     /// The card with this simulated-type name (`visa`, `interac`, ...).
     pub fn by_type(&self, simulated_type: &str) -> Option<&TestCard> {
-        self.cards
-            .iter()
-            .find(|c| c.simulated_type == simulated_type)
+        self.cards.iter().find(|c| c.simulated_type == simulated_type)
     }
 
     /// Parses and validates a cards table. `file` only names the source in
@@ -269,10 +261,9 @@ impl TestCards {
             PinBehavior::None => None,
             PinBehavior::Offline => Some(("offline_pin_required", false)),
             PinBehavior::Online => Some(("online_or_offline_pin_required", false)),
-            PinBehavior::OnlineScaRetry => Some((
-                "online_or_offline_pin_required",
-                entry == EntryMode::Contactless,
-            )),
+            PinBehavior::OnlineScaRetry => {
+                Some(("online_or_offline_pin_required", entry == EntryMode::Contactless))
+            }
         };
         if let (Some((code, insert_first)), PinEntry::NotEntered) = (card_asks, pin) {
             return pin_required(code, insert_first);
@@ -295,34 +286,19 @@ impl TestCards {
 
     /// The checks [`Self::from_toml`] documents, first failure wins.
     fn validate(&self) -> Result<(), Invalid> {
-        check(
-            is_digits(&self.test_pin, 4..=12),
-            At::Top("test_pin"),
-            "must be 4 to 12 digits",
-        )?;
+        check(is_digits(&self.test_pin, 4..=12), At::Top("test_pin"), "must be 4 to 12 digits")?;
 
         let mut numbers = HashMap::new();
         let mut types = HashMap::new();
         for (i, card) in self.cards.iter().enumerate() {
             let at = |field| At::Row("card", i, field);
-            check(
-                is_digits(&card.number, 13..=19),
-                at("number"),
-                "must be 13 to 19 digits",
-            )?;
-            check(
-                luhn_valid(&card.number),
-                at("number"),
-                "fails the Luhn check",
-            )?;
+            check(is_digits(&card.number, 13..=19), at("number"), "must be 13 to 19 digits")?;
+            check(luhn_valid(&card.number), at("number"), "fails the Luhn check")?;
             if let Some(first) = numbers.insert(card.number.as_str(), i) {
                 return Err(Invalid::new(at("number"), format!("repeats card[{first}]")));
             }
             if let Some(first) = types.insert(card.simulated_type.as_str(), i) {
-                return Err(Invalid::new(
-                    at("simulated_type"),
-                    format!("repeats card[{first}]"),
-                ));
+                return Err(Invalid::new(at("simulated_type"), format!("repeats card[{first}]")));
             }
             // A card's own PIN request is `pin`; `pin_required` is an
             // amount-row outcome only.
@@ -333,31 +309,16 @@ impl TestCards {
             )?;
             let declines = card.outcome == Outcome::Declined;
             let codes = "a declined card needs one, an approved card has none";
-            check(
-                card.error_code.is_some() == declines,
-                at("error_code"),
-                codes,
-            )?;
-            check(
-                card.decline_code.is_some() == declines,
-                at("decline_code"),
-                codes,
-            )?;
+            check(card.error_code.is_some() == declines, at("error_code"), codes)?;
+            check(card.decline_code.is_some() == declines, at("decline_code"), codes)?;
         }
 
         let mut endings = HashMap::new();
         for (i, amount) in self.amounts.iter().enumerate() {
             let at = |field| At::Row("amount", i, field);
-            check(
-                is_digits(&amount.ending, 2..=2),
-                at("ending"),
-                "must be exactly two digits",
-            )?;
+            check(is_digits(&amount.ending, 2..=2), at("ending"), "must be exactly two digits")?;
             if let Some(first) = endings.insert(amount.ending.as_str(), i) {
-                return Err(Invalid::new(
-                    at("ending"),
-                    format!("repeats amount[{first}]"),
-                ));
+                return Err(Invalid::new(at("ending"), format!("repeats amount[{first}]")));
             }
             check(
                 amount.decline_code.is_some() == (amount.outcome != Outcome::Approved),
@@ -378,10 +339,7 @@ struct Invalid {
 
 impl Invalid {
     fn new(at: At, message: impl Into<String>) -> Self {
-        Invalid {
-            at,
-            message: message.into(),
-        }
+        Invalid { at, message: message.into() }
     }
 }
 
@@ -411,25 +369,17 @@ fn declined(error_code: &str, decline_code: &str) -> Authorization {
 }
 
 fn pin_required(decline_code: &str, insert_first: bool) -> Authorization {
-    Authorization::PinRequired {
-        decline_code: decline_code.to_owned(),
-        insert_first,
-    }
+    Authorization::PinRequired { decline_code: decline_code.to_owned(), insert_first }
 }
 
 /// A code validation guarantees; its absence is a hand-built table's bug.
 fn required<'a>(code: &'a Option<String>, what: &str) -> &'a str {
-    code.as_deref()
-        .unwrap_or_else(|| panic!("{what} is missing (from_toml rejects this)"))
+    code.as_deref().unwrap_or_else(|| panic!("{what} is missing (from_toml rejects this)"))
 }
 
 /// `Err` with `message` at `at` unless `ok`.
 fn check(ok: bool, at: At, message: &str) -> Result<(), Invalid> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Invalid::new(at, message))
-    }
+    if ok { Ok(()) } else { Err(Invalid::new(at, message)) }
 }
 
 /// Whether `s` is only ASCII digits, with a length in `len`.
@@ -483,14 +433,7 @@ mod tests {
     /// The expectations are written out from offline-mode.md §6 and the brand
     /// rules of §2, not read back from the fixture, so a wrong row fails here.
     #[rstest]
-    #[case::visa(
-        "4242424242424242",
-        "visa",
-        Brand::Visa,
-        Funding::Credit,
-        true,
-        approved()
-    )]
+    #[case::visa("4242424242424242", "visa", Brand::Visa, Funding::Credit, true, approved())]
     #[case::visa_debit(
         "4000056655665556",
         "visa_debit",
@@ -523,14 +466,7 @@ mod tests {
         true,
         approved()
     )]
-    #[case::amex(
-        "378282246310005",
-        "amex",
-        Brand::Amex,
-        Funding::Credit,
-        true,
-        approved()
-    )]
+    #[case::amex("378282246310005", "amex", Brand::Amex, Funding::Credit, true, approved())]
     #[case::discover(
         "6011111111111117",
         "discover",
@@ -539,14 +475,7 @@ mod tests {
         true,
         approved()
     )]
-    #[case::jcb(
-        "3566002020360505",
-        "jcb",
-        Brand::Jcb,
-        Funding::Credit,
-        true,
-        approved()
-    )]
+    #[case::jcb("3566002020360505", "jcb", Brand::Jcb, Funding::Credit, true, approved())]
     #[case::unionpay(
         "6200000000000005",
         "unionpay",
@@ -1011,11 +940,7 @@ mod tests {
         #[case] line: Option<usize>,
     ) {
         let error = TestCards::from_toml("broken.toml", &text).unwrap_err();
-        assert_eq!(
-            (error.key.as_str(), error.line),
-            (key, line),
-            "{error}\n---\n{text}"
-        );
+        assert_eq!((error.key.as_str(), error.line), (key, line), "{error}\n---\n{text}");
         let shown = error.to_string();
         assert!(shown.starts_with("broken.toml"), "{shown}");
         assert!(shown.contains(&format!("key `{key}`")), "{shown}");

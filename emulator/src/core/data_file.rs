@@ -93,11 +93,7 @@ fn backquoted_after<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
 
 /// `parent.child`, where serde_path_to_error spells the root `.`.
 fn join_key(parent: &str, child: &str) -> String {
-    if parent == "." {
-        child.to_owned()
-    } else {
-        format!("{parent}.{child}")
-    }
+    if parent == "." { child.to_owned() } else { format!("{parent}.{child}") }
 }
 
 /// The 1-based line where `key` is set, in the key syntax of
@@ -250,10 +246,7 @@ brand = { name = \"visa\" }
     fn a_valid_document_parses() {
         let doc: Doc = parse("doc.toml", DOC).expect("valid");
         let numbers: Vec<u32> = doc.row.iter().map(|r| r.number).collect();
-        assert_eq!(
-            (doc.pin.as_str(), doc.limits.low, numbers),
-            ("1234", 5, vec![1])
-        );
+        assert_eq!((doc.pin.as_str(), doc.limits.low, numbers), ("1234", 5, vec![1]));
     }
 
     #[rstest]
@@ -271,18 +264,10 @@ brand = { name = \"visa\" }
         #[case] line: Option<usize>,
         #[case] says: &str,
     ) {
-        assert_eq!(
-            DOC.matches(from).count(),
-            1,
-            "edit {from:?} must match exactly once"
-        );
+        assert_eq!(DOC.matches(from).count(), 1, "edit {from:?} must match exactly once");
         let text = DOC.replacen(from, to, 1);
         let error = parse::<Doc>("doc.toml", &text).expect_err("the edit breaks the document");
-        assert_eq!(
-            (error.key.as_str(), error.line),
-            (key, line),
-            "{error}\n---\n{text}"
-        );
+        assert_eq!((error.key.as_str(), error.line), (key, line), "{error}\n---\n{text}");
         assert!(error.message.contains(says), "{error}");
         let expected_start = match line {
             Some(line) => format!("doc.toml:{line}: key `{key}`: "),
@@ -295,9 +280,6 @@ brand = { name = \"visa\" }
     fn an_error_at_a_key_finds_its_line() {
         let error = DataFileError::at("doc.toml", DOC, "row[0].number", "too small".to_owned());
         assert_eq!(error.line, Some(7));
-        assert_eq!(
-            error.to_string(),
-            "doc.toml:7: key `row[0].number`: too small"
-        );
+        assert_eq!(error.to_string(), "doc.toml:7: key `row[0].number`: too small");
     }
 }

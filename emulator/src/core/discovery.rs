@@ -37,26 +37,20 @@ pub fn discover(
     readers: &[&Reader],
 ) -> Vec<(Millis, EventBody)> {
     let method = request.method;
-    let bluetooth = matches!(
-        method,
-        DiscoveryMethod::BluetoothScan | DiscoveryMethod::BluetoothProximity
-    );
+    let bluetooth =
+        matches!(method, DiscoveryMethod::BluetoothScan | DiscoveryMethod::BluetoothProximity);
     let mut events = vec![(now, EventBody::DiscoveryStarted { method })];
     if bluetooth && !request.bluetooth_on {
         let code = TerminalErrorCode::BluetoothError;
         events.push((now, EventBody::DiscoveryFailed { method, code }));
         return events;
     }
-    let found = readers
-        .iter()
-        .filter(|r| r.profile().discovery.methods.contains(&method));
+    let found = readers.iter().filter(|r| r.profile().discovery.methods.contains(&method));
     let found: Vec<&Reader> = match method {
         DiscoveryMethod::BluetoothScan => found.filter(|r| r.is_advertising()).copied().collect(),
-        DiscoveryMethod::BluetoothProximity => found
-            .filter(|r| r.is_advertising())
-            .take(1)
-            .copied()
-            .collect(),
+        DiscoveryMethod::BluetoothProximity => {
+            found.filter(|r| r.is_advertising()).take(1).copied().collect()
+        }
         DiscoveryMethod::Usb => found.filter(|r| r.is_usb_attached()).copied().collect(),
         DiscoveryMethod::Internet => found
             .filter(|r| {
@@ -73,16 +67,10 @@ pub fn discover(
         if method == DiscoveryMethod::BluetoothProximity && timing.two_phase_proximity {
             events.push((first, EventBody::ReaderDiscovered(partial_report(reader))));
             let full = now + Duration::from_millis(u64::from(timing.full_report_ms));
-            events.push((
-                full,
-                EventBody::ReaderDiscovered(full_report(reader, method, full)),
-            ));
+            events.push((full, EventBody::ReaderDiscovered(full_report(reader, method, full))));
             finished = finished.max(full);
         } else {
-            events.push((
-                first,
-                EventBody::ReaderDiscovered(full_report(reader, method, first)),
-            ));
+            events.push((first, EventBody::ReaderDiscovered(full_report(reader, method, first))));
             finished = finished.max(first);
         }
     }

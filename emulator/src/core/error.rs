@@ -119,9 +119,6 @@ mod tests {
             TerminalErrorCode::ReaderBatteryCriticallyLow.to_string(),
             "READER_BATTERY_CRITICALLY_LOW"
         );
-        assert_eq!(
-            TerminalErrorCode::LocationConnectionNotAvailableOffline.ios_code(),
-            None
-        );
+        assert_eq!(TerminalErrorCode::LocationConnectionNotAvailableOffline.ios_code(), None);
     }
 }

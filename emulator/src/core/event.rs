@@ -67,11 +67,7 @@ pub struct CardSummary {
 
 impl From<&TestCard> for CardSummary {
     fn from(card: &TestCard) -> Self {
-        CardSummary {
-            brand: card.brand,
-            funding: card.funding,
-            last4: card.last4().to_owned(),
-        }
+        CardSummary { brand: card.brand, funding: card.funding, last4: card.last4().to_owned() }
     }
 }
 
@@ -263,11 +259,7 @@ pub enum EventBody {
     #[serde(rename = "reader.reboot.finished")]
     RebootFinished { kind: RebootKind },
     #[serde(rename = "reader.battery.level")]
-    BatteryLevel {
-        percent: u8,
-        charging: bool,
-        status: BatteryStatus,
-    },
+    BatteryLevel { percent: u8, charging: bool, status: BatteryStatus },
     #[serde(rename = "reader.battery.low")]
     BatteryLow { percent: u8 },
 
@@ -279,10 +271,7 @@ pub enum EventBody {
     #[serde(rename = "pos.discovery.finished")]
     DiscoveryFinished { method: DiscoveryMethod, found: u32 },
     #[serde(rename = "pos.discovery.failed")]
-    DiscoveryFailed {
-        method: DiscoveryMethod,
-        code: TerminalErrorCode,
-    },
+    DiscoveryFailed { method: DiscoveryMethod, code: TerminalErrorCode },
 
     // --- connection ---------------------------------------------------------
     #[serde(rename = "reader.connect.started")]
@@ -290,22 +279,13 @@ pub enum EventBody {
     #[serde(rename = "reader.connected")]
     Connected { pos: String, via: LinkKind },
     #[serde(rename = "reader.connect.failed")]
-    ConnectFailed {
-        pos: String,
-        code: TerminalErrorCode,
-    },
+    ConnectFailed { pos: String, code: TerminalErrorCode },
     #[serde(rename = "reader.disconnected")]
-    Disconnected {
-        pos: String,
-        reason: DisconnectReason,
-    },
+    Disconnected { pos: String, reason: DisconnectReason },
     #[serde(rename = "reader.taken_over")]
     TakenOver { from_pos: String, by_pos: String },
     #[serde(rename = "reader.reconnect.started")]
-    ReconnectStarted {
-        pos: String,
-        reason: DisconnectReason,
-    },
+    ReconnectStarted { pos: String, reason: DisconnectReason },
     #[serde(rename = "reader.reconnect.succeeded")]
     ReconnectSucceeded { pos: String },
     #[serde(rename = "reader.reconnect.failed")]
@@ -313,20 +293,13 @@ pub enum EventBody {
 
     // --- software updates ---------------------------------------------------
     #[serde(rename = "reader.update.available")]
-    UpdateAvailable {
-        version: String,
-        required: bool,
-        deadline_ms: Option<Millis>,
-    },
+    UpdateAvailable { version: String, required: bool, deadline_ms: Option<Millis> },
     #[serde(rename = "reader.update.started")]
     UpdateStarted { version: String },
     #[serde(rename = "reader.update.installed")]
     UpdateInstalled { version: String },
     #[serde(rename = "reader.update.failed")]
-    UpdateFailed {
-        version: String,
-        code: TerminalErrorCode,
-    },
+    UpdateFailed { version: String, code: TerminalErrorCode },
 
     // --- cards --------------------------------------------------------------
     #[serde(rename = "reader.card.inserted")]
@@ -334,10 +307,7 @@ pub enum EventBody {
     #[serde(rename = "reader.card.removed")]
     CardRemoved { card: CardSummary },
     #[serde(rename = "reader.card.presented")]
-    CardPresented {
-        entry_mode: EntryMode,
-        card: CardSummary,
-    },
+    CardPresented { entry_mode: EntryMode, card: CardSummary },
     #[serde(rename = "reader.card.not_read")]
     CardNotRead { entry_mode: EntryMode },
     #[serde(rename = "reader.prompt")]
@@ -347,56 +317,31 @@ pub enum EventBody {
     #[serde(rename = "reader.payment.collect.started")]
     CollectStarted { payment: String, amount: Money },
     #[serde(rename = "reader.payment.collected")]
-    Collected {
-        payment: String,
-        entry_mode: EntryMode,
-        card: CardSummary,
-    },
+    Collected { payment: String, entry_mode: EntryMode, card: CardSummary },
     #[serde(rename = "reader.pin.requested")]
-    PinRequested {
-        payment: String,
-        decline_code: String,
-    },
+    PinRequested { payment: String, decline_code: String },
     #[serde(rename = "reader.pin.entered")]
     PinEntered { payment: String },
     #[serde(rename = "reader.payment.approved")]
     PaymentApproved { payment: String, amount: Money },
     #[serde(rename = "reader.payment.declined")]
-    PaymentDeclined {
-        payment: String,
-        error_code: String,
-        decline_code: String,
-    },
+    PaymentDeclined { payment: String, error_code: String, decline_code: String },
     #[serde(rename = "reader.payment.failed")]
-    PaymentFailed {
-        payment: String,
-        code: TerminalErrorCode,
-    },
+    PaymentFailed { payment: String, code: TerminalErrorCode },
     #[serde(rename = "reader.payment.canceled")]
     PaymentCanceled { payment: String },
     /// A request refused before it touched a payment in progress: not an
     /// outcome, so a history never shows two outcomes for one payment.
     #[serde(rename = "reader.payment.refused")]
-    PaymentRefused {
-        payment: String,
-        request: PaymentRequest,
-        code: TerminalErrorCode,
-    },
+    PaymentRefused { payment: String, request: PaymentRequest, code: TerminalErrorCode },
 
     // --- smart readers ------------------------------------------------------
     #[serde(rename = "reader.registration.code")]
     RegistrationCodeShown { code: String },
     #[serde(rename = "reader.registered")]
-    Registered {
-        reader_id: String,
-        location: String,
-        label: String,
-    },
+    Registered { reader_id: String, location: String, label: String },
     #[serde(rename = "reader.registration.failed")]
-    RegistrationFailed {
-        code: TerminalErrorCode,
-        message: String,
-    },
+    RegistrationFailed { code: TerminalErrorCode, message: String },
     #[serde(rename = "reader.internet.changed")]
     InternetChanged { up: bool },
 }

@@ -257,9 +257,7 @@ impl ReaderProfile {
     /// 1-based line: a profile author should never have to bisect a fixture.
     pub fn from_toml(file: &str, text: &str) -> Result<ReaderProfile, DataFileError> {
         let profile: ReaderProfile = data_file::parse(file, text)?;
-        profile
-            .validate()
-            .map_err(|v| DataFileError::at(file, text, v.key, v.message))?;
+        profile.validate().map_err(|v| DataFileError::at(file, text, v.key, v.message))?;
         Ok(profile)
     }
 
@@ -293,23 +291,14 @@ impl ReaderProfile {
         use DiscoveryMethod::{BluetoothProximity, BluetoothScan, Internet};
         let p = self;
 
-        ensure(!p.name.trim().is_empty(), "name", || {
-            "the name must not be blank".to_owned()
-        })?;
+        ensure(!p.name.trim().is_empty(), "name", || "the name must not be blank".to_owned())?;
         // Serials are `<prefix>-0001`; they end up in histories, file names and
         // URLs, so keep them to characters that need no escaping anywhere.
         ensure(
             !p.serial_prefix.is_empty()
-                && p.serial_prefix
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+                && p.serial_prefix.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
             "serial_prefix",
-            || {
-                format!(
-                    "{:?} must be ASCII uppercase letters and digits",
-                    p.serial_prefix
-                )
-            },
+            || format!("{:?} must be ASCII uppercase letters and digits", p.serial_prefix),
         )?;
 
         let family = p.model.family();
@@ -357,46 +346,30 @@ impl ReaderProfile {
             "a reader must accept at least one entry mode".to_owned()
         })?;
         no_duplicates(&p.entry_modes, "entry_modes")?;
-        ensure(
-            !p.offline_tipping || family == Family::Smart,
-            "offline_tipping",
-            || "tipping offline works only on smart readers (offline-mode.md §1)".to_owned(),
-        )?;
+        ensure(!p.offline_tipping || family == Family::Smart, "offline_tipping", || {
+            "tipping offline works only on smart readers (offline-mode.md §1)".to_owned()
+        })?;
 
         let b = &p.battery;
-        ensure(
-            b.critical_percent < b.low_percent,
-            "battery.low_percent",
-            || {
-                format!(
-                    "low_percent ({}) must be above critical_percent ({}): the low band lies between them",
-                    b.low_percent, b.critical_percent
-                )
-            },
-        )?;
+        ensure(b.critical_percent < b.low_percent, "battery.low_percent", || {
+            format!(
+                "low_percent ({}) must be above critical_percent ({}): the low band lies between them",
+                b.low_percent, b.critical_percent
+            )
+        })?;
         ensure(b.low_percent <= 100, "battery.low_percent", || {
             format!("{} is not a battery percentage", b.low_percent)
         })?;
-        ensure(
-            p.update.min_battery_percent <= 100,
-            "update.min_battery_percent",
-            || {
-                format!(
-                    "{} is not a battery percentage",
-                    p.update.min_battery_percent
-                )
-            },
-        )?;
+        ensure(p.update.min_battery_percent <= 100, "update.min_battery_percent", || {
+            format!("{} is not a battery percentage", p.update.min_battery_percent)
+        })?;
 
         // Each of these is a period the state machines schedule by: zero would
         // put the next deadline at `now` forever and spin the simulator.
         positive(b.report_interval_s, "battery.report_interval_s")?;
         positive(p.reboot.security_period_h, "reboot.security_period_h")?;
         positive(p.connection.connect_ms, "connection.connect_ms")?;
-        positive(
-            p.connection.reconnect_budget_s,
-            "connection.reconnect_budget_s",
-        )?;
+        positive(p.connection.reconnect_budget_s, "connection.reconnect_budget_s")?;
         Ok(())
     }
 }
@@ -409,14 +382,7 @@ struct Violation {
 }
 
 fn ensure(ok: bool, key: &'static str, message: impl FnOnce() -> String) -> Result<(), Violation> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Violation {
-            key,
-            message: message(),
-        })
-    }
+    if ok { Ok(()) } else { Err(Violation { key, message: message() }) }
 }
 
 fn positive(value: u32, key: &'static str) -> Result<(), Violation> {
@@ -427,15 +393,11 @@ fn no_duplicates<T: PartialEq + Serialize>(
     items: &[T],
     key: &'static str,
 ) -> Result<(), Violation> {
-    let duplicate = items
-        .iter()
-        .enumerate()
-        .find(|(i, item)| items[..*i].contains(item));
+    let duplicate = items.iter().enumerate().find(|(i, item)| items[..*i].contains(item));
     match duplicate {
-        Some((_, item)) => Err(Violation {
-            key,
-            message: format!("{} is listed twice", spelled(item)),
-        }),
+        Some((_, item)) => {
+            Err(Violation { key, message: format!("{} is listed twice", spelled(item)) })
+        }
         None => Ok(()),
     }
 }
@@ -447,9 +409,7 @@ fn subset_rule<T: PartialEq + Serialize>(
     key: &'static str,
     family: Family,
 ) -> Result<(), Violation> {
-    ensure(!items.is_empty(), key, || {
-        "must list at least one".to_owned()
-    })?;
+    ensure(!items.is_empty(), key, || "must list at least one".to_owned())?;
     no_duplicates(items, key)?;
     match items.iter().find(|item| !allowed.contains(item)) {
         Some(item) => Err(Violation {
@@ -484,11 +444,7 @@ mod tests {
     fn edited(base: &str, edits: &[(&str, &str)]) -> String {
         let mut text = base.to_owned();
         for (from, to) in edits {
-            assert_eq!(
-                text.matches(from).count(),
-                1,
-                "edit {from:?} must match exactly once"
-            );
+            assert_eq!(text.matches(from).count(), 1, "edit {from:?} must match exactly once");
             text = text.replacen(from, to, 1);
         }
         text
@@ -596,11 +552,7 @@ mod tests {
         let text = edited(base, edits);
         let error = ReaderProfile::from_toml(FILE, &text).expect_err("the edit breaks the profile");
         assert_eq!(error.key, key, "{error}");
-        assert_eq!(
-            error.line,
-            line_holding.map(|needle| line_of(&text, needle)),
-            "{error}"
-        );
+        assert_eq!(error.line, line_holding.map(|needle| line_of(&text, needle)), "{error}");
         assert!(error.message.contains(says), "{error}");
         assert_eq!(error.file, FILE);
         let shown = error.to_string();

@@ -38,13 +38,7 @@ impl Reader {
                     return self.emit(now, EventBody::ConnectFailed { pos, code });
                 }
                 let from_pos = old.pos.clone();
-                self.emit(
-                    now,
-                    EventBody::TakenOver {
-                        from_pos,
-                        by_pos: pos.clone(),
-                    },
-                );
+                self.emit(now, EventBody::TakenOver { from_pos, by_pos: pos.clone() });
                 self.fail_payment(now, TerminalErrorCode::Canceled);
                 self.end_connection(now, DisconnectReason::Unknown, false);
             }
@@ -55,13 +49,7 @@ impl Reader {
             }
         }
         self.touch(now);
-        self.emit(
-            now,
-            EventBody::ConnectStarted {
-                pos,
-                via: session.via,
-            },
-        );
+        self.emit(now, EventBody::ConnectStarted { pos, via: session.via });
         let done_at = now + self.connect_duration();
         self.conn = Conn::Connecting { session, done_at };
     }
@@ -91,13 +79,7 @@ impl Reader {
     pub(super) fn finish_connect(&mut self, at: Millis, session: Session) {
         if let Some(code) = self.connect_refusal(session.via) {
             self.conn = Conn::Idle;
-            return self.emit(
-                at,
-                EventBody::ConnectFailed {
-                    pos: session.pos,
-                    code,
-                },
-            );
+            return self.emit(at, EventBody::ConnectFailed { pos: session.pos, code });
         }
         if self.update_required_on_connect(at) {
             return self.start_connect_update(at, session);
@@ -108,13 +90,7 @@ impl Reader {
     /// The link is up: report it and start the periodic battery reports.
     pub(super) fn establish(&mut self, at: Millis, session: Session, reconnect: bool) {
         let pos = session.pos.clone();
-        self.emit(
-            at,
-            EventBody::Connected {
-                pos: pos.clone(),
-                via: session.via,
-            },
-        );
+        self.emit(at, EventBody::Connected { pos: pos.clone(), via: session.via });
         if reconnect {
             self.emit(at, EventBody::ReconnectSucceeded { pos });
         }
@@ -143,28 +119,16 @@ impl Reader {
             Conn::Idle => return,
             Conn::Connecting { session, .. } => {
                 let code = self.link_lost_code(session.via);
-                return self.emit(
-                    at,
-                    EventBody::ConnectFailed {
-                        pos: session.pos,
-                        code,
-                    },
-                );
+                return self.emit(at, EventBody::ConnectFailed { pos: session.pos, code });
             }
             Conn::Updating { session, .. } => {
                 self.interrupt_connect_update(at, &session);
                 return;
             }
-            Conn::Reconnecting {
-                session, deadline, ..
-            } => {
+            Conn::Reconnecting { session, deadline, .. } => {
                 // Already disconnected: the reconnect carries on (or not).
                 if reconnect || reason.auto_reconnects() {
-                    self.conn = Conn::Reconnecting {
-                        session,
-                        deadline,
-                        attempt: None,
-                    };
+                    self.conn = Conn::Reconnecting { session, deadline, attempt: None };
                 } else {
                     self.emit(at, EventBody::ReconnectFailed { pos: session.pos });
                 }
@@ -176,21 +140,11 @@ impl Reader {
         let code = self.link_lost_code(session.via);
         self.fail_payment(at, code);
         let pos = session.pos.clone();
-        self.emit(
-            at,
-            EventBody::Disconnected {
-                pos: pos.clone(),
-                reason,
-            },
-        );
+        self.emit(at, EventBody::Disconnected { pos: pos.clone(), reason });
         if reconnect && session.auto_reconnect {
             self.emit(at, EventBody::ReconnectStarted { pos, reason });
             let deadline = at + secs(self.profile.connection.reconnect_budget_s);
-            self.conn = Conn::Reconnecting {
-                session,
-                deadline,
-                attempt: None,
-            };
+            self.conn = Conn::Reconnecting { session, deadline, attempt: None };
         }
     }
 
@@ -205,12 +159,7 @@ impl Reader {
 
     /// Starts a reconnect attempt if one is wanted and the link is back.
     pub(super) fn try_reconnect(&mut self, now: Millis) {
-        let Conn::Reconnecting {
-            session,
-            deadline,
-            attempt: None,
-        } = &self.conn
-        else {
+        let Conn::Reconnecting { session, deadline, attempt: None } = &self.conn else {
             return;
         };
         if now >= *deadline || !self.reachable(session.via) {
@@ -232,11 +181,7 @@ impl Reader {
             return self.establish(at, session, true);
         }
         // Not yet: wait for the link to come back before trying again.
-        self.conn = Conn::Reconnecting {
-            session,
-            deadline,
-            attempt: None,
-        };
+        self.conn = Conn::Reconnecting { session, deadline, attempt: None };
     }
 
     pub(super) fn give_up_reconnect(&mut self, at: Millis, session: Session) {
@@ -276,11 +221,7 @@ impl Reader {
 
     pub(super) fn remove_pairing(&mut self, now: Millis) {
         self.links.paired = false;
-        self.drop_if_via(
-            now,
-            LinkKind::Ble,
-            DisconnectReason::BluetoothPeerRemovedPairing,
-        );
+        self.drop_if_via(now, LinkKind::Ble, DisconnectReason::BluetoothPeerRemovedPairing);
     }
 
     /// Drops the connection if it runs over `via`.

@@ -36,12 +36,7 @@ pub enum Input {
     // --- from the app, through the SDK -----------------------------------------
     /// `connectReader`. `auto_reconnect: None` takes the profile's default.
     /// `fail_if_in_use` is the smart readers' `failIfInUse`.
-    Connect {
-        pos: String,
-        via: LinkKind,
-        auto_reconnect: Option<bool>,
-        fail_if_in_use: bool,
-    },
+    Connect { pos: String, via: LinkKind, auto_reconnect: Option<bool>, fail_if_in_use: bool },
     /// `disconnectReader`.
     Disconnect,
     /// `rebootReader`.
@@ -86,11 +81,7 @@ pub enum Input {
     /// The reader shows a registration code on its screen.
     ShowRegistrationCode { code: String },
     /// `POST /v1/terminal/readers` with this code, Location and label.
-    Register {
-        code: String,
-        location: String,
-        label: String,
-    },
+    Register { code: String, location: String, label: String },
 }
 
 /// An input that cannot happen: a mistake in the scenario or schedule, not a
@@ -295,22 +286,9 @@ impl Reader {
         // Anything due before this input happens first, in time order.
         self.handle_timeout(now);
         match input {
-            Input::Connect {
-                pos,
-                via,
-                auto_reconnect,
-                fail_if_in_use,
-            } => {
+            Input::Connect { pos, via, auto_reconnect, fail_if_in_use } => {
                 let auto = auto_reconnect.unwrap_or(self.profile.connection.auto_reconnect);
-                self.connect(
-                    now,
-                    Session {
-                        pos,
-                        via,
-                        auto_reconnect: auto,
-                    },
-                    fail_if_in_use,
-                );
+                self.connect(now, Session { pos, via, auto_reconnect: auto }, fail_if_in_use);
             }
             Input::Disconnect => self.disconnect_requested(now),
             Input::Reboot => self.reboot_requested(now),
@@ -332,11 +310,7 @@ impl Reader {
             Input::Internet { up } => self.set_internet(now, up),
             Input::OfferUpdate(offer) => self.offer_update(now, offer),
             Input::ShowRegistrationCode { code } => self.show_registration_code(now, code),
-            Input::Register {
-                code,
-                location,
-                label,
-            } => {
+            Input::Register { code, location, label } => {
                 self.register(now, &code, location, label);
             }
         }
@@ -375,9 +349,9 @@ impl Reader {
         };
         let connection = match &self.conn {
             Conn::Connecting { done_at, .. } | Conn::Updating { done_at, .. } => Some(*done_at),
-            Conn::Reconnecting {
-                deadline, attempt, ..
-            } => Some(attempt.map_or(*deadline, |a| a.min(*deadline))),
+            Conn::Reconnecting { deadline, attempt, .. } => {
+                Some(attempt.map_or(*deadline, |a| a.min(*deadline)))
+            }
             Conn::Idle | Conn::Connected { .. } => None,
         };
         let powered = self.power == Power::On;
@@ -405,11 +379,7 @@ impl Reader {
             Conn::Updating { session, done_at } if done_at == at => {
                 return self.finish_connect_update(at, session);
             }
-            Conn::Reconnecting {
-                session,
-                deadline,
-                attempt,
-            } => {
+            Conn::Reconnecting { session, deadline, attempt } => {
                 if attempt == Some(at) {
                     return self.finish_reconnect_attempt(at, session, deadline);
                 }
@@ -516,10 +486,7 @@ impl Reader {
         self.power == Power::On
             && self.links.signal
             && self.profile.links.contains(&LinkKind::Ble)
-            && matches!(
-                self.conn,
-                Conn::Idle | Conn::Reconnecting { attempt: None, .. }
-            )
+            && matches!(self.conn, Conn::Idle | Conn::Reconnecting { attempt: None, .. })
     }
 
     /// Whether it is plugged in by USB and powered.
@@ -537,10 +504,7 @@ impl Reader {
     /// Smart readers: the network status the backend's reader list shows at
     /// `now`, which lags reality by the profile's `status_lag_s`.
     pub fn listed_status(&self, now: Millis) -> NetworkStatus {
-        self.smart.listed_status(
-            now,
-            crate::core::time::secs(self.profile.discovery.status_lag_s),
-        )
+        self.smart.listed_status(now, crate::core::time::secs(self.profile.discovery.status_lag_s))
     }
 
     /// Whether a payment is being collected or confirmed.

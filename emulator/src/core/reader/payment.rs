@@ -27,41 +27,18 @@ impl Reader {
         };
         if let Some(code) = refusal {
             let request = PaymentRequest::Collect;
-            return self.emit(
-                now,
-                EventBody::PaymentRefused {
-                    payment,
-                    request,
-                    code,
-                },
-            );
+            return self.emit(now, EventBody::PaymentRefused { payment, request, code });
         }
         self.touch(now);
-        self.emit(
-            now,
-            EventBody::CollectStarted {
-                payment: payment.clone(),
-                amount,
-            },
-        );
+        self.emit(now, EventBody::CollectStarted { payment: payment.clone(), amount });
         let phase = if self.slot.as_ref().is_some_and(|s| s.left_behind) {
-            self.emit(
-                now,
-                EventBody::Prompted {
-                    prompt: Prompt::RemoveCard,
-                },
-            );
+            self.emit(now, EventBody::Prompted { prompt: Prompt::RemoveCard });
             Phase::AwaitingRemoval
         } else {
             Phase::AwaitingCard
         };
-        self.payment = Some(Payment {
-            id: payment,
-            amount,
-            phase,
-            card: None,
-            pin: PinEntry::NotEntered,
-        });
+        self.payment =
+            Some(Payment { id: payment, amount, phase, card: None, pin: PinEntry::NotEntered });
     }
 
     pub(super) fn present_card(
@@ -70,37 +47,19 @@ impl Reader {
         number: &str,
         mode: EntryMode,
     ) -> Result<(), InputError> {
-        let card =
-            self.cards
-                .by_number(number)
-                .cloned()
-                .ok_or_else(|| InputError::UnknownCard {
-                    last4: number[number.len().saturating_sub(4)..].to_owned(),
-                })?;
+        let card = self.cards.by_number(number).cloned().ok_or_else(|| {
+            InputError::UnknownCard { last4: number[number.len().saturating_sub(4)..].to_owned() }
+        })?;
         if mode == EntryMode::Chip && self.slot.is_some() {
             return Err(InputError::SlotOccupied);
         }
         self.touch(now);
         let summary = CardSummary::from(&card);
         if mode == EntryMode::Chip {
-            self.slot = Some(Slot {
-                card: card.clone(),
-                left_behind: false,
-            });
-            self.emit(
-                now,
-                EventBody::CardInserted {
-                    card: summary.clone(),
-                },
-            );
+            self.slot = Some(Slot { card: card.clone(), left_behind: false });
+            self.emit(now, EventBody::CardInserted { card: summary.clone() });
         } else {
-            self.emit(
-                now,
-                EventBody::CardPresented {
-                    entry_mode: mode,
-                    card: summary.clone(),
-                },
-            );
+            self.emit(now, EventBody::CardPresented { entry_mode: mode, card: summary.clone() });
         }
         if !self.profile.entry_modes.contains(&mode) || self.power != super::Power::On {
             self.emit(now, EventBody::CardNotRead { entry_mode: mode });
@@ -116,11 +75,7 @@ impl Reader {
                 let id = payment.id.clone();
                 self.emit(
                     now,
-                    EventBody::Collected {
-                        payment: id,
-                        entry_mode: mode,
-                        card: summary,
-                    },
+                    EventBody::Collected { payment: id, entry_mode: mode, card: summary },
                 );
             }
             Phase::AwaitingInsert if mode == EntryMode::Chip => {
@@ -139,12 +94,7 @@ impl Reader {
     pub(super) fn remove_card(&mut self, now: Millis) -> Result<(), InputError> {
         let slot = self.slot.take().ok_or(InputError::NoCardInserted)?;
         self.touch(now);
-        self.emit(
-            now,
-            EventBody::CardRemoved {
-                card: CardSummary::from(&slot.card),
-            },
-        );
+        self.emit(now, EventBody::CardRemoved { card: CardSummary::from(&slot.card) });
         let Some(payment) = self.payment.as_mut() else {
             return Ok(());
         };
@@ -161,10 +111,8 @@ impl Reader {
     }
 
     pub(super) fn confirm(&mut self, now: Millis, payment: &str) {
-        let collected = self
-            .payment
-            .as_ref()
-            .is_some_and(|p| p.id == payment && p.phase == Phase::Collected);
+        let collected =
+            self.payment.as_ref().is_some_and(|p| p.id == payment && p.phase == Phase::Collected);
         if !collected {
             let code = if matches!(self.conn, Conn::Connected { .. }) {
                 TerminalErrorCode::InvalidRequiredParameter
@@ -172,14 +120,7 @@ impl Reader {
                 TerminalErrorCode::NotConnectedToReader
             };
             let (payment, request) = (payment.to_owned(), PaymentRequest::Confirm);
-            return self.emit(
-                now,
-                EventBody::PaymentRefused {
-                    payment,
-                    request,
-                    code,
-                },
-            );
+            return self.emit(now, EventBody::PaymentRefused { payment, request, code });
         }
         self.touch(now);
         self.authorize(now);
@@ -187,21 +128,12 @@ impl Reader {
 
     pub(super) fn enter_pin(&mut self, now: Millis, pin: &str) -> Result<(), InputError> {
         if !self.profile.pin_entry {
-            return Err(InputError::NoPinPad {
-                model: self.profile.name.clone(),
-            });
+            return Err(InputError::NoPinPad { model: self.profile.name.clone() });
         }
         let test_pin = self.cards.test_pin.clone();
-        let payment = self
-            .payment
-            .as_mut()
-            .filter(|p| p.phase == Phase::AwaitingPin);
+        let payment = self.payment.as_mut().filter(|p| p.phase == Phase::AwaitingPin);
         let payment = payment.ok_or(InputError::NoPinRequested)?;
-        payment.pin = if pin == test_pin {
-            PinEntry::Correct
-        } else {
-            PinEntry::Wrong
-        };
+        payment.pin = if pin == test_pin { PinEntry::Correct } else { PinEntry::Wrong };
         let id = payment.id.clone();
         self.touch(now);
         self.emit(now, EventBody::PinEntered { payment: id });
@@ -216,52 +148,24 @@ impl Reader {
             self.emit(now, EventBody::PaymentCanceled { payment });
         } else {
             let (request, code) = (PaymentRequest::Cancel, TerminalErrorCode::CancelFailed);
-            self.emit(
-                now,
-                EventBody::PaymentRefused {
-                    payment,
-                    request,
-                    code,
-                },
-            );
+            self.emit(now, EventBody::PaymentRefused { payment, request, code });
         }
     }
 
     /// Asks the issuer about the collected card and acts on the answer.
     fn authorize(&mut self, now: Millis) {
         let payment = self.payment.as_mut().expect("authorize runs on a payment");
-        let (card, entry) = payment
-            .card
-            .clone()
-            .expect("a collected payment has a card");
-        let answer = self.cards.authorize(
-            &card,
-            payment.amount,
-            entry,
-            payment.pin,
-            self.profile.pin_entry,
-        );
+        let (card, entry) = payment.card.clone().expect("a collected payment has a card");
+        let answer =
+            self.cards.authorize(&card, payment.amount, entry, payment.pin, self.profile.pin_entry);
         let id = payment.id.clone();
         match answer {
             Authorization::Approved => {
                 let amount = payment.amount;
-                self.finish_payment(
-                    now,
-                    EventBody::PaymentApproved {
-                        payment: id,
-                        amount,
-                    },
-                );
+                self.finish_payment(now, EventBody::PaymentApproved { payment: id, amount });
             }
-            Authorization::Declined {
-                error_code,
-                decline_code,
-            } => {
-                let body = EventBody::PaymentDeclined {
-                    payment: id,
-                    error_code,
-                    decline_code,
-                };
+            Authorization::Declined { error_code, decline_code } => {
+                let body = EventBody::PaymentDeclined { payment: id, error_code, decline_code };
                 self.finish_payment(now, body);
             }
             // A PIN was entered and the issuer still wants one: that is a
@@ -270,34 +174,16 @@ impl Reader {
                 if payment.pin != PinEntry::NotEntered =>
             {
                 let error_code = "card_declined".to_owned();
-                let body = EventBody::PaymentDeclined {
-                    payment: id,
-                    error_code,
-                    decline_code,
-                };
+                let body = EventBody::PaymentDeclined { payment: id, error_code, decline_code };
                 self.finish_payment(now, body);
             }
-            Authorization::PinRequired {
-                decline_code,
-                insert_first,
-            } => {
+            Authorization::PinRequired { decline_code, insert_first } => {
                 if insert_first && entry != EntryMode::Chip {
                     payment.phase = Phase::AwaitingInsert;
-                    self.emit(
-                        now,
-                        EventBody::Prompted {
-                            prompt: Prompt::InsertCard,
-                        },
-                    );
+                    self.emit(now, EventBody::Prompted { prompt: Prompt::InsertCard });
                 } else {
                     payment.phase = Phase::AwaitingPin;
-                    self.emit(
-                        now,
-                        EventBody::PinRequested {
-                            payment: id,
-                            decline_code,
-                        },
-                    );
+                    self.emit(now, EventBody::PinRequested { payment: id, decline_code });
                 }
             }
         }
@@ -309,25 +195,14 @@ impl Reader {
         self.emit(now, outcome);
         if let Some(slot) = self.slot.as_mut() {
             slot.left_behind = true;
-            self.emit(
-                now,
-                EventBody::Prompted {
-                    prompt: Prompt::RemoveCard,
-                },
-            );
+            self.emit(now, EventBody::Prompted { prompt: Prompt::RemoveCard });
         }
     }
 
     /// Ends the payment in progress, if any, with `code`.
     pub(super) fn fail_payment(&mut self, at: Millis, code: TerminalErrorCode) {
         if let Some(payment) = self.payment.take() {
-            self.emit(
-                at,
-                EventBody::PaymentFailed {
-                    payment: payment.id,
-                    code,
-                },
-            );
+            self.emit(at, EventBody::PaymentFailed { payment: payment.id, code });
         }
         if let Some(slot) = self.slot.as_mut() {
             slot.left_behind = true;

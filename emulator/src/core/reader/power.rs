@@ -26,14 +26,7 @@ impl Reader {
         self.charging = charging;
         let status = self.battery_status();
         if self.profile.battery.reported && self.power == Power::On {
-            self.emit(
-                now,
-                EventBody::BatteryLevel {
-                    percent,
-                    charging,
-                    status,
-                },
-            );
+            self.emit(now, EventBody::BatteryLevel { percent, charging, status });
             if status == BatteryStatus::Low && before == BatteryStatus::Nominal {
                 self.emit(now, EventBody::BatteryLow { percent });
             }
@@ -53,14 +46,7 @@ impl Reader {
     pub(super) fn report_battery(&mut self, at: Millis) {
         let (percent, charging, status) =
             (self.battery_percent, self.charging, self.battery_status());
-        self.emit(
-            at,
-            EventBody::BatteryLevel {
-                percent,
-                charging,
-                status,
-            },
-        );
+        self.emit(at, EventBody::BatteryLevel { percent, charging, status });
         self.schedule_battery_report(at);
     }
 
@@ -78,10 +64,7 @@ impl Reader {
         self.abandon_optional_install(at);
         self.drop_connection(at, reason);
         // A payment not tied to a connection (none yet) ends with the power.
-        self.fail_payment(
-            at,
-            crate::core::error::TerminalErrorCode::ReaderCommunicationError,
-        );
+        self.fail_payment(at, crate::core::error::TerminalErrorCode::ReaderCommunicationError);
         self.note_online_status(at);
     }
 
@@ -120,10 +103,7 @@ impl Reader {
             RebootKind::Security => DisconnectReason::SecurityReboot,
         };
         self.drop_connection(at, reason);
-        self.fail_payment(
-            at,
-            crate::core::error::TerminalErrorCode::ReaderCommunicationError,
-        );
+        self.fail_payment(at, crate::core::error::TerminalErrorCode::ReaderCommunicationError);
         self.note_online_status(at);
     }
 

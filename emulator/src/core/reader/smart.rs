@@ -113,16 +113,9 @@ impl Reader {
         }
         // A code is good for one registration.
         self.smart.shown_code = None;
-        let reader_id = format!(
-            "tmr_{}",
-            self.serial
-                .replace(|c: char| !c.is_ascii_alphanumeric(), "")
-        );
-        let registration = Registration {
-            reader_id: reader_id.clone(),
-            location,
-            label,
-        };
+        let reader_id =
+            format!("tmr_{}", self.serial.replace(|c: char| !c.is_ascii_alphanumeric(), ""));
+        let registration = Registration { reader_id: reader_id.clone(), location, label };
         self.emit(
             now,
             EventBody::Registered {

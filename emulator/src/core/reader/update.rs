@@ -29,12 +29,7 @@ pub struct UpdateOffer {
 impl UpdateOffer {
     /// An offer of `version` that will install cleanly.
     pub fn new(version: impl Into<String>, required: bool) -> UpdateOffer {
-        UpdateOffer {
-            version: version.into(),
-            required,
-            fails_with: None,
-            deadline: None,
-        }
+        UpdateOffer { version: version.into(), required, fails_with: None, deadline: None }
     }
 }
 
@@ -47,14 +42,7 @@ impl Reader {
         let (version, required, deadline_ms) =
             (offer.version.clone(), offer.required, offer.deadline);
         self.offer = Some(offer);
-        self.emit(
-            now,
-            EventBody::UpdateAvailable {
-                version,
-                required,
-                deadline_ms,
-            },
-        );
+        self.emit(now, EventBody::UpdateAvailable { version, required, deadline_ms });
     }
 
     /// Whether connecting must install the pending offer first.
@@ -76,24 +64,14 @@ impl Reader {
 
     /// Connect reached the reader and an update must go on before use.
     pub(super) fn start_connect_update(&mut self, at: Millis, session: Session) {
-        let version = self
-            .offer
-            .as_ref()
-            .map(|o| o.version.clone())
-            .unwrap_or_default();
+        let version = self.offer.as_ref().map(|o| o.version.clone()).unwrap_or_default();
         if !self.battery_allows_update() {
             // Incident android-141: the update fails and the reader is left
             // disconnected, with an error that says why.
             let code = TerminalErrorCode::ReaderSoftwareUpdateFailedBatteryLow;
             self.emit(at, EventBody::UpdateFailed { version, code });
             self.conn = Conn::Idle;
-            return self.emit(
-                at,
-                EventBody::ConnectFailed {
-                    pos: session.pos,
-                    code,
-                },
-            );
+            return self.emit(at, EventBody::ConnectFailed { pos: session.pos, code });
         }
         self.emit(at, EventBody::UpdateStarted { version });
         let done_at = at + self.install_duration();
@@ -105,13 +83,7 @@ impl Reader {
             Ok(()) => self.establish(at, session, false),
             Err(code) => {
                 self.conn = Conn::Idle;
-                self.emit(
-                    at,
-                    EventBody::ConnectFailed {
-                        pos: session.pos,
-                        code,
-                    },
-                );
+                self.emit(at, EventBody::ConnectFailed { pos: session.pos, code });
             }
         }
     }
@@ -119,19 +91,9 @@ impl Reader {
     /// Power or link lost while a connect-time update was installing.
     pub(super) fn interrupt_connect_update(&mut self, at: Millis, session: &Session) {
         let code = TerminalErrorCode::ReaderSoftwareUpdateFailedInterrupted;
-        let version = self
-            .offer
-            .as_ref()
-            .map(|o| o.version.clone())
-            .unwrap_or_default();
+        let version = self.offer.as_ref().map(|o| o.version.clone()).unwrap_or_default();
         self.emit(at, EventBody::UpdateFailed { version, code });
-        self.emit(
-            at,
-            EventBody::ConnectFailed {
-                pos: session.pos.clone(),
-                code,
-            },
-        );
+        self.emit(at, EventBody::ConnectFailed { pos: session.pos.clone(), code });
     }
 
     /// Installs the offer, or says why it failed. The offer stays pending on
@@ -149,23 +111,12 @@ impl Reader {
                     TerminalErrorCode::ReaderSoftwareUpdateFailedServerError
                 }
             };
-            self.emit(
-                at,
-                EventBody::UpdateFailed {
-                    version: offer.version,
-                    code,
-                },
-            );
+            self.emit(at, EventBody::UpdateFailed { version: offer.version, code });
             return Err(code);
         }
         self.software_version = offer.version.clone();
         self.offer = None;
-        self.emit(
-            at,
-            EventBody::UpdateInstalled {
-                version: offer.version,
-            },
-        );
+        self.emit(at, EventBody::UpdateInstalled { version: offer.version });
         Ok(())
     }
 
@@ -199,11 +150,7 @@ impl Reader {
     /// Power or link went while an optional install ran.
     pub(super) fn abandon_optional_install(&mut self, at: Millis) {
         if self.installing.take().is_some() {
-            let version = self
-                .offer
-                .as_ref()
-                .map(|o| o.version.clone())
-                .unwrap_or_default();
+            let version = self.offer.as_ref().map(|o| o.version.clone()).unwrap_or_default();
             let code = TerminalErrorCode::ReaderSoftwareUpdateFailedInterrupted;
             self.emit(at, EventBody::UpdateFailed { version, code });
         }
