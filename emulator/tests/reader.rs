@@ -480,6 +480,51 @@ fn a_mobile_reader_serves_one_pos_at_a_time() {
     assert_eq!(bench.reader.connected_pos(), Some("pos-1"));
 }
 
+#[test]
+fn a_reader_without_a_pairing_ceremony_repairs_silently_on_the_next_connect() {
+    let mut bench = Bench::new(ReaderModel::M2);
+    bench.connect();
+    bench.input(Input::RemovePairing);
+    bench.connect_as("pos-1", LinkKind::Ble);
+    assert!(bench.has("reader.paired"), "{:#?}", bench.names());
+    assert!(!bench.has("reader.pairing.requested"));
+    assert_eq!(bench.reader.status(), ConnectionStatus::Connected);
+}
+
+#[rstest]
+#[case::accepted(Some(true), None)]
+#[case::rejected(Some(false), Some(TerminalErrorCode::Canceled))]
+#[case::nobody_answers(None, Some(TerminalErrorCode::BluetoothConnectTimedOut))]
+fn numeric_comparison_pairing_waits_for_a_person(
+    #[case] answer: Option<bool>,
+    #[case] refusal: Option<TerminalErrorCode>,
+) {
+    let mut bench = Bench::new(ReaderModel::Wisepad3);
+    bench.input(Input::RemovePairing);
+    bench.connect_as("pos-1", LinkKind::Ble);
+    let EventBody::PairingRequested { code, .. } = bench.find("reader.pairing.requested") else {
+        unreachable!()
+    };
+    assert!(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+    assert_eq!(bench.reader.status(), ConnectionStatus::Connecting);
+    if let Some(accept) = answer {
+        bench.input(Input::ConfirmPairing { accept });
+    }
+    bench.advance(secs(60));
+    match refusal {
+        None => assert_eq!(bench.reader.status(), ConnectionStatus::Connected),
+        Some(code) => {
+            let failed = EventBody::ConnectFailed { pos: "pos-1".into(), code };
+            assert_eq!(bench.find("reader.connect.failed"), &failed);
+            assert_eq!(bench.reader.status(), ConnectionStatus::NotConnected);
+        }
+    }
+    assert_eq!(
+        bench.try_input(Input::ConfirmPairing { accept: true }),
+        Err(InputError::NoPairingRequested)
+    );
+}
+
 // --- smart readers: registration, take-over, listed status ------------------------
 
 #[rstest]

@@ -67,6 +67,7 @@ fn input(payments: u32) -> impl Strategy<Value = Input> {
         any::<bool>().prop_map(|attached| Input::Usb { attached }),
         any::<bool>().prop_map(|up| Input::Lan { up }),
         Just(Input::RemovePairing),
+        any::<bool>().prop_map(|accept| Input::ConfirmPairing { accept }),
         any::<bool>().prop_map(|up| Input::Internet { up }),
         any::<bool>().prop_map(|required| Input::OfferUpdate(UpdateOffer::new("9.9.9", required))),
         Just(Input::Register {

@@ -282,6 +282,10 @@ pub enum EventBody {
     ConnectFailed { pos: String, code: TerminalErrorCode },
     #[serde(rename = "reader.disconnected")]
     Disconnected { pos: String, reason: DisconnectReason },
+    #[serde(rename = "reader.pairing.requested")]
+    PairingRequested { pos: String, code: String },
+    #[serde(rename = "reader.paired")]
+    Paired { pos: String },
     #[serde(rename = "reader.taken_over")]
     TakenOver { from_pos: String, by_pos: String },
     #[serde(rename = "reader.reconnect.started")]

@@ -248,6 +248,8 @@ pub struct ConnectionProfile {
     pub auto_reconnect: bool,
     /// How long auto-reconnect keeps trying, in seconds.
     pub reconnect_budget_s: u32,
+    /// How long a connect waits for a person to confirm a pairing code.
+    pub pairing_timeout_s: u32,
 }
 
 impl ReaderProfile {
@@ -370,6 +372,7 @@ impl ReaderProfile {
         positive(p.reboot.security_period_h, "reboot.security_period_h")?;
         positive(p.connection.connect_ms, "connection.connect_ms")?;
         positive(p.connection.reconnect_budget_s, "connection.reconnect_budget_s")?;
+        positive(p.connection.pairing_timeout_s, "connection.pairing_timeout_s")?;
         Ok(())
     }
 }

@@ -6,10 +6,10 @@
 //! disconnect whose reason allows it ([`DisconnectReason::auto_reconnects`]);
 //! an attempt starts whenever the link becomes reachable again.
 
-use super::{Conn, Reader, Session};
+use super::{Conn, InputError, Reader, Session};
 use crate::core::error::TerminalErrorCode;
 use crate::core::event::{BatteryStatus, DisconnectReason, EventBody};
-use crate::core::profile::{Family, LinkKind};
+use crate::core::profile::{Family, LinkKind, Pairing};
 use crate::core::time::{Millis, secs};
 use std::time::Duration;
 
@@ -81,6 +81,9 @@ impl Reader {
             self.conn = Conn::Idle;
             return self.emit(at, EventBody::ConnectFailed { pos: session.pos, code });
         }
+        if session.via == LinkKind::Ble && !self.links.paired {
+            return self.pair(at, session);
+        }
         if self.update_required_on_connect(at) {
             return self.start_connect_update(at, session);
         }
@@ -117,7 +120,7 @@ impl Reader {
     pub(super) fn end_connection(&mut self, at: Millis, reason: DisconnectReason, reconnect: bool) {
         let session = match std::mem::replace(&mut self.conn, Conn::Idle) {
             Conn::Idle => return,
-            Conn::Connecting { session, .. } => {
+            Conn::Connecting { session, .. } | Conn::Pairing { session, .. } => {
                 let code = self.link_lost_code(session.via);
                 return self.emit(at, EventBody::ConnectFailed { pos: session.pos, code });
             }
@@ -177,7 +180,9 @@ impl Reader {
         session: Session,
         deadline: Millis,
     ) {
-        if self.connect_refusal(session.via).is_none() {
+        // Pairing needs a person at the counter, which auto-reconnect is not.
+        let unpaired = session.via == LinkKind::Ble && !self.links.paired;
+        if self.connect_refusal(session.via).is_none() && !unpaired {
             return self.establish(at, session, true);
         }
         // Not yet: wait for the link to come back before trying again.
@@ -219,6 +224,46 @@ impl Reader {
         }
     }
 
+    /// An unpaired Bluetooth connect pairs first: silently for readers
+    /// without a ceremony, by numeric comparison for the WisePad 3, where a
+    /// person must confirm the 6-digit code within `pairing_timeout_s`.
+    fn pair(&mut self, at: Millis, session: Session) {
+        match self.profile.pairing {
+            Pairing::None => {
+                self.links.paired = true;
+                self.emit(at, EventBody::Paired { pos: session.pos.clone() });
+                self.finish_connect(at, session);
+            }
+            Pairing::NumericComparison => {
+                let code = pairing_code(&self.serial, at);
+                self.emit(at, EventBody::PairingRequested { pos: session.pos.clone(), code });
+                let deadline = at + secs(self.profile.connection.pairing_timeout_s);
+                self.conn = Conn::Pairing { session, deadline };
+            }
+        }
+    }
+
+    pub(super) fn confirm_pairing(&mut self, now: Millis, accept: bool) -> Result<(), InputError> {
+        let Conn::Pairing { session, .. } = std::mem::replace(&mut self.conn, Conn::Idle) else {
+            return Err(InputError::NoPairingRequested);
+        };
+        if accept {
+            self.links.paired = true;
+            self.emit(now, EventBody::Paired { pos: session.pos.clone() });
+            self.finish_connect(now, session);
+        } else {
+            let code = TerminalErrorCode::Canceled;
+            self.emit(now, EventBody::ConnectFailed { pos: session.pos, code });
+        }
+        Ok(())
+    }
+
+    pub(super) fn pairing_timed_out(&mut self, at: Millis, session: Session) {
+        self.conn = Conn::Idle;
+        let code = TerminalErrorCode::BluetoothConnectTimedOut;
+        self.emit(at, EventBody::ConnectFailed { pos: session.pos, code });
+    }
+
     pub(super) fn remove_pairing(&mut self, now: Millis) {
         self.links.paired = false;
         self.drop_if_via(now, LinkKind::Ble, DisconnectReason::BluetoothPeerRemovedPairing);
@@ -229,6 +274,7 @@ impl Reader {
         let uses = match &self.conn {
             Conn::Idle => false,
             Conn::Connecting { session, .. }
+            | Conn::Pairing { session, .. }
             | Conn::Updating { session, .. }
             | Conn::Connected { session }
             | Conn::Reconnecting { session, .. } => session.via == via,
@@ -237,4 +283,15 @@ impl Reader {
             self.drop_connection(at, reason);
         }
     }
+}
+
+/// The 6-digit code both screens show during numeric comparison. Derived from
+/// the serial and the instant (FNV-1a), so a replay shows the same code and
+/// the core needs no random generator.
+fn pairing_code(serial: &str, at: Millis) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in serial.bytes().chain(at.0.to_le_bytes()) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{:06}", hash % 1_000_000)
 }

@@ -73,6 +73,9 @@ pub enum Input {
     Lan { up: bool },
     /// The reader forgets its Bluetooth pairing with the POS.
     RemovePairing,
+    /// The person compares the pairing code on reader and POS and accepts
+    /// or rejects it (numeric-comparison pairing).
+    ConfirmPairing { accept: bool },
     /// The smart reader's own internet connection is up or down.
     Internet { up: bool },
     /// The update server offers a new software version.
@@ -99,6 +102,9 @@ pub enum InputError {
     /// Nothing to remove.
     #[error("no card is inserted")]
     NoCardInserted,
+    /// A pairing confirmed when no pairing code is shown.
+    #[error("no pairing code is waiting for confirmation")]
+    NoPairingRequested,
     /// A PIN typed when the reader did not ask for one.
     #[error("the reader is not asking for a PIN")]
     NoPinRequested,
@@ -148,6 +154,11 @@ enum Conn {
     Connecting {
         session: Session,
         done_at: Millis,
+    },
+    /// Waiting for a person to confirm the pairing code, until `deadline`.
+    Pairing {
+        session: Session,
+        deadline: Millis,
     },
     /// A required update installing as part of connecting.
     Updating {
@@ -307,6 +318,7 @@ impl Reader {
             Input::Usb { attached } => self.set_usb(now, attached),
             Input::Lan { up } => self.set_lan(now, up),
             Input::RemovePairing => self.remove_pairing(now),
+            Input::ConfirmPairing { accept } => self.confirm_pairing(now, accept)?,
             Input::Internet { up } => self.set_internet(now, up),
             Input::OfferUpdate(offer) => self.offer_update(now, offer),
             Input::ShowRegistrationCode { code } => self.show_registration_code(now, code),
@@ -349,6 +361,7 @@ impl Reader {
         };
         let connection = match &self.conn {
             Conn::Connecting { done_at, .. } | Conn::Updating { done_at, .. } => Some(*done_at),
+            Conn::Pairing { deadline, .. } => Some(*deadline),
             Conn::Reconnecting { deadline, attempt, .. } => {
                 Some(attempt.map_or(*deadline, |a| a.min(*deadline)))
             }
@@ -378,6 +391,9 @@ impl Reader {
             }
             Conn::Updating { session, done_at } if done_at == at => {
                 return self.finish_connect_update(at, session);
+            }
+            Conn::Pairing { session, deadline } if deadline == at => {
+                return self.pairing_timed_out(at, session);
             }
             Conn::Reconnecting { session, deadline, attempt } => {
                 if attempt == Some(at) {
@@ -412,7 +428,7 @@ impl Reader {
     fn reachable(&self, via: LinkKind) -> bool {
         self.power == Power::On
             && match via {
-                LinkKind::Ble => self.links.signal && self.links.radio_on && self.links.paired,
+                LinkKind::Ble => self.links.signal && self.links.radio_on,
                 LinkKind::Usb => self.links.usb_attached,
                 LinkKind::Lan => self.links.lan_up,
             }
@@ -439,7 +455,9 @@ impl Reader {
     pub fn status(&self) -> ConnectionStatus {
         match self.conn {
             Conn::Idle => ConnectionStatus::NotConnected,
-            Conn::Connecting { .. } | Conn::Updating { .. } => ConnectionStatus::Connecting,
+            Conn::Connecting { .. } | Conn::Pairing { .. } | Conn::Updating { .. } => {
+                ConnectionStatus::Connecting
+            }
             Conn::Reconnecting { .. } => ConnectionStatus::Reconnecting,
             Conn::Connected { .. } => ConnectionStatus::Connected,
         }
