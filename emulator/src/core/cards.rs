@@ -54,6 +54,44 @@ pub enum PinBehavior {
     OnlineScaRetry,
 }
 
+/// A card number as typed into a scenario. Its `Debug` shows only the last
+/// four digits, so logging an input (or a proptest regression file) never
+/// writes a full number (invariant I7).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct CardNumber(String);
+
+impl CardNumber {
+    /// The number as typed.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The last four characters (fewer if the number is shorter); safe on any
+    /// text, since a scenario may contain anything.
+    pub fn last4(&self) -> String {
+        let chars: Vec<char> = self.0.chars().collect();
+        chars[chars.len().saturating_sub(4)..].iter().collect()
+    }
+}
+
+impl From<&str> for CardNumber {
+    fn from(number: &str) -> Self {
+        CardNumber(number.to_owned())
+    }
+}
+
+impl From<String> for CardNumber {
+    fn from(number: String) -> Self {
+        CardNumber(number)
+    }
+}
+
+impl fmt::Debug for CardNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CardNumber(…{})", self.last4())
+    }
+}
+
 /// One test card of offline-mode.md §6.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

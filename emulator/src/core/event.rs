@@ -181,8 +181,8 @@ pub enum RebootKind {
 pub enum PowerOffCause {
     /// Switched off, unplugged, or power lost.
     PowerLost,
-    /// Battery reached the critical level while not charging.
-    BatteryCritical,
+    /// The battery ran empty while not charging.
+    BatteryEmpty,
     /// Idle power-down.
     Idle,
 }
@@ -280,6 +280,9 @@ pub enum EventBody {
     Connected { pos: String, via: LinkKind },
     #[serde(rename = "reader.connect.failed")]
     ConnectFailed { pos: String, code: TerminalErrorCode },
+    /// A connect refused before it started: not the outcome of one in flight.
+    #[serde(rename = "reader.connect.refused")]
+    ConnectRefused { pos: String, code: TerminalErrorCode },
     #[serde(rename = "reader.disconnected")]
     Disconnected { pos: String, reason: DisconnectReason },
     #[serde(rename = "reader.pairing.requested")]
@@ -304,6 +307,8 @@ pub enum EventBody {
     UpdateInstalled { version: String },
     #[serde(rename = "reader.update.failed")]
     UpdateFailed { version: String, code: TerminalErrorCode },
+    #[serde(rename = "reader.update.refused")]
+    UpdateRefused { version: String, code: TerminalErrorCode },
 
     // --- cards --------------------------------------------------------------
     #[serde(rename = "reader.card.inserted")]

@@ -373,6 +373,19 @@ impl ReaderProfile {
         positive(p.connection.connect_ms, "connection.connect_ms")?;
         positive(p.connection.reconnect_budget_s, "connection.reconnect_budget_s")?;
         positive(p.connection.pairing_timeout_s, "connection.pairing_timeout_s")?;
+        positive(p.reboot.reboot_s, "reboot.reboot_s")?;
+        positive(p.update.install_s, "update.install_s")?;
+        // With a zero idle period a reader would sleep the instant it woke.
+        ensure(
+            !p.reboot.idle_power_down || p.reboot.idle_after_h > 0,
+            "reboot.idle_after_h",
+            || "must be greater than zero when idle_power_down is on".to_owned(),
+        )?;
+        // The full report of a two-phase discovery follows the partial one.
+        let d = &p.discovery;
+        ensure(d.full_report_ms >= d.report_ms, "discovery.full_report_ms", || {
+            format!("{} comes before the first report at {} ms", d.full_report_ms, d.report_ms)
+        })?;
         Ok(())
     }
 }
@@ -542,6 +555,18 @@ mod tests {
     #[case::zero_reconnect_budget(
         M2, &[("reconnect_budget_s = 60", "reconnect_budget_s = 0")],
         "connection.reconnect_budget_s", Some("reconnect_budget_s = 0"), "greater than zero")]
+    #[case::zero_reboot(
+        M2, &[("reboot_s = 30", "reboot_s = 0")],
+        "reboot.reboot_s", Some("reboot_s = 0"), "greater than zero")]
+    #[case::zero_install(
+        M2, &[("install_s = 120", "install_s = 0")],
+        "update.install_s", Some("install_s = 0"), "greater than zero")]
+    #[case::zero_idle_period_while_idle_power_down_is_on(
+        M2, &[("idle_after_h = 10", "idle_after_h = 0")],
+        "reboot.idle_after_h", Some("idle_after_h = 0"), "when idle_power_down is on")]
+    #[case::full_report_before_the_first(
+        M2, &[("full_report_ms = 800", "full_report_ms = 500")],
+        "discovery.full_report_ms", Some("full_report_ms = 500"), "comes before the first report")]
     #[case::zero_battery_report_interval(
         M2, &[("report_interval_s = 600", "report_interval_s = 0")],
         "battery.report_interval_s", Some("report_interval_s = 0"), "greater than zero")]

@@ -18,24 +18,37 @@ impl Reader {
         let pos = session.pos.clone();
         if !self.profile.links.contains(&session.via) {
             let code = TerminalErrorCode::UnsupportedOperation;
-            return self.emit(now, EventBody::ConnectFailed { pos, code });
+            return self.emit(now, EventBody::ConnectRefused { pos, code });
         }
         match &self.conn {
             Conn::Idle => {}
             Conn::Reconnecting { session: old, .. } if old.pos == pos => {
-                // The app connecting by hand ends its own auto-reconnect.
+                // The app connecting by hand ends its own auto-reconnect,
+                // which still gets its one outcome.
+                self.emit(now, EventBody::ReconnectFailed { pos: pos.clone() });
+                self.conn = Conn::Idle;
+            }
+            Conn::Reconnecting { session: old, .. } if self.profile.family == Family::Smart => {
+                // A smart reader whose POS lost it is idle: a new POS takes it
+                // over, and the old POS's reconnect ends.
+                let from_pos = old.pos.clone();
+                self.emit(
+                    now,
+                    EventBody::TakenOver { from_pos: from_pos.clone(), by_pos: pos.clone() },
+                );
+                self.emit(now, EventBody::ReconnectFailed { pos: from_pos });
                 self.conn = Conn::Idle;
             }
             Conn::Connected { session: old } if old.pos == pos => {
                 let code = TerminalErrorCode::AlreadyConnectedToReader;
-                return self.emit(now, EventBody::ConnectFailed { pos, code });
+                return self.emit(now, EventBody::ConnectRefused { pos, code });
             }
             Conn::Connected { session: old } if self.profile.family == Family::Smart => {
                 // Smart readers: a new POS takes over an idle reader; with
                 // `failIfInUse` it may not interrupt a collect or confirm.
                 if fail_if_in_use && self.payment.is_some() {
                     let code = TerminalErrorCode::ReaderBusy;
-                    return self.emit(now, EventBody::ConnectFailed { pos, code });
+                    return self.emit(now, EventBody::ConnectRefused { pos, code });
                 }
                 let from_pos = old.pos.clone();
                 self.emit(now, EventBody::TakenOver { from_pos, by_pos: pos.clone() });
@@ -43,9 +56,11 @@ impl Reader {
                 self.end_connection(now, DisconnectReason::Unknown, false);
             }
             _ => {
-                // A Bluetooth or USB reader serves one POS at a time.
+                // A Bluetooth or USB reader serves one POS at a time, and any
+                // reader in the middle of connecting (pairing, updating) to
+                // another POS is busy.
                 let code = TerminalErrorCode::ReaderBusy;
-                return self.emit(now, EventBody::ConnectFailed { pos, code });
+                return self.emit(now, EventBody::ConnectRefused { pos, code });
             }
         }
         self.touch(now);
@@ -85,9 +100,28 @@ impl Reader {
             return self.pair(at, session);
         }
         if self.update_required_on_connect(at) {
-            return self.start_connect_update(at, session);
+            return self.start_connect_update(at, session, false);
         }
         self.establish(at, session, false);
+    }
+
+    /// A connect, or a reconnect attempt, that ends without a connection:
+    /// each gets its one outcome event.
+    pub(super) fn abort_connect(
+        &mut self,
+        at: Millis,
+        session: Session,
+        reconnect: bool,
+        code: TerminalErrorCode,
+    ) {
+        self.conn = Conn::Idle;
+        let pos = session.pos;
+        let outcome = if reconnect {
+            EventBody::ReconnectFailed { pos }
+        } else {
+            EventBody::ConnectFailed { pos, code }
+        };
+        self.emit(at, outcome);
     }
 
     /// The link is up: report it and start the periodic battery reports.
@@ -124,9 +158,8 @@ impl Reader {
                 let code = self.link_lost_code(session.via);
                 return self.emit(at, EventBody::ConnectFailed { pos: session.pos, code });
             }
-            Conn::Updating { session, .. } => {
-                self.interrupt_connect_update(at, &session);
-                return;
+            Conn::Updating { session, reconnect: was_reconnecting, .. } => {
+                return self.interrupt_connect_update(at, session, was_reconnecting);
             }
             Conn::Reconnecting { session, deadline, .. } => {
                 // Already disconnected: the reconnect carries on (or not).
@@ -140,6 +173,8 @@ impl Reader {
             Conn::Connected { session } => session,
         };
         self.next_battery_report = None;
+        // The SDK drives an optional install; without the link it stops.
+        self.abandon_optional_install(at);
         let code = self.link_lost_code(session.via);
         self.fail_payment(at, code);
         let pos = session.pos.clone();
@@ -183,6 +218,9 @@ impl Reader {
         // Pairing needs a person at the counter, which auto-reconnect is not.
         let unpaired = session.via == LinkKind::Ble && !self.links.paired;
         if self.connect_refusal(session.via).is_none() && !unpaired {
+            if self.update_required_on_connect(at) {
+                return self.start_connect_update(at, session, true);
+            }
             return self.establish(at, session, true);
         }
         // Not yet: wait for the link to come back before trying again.
@@ -244,8 +282,11 @@ impl Reader {
     }
 
     pub(super) fn confirm_pairing(&mut self, now: Millis, accept: bool) -> Result<(), InputError> {
-        let Conn::Pairing { session, .. } = std::mem::replace(&mut self.conn, Conn::Idle) else {
+        if !matches!(self.conn, Conn::Pairing { .. }) {
             return Err(InputError::NoPairingRequested);
+        }
+        let Conn::Pairing { session, .. } = std::mem::replace(&mut self.conn, Conn::Idle) else {
+            unreachable!("checked just above");
         };
         if accept {
             self.links.paired = true;

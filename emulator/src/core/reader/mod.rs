@@ -18,7 +18,7 @@ mod power;
 mod smart;
 mod update;
 
-use crate::core::cards::{PinEntry, TestCard, TestCards};
+use crate::core::cards::{CardNumber, PinEntry, TestCard, TestCards};
 use crate::core::event::{BatteryStatus, ConnectionStatus, EventBody, NetworkStatus, Part};
 use crate::core::money::Money;
 use crate::core::profile::{EntryMode, LinkKind, ReaderProfile};
@@ -51,7 +51,7 @@ pub enum Input {
     Cancel { payment: String },
     // --- from the person at the counter --------------------------------------
     /// A test card is tapped, inserted or swiped.
-    PresentCard { number: String, mode: EntryMode },
+    PresentCard { number: CardNumber, mode: EntryMode },
     /// The inserted card is pulled out.
     RemoveCard,
     /// A PIN is typed on the reader's PIN pad.
@@ -160,10 +160,12 @@ enum Conn {
         session: Session,
         deadline: Millis,
     },
-    /// A required update installing as part of connecting.
+    /// A required update installing as part of connecting (or of an
+    /// auto-reconnect attempt, when `reconnect`).
     Updating {
         session: Session,
         done_at: Millis,
+        reconnect: bool,
     },
     Connected {
         session: Session,
@@ -232,6 +234,8 @@ pub struct Reader {
     payment: Option<Payment>,
     smart: smart::SmartState,
     out: VecDeque<(Millis, EventBody)>,
+    /// The latest `now` a shell passed in; time never goes back.
+    clock: Millis,
 }
 
 impl Reader {
@@ -269,6 +273,7 @@ impl Reader {
             payment: None,
             smart: smart::SmartState::new(now),
             out: VecDeque::new(),
+            clock: now,
             profile,
             cards,
         }
@@ -293,6 +298,10 @@ impl Reader {
 
     /// Applies one input at `now`. Behaviour (failures included) comes out as
     /// events; an `Err` means the input itself is impossible.
+    ///
+    /// # Panics
+    ///
+    /// If `now` is earlier than a time passed before (see `handle_timeout`).
     pub fn handle(&mut self, now: Millis, input: Input) -> Result<(), InputError> {
         // Anything due before this input happens first, in time order.
         self.handle_timeout(now);
@@ -332,7 +341,19 @@ impl Reader {
     }
 
     /// Fires every deadline at or before `now`, each at its own instant.
+    ///
+    /// # Panics
+    ///
+    /// If `now` is earlier than a time passed before: a shell whose clock runs
+    /// backwards has a bug, and the history it would write is unordered.
     pub fn handle_timeout(&mut self, now: Millis) {
+        assert!(
+            now >= self.clock,
+            "reader {} driven back in time: {now} after {}",
+            self.serial,
+            self.clock
+        );
+        self.clock = now;
         while let Some(due) = self.poll_timeout() {
             if due > now {
                 break;
@@ -389,8 +410,8 @@ impl Reader {
             Conn::Connecting { session, done_at } if done_at == at => {
                 return self.finish_connect(at, session);
             }
-            Conn::Updating { session, done_at } if done_at == at => {
-                return self.finish_connect_update(at, session);
+            Conn::Updating { session, done_at, reconnect } if done_at == at => {
+                return self.finish_connect_update(at, session, reconnect);
             }
             Conn::Pairing { session, deadline } if deadline == at => {
                 return self.pairing_timed_out(at, session);
@@ -525,7 +546,7 @@ impl Reader {
         self.smart.listed_status(now, crate::core::time::secs(self.profile.discovery.status_lag_s))
     }
 
-    /// Whether a payment is being collected or confirmed.
+    /// Whether the reader is working on a payment or installing an update.
     pub fn is_busy(&self) -> bool {
         self.payment.is_some() || self.installing.is_some()
     }

@@ -9,7 +9,7 @@
 //! [`TestCards::authorize`]: crate::core::cards::TestCards::authorize
 
 use super::{Conn, InputError, Payment, Phase, Reader, Slot};
-use crate::core::cards::{Authorization, PinEntry};
+use crate::core::cards::{Authorization, CardNumber, PinEntry};
 use crate::core::error::TerminalErrorCode;
 use crate::core::event::{CardSummary, EventBody, PaymentRequest, Prompt};
 use crate::core::money::Money;
@@ -31,27 +31,42 @@ impl Reader {
         }
         self.touch(now);
         self.emit(now, EventBody::CollectStarted { payment: payment.clone(), amount });
-        let phase = if self.slot.as_ref().is_some_and(|s| s.left_behind) {
-            self.emit(now, EventBody::Prompted { prompt: Prompt::RemoveCard });
-            Phase::AwaitingRemoval
-        } else {
-            Phase::AwaitingCard
+        let (phase, card) = match self.slot.clone() {
+            Some(slot) if slot.left_behind => {
+                self.emit(now, EventBody::Prompted { prompt: Prompt::RemoveCard });
+                (Phase::AwaitingRemoval, None)
+            }
+            // A card inserted before the collect is read as soon as it starts.
+            Some(slot) => {
+                let (card, entry_mode) = (CardSummary::from(&slot.card), EntryMode::Chip);
+                let id = payment.clone();
+                self.emit(now, EventBody::Collected { payment: id, entry_mode, card });
+                (Phase::Collected, Some((slot.card, EntryMode::Chip)))
+            }
+            None => (Phase::AwaitingCard, None),
         };
         self.payment =
-            Some(Payment { id: payment, amount, phase, card: None, pin: PinEntry::NotEntered });
+            Some(Payment { id: payment, amount, phase, card, pin: PinEntry::NotEntered });
     }
 
     pub(super) fn present_card(
         &mut self,
         now: Millis,
-        number: &str,
+        number: &CardNumber,
         mode: EntryMode,
     ) -> Result<(), InputError> {
-        let card = self.cards.by_number(number).cloned().ok_or_else(|| {
-            InputError::UnknownCard { last4: number[number.len().saturating_sub(4)..].to_owned() }
-        })?;
+        let card = self.cards.by_number(number.as_str()).cloned();
+        let card = card.ok_or_else(|| InputError::UnknownCard { last4: number.last4() })?;
         if mode == EntryMode::Chip && self.slot.is_some() {
             return Err(InputError::SlotOccupied);
+        }
+        if self.power != super::Power::On {
+            // A switched-off reader sees nothing; a chip card still sits in
+            // the slot when it comes back.
+            if mode == EntryMode::Chip {
+                self.slot = Some(Slot { card, left_behind: false });
+            }
+            return Ok(());
         }
         self.touch(now);
         let summary = CardSummary::from(&card);
@@ -61,7 +76,7 @@ impl Reader {
         } else {
             self.emit(now, EventBody::CardPresented { entry_mode: mode, card: summary.clone() });
         }
-        if !self.profile.entry_modes.contains(&mode) || self.power != super::Power::On {
+        if !self.profile.entry_modes.contains(&mode) {
             self.emit(now, EventBody::CardNotRead { entry_mode: mode });
             return Ok(());
         }
@@ -93,6 +108,9 @@ impl Reader {
 
     pub(super) fn remove_card(&mut self, now: Millis) -> Result<(), InputError> {
         let slot = self.slot.take().ok_or(InputError::NoCardInserted)?;
+        if self.power != super::Power::On {
+            return Ok(());
+        }
         self.touch(now);
         self.emit(now, EventBody::CardRemoved { card: CardSummary::from(&slot.card) });
         let Some(payment) = self.payment.as_mut() else {
@@ -144,8 +162,8 @@ impl Reader {
     pub(super) fn cancel(&mut self, now: Millis, payment: &str) {
         let payment = payment.to_owned();
         if self.payment.as_ref().is_some_and(|p| p.id == payment) {
-            self.payment = None;
-            self.emit(now, EventBody::PaymentCanceled { payment });
+            // Ends like any outcome: a chip card stays behind to be removed.
+            self.finish_payment(now, EventBody::PaymentCanceled { payment });
         } else {
             let (request, code) = (PaymentRequest::Cancel, TerminalErrorCode::CancelFailed);
             self.emit(now, EventBody::PaymentRefused { payment, request, code });

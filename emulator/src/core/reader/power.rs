@@ -1,9 +1,11 @@
 //! Power, battery and reboots (offline-mode.md §7).
 //!
 //! Battery classes follow the profile: critical at or below
-//! `critical_percent`, low at or below `low_percent`. A reader that reaches
-//! critical while not charging shuts down, and auto-reconnect does not follow
-//! it. The security reboot comes `security_period_h` after the last boot; a
+//! `critical_percent`, low at or below `low_percent`. A connected reader whose
+//! battery turns critical while not charging is disconnected (reason
+//! `critically_low_battery`, and auto-reconnect does not follow); it stays on,
+//! so a new connect fails with `READER_BATTERY_CRITICALLY_LOW` and discovery
+//! still lists it (incident android-343). It powers off only when empty. The security reboot comes `security_period_h` after the last boot; a
 //! requested reboot restarts that timer when the profile says so. A mobile
 //! reader idle for `idle_after_h` and not charging powers itself down.
 
@@ -25,14 +27,19 @@ impl Reader {
         self.battery_percent = percent;
         self.charging = charging;
         let status = self.battery_status();
-        if self.profile.battery.reported && self.power == Power::On {
+        // The SDK hears about the battery only over a live connection.
+        if self.profile.battery.reported && matches!(self.conn, Conn::Connected { .. }) {
             self.emit(now, EventBody::BatteryLevel { percent, charging, status });
             if status == BatteryStatus::Low && before == BatteryStatus::Nominal {
                 self.emit(now, EventBody::BatteryLow { percent });
             }
         }
-        if status == BatteryStatus::Critical && !charging && self.power != Power::Off {
-            self.power_off(now, PowerOffCause::BatteryCritical);
+        if status == BatteryStatus::Critical && !charging {
+            if percent == 0 {
+                self.power_off(now, PowerOffCause::BatteryEmpty);
+            } else if matches!(self.conn, Conn::Connected { .. } | Conn::Reconnecting { .. }) {
+                self.drop_connection(now, DisconnectReason::CriticallyLowBattery);
+            }
         }
         Ok(())
     }
@@ -58,7 +65,7 @@ impl Reader {
         self.emit(at, EventBody::PoweredOff { cause });
         let reason = match cause {
             PowerOffCause::PowerLost => DisconnectReason::PoweredOff,
-            PowerOffCause::BatteryCritical => DisconnectReason::CriticallyLowBattery,
+            PowerOffCause::BatteryEmpty => DisconnectReason::CriticallyLowBattery,
             PowerOffCause::Idle => DisconnectReason::IdlePowerDown,
         };
         self.abandon_optional_install(at);
@@ -72,8 +79,8 @@ impl Reader {
         if self.power != Power::Off {
             return;
         }
-        if self.battery_status() == BatteryStatus::Critical && !self.charging {
-            // A flat reader does not start; nothing happens, as on the bench.
+        if self.battery_percent == 0 && !self.charging {
+            // An empty reader does not start; nothing happens, as on the bench.
             return;
         }
         self.boot(now);

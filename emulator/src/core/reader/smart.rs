@@ -68,7 +68,10 @@ impl Reader {
     pub(super) fn set_internet(&mut self, now: Millis, up: bool) {
         if self.smart.internet_up != up {
             self.smart.internet_up = up;
-            self.emit(now, EventBody::InternetChanged { up });
+            // Only a running reader notices; its listed status changes anyway.
+            if self.power == Power::On {
+                self.emit(now, EventBody::InternetChanged { up });
+            }
             self.note_online_status(now);
         }
     }

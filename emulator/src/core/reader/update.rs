@@ -62,38 +62,40 @@ impl Reader {
         secs(self.profile.update.install_s)
     }
 
-    /// Connect reached the reader and an update must go on before use.
-    pub(super) fn start_connect_update(&mut self, at: Millis, session: Session) {
+    /// A connect (or reconnect attempt) reached the reader and an update
+    /// must go on before use.
+    pub(super) fn start_connect_update(&mut self, at: Millis, session: Session, reconnect: bool) {
         let version = self.offer.as_ref().map(|o| o.version.clone()).unwrap_or_default();
         if !self.battery_allows_update() {
             // Incident android-141: the update fails and the reader is left
             // disconnected, with an error that says why.
             let code = TerminalErrorCode::ReaderSoftwareUpdateFailedBatteryLow;
             self.emit(at, EventBody::UpdateFailed { version, code });
-            self.conn = Conn::Idle;
-            return self.emit(at, EventBody::ConnectFailed { pos: session.pos, code });
+            return self.abort_connect(at, session, reconnect, code);
         }
         self.emit(at, EventBody::UpdateStarted { version });
         let done_at = at + self.install_duration();
-        self.conn = Conn::Updating { session, done_at };
+        self.conn = Conn::Updating { session, done_at, reconnect };
     }
 
-    pub(super) fn finish_connect_update(&mut self, at: Millis, session: Session) {
+    pub(super) fn finish_connect_update(&mut self, at: Millis, session: Session, reconnect: bool) {
         match self.complete_install(at) {
-            Ok(()) => self.establish(at, session, false),
-            Err(code) => {
-                self.conn = Conn::Idle;
-                self.emit(at, EventBody::ConnectFailed { pos: session.pos, code });
-            }
+            Ok(()) => self.establish(at, session, reconnect),
+            Err(code) => self.abort_connect(at, session, reconnect, code),
         }
     }
 
     /// Power or link lost while a connect-time update was installing.
-    pub(super) fn interrupt_connect_update(&mut self, at: Millis, session: &Session) {
+    pub(super) fn interrupt_connect_update(
+        &mut self,
+        at: Millis,
+        session: Session,
+        reconnect: bool,
+    ) {
         let code = TerminalErrorCode::ReaderSoftwareUpdateFailedInterrupted;
         let version = self.offer.as_ref().map(|o| o.version.clone()).unwrap_or_default();
         self.emit(at, EventBody::UpdateFailed { version, code });
-        self.emit(at, EventBody::ConnectFailed { pos: session.pos.clone(), code });
+        self.abort_connect(at, session, reconnect, code);
     }
 
     /// Installs the offer, or says why it failed. The offer stays pending on
@@ -120,17 +122,20 @@ impl Reader {
         Ok(())
     }
 
-    /// `installAvailableUpdate` while connected.
+    /// `installAvailableUpdate` while connected. With nothing offered it does
+    /// nothing, as the SDK does.
     pub(super) fn install_optional_update(&mut self, now: Millis) {
         let Some(offer) = &self.offer else { return };
         let version = offer.version.clone();
-        if !matches!(self.conn, Conn::Connected { .. }) {
-            let code = TerminalErrorCode::NotConnectedToReader;
-            return self.emit(now, EventBody::UpdateFailed { version, code });
-        }
-        if self.is_busy() {
-            let code = TerminalErrorCode::ReaderBusy;
-            return self.emit(now, EventBody::UpdateFailed { version, code });
+        let refusal = if !matches!(self.conn, Conn::Connected { .. }) {
+            Some(TerminalErrorCode::NotConnectedToReader)
+        } else if self.is_busy() {
+            Some(TerminalErrorCode::ReaderBusy)
+        } else {
+            None
+        };
+        if let Some(code) = refusal {
+            return self.emit(now, EventBody::UpdateRefused { version, code });
         }
         if !self.battery_allows_update() {
             let code = TerminalErrorCode::ReaderSoftwareUpdateFailedBatteryLow;
