@@ -170,6 +170,76 @@ proptest! {
     }
 }
 
+/// Mostly inputs that keep a connection alive (so periodic deadlines such
+/// as battery reports and reboots come round), sometimes anything at all.
+fn quiet_or_any() -> impl Strategy<Value = Input> {
+    let payment = (0..3u32).prop_map(|i| format!("pay_{i}"));
+    let quiet = prop_oneof![
+        Just(Input::Connect {
+            pos: "pos-0".into(),
+            via: LinkKind::Ble,
+            auto_reconnect: None,
+            fail_if_in_use: false
+        }),
+        Just(Input::Connect {
+            pos: "pos-0".into(),
+            via: LinkKind::Lan,
+            auto_reconnect: None,
+            fail_if_in_use: false
+        }),
+        (payment.clone(), 1..20_000u64).prop_map(|(payment, amount)| Input::Collect {
+            payment,
+            amount: Money::new(amount, Currency::USD)
+        }),
+        (card_number(), Just(EntryMode::Contactless))
+            .prop_map(|(number, mode)| Input::PresentCard { number: number.into(), mode }),
+        payment.prop_map(|payment| Input::Confirm { payment }),
+        (21..=100u8, any::<bool>())
+            .prop_map(|(percent, charging)| Input::Battery { percent, charging }),
+    ];
+    prop_oneof![6 => quiet, 1 => input(3)]
+}
+
+/// Runs a schedule, calling `handle_timeout` every `tick` of virtual time in
+/// between inputs (or only at the inputs when `tick` is `None`).
+fn run(model: ReaderModel, steps: &[Step], tick: Option<Duration>) -> Vec<(Millis, EventBody)> {
+    let profile = Arc::new(ReaderCatalog::builtin().get(model).clone());
+    let cards = Arc::new(TestCards::builtin().clone());
+    let mut reader = Reader::new(profile, cards, "SER-1", Millis::ZERO);
+    let mut now = Millis::ZERO;
+    for step in steps {
+        let next = now + Duration::from_millis(step.wait_ms);
+        if let Some(tick) = tick {
+            while now + tick < next {
+                now += tick;
+                reader.handle_timeout(now);
+            }
+        }
+        now = next;
+        let _ = reader.handle(now, step.input.clone());
+    }
+    std::iter::from_fn(|| reader.poll_event()).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// ARCHITECTURE.md: a deadline fires at its own instant, so a shell that
+    /// jumps its clock writes the same history as one that ticks.
+    #[test]
+    fn jumping_the_clock_writes_the_same_history_as_ticking(
+        model in model(),
+        steps in prop::collection::vec(
+            (0..120_000u64, quiet_or_any()).prop_map(|(wait_ms, input)| Step { wait_ms, input }),
+            1..40,
+        ),
+    ) {
+        let jumped = run(model, &steps, None);
+        let ticked = run(model, &steps, Some(Duration::from_secs(1)));
+        prop_assert_eq!(jumped, ticked);
+    }
+}
+
 /// Every connect that starts ends once (connected or failed); every
 /// auto-reconnect that starts ends once; a disconnect only ends a live
 /// connection; and payments and battery reports happen only over one.

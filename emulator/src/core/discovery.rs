@@ -12,6 +12,14 @@
 //!
 //! Discovery always finishes (incident android-343: it must never hang, even
 //! at a critical battery); a closed Bluetooth radio fails it at once.
+//!
+//! Known simplification: readers are sampled once, at `now`, and the reports
+//! are dated up to `full_report_ms` later. A reader that changes within that
+//! window (taken by another POS, switched off) is still reported as it was,
+//! and the caller must merge the dated events into its queue by time. The
+//! POS's radio state is passed in here while each reader keeps its own view
+//! of it (`Input::BluetoothRadio`); the simulator, which owns both, keeps them
+//! in step. Both go when discovery becomes a timed machine of the POS model.
 
 use crate::core::error::TerminalErrorCode;
 use crate::core::event::{DiscoveredReader, EventBody, ReportPhase};

@@ -6,6 +6,11 @@
 //! inserted) before it answers. Every payment ends in exactly one of
 //! approved, declined, failed or canceled.
 //!
+//! Known simplification: the issuer answers a confirm at once. The time an
+//! online authorization takes belongs to the links between POS, reader and
+//! backend, which the simulator models; until then a payment is "mid-confirm"
+//! only while it waits for a PIN or an insert.
+//!
 //! [`TestCards::authorize`]: crate::core::cards::TestCards::authorize
 
 use super::{Conn, InputError, Payment, Phase, Reader, Slot};
