@@ -519,6 +519,19 @@ impl Reader {
         self.power == Power::On
     }
 
+    /// Whether the reader can take a new request from the app (collect,
+    /// install): it must be connected and not already working on one.
+    fn ready_for_request(&self) -> Result<(), crate::core::error::TerminalErrorCode> {
+        use crate::core::error::TerminalErrorCode;
+        if !matches!(self.conn, Conn::Connected { .. }) {
+            Err(TerminalErrorCode::NotConnectedToReader)
+        } else if self.is_busy() {
+            Err(TerminalErrorCode::ReaderBusy)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Whether a Bluetooth scan can see it: powered, in range, and not held by
     /// a connection (a connected BLE reader stops advertising).
     pub fn is_advertising(&self) -> bool {

@@ -23,14 +23,7 @@ use crate::core::time::Millis;
 
 impl Reader {
     pub(super) fn collect(&mut self, now: Millis, payment: String, amount: Money) {
-        let refusal = if !matches!(self.conn, Conn::Connected { .. }) {
-            Some(TerminalErrorCode::NotConnectedToReader)
-        } else if self.is_busy() {
-            Some(TerminalErrorCode::ReaderBusy)
-        } else {
-            None
-        };
-        if let Some(code) = refusal {
+        if let Err(code) = self.ready_for_request() {
             let request = PaymentRequest::Collect;
             return self.emit(now, EventBody::PaymentRefused { payment, request, code });
         }

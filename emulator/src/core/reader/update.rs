@@ -127,14 +127,7 @@ impl Reader {
     pub(super) fn install_optional_update(&mut self, now: Millis) {
         let Some(offer) = &self.offer else { return };
         let version = offer.version.clone();
-        let refusal = if !matches!(self.conn, Conn::Connected { .. }) {
-            Some(TerminalErrorCode::NotConnectedToReader)
-        } else if self.is_busy() {
-            Some(TerminalErrorCode::ReaderBusy)
-        } else {
-            None
-        };
-        if let Some(code) = refusal {
+        if let Err(code) = self.ready_for_request() {
             return self.emit(now, EventBody::UpdateRefused { version, code });
         }
         if !self.battery_allows_update() {
