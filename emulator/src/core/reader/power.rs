@@ -68,10 +68,8 @@ impl Reader {
             PowerOffCause::BatteryEmpty => DisconnectReason::CriticallyLowBattery,
             PowerOffCause::Idle => DisconnectReason::IdlePowerDown,
         };
-        self.abandon_optional_install(at);
         self.drop_connection(at, reason);
-        // A payment not tied to a connection (none yet) ends with the power.
-        self.fail_payment(at, crate::core::error::TerminalErrorCode::ReaderCommunicationError);
+        self.assert_nothing_in_flight();
         self.note_online_status(at);
     }
 
@@ -104,13 +102,12 @@ impl Reader {
         let until = at + secs(self.profile.reboot.reboot_s);
         self.power = Power::Rebooting { until, kind };
         self.emit(at, EventBody::RebootStarted { kind });
-        self.abandon_optional_install(at);
         let reason = match kind {
             RebootKind::Requested => DisconnectReason::RebootRequested,
             RebootKind::Security => DisconnectReason::SecurityReboot,
         };
         self.drop_connection(at, reason);
-        self.fail_payment(at, crate::core::error::TerminalErrorCode::ReaderCommunicationError);
+        self.assert_nothing_in_flight();
         self.note_online_status(at);
     }
 
@@ -125,6 +122,13 @@ impl Reader {
         }
         self.emit(at, EventBody::RebootFinished { kind });
         self.install_pending_on_reboot(at);
+    }
+
+    /// Payments and optional installs exist only over a connection, and
+    /// ending the connection ends them; so once it is gone, nothing is left.
+    fn assert_nothing_in_flight(&self) {
+        debug_assert!(self.payment.is_none(), "a payment outlived its connection");
+        debug_assert!(self.installing.is_none(), "an install outlived its connection");
     }
 
     /// Activity: the idle clock starts again.
