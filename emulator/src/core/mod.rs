@@ -7,12 +7,14 @@
 //! simulator replay a run byte for byte and lets the served target reuse the
 //! very same logic on real sockets.
 
+pub mod backend;
 pub mod cards;
 pub mod data_file;
 pub mod discovery;
 pub mod error;
 pub mod event;
 pub mod money;
+pub mod offline;
 pub mod profile;
 pub mod reader;
 pub mod time;
