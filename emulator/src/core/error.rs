@@ -36,6 +36,8 @@ pub enum TerminalErrorCode {
     OfflinePaymentIntentNotFound,
     MissingEmvData,
     OfflineEncryptionKeysUnavailable,
+    /// Offline with offline mode disabled in the configuration (PREFER_ONLINE).
+    NotConnectedToInternet,
 
     // Connecting and staying connected (offline-mode.md §7).
     ReaderBatteryCriticallyLow,

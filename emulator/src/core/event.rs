@@ -11,6 +11,7 @@
 use crate::core::cards::{Brand, Funding, TestCard};
 use crate::core::error::TerminalErrorCode;
 use crate::core::money::Money;
+use crate::core::offline::{ForwardError, Mode, OfflineId, OfflineStatus};
 use crate::core::profile::{DiscoveryMethod, EntryMode, LinkKind, ReaderModel};
 use crate::core::time::Millis;
 use serde::{Deserialize, Serialize};
@@ -355,7 +356,66 @@ pub enum EventBody {
     InternetChanged { up: bool },
 
     // --- offline mode: POS/SDK model and smart-reader engine ----------------
-
+    // Part `pos` for mobile readers, `reader/<serial>` for smart readers.
+    #[serde(rename = "payment.intent.created")]
+    IntentCreated { payment: String, intent: Option<String>, mode: Mode, amount: Money },
+    /// The payment ended without being charged or stored: refused by a rule,
+    /// by the store, or by the backend. One outcome.
+    #[serde(rename = "payment.failed")]
+    SdkPaymentFailed { payment: String, code: TerminalErrorCode },
+    /// A request that matched no payment in the right state: not an outcome.
+    #[serde(rename = "payment.request.refused")]
+    SdkRequestRefused { payment: String, request: PaymentRequest, code: TerminalErrorCode },
+    #[serde(rename = "payment.fell_back_offline")]
+    FellBackOffline { payment: String },
+    #[serde(rename = "payment.succeeded")]
+    SdkPaymentSucceeded {
+        payment: String,
+        intent: Option<String>,
+        status: Option<String>,
+        amount: Money,
+    },
+    #[serde(rename = "payment.declined")]
+    SdkPaymentDeclined { payment: String, error_code: String, decline_code: Option<String> },
+    #[serde(rename = "offline.payment.stored")]
+    OfflinePaymentStored {
+        payment: String,
+        offline_id: OfflineId,
+        intent: Option<String>,
+        amount: Money,
+    },
+    #[serde(rename = "offline.forward.attempted")]
+    ForwardAttempted { offline_id: OfflineId, attempt: u32 },
+    /// `onPaymentIntentForwarded`: exactly once per stored payment.
+    #[serde(rename = "offline.payment.forwarded")]
+    PaymentForwarded {
+        offline_id: OfflineId,
+        amount: Money,
+        intent: Option<String>,
+        status: Option<String>,
+        error: Option<ForwardError>,
+    },
+    #[serde(rename = "offline.payment.unreadable")]
+    PaymentUnreadable { offline_id: Option<OfflineId>, amount: Option<Money>, reason: String },
+    /// `onForwardingFailure`: a failure not tied to one payment.
+    #[serde(rename = "offline.forwarding.failed")]
+    ForwardingFailed { code: TerminalErrorCode, message: String },
+    /// `onOfflineStatusChange`.
+    #[serde(rename = "offline.status.changed")]
+    OfflineStatusChanged {
+        #[serde(flatten)]
+        status: OfflineStatus,
+    },
+    /// A smart reader's status as it reaches the POS, one lag later.
+    #[serde(rename = "offline.status.reported")]
+    OfflineStatusReported {
+        #[serde(flatten)]
+        status: OfflineStatus,
+    },
+    #[serde(rename = "offline.connect.refused")]
+    OfflineConnectRefused { serial: String, code: TerminalErrorCode },
+    #[serde(rename = "offline.store.recovered")]
+    StoreRecovered { pending: u32, unreadable: u32 },
     // --- backend ------------------------------------------------------------
 }
 

@@ -1,0 +1,316 @@
+//! The payment flow of the offline engine: create, collect, confirm, online
+//! or offline, and the online-to-offline fallback after a request timeout.
+//!
+//! Rules applied here (offline-mode.md §3): an intent created offline has no
+//! Stripe id, only an offline id, until forwarded; one created online and
+//! confirmed offline keeps its id. A card collected while online and
+//! confirmed while the SDK already knows it is offline is refused with
+//! `OFFLINE_COLLECT_AND_CONFIRM_MISMATCH`; the fallback of §3 happens only
+//! when an online request *times out* (incident ios-294: the flap went
+//! unnoticed, confirm timed out, and the payment was stored), so the offline
+//! path then takes the card collected online.
+
+use super::engine::{Effect, Intent, OfflineEngine, Step, UnreadableRecord};
+use super::rules::{self, CollectedCard, Mode, OfflineBehavior};
+use super::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
+use crate::core::backend::{ApiCall, ApiErrorKind, ApiReply, ApiRequest, PresentedCard};
+use crate::core::error::TerminalErrorCode as Code;
+use crate::core::event::{EventBody, PaymentRequest};
+use crate::core::money::Money;
+use crate::core::time::Millis;
+
+impl OfflineEngine {
+    pub(super) fn create(
+        &mut self,
+        now: Millis,
+        payment: String,
+        amount: Money,
+        behavior: OfflineBehavior,
+        capture: CaptureMethod,
+    ) {
+        let config = self.session.config.as_ref();
+        let account_known = self.session.account.is_some();
+        let mode = match rules::mode_for_create(behavior, self.network_up, config, account_known) {
+            Ok(mode) => mode,
+            Err(code) => return self.refuse(now, &payment, code),
+        };
+        let step = match mode {
+            Mode::Online => {
+                let request = ApiRequest::CreatePaymentIntent { amount, capture };
+                let call = self.out.call(ApiCall { token: None, idempotency_key: None, request });
+                Step::Creating { call, deadline: now + self.timings.online_request_timeout }
+            }
+            Mode::Offline => {
+                let body = EventBody::IntentCreated {
+                    payment: payment.clone(),
+                    intent: None,
+                    mode,
+                    amount,
+                };
+                self.out.event(now, body);
+                Step::Created
+            }
+        };
+        let intent = Intent { amount, behavior, capture, mode, id: None, step };
+        self.intents.insert(payment, intent);
+    }
+
+    pub(super) fn collected(&mut self, now: Millis, payment: &str, card: CollectedCard) {
+        let online = self.network_up;
+        match self.intents.get_mut(payment) {
+            Some(intent) if matches!(intent.step, Step::Created | Step::Collected { .. }) => {
+                intent.step =
+                    Step::Collected { card, online: online && intent.mode == Mode::Online };
+            }
+            _ => self.request_refused(now, payment, PaymentRequest::Collect),
+        }
+    }
+
+    pub(super) fn confirm(&mut self, now: Millis, payment: &str) {
+        let Some(intent) = self.intents.get(payment) else {
+            return self.request_refused(now, payment, PaymentRequest::Confirm);
+        };
+        let Step::Collected { card, online } = intent.step.clone() else {
+            return self.request_refused(now, payment, PaymentRequest::Confirm);
+        };
+        match intent.mode {
+            Mode::Online if self.network_up => {
+                let id = intent.id.clone().expect("an intent created online has its id");
+                let request = ApiRequest::ConfirmPaymentIntent {
+                    intent: id,
+                    card: PresentedCard {
+                        number: card.number.clone(),
+                        entry_mode: card.entry_mode,
+                        pin: card.pin,
+                    },
+                };
+                let call = self.out.call(ApiCall { token: None, idempotency_key: None, request });
+                let deadline = now + self.timings.online_request_timeout;
+                let intent = self.intents.get_mut(payment).expect("looked up above");
+                intent.step = Step::Confirming { call, deadline, card };
+            }
+            Mode::Online if intent.behavior == OfflineBehavior::RequireOnline => {
+                self.refuse(now, payment, Code::NotConnectedToInternetAndRequireOnlineSet);
+            }
+            Mode::Online if online => {
+                self.refuse(now, payment, Code::OfflineCollectAndConfirmMismatch);
+            }
+            Mode::Online | Mode::Offline => self.store_offline(now, payment, card),
+        }
+    }
+
+    /// Confirms `payment` offline: every offline rule, then the store.
+    fn store_offline(&mut self, now: Millis, payment: &str, card: CollectedCard) {
+        let Some(config) = self.session.config.clone().filter(|c| c.enabled) else {
+            return self.refuse(now, payment, Code::NotConnectedToInternet);
+        };
+        let Some(account) = self.session.account.clone() else {
+            return self.refuse(now, payment, Code::NoLastSeenAccount);
+        };
+        let intent = self.intents.get(payment).expect("confirming a known payment").clone();
+        let test_card = self.cards.by_number(card.number.as_str()).cloned();
+        let checked = rules::check_offline_confirm(
+            &config,
+            &card,
+            test_card.as_ref(),
+            intent.amount,
+            &self.totals,
+        );
+        if let Err(code) = checked {
+            return self.refuse(now, payment, code);
+        }
+        let test_card = test_card.expect("the rules refuse unknown cards");
+        self.next_offline += 1;
+        let offline_id = OfflineId(format!("off_{}_{:06}", self.instance, self.next_offline));
+        let (location, reader) = self.reader.clone().unwrap_or_default();
+        let stored = StoredPayment {
+            offline_id,
+            intent_id: intent.id.clone(),
+            amount: intent.amount,
+            stored_at: now,
+            card: StoredCard {
+                number: card.number,
+                brand: test_card.brand,
+                funding: test_card.funding,
+                entry_mode: card.entry_mode,
+                pin: card.pin,
+            },
+            capture: intent.capture,
+            account: account.id,
+            livemode: account.livemode,
+            location,
+            reader,
+        };
+        self.totals.add(intent.amount);
+        self.out.effect(Effect::Persist { payment: stored.clone() });
+        let intent = self.intents.get_mut(payment).expect("looked up above");
+        intent.step = Step::Storing { payment: Box::new(stored) };
+    }
+
+    pub(super) fn persisted(&mut self, now: Millis, offline_id: OfflineId) {
+        let Some((name, intent)) = self.storing(&offline_id) else {
+            panic!("the store acknowledged {offline_id}, which nothing was storing");
+        };
+        self.intents.remove(&name);
+        self.stored_names.insert(name.clone());
+        let Step::Storing { payment } = intent.step else { unreachable!("found storing") };
+        self.out.event(
+            now,
+            EventBody::OfflinePaymentStored {
+                payment: name,
+                offline_id,
+                intent: intent.id,
+                amount: intent.amount,
+            },
+        );
+        self.forwarder.push(*payment);
+        let network_up = self.network_up;
+        self.forwarder.pump(now, network_up, &mut self.out);
+    }
+
+    pub(super) fn persist_failed(&mut self, now: Millis, offline_id: &OfflineId, code: Code) {
+        let Some((name, intent)) = self.storing(offline_id) else {
+            panic!("the store refused {offline_id}, which nothing was storing");
+        };
+        self.totals.remove(intent.amount);
+        self.refuse(now, &name, code);
+    }
+
+    /// The online request of `payment` timed out.
+    pub(super) fn online_request_timed_out(&mut self, now: Millis, payment: &str) {
+        let intent = self.intents.get(payment).expect("a timed-out intent exists").clone();
+        self.out.event(now, EventBody::FellBackOffline { payment: payment.to_owned() });
+        let config = self.session.config.as_ref();
+        let fallback = intent.behavior == OfflineBehavior::PreferOnline
+            && config.is_some_and(|c| c.enabled)
+            && self.session.account.is_some();
+        match intent.step {
+            Step::Creating { .. } if fallback => {
+                let intent = self.intents.get_mut(payment).expect("exists");
+                intent.mode = Mode::Offline;
+                intent.step = Step::Created;
+                let body = EventBody::IntentCreated {
+                    payment: payment.to_owned(),
+                    intent: None,
+                    mode: Mode::Offline,
+                    amount: intent.amount,
+                };
+                self.out.event(now, body);
+            }
+            Step::Confirming { card, .. } if fallback => self.store_offline(now, payment, card),
+            _ => self.refuse(now, payment, Code::NotConnectedToInternet),
+        }
+    }
+
+    /// Routes a backend answer to whoever made the call. An answer to a call
+    /// that already timed out is late and changes nothing.
+    pub(super) fn replied(&mut self, now: Millis, call: u64, reply: ApiReply) {
+        if self.forwarder.owns(call) {
+            let network_up = self.network_up;
+            return self.forwarder.on_reply(now, network_up, reply, &mut self.out);
+        }
+        let found = self.intents.iter().find_map(|(name, i)| match i.step {
+            Step::Creating { call: c, .. } | Step::Confirming { call: c, .. } if c == call => {
+                Some(name.clone())
+            }
+            _ => None,
+        });
+        let Some(payment) = found else { return };
+        let intent = self.intents.get(&payment).expect("found above").clone();
+        match (intent.step, reply) {
+            (Step::Creating { .. }, ApiReply::Ok(object)) => {
+                let id = object.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+                let body = EventBody::IntentCreated {
+                    payment: payment.clone(),
+                    intent: id.clone(),
+                    mode: Mode::Online,
+                    amount: intent.amount,
+                };
+                self.out.event(now, body);
+                let intent = self.intents.get_mut(&payment).expect("found above");
+                intent.id = id;
+                intent.step = Step::Created;
+            }
+            (Step::Confirming { .. }, ApiReply::Ok(object)) => {
+                self.intents.remove(&payment);
+                let text = |k: &str| object.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+                let body = EventBody::SdkPaymentSucceeded {
+                    payment,
+                    intent: text("id"),
+                    status: text("status"),
+                    amount: intent.amount,
+                };
+                self.out.event(now, body);
+            }
+            (Step::Confirming { .. }, ApiReply::Err(e)) if e.kind == ApiErrorKind::CardError => {
+                self.intents.remove(&payment);
+                let body = EventBody::SdkPaymentDeclined {
+                    payment,
+                    error_code: e.code.unwrap_or_else(|| "card_declined".into()),
+                    decline_code: e.decline_code,
+                };
+                self.out.event(now, body);
+            }
+            (_, ApiReply::Err(_)) => self.refuse(now, &payment, Code::DeclinedByStripeApi),
+            (step, reply) => unreachable!("reply {reply:?} to a call in step {step:?}"),
+        }
+    }
+
+    pub(super) fn restored(
+        &mut self,
+        now: Millis,
+        pending: Vec<StoredPayment>,
+        unreadable: Vec<UnreadableRecord>,
+    ) {
+        let body = EventBody::StoreRecovered {
+            pending: u32::try_from(pending.len()).unwrap_or(u32::MAX),
+            unreadable: u32::try_from(unreadable.len()).unwrap_or(u32::MAX),
+        };
+        self.out.event(now, body);
+        for payment in pending {
+            if self.forwarder.contains(&payment.offline_id) {
+                continue;
+            }
+            self.totals.add(payment.amount);
+            self.forwarder.push(payment);
+        }
+        // Incident android-459: one undecryptable record must not stop the
+        // rest. It is reported once, by id and amount when its header
+        // survived, and then dropped from the store.
+        for record in unreadable {
+            if let Some(offline_id) = record.offline_id.clone() {
+                self.out.effect(Effect::DropUnreadable { offline_id });
+            }
+            let body = EventBody::PaymentUnreadable {
+                offline_id: record.offline_id,
+                amount: record.amount,
+                reason: record.reason,
+            };
+            self.out.event(now, body);
+        }
+        let network_up = self.network_up;
+        self.forwarder.pump(now, network_up, &mut self.out);
+    }
+
+    /// A request about no payment in the right state. For a payment already
+    /// stored offline the SDK has a code of its own: its offline intent is
+    /// gone from the app's reach (`OFFLINE_PAYMENT_INTENT_NOT_FOUND`).
+    fn request_refused(&mut self, now: Millis, payment: &str, request: PaymentRequest) {
+        let code = if self.stored_names.contains(payment) {
+            Code::OfflinePaymentIntentNotFound
+        } else {
+            Code::InvalidRequiredParameter
+        };
+        let body = EventBody::SdkRequestRefused { payment: payment.to_owned(), request, code };
+        self.out.event(now, body);
+    }
+
+    fn storing(&self, offline_id: &OfflineId) -> Option<(String, Intent)> {
+        self.intents.iter().find_map(|(name, i)| match &i.step {
+            Step::Storing { payment } if &payment.offline_id == offline_id => {
+                Some((name.clone(), i.clone()))
+            }
+            _ => None,
+        })
+    }
+}
