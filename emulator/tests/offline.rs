@@ -812,3 +812,31 @@ fn no_event_carries_a_card_number() {
         assert!(!history.contains(&c.number[..12]), "{} leaked", &c.number[c.number.len() - 4..]);
     }
 }
+
+#[test]
+fn a_second_create_with_a_name_in_use_is_refused_and_the_first_survives() {
+    let mut sdk = Sdk::offline();
+    sdk.create("p1", usd(1_000), OfflineBehavior::PreferOnline);
+    sdk.create("p1", usd(2_000), OfflineBehavior::PreferOnline);
+    assert_eq!(sdk.count("payment.request.refused"), 1);
+    sdk.collect("p1", card(VISA, EntryMode::Chip));
+    sdk.confirm("p1");
+    assert_eq!(sdk.stored.len(), 1);
+    assert_eq!(sdk.stored[0].amount, usd(1_000));
+}
+
+#[test]
+fn a_mark_waiting_out_its_back_off_is_written_as_soon_as_the_network_returns() {
+    let mut sdk = Sdk::offline();
+    sdk.pay("p1", usd(1_000), card(VISA, EntryMode::Chip));
+    sdk.network(true);
+    sdk.give_token();
+    sdk.marks_fail = true;
+    let (call, _) = sdk.next_call();
+    sdk.reply(call, intent_json("pi_1", "succeeded"));
+    sdk.marks_fail = false;
+    sdk.network(false);
+    sdk.network(true);
+    assert_eq!(sdk.forwarded().len(), 1);
+    assert!(sdk.calls.is_empty());
+}

@@ -202,6 +202,7 @@ pub enum Prompt {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentRequest {
+    Create,
     Collect,
     Confirm,
     Cancel,

@@ -108,10 +108,14 @@ impl Forwarder {
     /// The network came back: skip any back-off and start now.
     pub(super) fn network_up(&mut self, now: Millis, out: &mut Outbox) {
         self.backoff = self.timings.backoff_initial;
-        if let State::Waiting { then_mark, .. } = &self.state {
-            self.state = State::Waiting { until: now, then_mark: then_mark.clone() };
+        match std::mem::replace(&mut self.state, State::Idle) {
+            State::Waiting { then_mark: Some(outcome), .. } => self.mark(outcome, out),
+            State::Waiting { then_mark: None, .. } => self.pump(now, true, out),
+            state => {
+                self.state = state;
+                self.pump(now, true, out);
+            }
         }
-        self.pump(now, true, out);
     }
 
     /// Starts the next step if nothing is in flight and the network is up.

@@ -28,6 +28,9 @@ impl OfflineEngine {
         behavior: OfflineBehavior,
         capture: CaptureMethod,
     ) {
+        if self.intents.contains_key(&payment) || self.stored_names.contains(&payment) {
+            return self.request_refused(now, &payment, PaymentRequest::Create);
+        }
         let config = self.session.config.as_ref();
         let account_known = self.session.account.is_some();
         let mode = match rules::mode_for_create(behavior, self.network_up, config, account_known) {
