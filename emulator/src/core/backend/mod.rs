@@ -5,4 +5,4 @@
 
 mod api;
 
-pub use api::{ApiCall, ApiError, ApiErrorKind, ApiReply, ApiRequest, PresentedCard};
+pub use api::{ApiCall, ApiError, ApiErrorKind, ApiReply, ApiRequest, PresentedCard, RequestKind};
