@@ -215,7 +215,7 @@ fn an_offline_payment_is_stored_without_an_intent_id_then_forwarded_once() {
     assert_eq!(sdk.failure(), None);
     assert!(matches!(
         sdk.events.iter().find(|(_, e)| e.name() == "payment.intent.created"),
-        Some((_, EventBody::IntentCreated { intent: None, .. }))
+        Some((_, EventBody::SdkIntentCreated { intent: None, .. }))
     ));
     assert_eq!(sdk.stored.len(), 1);
     assert_eq!(sdk.engine.status().count, 1);

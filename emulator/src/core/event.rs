@@ -359,7 +359,7 @@ pub enum EventBody {
     // --- offline mode: POS/SDK model and smart-reader engine ----------------
     // Part `pos` for mobile readers, `reader/<serial>` for smart readers.
     #[serde(rename = "payment.intent.created")]
-    IntentCreated { payment: String, intent: Option<String>, mode: Mode, amount: Money },
+    SdkIntentCreated { payment: String, intent: Option<String>, mode: Mode, amount: Money },
     /// The payment ended without being charged or stored: refused by a rule,
     /// by the store, or by the backend. One outcome.
     #[serde(rename = "payment.failed")]
@@ -418,6 +418,64 @@ pub enum EventBody {
     #[serde(rename = "offline.store.recovered")]
     StoreRecovered { pending: u32, unreadable: u32 },
     // --- backend ------------------------------------------------------------
+    #[serde(rename = "backend.connection_token.created")]
+    ConnectionTokenCreated { account: String, livemode: bool, location: Option<String> },
+    #[serde(rename = "backend.payment_intent.created")]
+    IntentCreated {
+        intent: String,
+        amount: Money,
+        capture: crate::core::offline::CaptureMethod,
+        offline_id: Option<crate::core::offline::OfflineId>,
+    },
+    #[serde(rename = "backend.charge.succeeded")]
+    ChargeSucceeded {
+        charge: String,
+        intent: String,
+        amount: Money,
+        card: CardSummary,
+        captured: bool,
+        offline_id: Option<crate::core::offline::OfflineId>,
+    },
+    #[serde(rename = "backend.charge.failed")]
+    ChargeFailed {
+        charge: String,
+        intent: String,
+        amount: Money,
+        card: CardSummary,
+        error_code: String,
+        decline_code: String,
+        offline_id: Option<crate::core::offline::OfflineId>,
+    },
+    #[serde(rename = "backend.payment_intent.captured")]
+    IntentCaptured { intent: String, charge: String, amount: Money },
+    #[serde(rename = "backend.payment_intent.canceled")]
+    IntentCanceled { intent: String, released_charge: Option<String> },
+    /// An `Idempotency-Key` seen with the same parameters: the saved reply
+    /// again, nothing executed.
+    #[serde(rename = "backend.request.replayed")]
+    BackendRequestReplayed {
+        request: crate::core::backend::RequestKind,
+        idempotency_key: String,
+        status: u16,
+    },
+    /// Any call answered with an error (card errors included).
+    #[serde(rename = "backend.request.rejected")]
+    BackendRequestRejected {
+        request: crate::core::backend::RequestKind,
+        status: u16,
+        error_type: crate::core::backend::ApiErrorKind,
+        code: Option<String>,
+        decline_code: Option<String>,
+    },
+    #[serde(rename = "backend.fault.armed")]
+    BackendFaultArmed { fault: crate::core::backend::BackendFault },
+    #[serde(rename = "backend.fault.fired")]
+    BackendFaultFired {
+        fault: crate::core::backend::BackendFault,
+        request: crate::core::backend::RequestKind,
+    },
+    #[serde(rename = "backend.faults.cleared")]
+    BackendFaultsCleared,
 }
 
 impl EventBody {

@@ -46,6 +46,42 @@ pub enum ApiRequest {
     /// is "decline on sync"), and marks the charge
     /// `payment_method_details.card_present.offline = {stored_at, type: "deferred"}`.
     ForwardOfflinePayment { payment: StoredPayment },
+    /// `GET /v1/payment_intents/{id}`: how the SDK learns an intent's state
+    /// after a lost response.
+    RetrievePaymentIntent { intent: String },
+    /// `GET /v1/charges/{id}`.
+    RetrieveCharge { charge: String },
+}
+
+impl ApiRequest {
+    /// Which endpoint this request calls, for histories and fault filters.
+    pub fn kind(&self) -> RequestKind {
+        match self {
+            ApiRequest::CreateConnectionToken { .. } => RequestKind::CreateConnectionToken,
+            ApiRequest::CreatePaymentIntent { .. } => RequestKind::CreatePaymentIntent,
+            ApiRequest::ConfirmPaymentIntent { .. } => RequestKind::ConfirmPaymentIntent,
+            ApiRequest::CapturePaymentIntent { .. } => RequestKind::CapturePaymentIntent,
+            ApiRequest::CancelPaymentIntent { .. } => RequestKind::CancelPaymentIntent,
+            ApiRequest::ForwardOfflinePayment { .. } => RequestKind::ForwardOfflinePayment,
+            ApiRequest::RetrievePaymentIntent { .. } => RequestKind::RetrievePaymentIntent,
+            ApiRequest::RetrieveCharge { .. } => RequestKind::RetrieveCharge,
+        }
+    }
+}
+
+/// The endpoint of an [`ApiRequest`], without its parameters: what a history
+/// names and what a fault can be limited to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestKind {
+    CreateConnectionToken,
+    CreatePaymentIntent,
+    ConfirmPaymentIntent,
+    CapturePaymentIntent,
+    CancelPaymentIntent,
+    ForwardOfflinePayment,
+    RetrievePaymentIntent,
+    RetrieveCharge,
 }
 
 /// A card as presented for an online authorization.

@@ -44,7 +44,7 @@ impl OfflineEngine {
                 Step::Creating { call, deadline: now + self.timings.online_request_timeout }
             }
             Mode::Offline => {
-                let body = EventBody::IntentCreated {
+                let body = EventBody::SdkIntentCreated {
                     payment: payment.clone(),
                     intent: None,
                     mode,
@@ -192,7 +192,7 @@ impl OfflineEngine {
                 let intent = self.intents.get_mut(payment).expect("exists");
                 intent.mode = Mode::Offline;
                 intent.step = Step::Created;
-                let body = EventBody::IntentCreated {
+                let body = EventBody::SdkIntentCreated {
                     payment: payment.to_owned(),
                     intent: None,
                     mode: Mode::Offline,
@@ -223,7 +223,7 @@ impl OfflineEngine {
         match (intent.step, reply) {
             (Step::Creating { .. }, ApiReply::Ok(object)) => {
                 let id = object.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-                let body = EventBody::IntentCreated {
+                let body = EventBody::SdkIntentCreated {
                     payment: payment.clone(),
                     intent: id.clone(),
                     mode: Mode::Online,
