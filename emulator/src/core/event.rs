@@ -353,7 +353,6 @@ pub enum EventBody {
     RegistrationFailed { code: TerminalErrorCode, message: String },
     #[serde(rename = "reader.internet.changed")]
     InternetChanged { up: bool },
-
     // --- offline mode: POS/SDK model and smart-reader engine ----------------
 
     // --- backend ------------------------------------------------------------

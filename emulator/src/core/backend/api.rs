@@ -120,7 +120,9 @@ impl ApiError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self.kind,
-            ApiErrorKind::ApiError | ApiErrorKind::RateLimitError | ApiErrorKind::AuthenticationError
+            ApiErrorKind::ApiError
+                | ApiErrorKind::RateLimitError
+                | ApiErrorKind::AuthenticationError
         )
     }
 }
