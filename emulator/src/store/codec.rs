@@ -257,12 +257,6 @@ pub fn salvage_clear(bytes: &[u8]) -> Option<ClearHeader> {
     parse_clear(body).ok().map(|(_, _, _, clear, _)| clear)
 }
 
-/// Whether a frame starts at `bytes` that is complete and valid, or a valid
-/// prefix of one (what a torn write leaves).
-pub fn frame_or_prefix_at(bytes: &[u8]) -> bool {
-    matches!(decode_frame(bytes), Ok(_) | Err(DecodeError::Incomplete { .. }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
