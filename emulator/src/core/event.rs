@@ -355,7 +355,6 @@ pub enum EventBody {
     RegistrationFailed { code: TerminalErrorCode, message: String },
     #[serde(rename = "reader.internet.changed")]
     InternetChanged { up: bool },
-
     // --- offline mode: POS/SDK model and smart-reader engine ----------------
     // Part `pos` for mobile readers, `reader/<serial>` for smart readers.
     #[serde(rename = "payment.intent.created")]
