@@ -1,0 +1,181 @@
+//! An offline device: the [`OfflineEngine`] of a POS (mobile readers) or of a
+//! smart reader, wired to its durable [`Store`]. This is the thin shell that
+//! performs the engine's store effects and hands its backend calls to
+//! whoever routes them (the simulator, a test, later a server).
+//!
+//! It must not decide anything: rules, retries and outcomes are the engine's;
+//! durability, recovery and encryption are the store's. What it adds is the
+//! order that makes "stored" mean durable: a payment is acknowledged to the
+//! engine only after `append` and `sync` both succeeded, and a forwarded mark
+//! likewise. A device crash is modelled by dropping it ([`OfflineDevice::crash`])
+//! and starting a new one on the same disk and keychain.
+
+use crate::core::TerminalErrorCode;
+use crate::core::backend::{ApiCall, ApiReply};
+use crate::core::cards::TestCards;
+use crate::core::event::EventBody;
+use crate::core::offline::{
+    Effect, Holder, Input, OfflineEngine, Session, Timings, UnreadableRecord,
+};
+use crate::core::time::Millis;
+use crate::disk::Disk;
+use crate::store::{Keychain, Recovery, Store, StoreConfig, StoreError};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// How to start an engine: everything but the store.
+#[derive(Clone, Debug)]
+pub struct EngineSetup {
+    /// POS or smart reader.
+    pub holder: Holder,
+    /// Unique per app run (drawn by the caller from its seeded generator).
+    pub instance: String,
+    /// What the SDK kept from earlier runs.
+    pub session: Session,
+    /// The issuer's tables.
+    pub cards: Arc<TestCards>,
+    /// Timeouts and back-off.
+    pub timings: Timings,
+}
+
+/// An engine and its store. See the module documentation.
+#[derive(Debug)]
+pub struct OfflineDevice<D: Disk, K: Keychain> {
+    engine: OfflineEngine,
+    store: Store<D, K>,
+    calls: VecDeque<(u64, ApiCall)>,
+    events: VecDeque<(Millis, EventBody)>,
+}
+
+impl<D: Disk, K: Keychain> OfflineDevice<D, K> {
+    /// Opens the store and starts the engine with what it recovered. Fails
+    /// only if the store cannot be opened (keys locked, unknown format); the
+    /// caller reports that and tries again later, nothing is lost.
+    pub fn start(
+        now: Millis,
+        setup: EngineSetup,
+        disk: D,
+        keys: K,
+        config: StoreConfig,
+    ) -> Result<(Self, Recovery), StoreError> {
+        let (store, recovery) = Store::open(disk, keys, config)?;
+        let engine = OfflineEngine::new(
+            setup.holder,
+            setup.instance,
+            setup.session,
+            setup.cards,
+            setup.timings,
+        );
+        let mut device =
+            OfflineDevice { engine, store, calls: VecDeque::new(), events: VecDeque::new() };
+        let pending = device.store.pending().cloned().collect();
+        let unreadable = recovery
+            .corrupt
+            .iter()
+            .map(|c| UnreadableRecord {
+                offline_id: c.offline_id.clone(),
+                amount: c.amount,
+                reason: format!("{:?}", c.reason),
+            })
+            .collect();
+        device.handle(now, Input::Restored { pending, unreadable });
+        Ok((device, recovery))
+    }
+
+    /// Takes one input and performs the store work it causes.
+    pub fn handle(&mut self, now: Millis, input: Input) {
+        self.engine.handle(now, input);
+        self.perform(now);
+    }
+
+    /// Fires the engine's deadlines up to `now`.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        self.engine.handle_timeout(now);
+        self.perform(now);
+    }
+
+    /// When [`Self::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.engine.poll_timeout()
+    }
+
+    /// The next backend call to route; answer it with [`Self::reply`].
+    pub fn poll_call(&mut self) -> Option<(u64, ApiCall)> {
+        self.calls.pop_front()
+    }
+
+    /// The backend answered `call`.
+    pub fn reply(&mut self, now: Millis, call: u64, reply: ApiReply) {
+        self.handle(now, Input::ApiReplied { call, reply });
+    }
+
+    /// The next history event.
+    pub fn poll_event(&mut self) -> Option<(Millis, EventBody)> {
+        self.events.pop_front()
+    }
+
+    /// The engine, to read its status and queue.
+    pub fn engine(&self) -> &OfflineEngine {
+        &self.engine
+    }
+
+    /// The store, to read what is durable.
+    pub fn store(&self) -> &Store<D, K> {
+        &self.store
+    }
+
+    /// The device stops without warning (power loss, app killed): whatever
+    /// the store had not synced is the disk's to lose. Returns the disk, the
+    /// keychain and the SDK's session for the next start.
+    pub fn crash(self) -> (D, K, Session) {
+        let session = self.engine.session().clone();
+        let (disk, keys) = self.store.into_parts();
+        (disk, keys, session)
+    }
+
+    fn perform(&mut self, now: Millis) {
+        loop {
+            while let Some(event) = self.engine.poll_event() {
+                self.events.push_back(event);
+            }
+            let Some(effect) = self.engine.poll_effect() else { return };
+            let answer = match effect {
+                Effect::Call { call, request } => {
+                    self.calls.push_back((call, request));
+                    continue;
+                }
+                Effect::Persist { payment } => {
+                    let offline_id = payment.offline_id.clone();
+                    match self.store.append(&payment).and_then(|()| self.store.sync()) {
+                        Ok(()) => Input::Persisted { offline_id },
+                        Err(error) => {
+                            Input::PersistFailed { offline_id, code: persist_code(&error) }
+                        }
+                    }
+                }
+                Effect::MarkForwarded { offline_id } => {
+                    match self.store.mark_forwarded(&offline_id).and_then(|()| self.store.sync()) {
+                        Ok(()) => Input::MarkedForwarded { offline_id },
+                        Err(_) => Input::MarkFailed { offline_id },
+                    }
+                }
+                Effect::DropUnreadable { offline_id } => {
+                    // Reported already; if the drop fails the record is
+                    // reported again at the next start, never lost silently.
+                    let _ = self.store.mark_forwarded(&offline_id).and_then(|()| self.store.sync());
+                    continue;
+                }
+            };
+            self.engine.handle(now, answer);
+        }
+    }
+}
+
+/// The SDK code a store refusal surfaces as. Full disk and record cap are
+/// `OFFLINE_PAYMENTS_DATABASE_TOO_LARGE`, locked keys
+/// `OFFLINE_ENCRYPTION_KEYS_UNAVAILABLE`; any other storage failure has no
+/// documented code and is reported as a full database, the nearest the app
+/// can act on (free space, forward first).
+fn persist_code(error: &StoreError) -> TerminalErrorCode {
+    error.code().unwrap_or(TerminalErrorCode::OfflinePaymentsDatabaseTooLarge)
+}
