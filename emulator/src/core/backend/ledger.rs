@@ -58,6 +58,13 @@ pub struct Backend {
     pub(super) charges: BTreeMap<String, Charge>,
     pub(super) tokens: ConnectionTokens,
     keys: IdempotencyKeys,
+    /// The first answer to each forwarded offline payment, by account and
+    /// offline id.
+    /// Idempotency keys expire after 24 h, but a payment stored offline may
+    /// wait longer than that between an upload whose answer was lost and its
+    /// retry; the offline id is the payment's identity forever, so a second
+    /// upload of it replays the first answer instead of charging again.
+    pub(super) forwarded: BTreeMap<(String, OfflineId), ApiReply>,
     pub(super) faults: ArmedFaults,
     pub(super) counters: Counters,
     out: VecDeque<(Millis, EventBody)>,
@@ -80,6 +87,7 @@ impl Backend {
             config,
             intents: BTreeMap::new(),
             charges: BTreeMap::new(),
+            forwarded: BTreeMap::new(),
             faults: ArmedFaults::default(),
             counters: Counters::default(),
             out: VecDeque::new(),

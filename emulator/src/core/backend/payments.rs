@@ -358,20 +358,33 @@ impl Backend {
             };
             return Executed::Refused(invalid(code, message));
         }
+        let identity = (payment.account.clone(), payment.offline_id.clone());
+        if let Some(first) = self.forwarded.get(&identity) {
+            return Executed::Ran(first.clone());
+        }
+        let reply = self.forward_once(now, caller, payment);
+        if !matches!(&reply, ApiReply::Err(e) if e.is_retryable()) {
+            self.forwarded.insert(identity, reply.clone());
+        }
+        Executed::Ran(reply)
+    }
+
+    /// [`Self::forward`] for an offline id the backend has not seen yet.
+    fn forward_once(&mut self, now: Millis, caller: &Caller, payment: &StoredPayment) -> ApiReply {
         let id = match &payment.intent_id {
             Some(id) => {
                 let intent = match self.find_intent(caller, id) {
                     Ok(intent) => intent,
-                    Err(error) => return Executed::Ran(ApiReply::Err(error)),
+                    Err(error) => return ApiReply::Err(error),
                 };
                 if intent.status != IntentStatus::RequiresPaymentMethod {
-                    return Executed::Ran(ApiReply::Err(self.unexpected_state(intent, "forward")));
+                    return ApiReply::Err(self.unexpected_state(intent, "forward"));
                 }
                 if intent.amount != payment.amount {
-                    return Executed::Ran(ApiReply::Err(invalid(
+                    return ApiReply::Err(invalid(
                         "parameter_invalid_integer",
                         "The stored payment's amount differs from its payment intent's.",
-                    )));
+                    ));
                 }
                 if let Some(intent) = self.intents.get_mut(id) {
                     intent.offline_id = Some(payment.offline_id.clone());
@@ -399,7 +412,7 @@ impl Backend {
             }),
         };
         let decline = self.decline_at_forwarding(now, payment);
-        Executed::Ran(self.settle(now, &id, attempt, decline))
+        self.settle(now, &id, attempt, decline)
     }
 
     /// The issuer's answer to a stored card now: an armed decline on sync,
