@@ -27,7 +27,7 @@ fn payment(i: usize) -> StoredPayment {
     let card = &cards[i % cards.len()];
     StoredPayment {
         offline_id: OfflineId(format!("off_a1_{i}")),
-        intent_id: (i % 3 == 0).then(|| format!("pi_{i}")),
+        intent_id: i.is_multiple_of(3).then(|| format!("pi_{i}")),
         amount: Money::new(
             1000 + i as u64,
             if i % 4 == 3 { "eur".parse().unwrap() } else { Currency::USD },
@@ -398,7 +398,7 @@ fn a_failed_migration_is_an_error_and_keeps_the_old_file() {
     assert!(matches!(err, StoreError::Migration { from: 1, offset: 16, .. }), "{err}");
     assert_eq!(disk.read(LOG_FILE).unwrap(), before, "never a silent reset (android-731)");
     keys.lock();
-    let err = Store::open(disk.clone(), keys.clone(), StoreConfig::default()).unwrap_err();
+    let err = Store::open(disk.clone(), keys, StoreConfig::default()).unwrap_err();
     assert!(matches!(err, StoreError::KeysUnavailable));
     assert_eq!(disk.read(LOG_FILE).unwrap(), before);
 }
@@ -676,4 +676,16 @@ fn no_card_number_in_clear_in_any_file() {
     assert_eq!(files_with_card_numbers(&dirs).len(), 1, "the search is not vacuous");
     std::fs::write(data.path().join("control"), &number[..12]).unwrap();
     assert_eq!(files_with_card_numbers(&dirs).len(), 1, "twelve digits are found too");
+}
+
+#[test]
+fn two_adjacent_damaged_records_are_each_reported_by_id() {
+    let (disk, keys, store) = store_with(4);
+    drop(store);
+    disk.flip(LOG_FILE, offset_of(1) + record_len(&payment(1)) as u64 - 1, 0x01).unwrap();
+    disk.flip(LOG_FILE, offset_of(2) + record_len(&payment(2)) as u64 - 1, 0x01).unwrap();
+    let (store, recovery) = open(&disk, &keys);
+    assert_eq!(ids(&store), ["off_a1_0", "off_a1_3"]);
+    let reported: Vec<_> = recovery.corrupt.iter().map(|c| c.offline_id.clone().unwrap()).collect();
+    assert_eq!(reported, [payment(1).offline_id, payment(2).offline_id]);
 }

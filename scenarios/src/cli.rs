@@ -43,6 +43,34 @@ enum Command {
     Steps(NotBuilt),
     /// List the defect profiles and the incident each models. [not built yet]
     Defects(NotBuilt),
+    /// Measure parts of the rig on this machine.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    #[command(subcommand)]
+    what: BenchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Stored payments per second on real files (raw append+fdatasync, then
+    /// the store with group commit at 1, 8 and 64 collectors).
+    Store(StoreBenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct StoreBenchArgs {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Seconds per measurement (five measurements in all).
+    #[arg(long, default_value_t = 2.0, value_name = "S")]
+    seconds: f64,
+    /// Work in this directory instead of a fresh temporary one.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
 }
 
 /// Arguments of a command that is not built yet: accepted as they come, so
@@ -84,6 +112,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Readers(args) => readers(&args),
+        Command::Bench(BenchArgs { what: BenchCommand::Store(args) }) => bench_store(&args),
         Command::Run(_) => return not_built("run"),
         Command::Explore(_) => return not_built("explore"),
         Command::Replay(_) => return not_built("replay"),
@@ -99,6 +128,16 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
+}
+
+fn bench_store(args: &StoreBenchArgs) -> anyhow::Result<()> {
+    let bench = crate::bench::store(args.seconds, args.dir.as_deref())?;
+    if args.json {
+        println!("{}", serde_json::to_string(&bench)?);
+    } else {
+        print!("{}", crate::bench::table(&bench));
+    }
+    Ok(())
 }
 
 fn readers(args: &ReadersArgs) -> anyhow::Result<()> {

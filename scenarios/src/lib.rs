@@ -1,9 +1,10 @@
 //! readerlab: the harness around the emulator. It will hold the Rig
 //! abstraction and its targets, the invariant checker, the cucumber steps,
 //! exploration and reports (architecture.md §3); today it holds the command
-//! line and the reader catalogue view.
+//! line, the reader catalogue view and the store benchmark.
 //!
 //! It depends on `readerlab-emulator`, never the other way round.
 
+pub mod bench;
 pub mod cli;
 pub mod readers;

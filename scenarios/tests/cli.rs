@@ -131,3 +131,43 @@ fn commands_not_built_yet_say_so_and_fail() {
         assert!(stdout(&out).is_empty(), "{args:?} must not print results");
     }
 }
+
+#[test]
+fn bench_store_json_has_every_measurement_with_positive_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = readerlab(&[
+        "bench",
+        "store",
+        "--json",
+        "--seconds",
+        "0.2",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("collector"), "progress goes to stderr");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["seconds"], 0.2);
+    assert!(json["record_bytes"].as_u64().unwrap() > 0);
+    assert!(json["raw_append_fdatasync_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["raw_runs_per_s"].as_array().unwrap().len(), 2);
+    let runs = json["collectors"].as_array().unwrap();
+    let counts: Vec<u64> = runs.iter().map(|r| r["collectors"].as_u64().unwrap()).collect();
+    assert_eq!(counts, [1, 8, 64]);
+    for run in runs {
+        assert!(run["payments"].as_u64().unwrap() > 0, "{run}");
+        assert!(run["syncs"].as_u64().unwrap() > 0, "{run}");
+        assert!(run["payments_per_s"].as_f64().unwrap() > 0.0, "{run}");
+        assert!(run["ratio_to_raw"].as_f64().unwrap() > 0.0, "{run}");
+        assert!(run["mean_batch"].as_f64().unwrap() >= 1.0, "{run}");
+    }
+    // Nothing left behind in the directory it was given.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn bench_store_refuses_a_non_positive_duration() {
+    let out = readerlab(&["bench", "store", "--seconds", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--seconds"), "{}", stderr(&out));
+}

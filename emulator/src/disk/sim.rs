@@ -114,6 +114,8 @@ impl State {
                 // An unsynced truncate or rewrite: the old durable bytes remain.
                 file.durable.clone()
             };
+            // What survived a power loss is on the medium: durable now.
+            file.durable.clone_from(&kept);
             file.current = kept;
         }
     }
@@ -310,6 +312,9 @@ mod tests {
         assert!(disk.read("log").is_err(), "off until powered on");
         disk.power_on();
         assert_eq!(disk.read("log").unwrap(), b"abcde");
+        disk.power_loss(0);
+        disk.power_on();
+        assert_eq!(disk.read("log").unwrap(), b"abcde", "survivors of a crash are durable");
     }
 
     #[test]

@@ -220,6 +220,20 @@ pub fn decode_frame(bytes: &[u8]) -> Result<(Frame<'_>, usize), DecodeError> {
     Ok((Frame { kind, epoch, counter, clear, sealed }, total))
 }
 
+/// The length of the frame at the start of `bytes` if its framing is
+/// intact (magic, length and its complement, all bytes present), whether or
+/// not its checksum and content are: a damaged record whose extent is still
+/// known, so the next one can be found without guessing.
+pub fn framed_len(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < PREFIX_LEN || bytes[..4] != RECORD_MAGIC {
+        return None;
+    }
+    let len = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
+    let check = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
+    let total = PREFIX_LEN + len as usize;
+    (len == !check && len <= MAX_BODY_LEN && bytes.len() >= total).then_some(total)
+}
+
 type Parsed = (RecordKind, u32, u64, ClearHeader, usize);
 
 fn parse_clear(body: &[u8]) -> Result<Parsed, Invalid> {

@@ -99,7 +99,10 @@ pub(super) fn scan(bytes: &[u8], key: &[u8; crypto::KEY_LEN]) -> Scan {
             Err(DecodeError::Invalid(why)) => {
                 // Up to the next valid frame, or to the end: damaged bytes
                 // are reported, never cut off, even at the tail.
-                let next = next_frame(bytes, at + 1).unwrap_or(bytes.len());
+                let next = match codec::framed_len(&bytes[at..]) {
+                    Some(len) => at + len,
+                    None => next_frame(bytes, at + 1).unwrap_or(bytes.len()),
+                };
                 let entry = damaged(bytes, at, next, why);
                 if let Some(id) = entry.offline_id() {
                     by_id.entry(id.clone()).or_insert(slots.len());
@@ -126,12 +129,13 @@ fn damaged(bytes: &[u8], from: usize, to: usize, why: codec::Invalid) -> Entry {
     Entry::corrupt(record, span)
 }
 
-/// The next offset at or after `from` where a complete, valid frame
-/// starts. A mere prefix does not count: a torn tail's last byte can look
-/// like the start of a magic number, and must not turn the torn record into
-/// a "damaged" one.
+/// The next offset at or after `from` where a frame with intact framing
+/// starts (see [`codec::framed_len`]); its checksum may still fail, and the
+/// scan reports it on its own. A mere prefix does not count: a torn tail's
+/// last byte can look like the start of a magic number, and must not turn
+/// the torn record into a "damaged" one.
 fn next_frame(bytes: &[u8], from: usize) -> Option<usize> {
     (from..bytes.len()).find(|&at| {
-        bytes[at] == codec::RECORD_MAGIC[0] && codec::decode_frame(&bytes[at..]).is_ok()
+        bytes[at] == codec::RECORD_MAGIC[0] && codec::framed_len(&bytes[at..]).is_some()
     })
 }
