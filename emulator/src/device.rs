@@ -156,6 +156,10 @@ impl<D: Disk, K: Keychain> OfflineDevice<D, K> {
                 Effect::MarkForwarded { offline_id } => {
                     match self.store.mark_forwarded(&offline_id).and_then(|()| self.store.sync()) {
                         Ok(()) => Input::MarkedForwarded { offline_id },
+                        // Already gone from the store (its damaged forwarded
+                        // mark brought it back at start-up, and the backend
+                        // replayed its answer): the mark holds.
+                        Err(StoreError::UnknownPayment(_)) => Input::MarkedForwarded { offline_id },
                         Err(_) => Input::MarkFailed { offline_id },
                     }
                 }

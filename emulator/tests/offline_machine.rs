@@ -34,7 +34,7 @@ use std::time::Duration;
 const CARDS: [&str; 4] =
     ["4242424242424242", "5555555555554444", "4000000000009995", "378282246310005"];
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 enum Step {
     /// Create, collect and confirm a payment.
     Pay { amount: u64, card: usize, chip: bool },
@@ -78,16 +78,14 @@ impl ReferenceStateMachine for Schedule {
             3 => (1u64..90).prop_map(|secs| Step::Advance { secs }),
             2 => (any::<bool>(), 0usize..80).prop_map(|(power, torn)| Step::Crash { power, torn }),
             1 => (1u64..4).prop_map(|nth| Step::DiskFull { nth }),
-            0 => any::<u16>().prop_map(|at| Step::Corrupt { at }),
+            1 => any::<u16>().prop_map(|at| Step::Corrupt { at }),
             1 => Just(Step::Upgrade),
             1 => any::<bool>().prop_map(|locked| Step::Keys { locked }),
         ]
         .boxed()
     }
 
-    fn apply(state: (), _: &Step) {
-        state
-    }
+    fn apply((): (), _: &Step) {}
 }
 
 /// The parts under test and what the history has said so far.
@@ -253,7 +251,11 @@ impl Rig {
             Step::Corrupt { at } => {
                 let name = readerlab_emulator::store::LOG_FILE;
                 let Some(durable) = self.disk.durable(name) else { return };
-                if durable.len() <= 64 {
+                // Format-1 stores have no clear header to report a damaged
+                // record by; their migration refuses and keeps the file
+                // (tested in tests/store.rs), which would stop this run.
+                let current = durable.get(8..10) == Some(&[2, 0][..]);
+                if durable.len() <= 64 || !current {
                     return;
                 }
                 let offset = 16 + u64::from(at) % (durable.len() as u64 - 16);
@@ -338,8 +340,13 @@ impl Rig {
                 missing += 1;
             }
         }
+        // A flip in a damaged record's clear header garbles the id it is
+        // reported by (the header is checked only by the frame's checksum,
+        // which failed): such a report names no acknowledged payment.
+        let garbled = self.unreadable.iter().filter(|id| !self.acked.contains_key(*id)).count();
+        let anonymous = self.unreadable_without_id as usize + garbled;
         assert!(
-            missing == 0 || (self.corrupted && missing <= self.unreadable_without_id as usize),
+            missing == 0 || (self.corrupted && missing <= anonymous),
             "{missing} acknowledged payments are neither queued nor reported"
         );
     }

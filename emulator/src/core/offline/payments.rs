@@ -281,7 +281,11 @@ impl OfflineEngine {
         // rest. It is reported once, by id and amount when its header
         // survived, and then dropped from the store.
         for record in unreadable {
-            if let Some(offline_id) = record.offline_id.clone() {
+            // A damaged record whose (possibly garbled) id is also a readable
+            // pending payment is not dropped by that id: the drop would mark
+            // the readable payment forwarded before it was.
+            let id = record.offline_id.clone();
+            if let Some(offline_id) = id.filter(|id| !self.forwarder.contains(id)) {
                 self.out.effect(Effect::DropUnreadable { offline_id });
             }
             let body = EventBody::PaymentUnreadable {
