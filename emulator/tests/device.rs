@@ -3,19 +3,17 @@
 //! store-backed error codes. Each test is one story, told in the order it
 //! happened in the field.
 
+mod common;
+
 use readerlab_emulator::core::backend::{Backend, BackendConfig, BackendFault, ForwardMatch};
-use readerlab_emulator::core::cards::TestCards;
 use readerlab_emulator::core::event::EventBody;
 use readerlab_emulator::core::offline::{
-    Account, CaptureMethod, CollectedCard, Holder, Input, OfflineBehavior, OfflineConfig, Session,
-    Timings,
+    CaptureMethod, CollectedCard, Input, OfflineBehavior, Session,
 };
 use readerlab_emulator::core::profile::EntryMode;
 use readerlab_emulator::core::{Currency, Millis, Money, TerminalErrorCode as Code};
-use readerlab_emulator::device::{EngineSetup, OfflineDevice};
 use readerlab_emulator::disk::SimDisk;
-use readerlab_emulator::store::{LOG_FILE, SimKeychain, StoreConfig, legacy};
-use std::sync::Arc;
+use readerlab_emulator::store::{LOG_FILE, SimKeychain, legacy};
 use std::time::Duration;
 
 const VISA: &str = "4242424242424242";
@@ -25,7 +23,7 @@ struct Counter {
     now: Millis,
     disk: SimDisk,
     keys: SimKeychain,
-    device: Option<OfflineDevice<SimDisk, SimKeychain>>,
+    device: Option<common::PosDevice>,
     session: Session,
     backend: Backend,
     runs: u32,
@@ -36,12 +34,7 @@ struct Counter {
 impl Counter {
     fn new() -> Counter {
         let backend = Backend::new(BackendConfig::default());
-        let account = Account { id: backend.config().account.clone(), livemode: false };
-        let session = Session {
-            account: Some(account),
-            config: Some(OfflineConfig::enabled()),
-            ..Session::default()
-        };
+        let session = common::online_before(&backend);
         let mut counter = Counter {
             now: Millis(1_000),
             disk: SimDisk::new(),
@@ -59,21 +52,9 @@ impl Counter {
 
     fn start(&mut self) {
         self.runs += 1;
-        let setup = EngineSetup {
-            holder: Holder::Pos,
-            instance: format!("r{}", self.runs),
-            session: self.session.clone(),
-            cards: Arc::new(TestCards::builtin().clone()),
-            timings: Timings::default(),
-        };
-        let (device, _) = OfflineDevice::start(
-            self.now,
-            setup,
-            self.disk.clone(),
-            self.keys.clone(),
-            StoreConfig::default(),
-        )
-        .expect("the store opens");
+        let (device, _) =
+            common::start_pos(self.now, self.runs, &self.session, &self.disk, &self.keys)
+                .expect("the store opens");
         self.device = Some(device);
         self.input(Input::NetworkChanged { up: self.network_up });
     }
@@ -89,7 +70,7 @@ impl Counter {
         self.start();
     }
 
-    fn device(&mut self) -> &mut OfflineDevice<SimDisk, SimKeychain> {
+    fn device(&mut self) -> &mut common::PosDevice {
         self.device.as_mut().expect("running")
     }
 

@@ -11,23 +11,21 @@
 //! with every fault cleared and the network up, the queue drains and every
 //! acknowledged payment has exactly one outcome.
 
+mod common;
+
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use readerlab_emulator::core::backend::{ApiCall, Backend, BackendConfig};
-use readerlab_emulator::core::cards::TestCards;
 use readerlab_emulator::core::event::EventBody;
 use readerlab_emulator::core::offline::{
-    Account, CaptureMethod, CollectedCard, Holder, Input, OfflineBehavior, OfflineConfig,
-    OfflineId, Session, Timings,
+    CaptureMethod, CollectedCard, Input, OfflineBehavior, OfflineId, Session,
 };
 use readerlab_emulator::core::profile::EntryMode;
 use readerlab_emulator::core::{Currency, Millis, Money};
-use readerlab_emulator::device::{EngineSetup, OfflineDevice};
 use readerlab_emulator::disk::SimDisk;
-use readerlab_emulator::store::{SimKeychain, StoreConfig, StoreError, legacy};
+use readerlab_emulator::store::{SimKeychain, StoreError, legacy};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Cards that may be taken offline; the third declines at forwarding.
@@ -93,7 +91,7 @@ struct Rig {
     now: Millis,
     disk: SimDisk,
     keys: SimKeychain,
-    device: Option<OfflineDevice<SimDisk, SimKeychain>>,
+    device: Option<common::PosDevice>,
     session: Session,
     backend: Backend,
     runs: u32,
@@ -115,12 +113,7 @@ struct Rig {
 impl Rig {
     fn new() -> Rig {
         let backend = Backend::new(BackendConfig::default());
-        let account = Account { id: backend.config().account.clone(), livemode: false };
-        let session = Session {
-            account: Some(account),
-            config: Some(OfflineConfig::enabled()),
-            ..Session::default()
-        };
+        let session = common::online_before(&backend);
         let mut rig = Rig {
             now: Millis(1_000),
             disk: SimDisk::new(),
@@ -147,20 +140,7 @@ impl Rig {
     fn start(&mut self) -> Result<(), StoreError> {
         assert!(self.device.is_none());
         self.runs += 1;
-        let setup = EngineSetup {
-            holder: Holder::Pos,
-            instance: format!("r{}", self.runs),
-            session: self.session.clone(),
-            cards: Arc::new(TestCards::builtin().clone()),
-            timings: Timings::default(),
-        };
-        let opened = OfflineDevice::start(
-            self.now,
-            setup,
-            self.disk.clone(),
-            self.keys.clone(),
-            StoreConfig::default(),
-        );
+        let opened = common::start_pos(self.now, self.runs, &self.session, &self.disk, &self.keys);
         let (device, recovery) = opened?;
         for pending in device.store().pending() {
             assert!(
