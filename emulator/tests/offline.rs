@@ -840,3 +840,24 @@ fn a_mark_waiting_out_its_back_off_is_written_as_soon_as_the_network_returns() {
     assert_eq!(sdk.forwarded().len(), 1);
     assert!(sdk.calls.is_empty());
 }
+
+#[test]
+fn a_stored_payment_carries_its_offline_details() {
+    let mut sdk = Sdk::offline();
+    sdk.pay("p1", usd(1_234), card("5555555555554444", EntryMode::Contactless));
+    let details = sdk
+        .events
+        .iter()
+        .find_map(|(_, e)| match e {
+            EventBody::OfflinePaymentStored { offline_details, intent: None, .. } => {
+                Some(offline_details.clone())
+            }
+            _ => None,
+        })
+        .expect("stored without an intent id");
+    assert!(details.requires_upload);
+    assert_eq!(details.amount, usd(1_234));
+    assert_eq!(details.card.last4, "4444");
+    assert_eq!(details.entry_mode, EntryMode::Contactless);
+    assert_eq!(details.stored_at, sdk.now);
+}

@@ -72,6 +72,22 @@ impl From<&TestCard> for CardSummary {
     }
 }
 
+/// A PaymentIntent's `offlineDetails` (offline-mode.md §3): what the app
+/// can read about a payment stored offline before it is forwarded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineDetails {
+    /// `storedAt`.
+    pub stored_at: Millis,
+    /// `requiresUpload`: true until the payment is forwarded.
+    pub requires_upload: bool,
+    /// `amountDetails`.
+    pub amount: Money,
+    /// `cardPresentDetails`: brand, funding, last four, and how it was read.
+    pub card: CardSummary,
+    /// How the card was read.
+    pub entry_mode: EntryMode,
+}
+
 /// Why a reader and the POS parted (offline-mode.md §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -383,6 +399,8 @@ pub enum EventBody {
         offline_id: OfflineId,
         intent: Option<String>,
         amount: Money,
+        /// The intent's `offlineDetails` as the app reads them.
+        offline_details: OfflineDetails,
     },
     #[serde(rename = "offline.forward.attempted")]
     ForwardAttempted { offline_id: OfflineId, attempt: u32 },

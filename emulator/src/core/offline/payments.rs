@@ -15,7 +15,7 @@ use super::rules::{self, CollectedCard, Mode, OfflineBehavior};
 use super::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
 use crate::core::backend::{ApiCall, ApiErrorKind, ApiReply, ApiRequest, PresentedCard};
 use crate::core::error::TerminalErrorCode as Code;
-use crate::core::event::{EventBody, PaymentRequest};
+use crate::core::event::{CardSummary, EventBody, OfflineDetails, PaymentRequest};
 use crate::core::money::Money;
 use crate::core::time::Millis;
 
@@ -157,6 +157,17 @@ impl OfflineEngine {
         self.intents.remove(&name);
         self.stored_names.insert(name.clone());
         let Step::Storing { payment } = intent.step else { unreachable!("found storing") };
+        let offline_details = OfflineDetails {
+            stored_at: payment.stored_at,
+            requires_upload: true,
+            amount: payment.amount,
+            card: CardSummary {
+                brand: payment.card.brand,
+                funding: payment.card.funding,
+                last4: payment.card.number.last4(),
+            },
+            entry_mode: payment.card.entry_mode,
+        };
         self.out.event(
             now,
             EventBody::OfflinePaymentStored {
@@ -164,6 +175,7 @@ impl OfflineEngine {
                 offline_id,
                 intent: intent.id,
                 amount: intent.amount,
+                offline_details,
             },
         );
         self.forwarder.push(*payment);
