@@ -8,9 +8,9 @@ mod common;
 use readerlab_emulator::core::backend::{Backend, BackendConfig, BackendFault, ForwardMatch};
 use readerlab_emulator::core::event::EventBody;
 use readerlab_emulator::core::offline::{
-    CaptureMethod, CollectedCard, Input, OfflineBehavior, Session,
+    CaptureMethod, CollectedCard, Holder, Input, OfflineBehavior, Session,
 };
-use readerlab_emulator::core::profile::EntryMode;
+use readerlab_emulator::core::profile::{EntryMode, ReaderModel};
 use readerlab_emulator::core::{Currency, Millis, Money, TerminalErrorCode as Code};
 use readerlab_emulator::disk::SimDisk;
 use readerlab_emulator::store::{LOG_FILE, SimKeychain, legacy};
@@ -23,12 +23,13 @@ struct Counter {
     now: Millis,
     disk: SimDisk,
     keys: SimKeychain,
-    device: Option<common::PosDevice>,
+    device: Option<common::SimDevice>,
     session: Session,
     backend: Backend,
     runs: u32,
     events: Vec<EventBody>,
     network_up: bool,
+    holder: Holder,
 }
 
 impl Counter {
@@ -45,6 +46,7 @@ impl Counter {
             runs: 0,
             events: Vec::new(),
             network_up: false,
+            holder: Holder::Pos,
         };
         counter.start();
         counter
@@ -52,9 +54,15 @@ impl Counter {
 
     fn start(&mut self) {
         self.runs += 1;
-        let (device, _) =
-            common::start_pos(self.now, self.runs, &self.session, &self.disk, &self.keys)
-                .expect("the store opens");
+        let (device, _) = common::start(
+            self.holder.clone(),
+            self.now,
+            self.runs,
+            &self.session,
+            &self.disk,
+            &self.keys,
+        )
+        .expect("the store opens");
         self.device = Some(device);
         self.input(Input::NetworkChanged { up: self.network_up });
     }
@@ -70,7 +78,7 @@ impl Counter {
         self.start();
     }
 
-    fn device(&mut self) -> &mut common::PosDevice {
+    fn device(&mut self) -> &mut common::SimDevice {
         self.device.as_mut().expect("running")
     }
 
@@ -372,4 +380,46 @@ fn tokens_for_another_account_or_mode_report_the_mismatch_codes() {
         assert_eq!(reported, vec![code.name()]);
         assert_eq!(pos.charges_held(), 0);
     }
+}
+
+#[test]
+fn a_smart_reader_keeps_its_payments_through_a_reboot_and_resumes_forwarding() {
+    // offline-mode.md §1: the smart reader stores; rebooting it is safe.
+    let mut reader = Counter::new();
+    reader.holder = Holder::SmartReader { serial: "WPE-0001".into() };
+    reader.restart(false);
+    reader.pay("p1", 1_000, VISA, OfflineBehavior::PreferOnline);
+    reader.pay("p2", 2_000, VISA, OfflineBehavior::PreferOnline);
+    reader.restart(true);
+    assert_eq!(reader.device().engine().queued().count(), 2);
+    reader.forward_all();
+    assert_eq!(reader.charges_held(), 2);
+    assert_eq!(reader.count("offline.payment.forwarded"), 2);
+}
+
+#[test]
+fn android_602_a_smart_reader_connects_offline_after_an_online_session_at_its_location() {
+    let mut reader = Counter::new();
+    reader.holder = Holder::SmartReader { serial: "WPE-0001".into() };
+    reader.network(true);
+    let connect = |location: &str| Input::ConnectReader {
+        serial: "WPE-0001".into(),
+        model: ReaderModel::WiseposE,
+        location: location.into(),
+        software_updated_at: Millis(1_000),
+    };
+    reader.input(connect("tml_1"));
+    reader.network(false);
+    reader.restart(true);
+    reader.input(connect("tml_1"));
+    reader.input(connect("tml_other"));
+    let refused: Vec<Code> = reader
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            EventBody::OfflineConnectRefused { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused, vec![Code::LocationConnectionNotAvailableOffline]);
 }

@@ -19,7 +19,7 @@ use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state
 use readerlab_emulator::core::backend::{ApiCall, Backend, BackendConfig};
 use readerlab_emulator::core::event::EventBody;
 use readerlab_emulator::core::offline::{
-    CaptureMethod, CollectedCard, Input, OfflineBehavior, OfflineId, Session,
+    CaptureMethod, CollectedCard, Holder, Input, OfflineBehavior, OfflineId, Session,
 };
 use readerlab_emulator::core::profile::EntryMode;
 use readerlab_emulator::core::{Currency, Millis, Money};
@@ -91,7 +91,7 @@ struct Rig {
     now: Millis,
     disk: SimDisk,
     keys: SimKeychain,
-    device: Option<common::PosDevice>,
+    device: Option<common::SimDevice>,
     session: Session,
     backend: Backend,
     runs: u32,
@@ -140,7 +140,8 @@ impl Rig {
     fn start(&mut self) -> Result<(), StoreError> {
         assert!(self.device.is_none());
         self.runs += 1;
-        let opened = common::start_pos(self.now, self.runs, &self.session, &self.disk, &self.keys);
+        let opened =
+            common::start(Holder::Pos, self.now, self.runs, &self.session, &self.disk, &self.keys);
         let (device, recovery) = opened?;
         for pending in device.store().pending() {
             assert!(

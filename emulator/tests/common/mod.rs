@@ -11,8 +11,8 @@ use readerlab_emulator::disk::SimDisk;
 use readerlab_emulator::store::{Recovery, SimKeychain, StoreConfig, StoreError};
 use std::sync::Arc;
 
-/// A POS device on the simulated disk.
-pub type PosDevice = OfflineDevice<SimDisk, SimKeychain>;
+/// A device (POS or smart reader) on the simulated disk.
+pub type SimDevice = OfflineDevice<SimDisk, SimKeychain>;
 
 /// The session of a POS that connected online before, to `backend`'s
 /// account (test mode), with offline mode enabled.
@@ -21,17 +21,19 @@ pub fn online_before(backend: &Backend) -> Session {
     Session { account: Some(account), config: Some(OfflineConfig::enabled()), ..Session::default() }
 }
 
-/// Starts the POS app for its `run`-th time (the run number makes its
-/// instance id, so offline ids never repeat) on `disk` and `keys`.
-pub fn start_pos(
+/// Starts the app for its `run`-th time (the run number makes its instance
+/// id, so offline ids never repeat) on `disk` and `keys`, on a POS or on a
+/// smart reader that stores its own payments.
+pub fn start(
+    holder: Holder,
     now: Millis,
     run: u32,
     session: &Session,
     disk: &SimDisk,
     keys: &SimKeychain,
-) -> Result<(PosDevice, Recovery), StoreError> {
+) -> Result<(SimDevice, Recovery), StoreError> {
     let setup = EngineSetup {
-        holder: Holder::Pos,
+        holder,
         instance: format!("r{run}"),
         session: session.clone(),
         cards: Arc::new(TestCards::builtin().clone()),
