@@ -373,3 +373,39 @@ fn tokens_for_another_account_or_mode_report_the_mismatch_codes() {
         assert_eq!(pos.charges_held(), 0);
     }
 }
+
+#[test]
+fn ios_294_a_confirm_applied_online_then_stored_offline_is_reported_paid_once() {
+    // The online confirm reaches the backend and charges the card, its
+    // answer is lost, the SDK falls back offline and stores the payment.
+    // Forwarding it must not charge again, and must report it paid.
+    let mut pos = Counter::new();
+    pos.network(true);
+    pos.input(Input::CreatePaymentIntent {
+        payment: "p1".into(),
+        amount: Money::new(1_000, Currency::USD),
+        behavior: OfflineBehavior::PreferOnline,
+        capture: CaptureMethod::Automatic,
+    });
+    pos.deliver(false); // the intent is created online
+    let card = CollectedCard::read(VISA, EntryMode::Chip);
+    pos.input(Input::Collected { payment: "p1".into(), card });
+    pos.input(Input::Confirm { payment: "p1".into() });
+    pos.deliver(true); // the confirm charges the card; its answer is lost
+    pos.advance(Duration::from_secs(15));
+    assert_eq!(pos.count("payment.fell_back_offline"), 1);
+    assert_eq!(pos.count("offline.payment.stored"), 1);
+    pos.forward_all();
+    let outcomes: Vec<_> = pos
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            EventBody::PaymentForwarded { error, status, .. } => {
+                Some((error.clone(), status.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outcomes, vec![(None, Some("succeeded".to_owned()))]);
+    assert_eq!(pos.backend.charges().filter(|c| c.holds_funds()).count(), 1, "charged once");
+}
