@@ -409,3 +409,30 @@ fn ios_294_a_confirm_applied_online_then_stored_offline_is_reported_paid_once() 
     assert_eq!(outcomes, vec![(None, Some("succeeded".to_owned()))]);
     assert_eq!(pos.backend.charges().filter(|c| c.holds_funds()).count(), 1, "charged once");
 }
+
+#[test]
+fn android_459_a_record_whose_clear_header_is_damaged_is_reported_once() {
+    let mut pos = Counter::new();
+    for i in 0..3 {
+        pos.pay(&format!("p{i}"), 1_000 + 100 * i, VISA, OfflineBehavior::PreferOnline);
+    }
+    // Damage the middle record's clear header (its id length byte): the
+    // record can no longer be named.
+    let log = pos.disk.durable(LOG_FILE).expect("a log");
+    let record = (log.len() - 16) / 3;
+    let offset = 16 + record + 16 + 13;
+    pos.disk.flip(LOG_FILE, offset as u64, 0x40).expect("flip");
+    pos.restart(false);
+    assert_eq!(pos.count("offline.payment.unreadable"), 1);
+    assert!(
+        pos.events
+            .iter()
+            .any(|e| matches!(e, EventBody::PaymentUnreadable { offline_id: None, .. })),
+        "the damaged header names no payment"
+    );
+    pos.forward_all();
+    assert_eq!(pos.charges_held(), 2);
+    pos.restart(false);
+    pos.restart(false);
+    assert_eq!(pos.count("offline.payment.unreadable"), 1, "reported once, not at every start");
+}
