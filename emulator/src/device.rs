@@ -79,6 +79,13 @@ impl<D: Disk, K: Keychain> OfflineDevice<D, K> {
             })
             .collect();
         device.handle(now, Input::Restored { pending, unreadable });
+        // The engine has reported every damaged record and asked to drop
+        // those it can name. One with no readable id cannot be named, so it
+        // is dropped here, after its report, or it would be reported again
+        // at every start; if the drop fails it is reported again next time.
+        for record in recovery.corrupt.iter().filter(|c| c.offline_id.is_none()) {
+            let _ = device.store.dismiss_corrupt(record.offset);
+        }
         Ok((device, recovery))
     }
 

@@ -423,3 +423,66 @@ fn android_602_a_smart_reader_connects_offline_after_an_online_session_at_its_lo
         .collect();
     assert_eq!(refused, vec![Code::LocationConnectionNotAvailableOffline]);
 }
+
+#[test]
+fn ios_294_a_confirm_applied_online_then_stored_offline_is_reported_paid_once() {
+    // The online confirm reaches the backend and charges the card, its
+    // answer is lost, the SDK falls back offline and stores the payment.
+    // Forwarding it must not charge again, and must report it paid.
+    let mut pos = Counter::new();
+    pos.network(true);
+    pos.input(Input::CreatePaymentIntent {
+        payment: "p1".into(),
+        amount: Money::new(1_000, Currency::USD),
+        behavior: OfflineBehavior::PreferOnline,
+        capture: CaptureMethod::Automatic,
+    });
+    pos.deliver(false); // the intent is created online
+    let card = CollectedCard::read(VISA, EntryMode::Chip);
+    pos.input(Input::Collected { payment: "p1".into(), card });
+    pos.input(Input::Confirm { payment: "p1".into() });
+    pos.deliver(true); // the confirm charges the card; its answer is lost
+    pos.advance(Duration::from_secs(15));
+    assert_eq!(pos.count("payment.fell_back_offline"), 1);
+    assert_eq!(pos.count("offline.payment.stored"), 1);
+    pos.forward_all();
+    let outcomes: Vec<_> = pos
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            EventBody::PaymentForwarded { error, status, .. } => {
+                Some((error.clone(), status.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outcomes, vec![(None, Some("succeeded".to_owned()))]);
+    assert_eq!(pos.backend.charges().filter(|c| c.holds_funds()).count(), 1, "charged once");
+}
+
+#[test]
+fn android_459_a_record_whose_clear_header_is_damaged_is_reported_once() {
+    let mut pos = Counter::new();
+    for i in 0..3 {
+        pos.pay(&format!("p{i}"), 1_000 + 100 * i, VISA, OfflineBehavior::PreferOnline);
+    }
+    // Damage the middle record's clear header (its id length byte): the
+    // record can no longer be named.
+    let log = pos.disk.durable(LOG_FILE).expect("a log");
+    let record = (log.len() - 16) / 3;
+    let offset = 16 + record + 16 + 13;
+    pos.disk.flip(LOG_FILE, offset as u64, 0x40).expect("flip");
+    pos.restart(false);
+    assert_eq!(pos.count("offline.payment.unreadable"), 1);
+    assert!(
+        pos.events
+            .iter()
+            .any(|e| matches!(e, EventBody::PaymentUnreadable { offline_id: None, .. })),
+        "the damaged header names no payment"
+    );
+    pos.forward_all();
+    assert_eq!(pos.charges_held(), 2);
+    pos.restart(false);
+    pos.restart(false);
+    assert_eq!(pos.count("offline.payment.unreadable"), 1, "reported once, not at every start");
+}

@@ -721,10 +721,11 @@ fn connect_offline(
 const DAY: u64 = 24 * 3600 * 1000;
 
 #[rstest]
-#[case::recent(ReaderModel::M2, "tml_1", 0, 10, None)]
+#[case::recent(ReaderModel::M2, "tml_1", 0, 0, 10, None)]
 #[case::other_model(
     ReaderModel::Wisepad3,
     "tml_1",
+    0,
     0,
     10,
     Some(Code::ReaderConnectionNotAvailableOffline)
@@ -733,6 +734,7 @@ const DAY: u64 = 24 * 3600 * 1000;
     ReaderModel::M2,
     "tml_2",
     0,
+    0,
     10,
     Some(Code::LocationConnectionNotAvailableOffline)
 )]
@@ -740,13 +742,15 @@ const DAY: u64 = 24 * 3600 * 1000;
     ReaderModel::M2,
     "tml_1",
     0,
+    0,
     31,
     Some(Code::ReaderConnectionNotAvailableOffline)
 )]
 #[case::stale_software(
     ReaderModel::M2,
     "tml_1",
-    29,
+    60,
+    30,
     61,
     Some(Code::ReaderConnectionNotAvailableOffline)
 )]
@@ -754,6 +758,7 @@ fn offline_connects_follow_the_thirty_day_rules(
     #[case] model: ReaderModel,
     #[case] location: &str,
     #[case] online_day: u64,
+    #[case] updated_day: u64,
     #[case] today: u64,
     #[case] code: Option<Code>,
 ) {
@@ -762,7 +767,7 @@ fn offline_connects_follow_the_thirty_day_rules(
     session.online_by_location.insert("tml_1".into(), Millis(online_day * DAY));
     let mut sdk = Sdk::with(session);
     sdk.now = Millis(today * DAY);
-    let updated = Millis(online_day * DAY);
+    let updated = Millis(updated_day * DAY);
     assert_eq!(connect_offline(&mut sdk, model, location, updated), code);
 }
 

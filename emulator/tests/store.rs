@@ -689,3 +689,24 @@ fn two_adjacent_damaged_records_are_each_reported_by_id() {
     let reported: Vec<_> = recovery.corrupt.iter().map(|c| c.offline_id.clone().unwrap()).collect();
     assert_eq!(reported, [payment(1).offline_id, payment(2).offline_id]);
 }
+
+#[test]
+fn a_damaged_record_without_a_readable_id_is_dismissed_by_its_offset() {
+    let (disk, keys, store) = store_with(3);
+    drop(store);
+    // The id length byte of record 1's clear header: no id can be salvaged.
+    disk.flip(LOG_FILE, offset_of(1) + PREFIX_LEN as u64 + 13, 0x40).unwrap();
+    let (mut store, recovery) = open(&disk, &keys);
+    assert_eq!(recovery.corrupt.len(), 1);
+    let bad = recovery.corrupt[0].clone();
+    assert_eq!(bad.offline_id, None);
+    // A failed rewrite changes nothing: still there, still reported.
+    disk.fail_nth_write(1);
+    assert!(matches!(store.dismiss_corrupt(bad.offset), Err(StoreError::Full)));
+    assert_eq!(store.corrupt().count(), 1);
+    assert!(store.dismiss_corrupt(bad.offset).unwrap());
+    assert!(!store.dismiss_corrupt(bad.offset).unwrap(), "gone");
+    let (store, recovery) = crash_and_reopen(store);
+    assert!(recovery.corrupt.is_empty(), "{:?}", recovery.corrupt);
+    assert_eq!(ids(&store), ["off_a1_0", "off_a1_2"]);
+}

@@ -148,7 +148,10 @@ fn store_run(dir: &Path, collectors: usize, seconds: f64) -> anyhow::Result<(u64
 /// Runs the whole benchmark in `dir` (a fresh temporary directory if none),
 /// reporting progress on stderr.
 pub fn store(seconds: f64, dir: Option<&Path>) -> anyhow::Result<StoreBench> {
-    anyhow::ensure!(seconds.is_finite() && seconds > 0.0, "--seconds must be a positive number");
+    anyhow::ensure!(
+        seconds > 0.0 && Duration::try_from_secs_f64(seconds).is_ok(),
+        "--seconds must be a positive number of seconds a duration can hold"
+    );
     let temp;
     let dir = match dir {
         Some(dir) => {

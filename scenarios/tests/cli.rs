@@ -171,3 +171,21 @@ fn bench_store_refuses_a_non_positive_duration() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--seconds"), "{}", stderr(&out));
 }
+
+#[test]
+fn bench_store_refuses_a_duration_too_long_to_hold_without_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    for seconds in ["1e20", "inf", "NaN"] {
+        let out = readerlab(&[
+            "bench",
+            "store",
+            "--seconds",
+            seconds,
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{seconds}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--seconds"), "{seconds}: {}", stderr(&out));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{seconds}: nothing left");
+    }
+}

@@ -307,6 +307,30 @@ impl<D: Disk, K: Keychain> Store<D, K> {
         Ok(())
     }
 
+    /// Drops the damaged record that recovery found at `offset`, once the
+    /// app has reported it. A record whose clear header is unreadable has no
+    /// id to write a tombstone for, so it cannot be dismissed with
+    /// [`mark_forwarded`](Self::mark_forwarded); the log is rewritten
+    /// without it instead (one atomic replace, as [`compact`](Self::compact)).
+    /// Returns whether there was such a record. On error nothing changes and
+    /// the record is reported again at the next open.
+    pub fn dismiss_corrupt(&mut self, offset: u64) -> Result<bool, StoreError> {
+        let found = self.entries.iter().find_map(|(seq, e)| match e {
+            Entry::Corrupt { record, .. } if record.offset == offset => Some(*seq),
+            _ => None,
+        });
+        let Some(seq) = found else { return Ok(false) };
+        let entry = self.remove(seq);
+        if let Err(e) = self.compact() {
+            if let Some(id) = entry.offline_id() {
+                self.by_id.entry(id.clone()).or_insert(seq);
+            }
+            self.entries.insert(seq, entry);
+            return Err(e);
+        }
+        Ok(true)
+    }
+
     /// Makes everything buffered durable: the acknowledgement point. On
     /// error nothing of the batch counts as stored: its changes are undone,
     /// the partial write is cut back, and the store stays usable.
