@@ -866,3 +866,11 @@ fn a_stored_payment_carries_its_offline_details() {
     assert_eq!(details.entry_mode, EntryMode::Contactless);
     assert_eq!(details.stored_at, sdk.now);
 }
+
+#[test]
+fn a_zero_amount_is_refused_before_anything_is_stored() {
+    let mut sdk = Sdk::offline();
+    sdk.pay("p1", usd(0), card(VISA, EntryMode::Chip));
+    assert_eq!(sdk.failure(), Some(Code::InvalidRequiredParameter));
+    assert!(sdk.stored.is_empty());
+}

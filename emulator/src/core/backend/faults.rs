@@ -69,6 +69,10 @@ pub enum InvalidFault {
     /// A decline on sync needs a decline code.
     #[error("a decline on sync needs a decline code")]
     EmptyDeclineCode,
+    /// A card match is the last four digits, nothing else: a longer value
+    /// would never match and would put card digits in the history.
+    #[error("a card match takes exactly the last four digits")]
+    NotLast4,
 }
 
 impl BackendFault {
@@ -77,6 +81,13 @@ impl BackendFault {
             BackendFault::DeclineOnSync { decline_code, times, .. } => {
                 if decline_code.is_empty() {
                     return Err(InvalidFault::EmptyDeclineCode);
+                }
+                if let BackendFault::DeclineOnSync {
+                    when: ForwardMatch::CardLast4 { last4 }, ..
+                } = self
+                    && !(last4.len() == 4 && last4.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    return Err(InvalidFault::NotLast4);
                 }
                 *times
             }
@@ -234,6 +245,14 @@ mod tests {
     #[case::no_code(
         BackendFault::DeclineOnSync { when: ForwardMatch::Any, decline_code: String::new(), times: None },
         InvalidFault::EmptyDeclineCode
+    )]
+    #[case::full_number(
+        BackendFault::DeclineOnSync {
+            when: ForwardMatch::CardLast4 { last4: "4242424242424242".into() },
+            decline_code: "insufficient_funds".into(),
+            times: None,
+        },
+        InvalidFault::NotLast4
     )]
     fn faults_that_could_not_fire_as_meant_are_refused(
         #[case] fault: BackendFault,

@@ -31,6 +31,11 @@ impl OfflineEngine {
         if self.intents.contains_key(&payment) || self.stored_names.contains(&payment) {
             return self.request_refused(now, &payment, PaymentRequest::Create);
         }
+        // Stripe refuses a zero amount online; offline it must not become a
+        // stored payment the backend then refuses at forwarding.
+        if amount.amount == 0 {
+            return self.refuse(now, &payment, Code::InvalidRequiredParameter);
+        }
         let config = self.session.config.as_ref();
         let account_known = self.session.account.is_some();
         let mode = match rules::mode_for_create(behavior, self.network_up, config, account_known) {
