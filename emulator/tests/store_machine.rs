@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
-use readerlab_emulator::core::cards::{CardNumber, PinEntry, TestCards};
+use readerlab_emulator::core::cards::{PinEntry, TestCards};
 use readerlab_emulator::core::money::{Currency, Money};
 use readerlab_emulator::core::offline::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
 use readerlab_emulator::core::profile::EntryMode;
@@ -33,13 +33,7 @@ fn payment(i: usize) -> StoredPayment {
         intent_id: None,
         amount: Money::new(100 + i as u64, Currency::USD),
         stored_at: Millis(i as u64),
-        card: StoredCard {
-            number: CardNumber::from(card.number.as_str()),
-            brand: card.brand,
-            funding: card.funding,
-            entry_mode: EntryMode::Contactless,
-            pin: PinEntry::NotEntered,
-        },
+        card: StoredCard::read(card, EntryMode::Contactless, PinEntry::NotEntered),
         capture: CaptureMethod::Manual,
         account: "acct_m".into(),
         livemode: false,

@@ -7,7 +7,7 @@
 //! runs before and after the store runs and the ratio uses their mean.
 
 use anyhow::Context;
-use readerlab_emulator::core::cards::{CardNumber, PinEntry, TestCards};
+use readerlab_emulator::core::cards::{PinEntry, TestCards};
 use readerlab_emulator::core::money::{Currency, Money};
 use readerlab_emulator::core::offline::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
 use readerlab_emulator::core::profile::EntryMode;
@@ -65,13 +65,7 @@ fn sample_payment(id: String) -> StoredPayment {
         intent_id: None,
         amount: Money::new(1250, Currency::USD),
         stored_at: Millis(0),
-        card: StoredCard {
-            number: CardNumber::from(card.number.as_str()),
-            brand: card.brand,
-            funding: card.funding,
-            entry_mode: EntryMode::Contactless,
-            pin: PinEntry::NotEntered,
-        },
+        card: StoredCard::read(card, EntryMode::Contactless, PinEntry::NotEntered),
         capture: CaptureMethod::Automatic,
         account: "acct_bench".into(),
         livemode: false,

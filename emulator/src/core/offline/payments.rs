@@ -103,12 +103,12 @@ impl OfflineEngine {
             Mode::Online if online => {
                 self.refuse(now, payment, Code::OfflineCollectAndConfirmMismatch);
             }
-            Mode::Online | Mode::Offline => self.store_offline(now, payment, card),
+            Mode::Online | Mode::Offline => self.store_offline(now, payment, &card),
         }
     }
 
     /// Confirms `payment` offline: every offline rule, then the store.
-    fn store_offline(&mut self, now: Millis, payment: &str, card: CollectedCard) {
+    fn store_offline(&mut self, now: Millis, payment: &str, card: &CollectedCard) {
         let Some(config) = self.session.config.clone().filter(|c| c.enabled) else {
             return self.refuse(now, payment, Code::NotConnectedToInternet);
         };
@@ -119,7 +119,7 @@ impl OfflineEngine {
         let test_card = self.cards.by_number(card.number.as_str()).cloned();
         let checked = rules::check_offline_confirm(
             &config,
-            &card,
+            card,
             test_card.as_ref(),
             intent.amount,
             &self.totals,
@@ -136,13 +136,7 @@ impl OfflineEngine {
             intent_id: intent.id.clone(),
             amount: intent.amount,
             stored_at: now,
-            card: StoredCard {
-                number: card.number,
-                brand: test_card.brand,
-                funding: test_card.funding,
-                entry_mode: card.entry_mode,
-                pin: card.pin,
-            },
+            card: StoredCard::read(&test_card, card.entry_mode, card.pin),
             capture: intent.capture,
             account: account.id,
             livemode: account.livemode,
@@ -217,7 +211,7 @@ impl OfflineEngine {
                 };
                 self.out.event(now, body);
             }
-            Step::Confirming { card, .. } if fallback => self.store_offline(now, payment, card),
+            Step::Confirming { card, .. } if fallback => self.store_offline(now, payment, &card),
             _ => self.refuse(now, payment, Code::NotConnectedToInternet),
         }
     }

@@ -9,7 +9,7 @@
 //! (invariant I7). Its `Debug` masks the number, and history events carry a
 //! [`CardSummary`](crate::core::event::CardSummary) instead.
 
-use crate::core::cards::{Brand, CardNumber, Funding, PinEntry};
+use crate::core::cards::{Brand, CardNumber, Funding, PinEntry, TestCard};
 use crate::core::money::Money;
 use crate::core::profile::EntryMode;
 use crate::core::time::Millis;
@@ -79,6 +79,19 @@ pub struct StoredCard {
     pub entry_mode: EntryMode,
     /// Whether (and how) a PIN was verified on the reader.
     pub pin: PinEntry,
+}
+
+impl StoredCard {
+    /// `card` as the reader read it: how, and with which PIN entry.
+    pub fn read(card: &TestCard, entry_mode: EntryMode, pin: PinEntry) -> StoredCard {
+        StoredCard {
+            number: CardNumber::from(card.number.as_str()),
+            brand: card.brand,
+            funding: card.funding,
+            entry_mode,
+            pin,
+        }
+    }
 }
 
 impl fmt::Debug for StoredCard {
