@@ -311,11 +311,9 @@ impl OfflineEngine {
             }
             Input::MarkedForwarded { offline_id } => {
                 let network_up = self.network_up;
-                if let Some(p) =
-                    self.forwarder.on_marked(now, &offline_id, network_up, &mut self.out)
-                {
-                    self.totals.remove(p.amount);
-                }
+                let forwarded =
+                    self.forwarder.on_marked(now, &offline_id, network_up, &mut self.out);
+                self.totals.remove(forwarded.amount);
             }
             Input::MarkFailed { .. } => self.forwarder.on_mark_failed(now),
             Input::Restored { pending, unreadable } => self.restored(now, pending, unreadable),

@@ -205,7 +205,7 @@ impl Forwarder {
         id: &OfflineId,
         network_up: bool,
         out: &mut Outbox,
-    ) -> Option<StoredPayment> {
+    ) -> StoredPayment {
         let State::Marking { outcome } = std::mem::replace(&mut self.state, State::Idle) else {
             panic!("the store marked {id} forwarded, but the forwarder was not marking");
         };
@@ -225,7 +225,7 @@ impl Forwarder {
         self.total_attempts = 0;
         self.backoff = self.timings.backoff_initial;
         self.pump(now, network_up, out);
-        Some(payment)
+        payment
     }
 
     /// The store could not write the mark: keep the outcome, try the mark
