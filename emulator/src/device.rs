@@ -79,11 +79,12 @@ impl<D: Disk, K: Keychain> OfflineDevice<D, K> {
             })
             .collect();
         device.handle(now, Input::Restored { pending, unreadable });
-        // The engine has reported every damaged record and asked to drop
-        // those it can name. One with no readable id cannot be named, so it
-        // is dropped here, after its report, or it would be reported again
-        // at every start; if the drop fails it is reported again next time.
-        for record in recovery.corrupt.iter().filter(|c| c.offline_id.is_none()) {
+        // The engine has reported every damaged record; drop each by its
+        // position, which needs no id (a damaged header may have none, or a
+        // garbled one that names a readable payment), so it is reported once.
+        // If a drop fails the record is reported again at the next start,
+        // never lost silently.
+        for record in &recovery.corrupt {
             let _ = device.store.dismiss_corrupt(record.offset);
         }
         Ok((device, recovery))
@@ -169,12 +170,6 @@ impl<D: Disk, K: Keychain> OfflineDevice<D, K> {
                         Err(StoreError::UnknownPayment(_)) => Input::MarkedForwarded { offline_id },
                         Err(_) => Input::MarkFailed { offline_id },
                     }
-                }
-                Effect::DropUnreadable { offline_id } => {
-                    // Reported already; if the drop fails the record is
-                    // reported again at the next start, never lost silently.
-                    let _ = self.store.mark_forwarded(&offline_id).and_then(|()| self.store.sync());
-                    continue;
                 }
             };
             self.engine.handle(now, answer);

@@ -107,7 +107,6 @@ impl Sdk {
                     self.stored.retain(|p| p.offline_id != offline_id);
                     Input::MarkedForwarded { offline_id }
                 }
-                Effect::DropUnreadable { .. } => continue,
             };
             self.engine.handle(self.now, answer);
         }

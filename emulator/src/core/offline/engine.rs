@@ -66,7 +66,9 @@ pub struct Session {
 }
 
 /// A stored record the store could not read back (corrupt or undecryptable):
-/// what its clear header still says.
+/// what its clear header still says. The engine reports it; dropping it from
+/// the store afterwards is the shell's work, by the record's position, which
+/// needs no (possibly garbled) id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnreadableRecord {
     /// The payment's offline id, if the header survived.
@@ -131,9 +133,6 @@ pub enum Effect {
     /// Durably mark this payment forwarded; answer with
     /// [`Input::MarkedForwarded`] or [`Input::MarkFailed`].
     MarkForwarded { offline_id: OfflineId },
-    /// Drop an unreadable record from the store after it was reported, so it
-    /// is reported once (no answer needed).
-    DropUnreadable { offline_id: OfflineId },
 }
 
 /// `OfflineStatus` for one device (offline-mode.md §4).

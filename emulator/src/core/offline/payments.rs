@@ -289,16 +289,10 @@ impl OfflineEngine {
             self.forwarder.push(payment);
         }
         // Incident android-459: one undecryptable record must not stop the
-        // rest. It is reported once, by id and amount when its header
-        // survived, and then dropped from the store.
+        // rest. It is reported here, by id and amount when its header
+        // survived; the shell then drops it from the store, so it is
+        // reported once.
         for record in unreadable {
-            // A damaged record whose (possibly garbled) id is also a readable
-            // pending payment is not dropped by that id: the drop would mark
-            // the readable payment forwarded before it was.
-            let id = record.offline_id.clone();
-            if let Some(offline_id) = id.filter(|id| !self.forwarder.contains(id)) {
-                self.out.effect(Effect::DropUnreadable { offline_id });
-            }
             let body = EventBody::PaymentUnreadable {
                 offline_id: record.offline_id,
                 amount: record.amount,
