@@ -54,7 +54,8 @@ fn input(payments: u32) -> impl Strategy<Value = Input> {
             amount: Money::new(amount, Currency::USD),
         }),
         payment.clone().prop_map(|payment| Input::Confirm { payment }),
-        payment.prop_map(|payment| Input::Cancel { payment }),
+        payment.clone().prop_map(|payment| Input::Cancel { payment }),
+        payment.prop_map(|payment| Input::Complete { payment }),
         (card_number(), mode)
             .prop_map(|(number, mode)| Input::PresentCard { number: number.into(), mode }),
         Just(Input::RemoveCard),
@@ -101,7 +102,8 @@ fn outcome_of(event: &EventBody) -> Option<&str> {
         EventBody::PaymentApproved { payment, .. }
         | EventBody::PaymentDeclined { payment, .. }
         | EventBody::PaymentFailed { payment, .. }
-        | EventBody::PaymentCanceled { payment } => Some(payment),
+        | EventBody::PaymentCanceled { payment }
+        | EventBody::PaymentCompleted { payment } => Some(payment),
         _ => None,
     }
 }
@@ -311,6 +313,7 @@ fn check_connection_lifecycles(events: &[(Millis, EventBody)]) -> Result<(), Tes
             | EventBody::PaymentDeclined { .. }
             | EventBody::PaymentFailed { .. }
             | EventBody::PaymentCanceled { .. }
+            | EventBody::PaymentCompleted { .. }
             | EventBody::BatteryLevel { .. }
             | EventBody::BatteryLow { .. } => {
                 prop_assert!(connected.is_some(), "{} at {} without a connection", event.name(), t);

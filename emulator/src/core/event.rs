@@ -9,9 +9,13 @@
 //! as [`CardSummary`] (brand, funding, last four digits).
 
 use crate::core::cards::{Brand, Funding, TestCard};
+use crate::core::defect::Defects;
 use crate::core::error::TerminalErrorCode;
+use crate::core::fault::FaultKind;
 use crate::core::money::Money;
-use crate::core::offline::{ForwardError, Mode, OfflineId, OfflineStatus};
+use crate::core::offline::{
+    ForwardError, Mode, OfflineBehavior, OfflineConfig, OfflineId, OfflineStatus,
+};
 use crate::core::profile::{DiscoveryMethod, EntryMode, LinkKind, ReaderModel};
 use crate::core::time::Millis;
 use serde::{Deserialize, Serialize};
@@ -357,6 +361,10 @@ pub enum EventBody {
     PaymentFailed { payment: String, code: TerminalErrorCode },
     #[serde(rename = "reader.payment.canceled")]
     PaymentCanceled { payment: String },
+    /// The SDK took the collected payment to its end itself (confirmed
+    /// through the backend, stored offline, or refused): the reader is free.
+    #[serde(rename = "reader.payment.completed")]
+    PaymentCompleted { payment: String },
     /// A request refused before it touched a payment in progress: not an
     /// outcome, so a history never shows two outcomes for one payment.
     #[serde(rename = "reader.payment.refused")]
@@ -374,7 +382,13 @@ pub enum EventBody {
     // --- offline mode: POS/SDK model and smart-reader engine ----------------
     // Part `pos` for mobile readers, `reader/<serial>` for smart readers.
     #[serde(rename = "payment.intent.created")]
-    SdkIntentCreated { payment: String, intent: Option<String>, mode: Mode, amount: Money },
+    SdkIntentCreated {
+        payment: String,
+        intent: Option<String>,
+        mode: Mode,
+        behavior: OfflineBehavior,
+        amount: Money,
+    },
     /// The payment ended without being charged or stored: refused by a rule,
     /// by the store, or by the backend. One outcome.
     #[serde(rename = "payment.failed")]
@@ -493,6 +507,49 @@ pub enum EventBody {
     },
     #[serde(rename = "backend.faults.cleared")]
     BackendFaultsCleared,
+    // --- the rig and its faults ---------------------------------------------
+    /// A run began: what the checker needs to know about the rig.
+    #[serde(rename = "rig.started")]
+    RigStarted {
+        seed: u64,
+        defects: Defects,
+        readers: Vec<RigReader>,
+        offline: OfflineConfig,
+        drain_window_ms: u64,
+    },
+    /// The run ended; nothing follows.
+    #[serde(rename = "rig.finished")]
+    RigFinished,
+    /// A device's storage was read for card numbers in clear (invariant I7).
+    #[serde(rename = "rig.storage.scanned")]
+    StorageScanned { device: String, files: u32, bytes: u64, card_numbers_in_clear: u32 },
+    /// A fault took effect on `target`; a sustained one holds until cleared.
+    #[serde(rename = "fault.injected")]
+    FaultInjected { fault: FaultKind, target: String, sustained: bool, detail: Option<String> },
+    /// A sustained fault ended.
+    #[serde(rename = "fault.cleared")]
+    FaultCleared { fault: FaultKind, target: String },
+}
+
+/// Who stores a reader's offline payments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoredBy {
+    /// The POS's SDK (mobile readers).
+    Pos,
+    /// The reader itself (smart readers).
+    Reader,
+}
+
+/// One reader of a rig, as `rig.started` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RigReader {
+    /// Serial number.
+    pub serial: String,
+    /// Model.
+    pub model: ReaderModel,
+    /// Where its offline payments are stored.
+    pub stored_by: StoredBy,
 }
 
 impl EventBody {

@@ -10,9 +10,12 @@
 pub mod backend;
 pub mod cards;
 pub mod data_file;
+pub mod defect;
 pub mod discovery;
 pub mod error;
 pub mod event;
+pub mod fault;
+pub mod invariant;
 pub mod money;
 pub mod offline;
 pub mod profile;

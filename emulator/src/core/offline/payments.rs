@@ -53,6 +53,7 @@ impl OfflineEngine {
                     payment: payment.clone(),
                     intent: None,
                     mode,
+                    behavior,
                     amount,
                 };
                 self.out.event(now, body);
@@ -207,6 +208,7 @@ impl OfflineEngine {
                     payment: payment.to_owned(),
                     intent: None,
                     mode: Mode::Offline,
+                    behavior: intent.behavior,
                     amount: intent.amount,
                 };
                 self.out.event(now, body);
@@ -238,6 +240,7 @@ impl OfflineEngine {
                     payment: payment.clone(),
                     intent: id.clone(),
                     mode: Mode::Online,
+                    behavior: intent.behavior,
                     amount: intent.amount,
                 };
                 self.out.event(now, body);

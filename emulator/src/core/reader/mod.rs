@@ -49,6 +49,10 @@ pub enum Input {
     Confirm { payment: String },
     /// Cancel the collect in progress.
     Cancel { payment: String },
+    /// The SDK took the collected payment to its end without the reader's
+    /// own online confirm: confirmed through the backend, stored offline, or
+    /// refused by an offline rule. The reader is free again.
+    Complete { payment: String },
     // --- from the person at the counter --------------------------------------
     /// A test card is tapped, inserted or swiped.
     PresentCard { number: CardNumber, mode: EntryMode },
@@ -316,6 +320,7 @@ impl Reader {
             Input::Collect { payment, amount } => self.collect(now, payment, amount),
             Input::Confirm { payment } => self.confirm(now, &payment),
             Input::Cancel { payment } => self.cancel(now, &payment),
+            Input::Complete { payment } => self.complete(now, &payment),
             Input::PresentCard { number, mode } => self.present_card(now, &number, mode)?,
             Input::RemoveCard => self.remove_card(now)?,
             Input::EnterPin { pin } => self.enter_pin(now, &pin)?,

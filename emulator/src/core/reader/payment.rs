@@ -168,6 +168,20 @@ impl Reader {
         }
     }
 
+    pub(super) fn complete(&mut self, now: Millis, payment: &str) {
+        let collected =
+            self.payment.as_ref().is_some_and(|p| p.id == payment && p.phase == Phase::Collected);
+        let payment = payment.to_owned();
+        if collected {
+            self.touch(now);
+            self.finish_payment(now, EventBody::PaymentCompleted { payment });
+        } else {
+            let (request, code) =
+                (PaymentRequest::Confirm, TerminalErrorCode::InvalidRequiredParameter);
+            self.emit(now, EventBody::PaymentRefused { payment, request, code });
+        }
+    }
+
     /// Asks the issuer about the collected card and acts on the answer.
     fn authorize(&mut self, now: Millis) {
         let payment = self.payment.as_mut().expect("authorize runs on a payment");
