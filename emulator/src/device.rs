@@ -13,6 +13,7 @@
 use crate::core::TerminalErrorCode;
 use crate::core::backend::{ApiCall, ApiReply};
 use crate::core::cards::TestCards;
+use crate::core::defect::{Defect, Defects};
 use crate::core::event::EventBody;
 use crate::core::offline::{
     Effect, Holder, Input, OfflineEngine, Session, Timings, UnreadableRecord,
@@ -36,6 +37,8 @@ pub struct EngineSetup {
     pub cards: Arc<TestCards>,
     /// Timeouts and back-off.
     pub timings: Timings,
+    /// Defect profiles switched on (none for the reference behaviour).
+    pub defects: Defects,
 }
 
 /// An engine and its store. See the module documentation.
@@ -58,6 +61,12 @@ impl<D: Disk, K: Keychain> OfflineDevice<D, K> {
         keys: K,
         config: StoreConfig,
     ) -> Result<(Self, Recovery), StoreError> {
+        let mut disk = disk;
+        if setup.defects.has(Defect::StoreLostOnUpgrade) && holds_legacy_store(&disk) {
+            // Defect (android-731): the new version cannot read the old
+            // tables, so it drops them and starts empty.
+            let _ = disk.remove(crate::store::LOG_FILE);
+        }
         let (store, recovery) = Store::open(disk, keys, config)?;
         let engine = OfflineEngine::new(
             setup.holder,
@@ -65,7 +74,8 @@ impl<D: Disk, K: Keychain> OfflineDevice<D, K> {
             setup.session,
             setup.cards,
             setup.timings,
-        );
+        )
+        .with_defects(setup.defects);
         let mut device =
             OfflineDevice { engine, store, calls: VecDeque::new(), events: VecDeque::new() };
         let pending = device.store.pending().cloned().collect();
@@ -175,6 +185,14 @@ impl<D: Disk, K: Keychain> OfflineDevice<D, K> {
             self.engine.handle(now, answer);
         }
     }
+}
+
+/// Whether the disk holds a store in the old format (version 1).
+fn holds_legacy_store<D: Disk>(disk: &D) -> bool {
+    disk.read(crate::store::LOG_FILE)
+        .ok()
+        .and_then(|bytes| crate::store::codec::decode_header(&bytes).ok())
+        .is_some_and(|version| version == crate::store::legacy::VERSION)
 }
 
 /// The SDK code a store refusal surfaces as. Full disk and record cap are

@@ -4,6 +4,7 @@
 
 use readerlab_emulator::core::backend::Backend;
 use readerlab_emulator::core::cards::TestCards;
+use readerlab_emulator::core::defect::Defects;
 use readerlab_emulator::core::offline::{Account, Holder, OfflineConfig, Session, Timings};
 use readerlab_emulator::core::time::Millis;
 use readerlab_emulator::device::{EngineSetup, OfflineDevice};
@@ -38,6 +39,7 @@ pub fn start(
         session: session.clone(),
         cards: Arc::new(TestCards::builtin().clone()),
         timings: Timings::default(),
+        defects: Defects::none(),
     };
     OfflineDevice::start(now, setup, disk.clone(), keys.clone(), StoreConfig::default())
 }

@@ -59,12 +59,14 @@ pub struct Backend {
     pub(super) tokens: ConnectionTokens,
     keys: IdempotencyKeys,
     /// The first answer to each forwarded offline payment, by account and
-    /// offline id.
+    /// offline id, with the `Idempotency-Key` it came with.
     /// Idempotency keys expire after 24 h, but a payment stored offline may
     /// wait longer than that between an upload whose answer was lost and its
-    /// retry; the offline id is the payment's identity forever, so a second
-    /// upload of it replays the first answer instead of charging again.
-    pub(super) forwarded: BTreeMap<(String, OfflineId), ApiReply>,
+    /// retry; an upload of the same payment under the same key replays the
+    /// first answer instead of charging again. Under another key it is, as
+    /// for Stripe, a new request: an SDK that changes keys between retries
+    /// charges twice (incident android-747), and the checker must see it.
+    pub(super) forwarded: BTreeMap<(String, OfflineId), (Option<String>, ApiReply)>,
     pub(super) faults: ArmedFaults,
     pub(super) counters: Counters,
     out: VecDeque<(Millis, EventBody)>,
@@ -153,7 +155,7 @@ impl Backend {
                 }
             }
         }
-        match self.execute(now, &caller, &call.request) {
+        match self.execute(now, &caller, call.idempotency_key.as_deref(), &call.request) {
             Executed::Ran(reply) => {
                 if let ApiReply::Err(error) = &reply {
                     self.emit_rejected(now, kind, error);

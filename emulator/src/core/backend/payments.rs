@@ -35,6 +35,7 @@ impl Backend {
         &mut self,
         now: Millis,
         caller: &Caller,
+        key: Option<&str>,
         request: &ApiRequest,
     ) -> Executed {
         match request {
@@ -60,7 +61,9 @@ impl Backend {
             ApiRequest::CancelPaymentIntent { intent } => {
                 Executed::Ran(self.cancel(now, caller, intent))
             }
-            ApiRequest::ForwardOfflinePayment { payment } => self.forward(now, caller, payment),
+            ApiRequest::ForwardOfflinePayment { payment } => {
+                self.forward(now, caller, key, payment)
+            }
             ApiRequest::RetrievePaymentIntent { intent } => {
                 Executed::Ran(match self.find_intent(caller, intent) {
                     Ok(intent) => ApiReply::Ok(objects::payment_intent(intent, &self.config)),
@@ -337,7 +340,13 @@ impl Backend {
     /// The forwarding of one stored payment: checks that it belongs to the
     /// caller's account and mode, creates its intent (or takes the one it was
     /// created online with), and authorizes the card now, without a PIN pad.
-    fn forward(&mut self, now: Millis, caller: &Caller, payment: &StoredPayment) -> Executed {
+    fn forward(
+        &mut self,
+        now: Millis,
+        caller: &Caller,
+        key: Option<&str>,
+        payment: &StoredPayment,
+    ) -> Executed {
         if payment.account != caller.account {
             return Executed::Refused(invalid(
                 "account_id_mismatch",
@@ -359,12 +368,14 @@ impl Backend {
             return Executed::Refused(invalid(code, message));
         }
         let identity = (payment.account.clone(), payment.offline_id.clone());
-        if let Some(first) = self.forwarded.get(&identity) {
+        if let Some((first_key, first)) = self.forwarded.get(&identity)
+            && first_key.as_deref() == key
+        {
             return Executed::Ran(first.clone());
         }
         let reply = self.forward_once(now, caller, payment);
         if !matches!(&reply, ApiReply::Err(e) if e.is_retryable()) {
-            self.forwarded.insert(identity, reply.clone());
+            self.forwarded.entry(identity).or_insert((key.map(str::to_owned), reply.clone()));
         }
         Executed::Ran(reply)
     }

@@ -22,6 +22,7 @@ use super::rules::{CollectedCard, Mode, OfflineBehavior, StoredTotals};
 use super::{CaptureMethod, OfflineId, StoredPayment};
 use crate::core::backend::{ApiCall, ApiReply};
 use crate::core::cards::TestCards;
+use crate::core::defect::{Defect, Defects};
 use crate::core::error::TerminalErrorCode as Code;
 use crate::core::event::{EventBody, NetworkStatus};
 use crate::core::money::{Currency, Money};
@@ -223,6 +224,8 @@ pub struct OfflineEngine {
     status_report_due: Option<Millis>,
     clock: Millis,
     pub(super) out: Outbox,
+    /// Defect profiles switched on for this run (none in the reference).
+    pub(super) defects: Defects,
 }
 
 impl OfflineEngine {
@@ -255,7 +258,15 @@ impl OfflineEngine {
             status_report_due: None,
             clock: Millis::ZERO,
             out: Outbox::default(),
+            defects: Defects::none(),
         }
+    }
+
+    /// The same engine with these defect profiles switched on.
+    pub fn with_defects(mut self, defects: Defects) -> Self {
+        self.forwarder.defects = defects.clone();
+        self.defects = defects;
+        self
     }
 
     /// What the SDK keeps across app runs.
@@ -295,6 +306,11 @@ impl OfflineEngine {
             }
             Input::NetworkChanged { up } => {
                 self.network_up = up;
+                if !up && self.defects.has(Defect::ForwardStallsUntilRestart) {
+                    // Defect (android-485): a dropped network stops the
+                    // forwarder until the app restarts.
+                    self.forwarder.stalled = true;
+                }
                 if up {
                     self.forwarder.network_up(now, &mut self.out);
                 }

@@ -22,6 +22,7 @@
 use super::engine::Outbox;
 use super::{Effect, ForwardError, OfflineId, StoredPayment};
 use crate::core::backend::{ApiCall, ApiError, ApiErrorKind, ApiReply, ApiRequest};
+use crate::core::defect::{Defect, Defects};
 use crate::core::error::TerminalErrorCode as Code;
 use crate::core::event::EventBody;
 use crate::core::offline::config::Timings;
@@ -64,6 +65,14 @@ pub(super) struct Forwarder {
     total_attempts: u32,
     backoff: Duration,
     timings: Timings,
+    /// Defect profiles switched on for this run (none in the reference).
+    pub(super) defects: Defects,
+    /// Uploads sent in this app run, for the fresh keys of the defects.
+    uploads: u32,
+    /// Set by a defect: nothing is sent until the app restarts.
+    pub(super) stalled: bool,
+    /// Set by a defect while it restarts an upload on reconnect.
+    restarting: bool,
 }
 
 impl Forwarder {
@@ -76,6 +85,10 @@ impl Forwarder {
             total_attempts: 0,
             backoff: timings.backoff_initial,
             timings,
+            defects: Defects::none(),
+            uploads: 0,
+            stalled: false,
+            restarting: false,
         }
     }
 
@@ -108,6 +121,18 @@ impl Forwarder {
     /// The network came back: skip any back-off and start now.
     pub(super) fn network_up(&mut self, now: Millis, out: &mut Outbox) {
         self.backoff = self.timings.backoff_initial;
+        if self.defects.has(Defect::DoubleForwardOnReconnect)
+            && let State::Sending { attempt, .. } = self.state
+        {
+            // Defect (android-747): the reconnect restarts the upload in
+            // flight instead of waiting for its answer, under a new key.
+            self.state = State::Idle;
+            self.total_attempts = attempt - 1;
+            self.restarting = true;
+            self.pump(now, true, out);
+            self.restarting = false;
+            return;
+        }
         match std::mem::replace(&mut self.state, State::Idle) {
             State::Waiting { then_mark: Some(outcome), .. } => self.mark(outcome, out),
             State::Waiting { then_mark: None, .. } => self.pump(now, true, out),
@@ -120,7 +145,7 @@ impl Forwarder {
 
     /// Starts the next step if nothing is in flight and the network is up.
     pub(super) fn pump(&mut self, now: Millis, network_up: bool, out: &mut Outbox) {
-        if self.state != State::Idle || !network_up {
+        if self.state != State::Idle || !network_up || self.stalled {
             return;
         }
         let Some(front) = self.queue.front() else { return };
@@ -139,9 +164,10 @@ impl Forwarder {
                 self.round_attempts += 1;
                 self.total_attempts += 1;
                 let (offline_id, attempt) = (payment.offline_id.clone(), self.total_attempts);
+                self.uploads += 1;
                 let call = out.call(ApiCall {
                     token: Some(token.clone()),
-                    idempotency_key: Some(payment.offline_id.idempotency_key()),
+                    idempotency_key: Some(self.key_for(&payment.offline_id)),
                     request: ApiRequest::ForwardOfflinePayment { payment },
                 });
                 out.event(now, EventBody::ForwardAttempted { offline_id, attempt });
@@ -211,16 +237,19 @@ impl Forwarder {
         };
         let payment = self.queue.pop_front().expect("marking implies a front payment");
         assert_eq!(&payment.offline_id, id, "the store marked another payment than the front one");
-        out.event(
-            now,
-            EventBody::PaymentForwarded {
-                offline_id: payment.offline_id.clone(),
-                amount: payment.amount,
-                intent: outcome.intent,
-                status: outcome.status,
-                error: outcome.error,
-            },
-        );
+        let declined = outcome.error.is_some();
+        let forwarded = EventBody::PaymentForwarded {
+            offline_id: payment.offline_id.clone(),
+            amount: payment.amount,
+            intent: outcome.intent,
+            status: outcome.status,
+            error: outcome.error,
+        };
+        if declined && self.defects.has(Defect::DuplicateOutcome) {
+            // Defect (rn-1061): the failed forward is reported twice.
+            out.event(now, forwarded.clone());
+        }
+        out.event(now, forwarded);
         self.round_attempts = 0;
         self.total_attempts = 0;
         self.backoff = self.timings.backoff_initial;
@@ -310,6 +339,15 @@ impl Forwarder {
         out.event(now, EventBody::ForwardingFailed { code, message });
         let until = now + self.next_backoff();
         self.state = State::Waiting { until, then_mark: None };
+    }
+
+    /// The upload's `Idempotency-Key`: the payment's own, the same on every
+    /// attempt, unless a defect profile makes it fresh.
+    fn key_for(&self, id: &OfflineId) -> String {
+        let key = id.idempotency_key();
+        let fresh_retry =
+            self.defects.has(Defect::FreshIdempotencyKeyOnRetry) && self.total_attempts > 1;
+        if fresh_retry || self.restarting { format!("{key}-upload{}", self.uploads) } else { key }
     }
 
     fn next_backoff(&mut self) -> Duration {

@@ -14,6 +14,7 @@ use super::engine::{Effect, Intent, OfflineEngine, Step, UnreadableRecord};
 use super::rules::{self, CollectedCard, Mode, OfflineBehavior};
 use super::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
 use crate::core::backend::{ApiCall, ApiErrorKind, ApiReply, ApiRequest, PresentedCard};
+use crate::core::defect::Defect;
 use crate::core::error::TerminalErrorCode as Code;
 use crate::core::event::{CardSummary, EventBody, OfflineDetails, PaymentRequest};
 use crate::core::money::Money;
@@ -144,13 +145,25 @@ impl OfflineEngine {
             location,
             reader,
         };
-        self.totals.add(intent.amount);
-        self.out.effect(Effect::Persist { payment: stored.clone() });
+        let id = stored.offline_id.clone();
         let intent = self.intents.get_mut(payment).expect("looked up above");
-        intent.step = Step::Storing { payment: Box::new(stored) };
+        intent.step = Step::Storing { payment: Box::new(stored.clone()) };
+        if self.defects.has(Defect::SuccessWithoutStore) {
+            // Defect (ios-261): the app hears "stored" at once; the payment
+            // is written nowhere and never queued.
+            return self.acknowledge(now, id, false);
+        }
+        self.totals.add(stored.amount);
+        self.out.effect(Effect::Persist { payment: stored });
     }
 
     pub(super) fn persisted(&mut self, now: Millis, offline_id: OfflineId) {
+        self.acknowledge(now, offline_id, true);
+    }
+
+    /// Tells the app the payment is stored and, unless a defect drops it,
+    /// queues it for forwarding.
+    fn acknowledge(&mut self, now: Millis, offline_id: OfflineId, queue: bool) {
         let Some((name, intent)) = self.storing(&offline_id) else {
             panic!("the store acknowledged {offline_id}, which nothing was storing");
         };
@@ -178,9 +191,11 @@ impl OfflineEngine {
                 offline_details,
             },
         );
-        self.forwarder.push(*payment);
-        let network_up = self.network_up;
-        self.forwarder.pump(now, network_up, &mut self.out);
+        if queue {
+            self.forwarder.push(*payment);
+            let network_up = self.network_up;
+            self.forwarder.pump(now, network_up, &mut self.out);
+        }
     }
 
     pub(super) fn persist_failed(&mut self, now: Millis, offline_id: &OfflineId, code: Code) {
@@ -302,6 +317,11 @@ impl OfflineEngine {
                 reason: record.reason,
             };
             self.out.event(now, body);
+            if self.defects.has(Defect::CorruptRecordAbortsQueue) {
+                // Defect (android-459): the failure to decrypt one record
+                // takes the whole queue down with it.
+                self.forwarder.stalled = true;
+            }
         }
         let network_up = self.network_up;
         self.forwarder.pump(now, network_up, &mut self.out);
