@@ -6,7 +6,8 @@
 //! [`fixtures`] reads the data files, [`history`] writes and reads JSON Lines
 //! histories, [`disk`] is the storage medium (real files, or simulated with
 //! crash semantics), [`store`] the durable, encrypted offline store over it,
-//! and [`device`] wires an offline engine to its store. Nothing in `core` may
+//! [`device`] wires an offline engine to its store, and [`sim`] runs a
+//! whole rig on virtual time with faults. Nothing in `core` may
 //! depend on them; they depend on `core`.
 
 pub mod core;
@@ -14,4 +15,5 @@ pub mod device;
 pub mod disk;
 pub mod fixtures;
 pub mod history;
+pub mod sim;
 pub mod store;

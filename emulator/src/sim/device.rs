@@ -1,0 +1,132 @@
+//! One offline device of the rig (the POS app with its SDK, or a smart
+//! reader's own offline engine) together with what outlives it: its disk,
+//! its keychain and the SDK's session.
+//!
+//! The simulator kills and restarts devices; this file keeps the medium and
+//! the generation count straight so that an answer sent to an app run that
+//! has since died is never delivered to the next one. It decides nothing
+//! about payments: that is the engine's and the store's.
+
+use crate::core::cards::TestCards;
+use crate::core::defect::Defects;
+use crate::core::event::{EventBody, Part};
+use crate::core::offline::{Holder, Input, Session, Timings};
+use crate::core::time::Millis;
+use crate::device::{EngineSetup, OfflineDevice};
+use crate::disk::SimDisk;
+use crate::store::{Keychain, SimKeychain, StoreConfig};
+use std::sync::Arc;
+
+/// An offline device on the simulated disk.
+pub type SimOfflineDevice = OfflineDevice<SimDisk, SimKeychain>;
+
+/// A device slot: the running device, if it runs, and its durable parts.
+#[derive(Debug)]
+pub struct DeviceSlot {
+    /// Whose payments these are.
+    pub holder: Holder,
+    /// The part its events carry.
+    pub part: Part,
+    /// The disk, shared with the store of the running device.
+    pub disk: SimDisk,
+    /// The keychain, likewise.
+    pub keys: SimKeychain,
+    /// What the SDK keeps between runs.
+    pub session: Session,
+    /// The running device, if any.
+    pub running: Option<SimOfflineDevice>,
+    /// Bumped at every start, so late answers to a dead run are dropped.
+    pub generation: u64,
+    /// App runs so far; makes each run's instance id unique.
+    runs: u32,
+    /// Whether the device has power (a power loss keeps it down until its
+    /// power returns).
+    pub powered: bool,
+    /// Whether the app should be running (false after a kill until the
+    /// restart, or while the device is switched off).
+    pub wanted: bool,
+}
+
+impl DeviceSlot {
+    /// A fresh device that was online before with `session`.
+    pub fn new(holder: Holder, part: Part, key_seed: u64, session: Session) -> DeviceSlot {
+        DeviceSlot {
+            holder,
+            part,
+            disk: SimDisk::new(),
+            keys: SimKeychain::new(key_seed),
+            session,
+            running: None,
+            generation: 0,
+            runs: 0,
+            powered: true,
+            wanted: true,
+        }
+    }
+
+    /// Starts the app if it should run and can: powered, and its store opens
+    /// (it does not while the keys are locked; the rig tries again on
+    /// unlock). Returns the start-up events.
+    pub fn start(
+        &mut self,
+        now: Millis,
+        cards: &Arc<TestCards>,
+        timings: &Timings,
+        defects: &Defects,
+        network_up: bool,
+    ) -> bool {
+        if self.running.is_some() || !self.powered || !self.wanted || self.keys.key().is_err() {
+            return false;
+        }
+        self.runs += 1;
+        let setup = EngineSetup {
+            holder: self.holder.clone(),
+            instance: format!("a{}", self.runs),
+            session: self.session.clone(),
+            cards: Arc::clone(cards),
+            timings: timings.clone(),
+            defects: defects.clone(),
+        };
+        let opened = OfflineDevice::start(
+            now,
+            setup,
+            self.disk.clone(),
+            self.keys.clone(),
+            StoreConfig::default(),
+        );
+        match opened {
+            Ok((mut device, _)) => {
+                device.handle(now, Input::NetworkChanged { up: network_up });
+                self.generation += 1;
+                self.running = Some(device);
+                true
+            }
+            // The store did not open (a lost race with a lock, an unreadable
+            // format): the app stays down and the run shows it by the absence
+            // of its events; nothing on disk was touched.
+            Err(_) => false,
+        }
+    }
+
+    /// Whether the app runs.
+    pub fn is_up(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// The app stops without warning; its session survives.
+    pub fn kill(&mut self) {
+        if let Some(device) = self.running.take() {
+            let (_, _, session) = device.crash();
+            self.session = session;
+        }
+    }
+
+    /// Hands the engine's pending events to `sink`.
+    pub fn drain_events(&mut self, mut sink: impl FnMut(Millis, EventBody)) {
+        if let Some(device) = self.running.as_mut() {
+            while let Some((at, body)) = device.poll_event() {
+                sink(at, body);
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Drills: for each defect profile, the few faults that expose it, placed
+//! around an instant. A targeted run is a quiet run plus the drill; a busy
+//! random run with a defect on adds the drill to its plan, so the defect's
+//! trigger is reached on every seed instead of by luck.
+//!
+//! A drill only arranges conditions the field incident had (an offline
+//! period, an upgrade, a damaged record, a lost response); it never touches
+//! the code under test.
+
+use super::faults::{Device, Fault, PlacedFault};
+use super::links::LinkId;
+use crate::core::backend::RequestKind;
+use crate::core::defect::Defect;
+use crate::core::time::Millis;
+use std::time::Duration;
+
+/// The faults that expose `defect` on `device` (the POS, or a smart reader
+/// that stores its own payments), starting at `at`. The device's internet
+/// goes down for a while first, so payments are stored offline.
+pub fn drill(defect: Defect, device: Device, at: Millis) -> Vec<PlacedFault> {
+    let internet = match device {
+        Device::Pos => LinkId::PosBackend,
+        Device::Reader(index) => LinkId::ReaderBackend(index),
+    };
+    let min = |m: u64| Duration::from_secs(m * 60);
+    let offline = |hold: Duration| PlacedFault {
+        at,
+        fault: Fault::LinkDown { link: internet },
+        holds_for: Some(hold),
+    };
+    let then = |after: Duration, fault: Fault, holds_for: Option<Duration>| PlacedFault {
+        at: at + after,
+        fault,
+        holds_for,
+    };
+    match defect {
+        // android-747: the network comes and goes while the queue drains;
+        // slow answers keep each upload in flight long enough to be caught
+        // by a reconnect.
+        Defect::DoubleForwardOnReconnect => vec![
+            offline(min(20)),
+            then(min(19), Fault::Latency { link: internet, extra_ms: 2_500 }, Some(min(15))),
+            then(min(21), Fault::LinkFlapping { link: internet }, Some(min(10))),
+        ],
+        // android-731: payments wait offline, and the app is upgraded from
+        // the version that wrote the old format.
+        Defect::StoreLostOnUpgrade => {
+            vec![offline(min(30)), then(min(20), Fault::AppUpgrade { device }, None)]
+        }
+        // ios-261, android-485: payments are stored while offline; the
+        // network returns.
+        Defect::SuccessWithoutStore | Defect::ForwardStallsUntilRestart => vec![offline(min(20))],
+        // rn-1061: the stored payments are declined when forwarded.
+        Defect::DuplicateOutcome => vec![
+            offline(min(20)),
+            then(
+                min(10),
+                Fault::DeclineOnSync { times: 3, decline_code: "insufficient_funds".into() },
+                None,
+            ),
+        ],
+        // android-459: a stored record is damaged and the app restarts
+        // before it forwarded it, with more payments behind it.
+        Defect::CorruptRecordAbortsQueue => vec![
+            offline(min(40)),
+            then(min(20), Fault::RecordCorrupted { device }, None),
+            then(min(21), Fault::AppKill { device }, Some(Duration::from_secs(10))),
+        ],
+        // A lost answer to an upload that was applied: the retry must
+        // carry the same key.
+        Defect::FreshIdempotencyKeyOnRetry => vec![
+            offline(min(20)),
+            then(
+                min(19),
+                Fault::ResponseLost {
+                    link: internet,
+                    request: Some(RequestKind::ForwardOfflinePayment),
+                    nth: 1,
+                },
+                None,
+            ),
+        ],
+    }
+}

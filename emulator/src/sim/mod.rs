@@ -1,0 +1,730 @@
+//! The deterministic simulator: a whole rig in one process on virtual time.
+//!
+//! A rig is the reference POS app (with its SDK's offline engine for mobile
+//! readers), one or more emulated readers of any model (smart readers run
+//! their own offline engine and store), the backend ledger, and the links
+//! between them: POS↔backend, each smart reader↔backend, and POS↔reader
+//! (Bluetooth or USB for mobile readers, the LAN for smart readers).
+//!
+//! The clock never ticks through idle time: [`Sim::run_until`] jumps from one
+//! deadline to the next (a core's timeout, a message arriving, a placed fault,
+//! a customer). All chance comes from one ChaCha8 generator seeded with the
+//! run's seed, and every collection that reaches the history is ordered, so
+//! a run is a pure function of (rig, workload, faults, seed, code version)
+//! and its history is byte-identical every time.
+//!
+//! This is a shell: it moves messages and performs faults, and decides
+//! nothing about payments. Rules, retries and outcomes live in the cores.
+
+mod app;
+mod device;
+mod drills;
+mod faults;
+mod links;
+mod perform;
+mod workload;
+
+pub use device::{DeviceSlot, SimOfflineDevice};
+pub use drills::drill;
+pub use faults::{Device, Fault, FaultPlan, PlacedFault, PlanShape};
+pub use links::{Link, LinkId, RequestFate, RequestRule};
+pub use workload::{PaymentSpec, WORKLOAD_CARDS, random_payments};
+
+use crate::core::backend::{ApiCall, ApiReply, Backend, BackendConfig};
+use crate::core::cards::TestCards;
+use crate::core::defect::Defects;
+use crate::core::event::{Event, EventBody, Part, RigReader, StoredBy};
+use crate::core::fault::FaultKind;
+use crate::core::offline::{
+    Account, Holder, Input as EngineInput, OfflineConfig, Session, Timings,
+};
+use crate::core::profile::{Family, LinkKind, ReaderModel};
+use crate::core::reader::{Input as ReaderInput, Reader};
+use crate::core::time::Millis;
+use crate::fixtures::ReaderCatalog;
+use crate::history::HistoryWriter;
+use app::PosApp;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The Location every reader of a simulated rig is registered to.
+pub const LOCATION: &str = "tml_readerlab";
+
+/// What a rig is made of.
+#[derive(Clone, Debug)]
+pub struct RigSpec {
+    /// The readers, by model; at most one mobile reader (an SDK holds one
+    /// connection at a time), any number of smart readers.
+    pub readers: Vec<ReaderModel>,
+    /// The seed all chance comes from.
+    pub seed: u64,
+    /// Defect profiles switched on (none for the reference behaviour).
+    pub defects: Defects,
+    /// The Terminal configuration's offline part.
+    pub offline: OfflineConfig,
+    /// How long every link must stay up for the queue to drain (I4).
+    pub drain_window: Duration,
+}
+
+impl RigSpec {
+    /// One reader of `model`, offline mode enabled, everything else default.
+    pub fn single(model: ReaderModel, seed: u64) -> RigSpec {
+        RigSpec {
+            readers: vec![model],
+            seed,
+            defects: Defects::none(),
+            offline: OfflineConfig::enabled(),
+            drain_window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A rig that cannot be built as specified.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RigError {
+    /// No reader at all.
+    #[error("a rig needs at least one reader")]
+    NoReader,
+    /// Two mobile readers: the POS's SDK connects to one at a time.
+    #[error("a rig takes at most one mobile reader (the POS's SDK holds one connection)")]
+    TwoMobileReaders,
+}
+
+/// A fault that cannot be performed on this rig.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FaultError {
+    /// The fault names a reader the rig does not have.
+    #[error("the rig has no reader #{0}")]
+    NoSuchReader(usize),
+    /// The fault needs a kind of reader or link the target lacks.
+    #[error("{fault} does not apply to {target}: {why}")]
+    NotApplicable { fault: FaultKind, target: String, why: &'static str },
+    /// The backend refused to arm it.
+    #[error("the backend refused the fault: {0}")]
+    Backend(String),
+}
+
+/// One reader of the rig.
+#[derive(Debug)]
+pub(crate) struct ReaderSlot {
+    pub(crate) reader: Reader,
+    pub(crate) model: ReaderModel,
+    /// Smart readers store their own payments: their device slot.
+    pub(crate) device: Option<DeviceSlot>,
+    /// How the POS reaches it.
+    pub(crate) via: LinkKind,
+    /// The app tries to connect again no earlier than this.
+    pub(crate) next_connect: Millis,
+    /// Power is off because of a fault (the app must not switch it on).
+    pub(crate) power_fault: bool,
+}
+
+/// A message on its way.
+#[derive(Debug)]
+enum Message {
+    /// A call from a device to the backend.
+    Request {
+        link: LinkId,
+        from: Device,
+        generation: u64,
+        call: u64,
+        api: ApiCall,
+        lose_reply: bool,
+    },
+    /// The backend's answer on its way back.
+    Reply { link: LinkId, to: Device, generation: u64, call: u64, reply: ApiReply },
+}
+
+/// Something due at a virtual instant.
+#[derive(Debug)]
+enum Timer {
+    /// Inject a fault, and clear it after `holds_for` if sustained.
+    Inject(Fault, Option<Duration>),
+    /// Clear a sustained fault.
+    Clear(Fault),
+    /// A device's power returns after a power loss.
+    PowerOn(Device),
+    /// A flapping link changes state.
+    Flap(LinkId),
+    /// A customer arrives.
+    Arrive(Box<PaymentSpec>),
+    /// The customer presents the card for `payment`.
+    PresentCard { payment: String },
+    /// The customer takes the card out of the reader's slot.
+    RemoveCard(usize),
+    /// The app gives up on a payment that did not finish.
+    Watchdog { payment: String },
+    /// The app looks again (connect retries).
+    Wake,
+}
+
+/// The shape of one long random run: how long, how many customers, how
+/// many faults.
+#[derive(Clone, Debug)]
+pub struct RandomRun {
+    /// Virtual time the workload and the faults spread over.
+    pub duration: Duration,
+    /// Customers at the counter.
+    pub payments: u32,
+    /// Faults per kind scale with this; 1.0 is a busy day, 0 none.
+    pub intensity: f64,
+    /// The most virtual time the final drain may take.
+    pub drain_cap: Duration,
+    /// Add each switched-on defect's drill to the plan, at these fractions
+    /// of the run (see `drills.rs`).
+    pub drills_at: Vec<f64>,
+}
+
+impl RandomRun {
+    /// `hours` of virtual time with `payments` customers and a busy day's
+    /// faults.
+    pub fn busy(hours: u64, payments: u32) -> RandomRun {
+        RandomRun {
+            duration: Duration::from_secs(hours * 3_600),
+            payments,
+            intensity: 1.0,
+            drain_cap: Duration::from_secs(6 * 3_600),
+            drills_at: vec![0.3, 0.6],
+        }
+    }
+
+    /// A quiet run: no random faults, only the defects' drills.
+    pub fn quiet(hours: u64, payments: u32) -> RandomRun {
+        RandomRun { intensity: 0.0, drills_at: vec![0.3], ..RandomRun::busy(hours, payments) }
+    }
+}
+
+/// What a finished run hands back.
+#[derive(Debug)]
+pub struct Finished {
+    /// The history, in order.
+    pub events: Vec<Event>,
+    /// Faults injected, by kind.
+    pub faults: BTreeMap<FaultKind, u32>,
+    /// Virtual time the run covered.
+    pub virtual_time: Duration,
+    /// Payments the app started, and those it never got to.
+    pub payments_started: u32,
+    /// Payments still waiting at the counter when the run ended.
+    pub payments_unserved: u32,
+}
+
+impl Finished {
+    /// The history as JSON Lines.
+    pub fn to_jsonl(&self) -> Vec<u8> {
+        let mut writer = HistoryWriter::new(Vec::new());
+        for event in &self.events {
+            writer.record(event.t_ms, &event.part, &event.body).expect("writing to memory");
+        }
+        writer.into_inner().expect("writing to memory")
+    }
+}
+
+/// The simulator. See the module documentation.
+#[derive(Debug)]
+pub struct Sim {
+    spec: RigSpec,
+    now: Millis,
+    rng: ChaCha8Rng,
+    cards: Arc<TestCards>,
+    timings: Timings,
+    backend: Backend,
+    pos: DeviceSlot,
+    readers: Vec<ReaderSlot>,
+    links: BTreeMap<LinkId, Link>,
+    inflight: BTreeMap<(Millis, u64), Message>,
+    timers: BTreeMap<(Millis, u64), Timer>,
+    next_id: u64,
+    events: Vec<Event>,
+    app: PosApp,
+    faults: BTreeMap<FaultKind, u32>,
+    /// Sustained faults in effect, by kind and target.
+    active: BTreeMap<(FaultKind, String), Fault>,
+}
+
+impl Sim {
+    /// Builds the rig at time zero: every reader on and connected (or
+    /// connecting) to the POS, every device started, the history opened with
+    /// `rig.started`.
+    pub fn new(spec: RigSpec) -> Result<Sim, RigError> {
+        if spec.readers.is_empty() {
+            return Err(RigError::NoReader);
+        }
+        let catalog = ReaderCatalog::builtin();
+        let mobile = spec.readers.iter().filter(|m| catalog.get(**m).family == Family::Mobile);
+        if mobile.count() > 1 {
+            return Err(RigError::TwoMobileReaders);
+        }
+        let cards = Arc::new(TestCards::builtin().clone());
+        let backend_config = BackendConfig::default();
+        let account = Account { id: backend_config.account.clone(), livemode: false };
+        let now = Millis::ZERO;
+        let session = Session {
+            account: Some(account),
+            config: Some(spec.offline.clone()),
+            online_by_model: spec.readers.iter().map(|m| (*m, now)).collect(),
+            online_by_location: BTreeMap::from([(LOCATION.to_owned(), now)]),
+        };
+        let mut links = BTreeMap::from([(LinkId::PosBackend, Link::internet())]);
+        let mut readers = Vec::new();
+        let mut rig_readers = Vec::new();
+        for (index, model) in spec.readers.iter().enumerate() {
+            let profile = Arc::new(catalog.get(*model).clone());
+            let serial = format!("{}-{:04}", profile.serial_prefix, index + 1);
+            let smart = profile.family == Family::Smart;
+            let via = if smart {
+                LinkKind::Lan
+            } else if profile.links.contains(&LinkKind::Ble) {
+                LinkKind::Ble
+            } else {
+                LinkKind::Usb
+            };
+            let device = smart.then(|| {
+                let holder = Holder::SmartReader { serial: serial.clone() };
+                let key_seed = spec.seed ^ (index as u64 + 1);
+                DeviceSlot::new(holder, Part::reader(&serial), key_seed, session.clone())
+            });
+            if smart {
+                links.insert(LinkId::ReaderBackend(index), Link::internet());
+            }
+            links.insert(LinkId::PosReader(index), Link::local());
+            rig_readers.push(RigReader {
+                serial: serial.clone(),
+                model: *model,
+                stored_by: if smart { StoredBy::Reader } else { StoredBy::Pos },
+            });
+            let reader = Reader::new(profile, Arc::clone(&cards), serial, now);
+            readers.push(ReaderSlot {
+                reader,
+                model: *model,
+                device,
+                via,
+                next_connect: now,
+                power_fault: false,
+            });
+        }
+        let pos = DeviceSlot::new(Holder::Pos, Part::pos(), spec.seed, session);
+        let mut sim = Sim {
+            rng: ChaCha8Rng::seed_from_u64(spec.seed),
+            now,
+            cards,
+            timings: Timings::default(),
+            backend: Backend::new(backend_config),
+            pos,
+            readers,
+            links,
+            inflight: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            next_id: 0,
+            events: Vec::new(),
+            app: PosApp::default(),
+            faults: BTreeMap::new(),
+            active: BTreeMap::new(),
+            spec,
+        };
+        let started = EventBody::RigStarted {
+            seed: sim.spec.seed,
+            defects: sim.spec.defects.clone(),
+            readers: rig_readers,
+            offline: sim.spec.offline.clone(),
+            drain_window_ms: sim.spec.drain_window.as_millis() as u64,
+        };
+        sim.record(now, Part("rig".to_owned()), started);
+        sim.start_device(Device::Pos);
+        for index in 0..sim.readers.len() {
+            sim.start_device(Device::Reader(index));
+            sim.connect_reader(index);
+        }
+        sim.pump();
+        Ok(sim)
+    }
+
+    /// One long random run: a workload and a fault plan drawn from the
+    /// seed, run to the end, settled, drained and finished.
+    pub fn random(spec: RigSpec, run: &RandomRun) -> Result<Finished, RigError> {
+        let mut sim = Sim::new(spec)?;
+        let catalog = ReaderCatalog::builtin();
+        let profiles: Vec<_> = sim.spec.readers.iter().map(|m| catalog.get(*m)).collect();
+        let payments = random_payments(run.payments, run.duration, &profiles, &mut sim.rng);
+        let shape = PlanShape {
+            duration: run.duration,
+            smart: sim.readers.iter().map(|r| r.device.is_some()).collect(),
+            mobile_link: sim.readers.iter().find(|r| r.device.is_none()).map(|r| r.via),
+            intensity: run.intensity,
+        };
+        let mut plan = if run.intensity > 0.0 {
+            FaultPlan::random(&shape, &mut sim.rng)
+        } else {
+            FaultPlan::default()
+        };
+        // Each drill runs on the device that stores the first reader's
+        // payments.
+        let device = sim.device_for(0);
+        for defect in sim.spec.defects.iter() {
+            for fraction in &run.drills_at {
+                let at = Millis((run.duration.as_millis() as f64 * fraction) as u64);
+                plan.faults.extend(drill(defect, device, at));
+            }
+        }
+        plan.faults.sort_by_key(|p| p.at);
+        for payment in payments {
+            sim.pay(payment);
+        }
+        sim.schedule_plan(plan);
+        sim.run_until(Millis::ZERO + run.duration);
+        Ok(sim.finish(run.drain_cap))
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Millis {
+        self.now
+    }
+
+    /// The rig's specification.
+    pub fn spec(&self) -> &RigSpec {
+        &self.spec
+    }
+
+    /// The backend ledger, to read charges and intents.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The history so far.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// A reader's serial number.
+    pub fn serial(&self, reader: usize) -> Option<&str> {
+        self.readers.get(reader).map(|r| r.reader.serial())
+    }
+
+    /// Stored payments a device still has to forward (none while its app is
+    /// down).
+    pub fn queued(&self, device: Device) -> usize {
+        self.slot(device)
+            .and_then(|s| s.running.as_ref())
+            .map_or(0, |d| d.engine().queued().count())
+    }
+
+    /// A customer will arrive at `spec.at` (or now, if that has passed).
+    pub fn pay(&mut self, spec: PaymentSpec) {
+        let at = spec.at.max(self.now);
+        self.at(at, Timer::Arrive(Box::new(spec)));
+    }
+
+    /// Places a fault at a virtual time; a sustained one is cleared again
+    /// after `holds_for`, or holds until [`Sim::clear`] when `None`.
+    pub fn schedule(&mut self, at: Millis, fault: Fault, holds_for: Option<Duration>) {
+        let at = at.max(self.now);
+        self.at(at, Timer::Inject(fault, holds_for));
+    }
+
+    /// Places every fault of a plan.
+    pub fn schedule_plan(&mut self, plan: FaultPlan) {
+        for placed in plan.faults {
+            self.schedule(placed.at, placed.fault, placed.holds_for);
+        }
+    }
+
+    /// Runs the virtual clock to `until`, jumping from deadline to deadline.
+    pub fn run_until(&mut self, until: Millis) {
+        loop {
+            self.pump();
+            match self.next_deadline() {
+                Some(next) if next <= until => self.advance_to(next),
+                _ => break,
+            }
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Runs for `span` of virtual time.
+    pub fn run_for(&mut self, span: Duration) {
+        let until = self.now + span;
+        self.run_until(until);
+    }
+
+    /// Ends the run: stops placing faults, clears every fault in effect,
+    /// brings every link and device up, lets the queues drain (up to `cap`
+    /// of virtual time), waits one more drain window, scans every device's
+    /// storage for card numbers in clear, and records `rig.finished`.
+    pub fn finish(mut self, cap: Duration) -> Finished {
+        self.settle();
+        let deadline = self.now + cap;
+        while self.now < deadline && !self.is_idle() {
+            self.run_for(Duration::from_secs(10));
+        }
+        let window = self.spec.drain_window;
+        self.run_for(window);
+        self.scan_storage();
+        self.record(self.now, Part("rig".to_owned()), EventBody::RigFinished);
+        Finished {
+            virtual_time: self.now.since(Millis::ZERO),
+            payments_started: self.app.started,
+            payments_unserved: u32::try_from(self.app.waiting()).unwrap_or(u32::MAX),
+            faults: self.faults,
+            events: self.events,
+        }
+    }
+
+    /// Nothing left to do: no customer waiting, no payment in progress, no
+    /// stored payment left to forward on any device.
+    pub fn is_idle(&self) -> bool {
+        let devices =
+            std::iter::once(Device::Pos).chain((0..self.readers.len()).map(Device::Reader));
+        self.app.is_idle() && devices.into_iter().all(|d| self.queued(d) == 0)
+    }
+
+    // --- the loop --------------------------------------------------------------
+
+    fn next_deadline(&self) -> Option<Millis> {
+        let readers = self.readers.iter().filter_map(|r| r.reader.poll_timeout());
+        let devices = self.slots().filter_map(|s| s.running.as_ref()?.poll_timeout());
+        let messages = self.inflight.keys().next().map(|(t, _)| *t);
+        let timers = self.timers.keys().next().map(|(t, _)| *t);
+        readers.chain(devices).chain(messages).chain(timers).min().map(|t| t.max(self.now))
+    }
+
+    fn advance_to(&mut self, t: Millis) {
+        self.now = t;
+        for slot in &mut self.readers {
+            if slot.reader.poll_timeout().is_some_and(|due| due <= t) {
+                slot.reader.handle_timeout(t);
+            }
+        }
+        for device in self.devices() {
+            let due = |s: &DeviceSlot| s.running.as_ref().and_then(|d| d.poll_timeout());
+            if let Some(slot) = self.slot_mut(device)
+                && due(slot).is_some_and(|due| due <= t)
+            {
+                slot.running.as_mut().expect("has a deadline").handle_timeout(t);
+            }
+        }
+        self.pump();
+        while let Some(entry) = self.inflight.first_entry() {
+            if entry.key().0 > t {
+                break;
+            }
+            let message = entry.remove();
+            self.deliver(message);
+            self.pump();
+        }
+        while let Some(entry) = self.timers.first_entry() {
+            if entry.key().0 > t {
+                break;
+            }
+            let timer = entry.remove();
+            self.fire(timer);
+            self.pump();
+        }
+    }
+
+    /// Moves every event and call out of every part until nothing moves.
+    fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            for index in 0..self.readers.len() {
+                while let Some((at, body)) = self.readers[index].reader.poll_event() {
+                    moved = true;
+                    let part = self.readers[index].reader.part().clone();
+                    self.record(at, part, body.clone());
+                    self.on_reader_event(index, &body);
+                }
+            }
+            for device in self.devices() {
+                let Some(slot) = self.slot_mut(device) else { continue };
+                let mut events = Vec::new();
+                slot.drain_events(|at, body| events.push((at, body)));
+                let part = slot.part.clone();
+                let generation = slot.generation;
+                let mut calls = Vec::new();
+                if let Some(running) = slot.running.as_mut() {
+                    while let Some(call) = running.poll_call() {
+                        calls.push(call);
+                    }
+                }
+                moved |= !events.is_empty() || !calls.is_empty();
+                for (at, body) in events {
+                    self.record(at, part.clone(), body.clone());
+                    self.on_device_event(device, &body);
+                }
+                for (call, api) in calls {
+                    self.send(device, generation, call, api);
+                }
+                self.check_power(device);
+            }
+            while let Some((at, body)) = self.backend.poll_event() {
+                moved = true;
+                self.record(at, Backend::part(), body);
+            }
+            if !moved {
+                break;
+            }
+        }
+        self.try_start_payment();
+    }
+
+    fn record(&mut self, at: Millis, part: Part, body: EventBody) {
+        let last = self.events.last().map_or(Millis::ZERO, |e| e.t_ms);
+        assert!(at >= last, "{} at {at} recorded after {last}", body.name());
+        let seq = self.events.len() as u64 + 1;
+        self.events.push(Event { seq, t_ms: at, part, body });
+    }
+
+    // --- messages ----------------------------------------------------------------
+
+    fn internet_of(device: Device) -> LinkId {
+        match device {
+            Device::Pos => LinkId::PosBackend,
+            Device::Reader(index) => LinkId::ReaderBackend(index),
+        }
+    }
+
+    fn send(&mut self, from: Device, generation: u64, call: u64, api: ApiCall) {
+        let link_id = Sim::internet_of(from);
+        let kind = api.request.kind();
+        let link = self.links.get_mut(&link_id).expect("every device has an internet link");
+        if !link.up {
+            return;
+        }
+        let lose_reply = match link.fate_of(kind) {
+            Some(RequestFate::Swallowed) => return,
+            Some(RequestFate::ResponseLost) => true,
+            None => false,
+        };
+        let delay = link.delay(&mut self.rng);
+        let message = Message::Request { link: link_id, from, generation, call, api, lose_reply };
+        let at = self.now + Duration::from_millis(delay);
+        self.next_id += 1;
+        self.inflight.insert((at, self.next_id), message);
+    }
+
+    fn deliver(&mut self, message: Message) {
+        match message {
+            Message::Request { link, from, generation, call, api, lose_reply } => {
+                if !self.links[&link].up {
+                    return;
+                }
+                let reply = self.backend.handle(self.now, api);
+                if lose_reply {
+                    return;
+                }
+                let delay = self.links.get(&link).expect("exists").delay(&mut self.rng);
+                let at = self.now + Duration::from_millis(delay);
+                self.next_id += 1;
+                let message = Message::Reply { link, to: from, generation, call, reply };
+                self.inflight.insert((at, self.next_id), message);
+            }
+            Message::Reply { link, to, generation, call, reply } => {
+                if !self.links[&link].up {
+                    return;
+                }
+                let now = self.now;
+                let Some(slot) = self.slot_mut(to) else { return };
+                if slot.generation != generation {
+                    return;
+                }
+                if let Some(device) = slot.running.as_mut() {
+                    device.reply(now, call, reply);
+                }
+            }
+        }
+    }
+
+    fn at(&mut self, at: Millis, timer: Timer) {
+        self.next_id += 1;
+        self.timers.insert((at, self.next_id), timer);
+    }
+
+    // --- devices -----------------------------------------------------------------
+
+    fn devices(&self) -> Vec<Device> {
+        let smart = (0..self.readers.len()).filter(|i| self.readers[*i].device.is_some());
+        std::iter::once(Device::Pos).chain(smart.map(Device::Reader)).collect()
+    }
+
+    fn slots(&self) -> impl Iterator<Item = &DeviceSlot> {
+        std::iter::once(&self.pos).chain(self.readers.iter().filter_map(|r| r.device.as_ref()))
+    }
+
+    fn slot(&self, device: Device) -> Option<&DeviceSlot> {
+        match device {
+            Device::Pos => Some(&self.pos),
+            Device::Reader(index) => self.readers.get(index)?.device.as_ref(),
+        }
+    }
+
+    fn slot_mut(&mut self, device: Device) -> Option<&mut DeviceSlot> {
+        match device {
+            Device::Pos => Some(&mut self.pos),
+            Device::Reader(index) => self.readers.get_mut(index)?.device.as_mut(),
+        }
+    }
+
+    /// Starts the device's app if it should run and can, and tells it which
+    /// reader it serves.
+    fn start_device(&mut self, device: Device) {
+        let Some(network_up) = self.links.get(&Sim::internet_of(device)).map(|l| l.up) else {
+            return;
+        };
+        let (now, cards, timings, defects) =
+            (self.now, Arc::clone(&self.cards), self.timings.clone(), self.spec.defects.clone());
+        let Some(slot) = self.slot_mut(device) else { return };
+        if !slot.start(now, &cards, &timings, &defects, network_up) {
+            return;
+        }
+        match device {
+            Device::Reader(index) => self.tell_connected(Device::Reader(index), index),
+            Device::Pos => {
+                let connected = (0..self.readers.len()).find(|i| {
+                    self.readers[*i].device.is_none()
+                        && self.readers[*i].reader.connected_pos().is_some()
+                });
+                if let Some(index) = connected {
+                    self.tell_connected(Device::Pos, index);
+                }
+            }
+        }
+    }
+
+    /// Tells a device's engine that it now works with reader `index`.
+    fn tell_connected(&mut self, device: Device, index: usize) {
+        let (serial, model) =
+            (self.readers[index].reader.serial().to_owned(), self.readers[index].model);
+        let input = EngineInput::ConnectReader {
+            serial,
+            model,
+            location: LOCATION.to_owned(),
+            software_updated_at: Millis::ZERO,
+        };
+        let now = self.now;
+        if let Some(running) = self.slot_mut(device).and_then(|s| s.running.as_mut()) {
+            running.handle(now, input);
+        }
+    }
+
+    /// A device whose disk lost its power mid-write is down: its app dies
+    /// with it, and its power returns a little later.
+    fn check_power(&mut self, device: Device) {
+        let Some(slot) = self.slot_mut(device) else { return };
+        if slot.running.is_none() || !slot.disk.is_powered_off() {
+            return;
+        }
+        slot.kill();
+        slot.powered = false;
+        if let Device::Reader(index) = device {
+            let now = self.now;
+            let _ = self.readers[index].reader.handle(now, ReaderInput::PowerOff);
+            self.readers[index].power_fault = true;
+        }
+        let back = self.now + Duration::from_secs(20);
+        self.at(back, Timer::PowerOn(device));
+    }
+}

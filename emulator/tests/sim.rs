@@ -1,0 +1,102 @@
+//! The simulator as a whole, without the checker (which lives in the
+//! harness crate): the same seed writes the same bytes, a history reads
+//! back, every random fault kind is performed and recorded, and placed
+//! faults do what they say.
+
+use readerlab_emulator::core::event::EventBody;
+use readerlab_emulator::core::fault::FaultKind;
+use readerlab_emulator::core::profile::ReaderModel;
+use readerlab_emulator::core::time::Millis;
+use readerlab_emulator::history::read_history;
+use readerlab_emulator::sim::{Device, Fault, LinkId, RandomRun, RigSpec, Sim};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+fn busy(model: ReaderModel, seed: u64) -> Vec<u8> {
+    Sim::random(RigSpec::single(model, seed), &RandomRun::busy(6, 250))
+        .expect("a one-reader rig builds")
+        .to_jsonl()
+}
+
+#[test]
+fn the_same_seed_writes_a_byte_identical_history() {
+    for model in [ReaderModel::Wisepad3, ReaderModel::WiseposE] {
+        let first = busy(model, 11);
+        let second = busy(model, 11);
+        assert!(first == second, "{model:?}: two runs of seed 11 differ");
+        assert!(busy(model, 12) != first, "{model:?}: seeds 11 and 12 wrote the same history");
+    }
+}
+
+#[test]
+fn a_simulated_history_reads_back_in_order() {
+    let bytes = busy(ReaderModel::M2, 3);
+    let events = read_history(bytes.as_slice()).expect("the simulator writes a valid history");
+    assert!(events.len() > 1_000, "a 6 h busy run has more than {} events", events.len());
+    assert_eq!(events.first().map(|e| e.body.name()).as_deref(), Some("rig.started"));
+    assert_eq!(events.last().map(|e| e.body.name()).as_deref(), Some("rig.finished"));
+}
+
+#[test]
+fn a_busy_day_performs_every_random_fault_kind_and_records_it() {
+    let mobile = Sim::random(RigSpec::single(ReaderModel::M2, 5), &RandomRun::busy(24, 400))
+        .expect("builds");
+    let smart = Sim::random(RigSpec::single(ReaderModel::S700, 5), &RandomRun::busy(24, 400))
+        .expect("builds");
+    let mut seen: BTreeSet<FaultKind> = BTreeSet::new();
+    for run in [&mobile, &smart] {
+        for event in &run.events {
+            if let EventBody::FaultInjected { fault, .. } = &event.body {
+                seen.insert(*fault);
+            }
+        }
+        let recorded =
+            run.events.iter().filter(|e| matches!(e.body, EventBody::FaultInjected { .. })).count()
+                as u32;
+        assert_eq!(recorded, run.faults.values().sum::<u32>(), "every fault has its event");
+    }
+    // A wiped app loses its payments by definition; only scenarios place it.
+    let expected: BTreeSet<FaultKind> = FaultKind::ALL
+        .into_iter()
+        .filter(|k| !matches!(k, FaultKind::AppDataWiped | FaultKind::UsbDetach))
+        .collect();
+    let missing: Vec<_> = expected.difference(&seen).collect();
+    assert!(missing.is_empty(), "fault kinds never drawn in a busy day: {missing:?}");
+}
+
+#[test]
+fn a_placed_link_down_holds_payments_offline_until_it_is_cleared() {
+    let mut sim = Sim::new(RigSpec::single(ReaderModel::M2, 1)).expect("builds");
+    let down = Fault::LinkDown { link: LinkId::PosBackend };
+    sim.schedule(Millis(10_000), down.clone(), None);
+    for n in 0..3u64 {
+        sim.pay(readerlab_emulator::sim::PaymentSpec {
+            name: format!("pay_{n}"),
+            at: Millis(20_000 + n * 30_000),
+            amount: readerlab_emulator::core::Money::new(
+                1_000 + n,
+                readerlab_emulator::core::Currency::USD,
+            ),
+            card: "4242424242424242".into(),
+            entry_mode: readerlab_emulator::core::profile::EntryMode::Contactless,
+            behavior: readerlab_emulator::core::offline::OfflineBehavior::PreferOnline,
+            reader: 0,
+        });
+    }
+    sim.run_for(Duration::from_secs(300));
+    assert_eq!(sim.queued(Device::Pos), 3, "three payments wait offline");
+    assert_eq!(sim.backend().charges().count(), 0);
+    sim.clear(&down);
+    sim.run_for(Duration::from_secs(60));
+    assert_eq!(sim.queued(Device::Pos), 0, "the queue drained once the link was back");
+    assert_eq!(sim.backend().charges().count(), 3);
+}
+
+#[test]
+fn faults_the_rig_cannot_take_are_refused_with_the_reason() {
+    let mut sim = Sim::new(RigSpec::single(ReaderModel::M2, 1)).expect("builds");
+    let error = sim.inject(Fault::AppKill { device: Device::Reader(0) }).expect_err("refused");
+    assert!(error.to_string().contains("stores nothing"), "{error}");
+    let error = sim.inject(Fault::ReaderReboot { reader: 3 }).expect_err("refused");
+    assert!(error.to_string().contains("no reader #3"), "{error}");
+}
