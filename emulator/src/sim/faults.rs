@@ -37,7 +37,7 @@ pub enum Fault {
     Latency { link: LinkId, extra_ms: u64 },
     /// The `nth` matching request (1: the next) never arrives.
     RequestTimeout { link: LinkId, request: Option<RequestKind>, nth: u32 },
-    /// The `nth` matching request is applied and its answer is lost.
+    /// The `nth` matching request the backend applies loses its answer.
     ResponseLost { link: LinkId, request: Option<RequestKind>, nth: u32 },
     /// The backend answers the next `times` requests with `status`.
     HttpError { status: u16, request: Option<RequestKind>, times: u32 },

@@ -87,16 +87,21 @@ impl Link {
         self.latency_ms + self.extra_ms + jitter
     }
 
-    /// The fate of a request of `kind` sent now: the first rule that
-    /// matches counts it, and fires when its count runs out.
-    pub fn fate_of(&mut self, kind: RequestKind) -> Option<RequestFate> {
-        let index = self.rules.iter().position(|r| r.kind.is_none_or(|k| k == kind))?;
+    /// Whether a request of `kind` meets `fate`: the first rule for that
+    /// fate that matches counts it, and fires when its count runs out.
+    /// Swallowing is decided when a request is sent; a lost response only
+    /// for a request the backend applied, so "the n-th" counts requests that
+    /// changed something (a 401 or a 5xx changed nothing).
+    pub fn meets(&mut self, kind: RequestKind, fate: RequestFate) -> bool {
+        let matching = |r: &RequestRule| r.fate == fate && r.kind.is_none_or(|k| k == kind);
+        let Some(index) = self.rules.iter().position(matching) else { return false };
         let rule = &mut self.rules[index];
         if rule.remaining > 0 {
             rule.remaining -= 1;
-            return None;
+            return false;
         }
-        Some(self.rules.remove(index).fate)
+        self.rules.remove(index);
+        true
     }
 }
 
@@ -122,12 +127,11 @@ mod tests {
             remaining: 1,
             fate: RequestFate::ResponseLost,
         });
-        assert_eq!(link.fate_of(RequestKind::CreateConnectionToken), None);
-        assert_eq!(link.fate_of(RequestKind::ForwardOfflinePayment), None);
-        assert_eq!(
-            link.fate_of(RequestKind::ForwardOfflinePayment),
-            Some(RequestFate::ResponseLost)
-        );
-        assert_eq!(link.fate_of(RequestKind::ForwardOfflinePayment), None);
+        let lost = RequestFate::ResponseLost;
+        assert!(!link.meets(RequestKind::CreateConnectionToken, lost));
+        assert!(!link.meets(RequestKind::ForwardOfflinePayment, RequestFate::Swallowed));
+        assert!(!link.meets(RequestKind::ForwardOfflinePayment, lost));
+        assert!(link.meets(RequestKind::ForwardOfflinePayment, lost));
+        assert!(!link.meets(RequestKind::ForwardOfflinePayment, lost));
     }
 }

@@ -32,7 +32,7 @@ pub use workload::{PaymentSpec, WORKLOAD_CARDS, random_payments};
 
 use crate::core::backend::{ApiCall, ApiReply, Backend, BackendConfig};
 use crate::core::cards::TestCards;
-use crate::core::defect::Defects;
+use crate::core::defect::{Defect, Defects};
 use crate::core::event::{Event, EventBody, Part, RigReader, StoredBy};
 use crate::core::fault::FaultKind;
 use crate::core::offline::{
@@ -46,7 +46,7 @@ use crate::history::HistoryWriter;
 use app::PosApp;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -128,14 +128,7 @@ pub(crate) struct ReaderSlot {
 #[derive(Debug)]
 enum Message {
     /// A call from a device to the backend.
-    Request {
-        link: LinkId,
-        from: Device,
-        generation: u64,
-        call: u64,
-        api: ApiCall,
-        lose_reply: bool,
-    },
+    Request { link: LinkId, from: Device, generation: u64, call: u64, api: ApiCall },
     /// The backend's answer on its way back.
     Reply { link: LinkId, to: Device, generation: u64, call: u64, reply: ApiReply },
 }
@@ -175,8 +168,10 @@ pub struct RandomRun {
     pub intensity: f64,
     /// The most virtual time the final drain may take.
     pub drain_cap: Duration,
-    /// Add each switched-on defect's drill to the plan, at these fractions
-    /// of the run (see `drills.rs`).
+    /// Drills to run besides those of the rig's own defects (a run without
+    /// a defect can go through the same conditions as one with it).
+    pub drills: Vec<Defect>,
+    /// Each drill is placed at these fractions of the run (`drills.rs`).
     pub drills_at: Vec<f64>,
 }
 
@@ -189,6 +184,7 @@ impl RandomRun {
             payments,
             intensity: 1.0,
             drain_cap: Duration::from_secs(6 * 3_600),
+            drills: Vec::new(),
             drills_at: vec![0.3, 0.6],
         }
     }
@@ -365,7 +361,8 @@ impl Sim {
         // Each drill runs on the device that stores the first reader's
         // payments.
         let device = sim.device_for(0);
-        for defect in sim.spec.defects.iter() {
+        let drills: BTreeSet<Defect> = sim.spec.defects.iter().chain(run.drills.clone()).collect();
+        for defect in drills {
             for fraction in &run.drills_at {
                 let at = Millis((run.duration.as_millis() as f64 * fraction) as u64);
                 plan.faults.extend(drill(defect, device, at));
@@ -594,13 +591,11 @@ impl Sim {
         if !link.up {
             return;
         }
-        let lose_reply = match link.fate_of(kind) {
-            Some(RequestFate::Swallowed) => return,
-            Some(RequestFate::ResponseLost) => true,
-            None => false,
-        };
+        if link.meets(kind, RequestFate::Swallowed) {
+            return;
+        }
         let delay = link.delay(&mut self.rng);
-        let message = Message::Request { link: link_id, from, generation, call, api, lose_reply };
+        let message = Message::Request { link: link_id, from, generation, call, api };
         let at = self.now + Duration::from_millis(delay);
         self.next_id += 1;
         self.inflight.insert((at, self.next_id), message);
@@ -608,12 +603,18 @@ impl Sim {
 
     fn deliver(&mut self, message: Message) {
         match message {
-            Message::Request { link, from, generation, call, api, lose_reply } => {
+            Message::Request { link, from, generation, call, api } => {
                 if !self.links[&link].up {
                     return;
                 }
+                let kind = api.request.kind();
                 let reply = self.backend.handle(self.now, api);
-                if lose_reply {
+                let applied = match &reply {
+                    ApiReply::Ok(_) => true,
+                    ApiReply::Err(error) => error.status == 402,
+                };
+                let state = self.links.get_mut(&link).expect("exists");
+                if applied && state.meets(kind, RequestFate::ResponseLost) {
                     return;
                 }
                 let delay = self.links.get(&link).expect("exists").delay(&mut self.rng);
