@@ -8,13 +8,17 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use readerlab_emulator::core::profile::ReaderModel;
 use readerlab_emulator::fixtures::ReaderCatalog;
+use readerlab_emulator::history::read_history;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Exit status of a command that has not been built yet (sysexits' EX_UNAVAILABLE).
 pub const EXIT_NOT_BUILT: u8 = 69;
-/// Exit status for bad input: a broken fixture, an unknown model, bad flags.
+/// Exit status for bad input: a broken fixture, an unknown model, bad flags,
+/// a history that cannot be read.
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit status of `check` when the history breaks an invariant.
+pub const EXIT_VIOLATED: u8 = 1;
 
 /// Emulator and test harness for card readers that take payments offline
 /// and forward them later.
@@ -33,8 +37,8 @@ enum Command {
     Explore(NotBuilt),
     /// Replay a recorded history (.jsonl) or a .feature deterministically. [not built yet]
     Replay(NotBuilt),
-    /// Run the invariant checker over a recorded history. [not built yet]
-    Check(NotBuilt),
+    /// Run the invariant checker over a recorded history (JSON Lines).
+    Check(CheckArgs),
     /// Serve the emulated rig on real sockets. [not built yet]
     Serve(NotBuilt),
     /// List the reader models and their capabilities.
@@ -82,6 +86,15 @@ struct NotBuilt {
 }
 
 #[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// The history to judge: one event per line, as `docs/history.md` describes.
+    history: PathBuf,
+    /// Print the report as one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
 struct ReadersArgs {
     /// Show one model in full (m2, wisepad3, chipper2x, s700, wisepos_e).
     model: Option<String>,
@@ -99,7 +112,7 @@ fn not_built(command: &str) -> ExitCode {
     let arrives = match command {
         "run" | "steps" => "with the Gherkin scenarios (issue #5)",
         "explore" => "with property-based exploration (issue #6)",
-        "replay" | "check" | "defects" => "with the simulator and checker (issue #4)",
+        "replay" | "defects" => "with the simulator and checker (issue #4)",
         "serve" => "with serve mode (issue #7)",
         _ => "later",
     };
@@ -116,7 +129,11 @@ pub fn main() -> ExitCode {
         Command::Run(_) => return not_built("run"),
         Command::Explore(_) => return not_built("explore"),
         Command::Replay(_) => return not_built("replay"),
-        Command::Check(_) => return not_built("check"),
+        Command::Check(args) => match check(&args) {
+            Ok(true) => return ExitCode::SUCCESS,
+            Ok(false) => return ExitCode::from(EXIT_VIOLATED),
+            Err(error) => Err(error),
+        },
         Command::Serve(_) => return not_built("serve"),
         Command::Steps(_) => return not_built("steps"),
         Command::Defects(_) => return not_built("defects"),
@@ -128,6 +145,25 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
+}
+
+/// Judges a history file; `Ok(false)` when an invariant broke. The report
+/// goes to stdout either way, so a CI log shows what held as well.
+fn check(args: &CheckArgs) -> anyhow::Result<bool> {
+    let path = &args.history;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot open history {}", path.display()))?;
+    let history = read_history(std::io::BufReader::new(file))
+        .with_context(|| format!("cannot read history {}", path.display()))?;
+    let report = crate::check::check(&history);
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else if report.holds() {
+        println!("{}", report.summary());
+    } else {
+        print!("{report}");
+    }
+    Ok(report.holds())
 }
 
 fn bench_store(args: &StoreBenchArgs) -> anyhow::Result<()> {

@@ -119,7 +119,6 @@ fn commands_not_built_yet_say_so_and_fail() {
         &["run"][..],
         &["run", "--seed", "7", "features/"],
         &["explore", "--time", "30"],
-        &["check", "h.jsonl"],
         &["serve"],
         &["steps"],
         &["defects"],
@@ -188,4 +187,70 @@ fn bench_store_refuses_a_duration_too_long_to_hold_without_panicking() {
         assert!(stderr(&out).contains("--seconds"), "{seconds}: {}", stderr(&out));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{seconds}: nothing left");
     }
+}
+
+/// The events of one stored payment forwarded once, without `seq` (the
+/// history numbers them), as a lab rig would write them.
+const ONE_PAYMENT: [&str; 7] = [
+    r#""t_ms":0,"part":"rig","event":"rig.started","seed":7,"defects":[],"readers":[],"offline":{"enabled":true,"max_amount":{"usd":1000000},"stored_amount_limit":{},"max_records":1000,"eea":false},"drain_window_ms":60000}"#,
+    r#""t_ms":110,"part":"pos","event":"offline.payment.stored","payment":"p_1","offline_id":"off_p_1","intent":null,"amount":{"amount":1000,"currency":"usd"},"offline_details":{"stored_at":110,"requires_upload":true,"amount":{"amount":1000,"currency":"usd"},"card":{"brand":"visa","funding":"credit","last4":"4242"},"entry_mode":"contactless"}}"#,
+    r#""t_ms":110,"part":"pos","event":"offline.status.changed","network":"offline","count":1,"amounts":{"usd":1000}}"#,
+    r#""t_ms":200,"part":"pos","event":"offline.forward.attempted","offline_id":"off_p_1","attempt":1}"#,
+    r#""t_ms":205,"part":"backend","event":"backend.charge.succeeded","charge":"ch_1","intent":"pi_1","amount":{"amount":1000,"currency":"usd"},"card":{"brand":"visa","funding":"credit","last4":"4242"},"captured":true,"offline_id":"off_p_1"}"#,
+    r#""t_ms":210,"part":"pos","event":"offline.payment.forwarded","offline_id":"off_p_1","amount":{"amount":1000,"currency":"usd"},"intent":"pi_1","status":"succeeded","error":null}"#,
+    r#""t_ms":210,"part":"pos","event":"offline.status.changed","network":"online","count":0,"amounts":{}}"#,
+];
+
+/// Writes `lines` as a history file, numbering them from 1.
+fn history_file(dir: &tempfile::TempDir, lines: &[&str]) -> String {
+    let text: String =
+        lines.iter().enumerate().map(|(i, rest)| format!("{{\"seq\":{},{rest}\n", i + 1)).collect();
+    let path = dir.path().join("history.jsonl");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn check_passes_a_good_history_with_a_one_line_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = history_file(&dir, &ONE_PAYMENT);
+    let out = readerlab(&["check", &path]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out), "7 events, 1 stored, 1 forwarded: all invariants hold\n");
+}
+
+#[test]
+fn check_fails_a_double_charge_naming_the_invariant_and_the_payment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = ONE_PAYMENT.to_vec();
+    let again = ONE_PAYMENT[4].replace("ch_1", "ch_2");
+    lines.insert(5, &again);
+    let path = history_file(&dir, &lines);
+    let out = readerlab(&["check", &path]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("I2 (exactly once) violated for off_p_1: charged 2 times"), "{text}");
+    let out = readerlab(&["check", &path, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["holds"], false);
+    assert_eq!(json["violated"], serde_json::json!(["I2"]));
+    assert_eq!(json["violations"][0]["payment"], "off_p_1");
+}
+
+#[test]
+fn check_refuses_an_unreadable_history_naming_the_file_and_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = ONE_PAYMENT.to_vec();
+    lines[2] = r#""t_ms":110,"part":"pos","event":"offline.status.changed","count":"#;
+    let path = history_file(&dir, &lines);
+    let out = readerlab(&["check", &path]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(&path) && err.contains("line 3"), "{err}");
+    assert!(stdout(&out).is_empty());
+    let missing = dir.path().join("absent.jsonl");
+    let out = readerlab(&["check", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("absent.jsonl"), "{}", stderr(&out));
 }

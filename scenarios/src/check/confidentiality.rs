@@ -1,0 +1,145 @@
+//! I7, confidentiality: no full card number anywhere in the history, none in
+//! clear in a device's storage (as `rig.storage.scanned` counted it), and no
+//! charge for a record the device reported unreadable (a tampered record
+//! must be reported, never forwarded).
+//!
+//! Every event is serialized again, as its history line carries it, and searched
+//! for runs of 13 to 19 digits that pass the Luhn check. The run's digits
+//! are never repeated: a report shows the last four and the line, and carries
+//! no excerpt, because the excerpt would print the number again. The one
+//! number field that may be that long by chance, `rig.started`'s `seed`, is
+//! blanked before the search.
+
+use super::facts::Facts;
+use super::report::Finding;
+use readerlab_emulator::core::event::{Event, EventBody};
+use readerlab_emulator::core::invariant::Invariant;
+
+/// Shortest and longest card numbers (ISO/IEC 7812).
+const CARD_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;
+
+pub(super) fn check(facts: &Facts<'_>, found: &mut Vec<Finding>) {
+    numbers_in_history(facts.history, found);
+    for &at in &facts.storage_scans {
+        if let EventBody::StorageScanned { device, card_numbers_in_clear, .. } =
+            &facts.history[at].body
+            && *card_numbers_in_clear > 0
+        {
+            let message =
+                format!("{device} keeps {card_numbers_in_clear} card number(s) in clear on disk");
+            found.push(Finding::new(Invariant::I7, None, message).with([at]));
+        }
+    }
+    // A record reported unreadable is dropped; a charge after the report
+    // means the device forwarded what it could not authenticate.
+    for (offline_id, payment) in facts.payments.iter() {
+        let unreadable = payment
+            .outcomes
+            .iter()
+            .copied()
+            .find(|&at| matches!(facts.history[at].body, EventBody::PaymentUnreadable { .. }));
+        let Some(unreadable) = unreadable else { continue };
+        if let Some(&charge) = payment.charges.iter().find(|&&at| at > unreadable) {
+            let message = "charged after the device reported its record unreadable: a record \
+                           that failed authentication was forwarded"
+                .to_owned();
+            found.push(
+                Finding::new(Invariant::I7, Some(offline_id), message).with([unreadable, charge]),
+            );
+        }
+    }
+}
+
+/// Searches every event's JSON for a card number: its body as the history
+/// line carries it, and its part. The envelope's other fields are a
+/// position and a time, never that long.
+fn numbers_in_history(history: &[Event], found: &mut Vec<Finding>) {
+    let mut text = Vec::with_capacity(512);
+    for (at, event) in history.iter().enumerate() {
+        text.clear();
+        let written = match &event.body {
+            EventBody::RigStarted { .. } => {
+                let mut blanked = event.body.clone();
+                if let EventBody::RigStarted { seed, .. } = &mut blanked {
+                    *seed = 0;
+                }
+                serde_json::to_writer(&mut text, &blanked)
+            }
+            body => serde_json::to_writer(&mut text, body),
+        };
+        if written.is_err() {
+            continue;
+        }
+        text.push(b' ');
+        text.extend_from_slice(event.part.0.as_bytes());
+        if let Some((digits, last4)) = card_number_in(&text) {
+            let message = format!(
+                "a {digits}-digit number that passes the Luhn check, ending {last4}, appears \
+                 in the history at seq {} ({}); the excerpt is left out so as not to repeat it",
+                event.seq,
+                event.body.name()
+            );
+            found.push(Finding::new(Invariant::I7, None, message).at(at));
+        }
+    }
+}
+
+/// The first run of 13–19 digits in `text` that passes the Luhn check: its
+/// length and last four digits. Longer runs are not card numbers.
+pub(super) fn card_number_in(text: &[u8]) -> Option<(usize, String)> {
+    let mut start = None;
+    // One position past the end, so a run at the very end is closed too.
+    for i in 0..=text.len() {
+        let digit = text.get(i).is_some_and(u8::is_ascii_digit);
+        match (digit, start) {
+            (true, None) => start = Some(i),
+            (false, Some(from)) => {
+                start = None;
+                let run = &text[from..i];
+                if CARD_DIGITS.contains(&run.len()) && luhn(run) {
+                    let last4 = String::from_utf8_lossy(&run[run.len() - 4..]).into_owned();
+                    return Some((run.len(), last4));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The Luhn check over ASCII digits.
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| {
+            let d = u32::from(d - b'0');
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_cards_are_found_and_near_misses_are_not() {
+        let found = |text: &str| card_number_in(text.as_bytes());
+        assert_eq!(found(r#"{"x":"4242424242424242"}"#), Some((16, "4242".to_owned())));
+        assert_eq!(found("amex 378282246310005."), Some((15, "0005".to_owned())));
+        assert_eq!(found("girocard 4711009900000316877"), Some((19, "6877".to_owned())));
+        // Fails Luhn, too short, too long, split.
+        assert_eq!(found("4242424242424241"), None);
+        assert_eq!(found("424242424242"), None);
+        assert_eq!(found("42424242424242424242"), None);
+        assert_eq!(found("4242 4242 4242 4242"), None);
+    }
+}

@@ -1,0 +1,268 @@
+//! One pass over the history that indexes what the invariants ask about:
+//! each stored payment by its offline id, its outcomes, upload attempts and
+//! charges, each holder's last offline status, each app payment's outcomes.
+//!
+//! It records positions in the history and borrowed values, never copies of
+//! events, so indexing 30,000 events stays a few milliseconds. It must not
+//! judge: deciding what a fact means is the invariant modules' job, and the
+//! time-ordered checks (I4, I5, I7) walk the history themselves.
+
+use super::report::Stats;
+use readerlab_emulator::core::event::{Event, EventBody, OfflineDetails, Part};
+use readerlab_emulator::core::offline::OfflineConfig;
+use readerlab_emulator::core::{Currency, Money};
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+
+/// A payment the history reports stored offline.
+#[derive(Debug)]
+pub(super) struct Stored<'h> {
+    /// Position of its (first) `offline.payment.stored`.
+    pub at: usize,
+    /// Who holds it: the `part` of that event (`pos` or `reader/<serial>`).
+    pub holder: &'h Part,
+    /// The app's name for the payment.
+    pub payment: &'h str,
+    /// What was stored.
+    pub amount: Money,
+    /// `offlineDetails`: card summary and entry mode.
+    pub details: &'h OfflineDetails,
+    /// The `payment.intent.created` of this payment on this part that came
+    /// last before it was stored, if any.
+    pub intent_created: Option<usize>,
+}
+
+/// Everything the history says about one offline id.
+#[derive(Debug, Default)]
+pub(super) struct Payment<'h> {
+    /// Its (first) `offline.payment.stored`; `None` when only uploads,
+    /// outcomes or charges name the id.
+    pub stored: Option<Stored<'h>>,
+    /// `offline.payment.forwarded` and `offline.payment.unreadable` naming
+    /// it, in history order.
+    pub outcomes: Vec<usize>,
+    /// `offline.forward.attempted`, in history order.
+    pub attempts: Vec<usize>,
+    /// `backend.charge.succeeded` naming it, in history order.
+    pub charges: Vec<usize>,
+}
+
+/// Values by a borrowed key, in the order the keys first appear in the
+/// history. Lookups hash (a long run has thousands of offline ids, and
+/// comparing them in a tree costs more than the rest of the pass), while
+/// iteration follows the history, so what reaches a report is
+/// deterministic.
+#[derive(Debug)]
+pub(super) struct FirstSeen<K, V> {
+    index: HashMap<K, usize>,
+    entries: Vec<(K, V)>,
+}
+
+impl<K, V> Default for FirstSeen<K, V> {
+    fn default() -> Self {
+        FirstSeen { index: HashMap::new(), entries: Vec::new() }
+    }
+}
+
+impl<K: Copy + Eq + Hash, V: Default> FirstSeen<K, V> {
+    /// The value for `key`, made on first sight.
+    fn entry(&mut self, key: K) -> &mut V {
+        let next = self.entries.len();
+        let at = *self.index.entry(key).or_insert(next);
+        if at == next {
+            self.entries.push((key, V::default()));
+        }
+        &mut self.entries[at].1
+    }
+
+    /// The value for `key`, if the history named it.
+    pub fn get<Q: ?Sized + Eq + Hash>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        self.index.get(key).map(|&at| &self.entries[at].1)
+    }
+
+    /// Every key and value, in the order the keys first appeared.
+    pub fn iter(&self) -> impl Iterator<Item = (K, &V)> {
+        self.entries.iter().map(|(key, value)| (*key, value))
+    }
+}
+
+/// What one holder (a part that stores payments) said.
+#[derive(Debug, Default)]
+pub(super) struct Holder<'h> {
+    /// Offline ids it stored, in history order.
+    pub stored: Vec<&'h str>,
+    /// Its last `offline.status.changed`.
+    pub last_status: Option<usize>,
+    /// Its `offline.store.recovered` events.
+    pub recoveries: Vec<usize>,
+    /// Its `offline.payment.unreadable` events that name no offline id.
+    pub anonymous_unreadable: Vec<usize>,
+}
+
+/// The index of a history.
+#[derive(Debug)]
+pub(super) struct Facts<'h> {
+    pub history: &'h [Event],
+    /// The offline configuration of the first `rig.started`.
+    pub offline: Option<&'h OfflineConfig>,
+    /// Every offline id the history names, with what it says about it.
+    pub payments: FirstSeen<&'h str, Payment<'h>>,
+    /// Second and later `offline.payment.stored` events for an offline id
+    /// already stored.
+    pub stored_again: Vec<usize>,
+    /// `backend.charge.succeeded` without an offline id, by intent.
+    pub online_charges: FirstSeen<&'h str, Vec<usize>>,
+    /// Parts that stored, sent status or reported unreadable records.
+    pub holders: BTreeMap<&'h Part, Holder<'h>>,
+    /// App outcomes (`payment.succeeded`, `.declined`, `.failed`,
+    /// `offline.payment.stored`) by part and payment name.
+    pub app_outcomes: FirstSeen<(&'h Part, &'h str), Vec<usize>>,
+    /// Every event of part `fault`.
+    pub faults: Vec<usize>,
+    /// `rig.storage.scanned` events.
+    pub storage_scans: Vec<usize>,
+    pub stats: Stats,
+}
+
+impl<'h> Facts<'h> {
+    /// Indexes `history` in one pass.
+    pub fn gather(history: &'h [Event]) -> Facts<'h> {
+        let mut facts = Facts {
+            history,
+            offline: None,
+            payments: FirstSeen::default(),
+            stored_again: Vec::new(),
+            online_charges: FirstSeen::default(),
+            holders: BTreeMap::new(),
+            app_outcomes: FirstSeen::default(),
+            faults: Vec::new(),
+            storage_scans: Vec::new(),
+            stats: Stats { events: history.len(), ..Stats::default() },
+        };
+        // The latest intent created per (part, payment name): I6 reads the
+        // behaviour of the intent a stored payment came from.
+        let mut intents: HashMap<(&'h Part, &'h str), usize> = HashMap::new();
+        for (at, event) in history.iter().enumerate() {
+            let part = &event.part;
+            if part.0 == "fault" {
+                facts.faults.push(at);
+            }
+            match &event.body {
+                EventBody::RigStarted { offline, .. } if facts.offline.is_none() => {
+                    facts.offline = Some(offline);
+                }
+                EventBody::SdkIntentCreated { payment, .. } => {
+                    intents.insert((part, payment), at);
+                }
+                EventBody::OfflinePaymentStored {
+                    payment,
+                    offline_id,
+                    amount,
+                    offline_details,
+                    ..
+                } => {
+                    facts.stats.stored += 1;
+                    facts.app_outcomes.entry((part, payment)).push(at);
+                    let record = facts.payments.entry(offline_id.as_str());
+                    if record.stored.is_some() {
+                        facts.stored_again.push(at);
+                        continue;
+                    }
+                    record.stored = Some(Stored {
+                        at,
+                        holder: part,
+                        payment,
+                        amount: *amount,
+                        details: offline_details,
+                        intent_created: intents.get(&(part, payment.as_str())).copied(),
+                    });
+                    facts.holders.entry(part).or_default().stored.push(offline_id.as_str());
+                }
+                EventBody::SdkPaymentSucceeded { payment, .. } => {
+                    facts.stats.paid_online += 1;
+                    facts.app_outcomes.entry((part, payment)).push(at);
+                }
+                EventBody::SdkPaymentDeclined { payment, .. }
+                | EventBody::SdkPaymentFailed { payment, .. } => {
+                    facts.app_outcomes.entry((part, payment)).push(at);
+                }
+                EventBody::ForwardAttempted { offline_id, .. } => {
+                    facts.payments.entry(offline_id.as_str()).attempts.push(at);
+                }
+                EventBody::PaymentForwarded { offline_id, .. } => {
+                    facts.stats.forwarded += 1;
+                    facts.payments.entry(offline_id.as_str()).outcomes.push(at);
+                }
+                EventBody::PaymentUnreadable { offline_id, .. } => {
+                    facts.stats.unreadable += 1;
+                    match offline_id {
+                        Some(id) => facts.payments.entry(id.as_str()).outcomes.push(at),
+                        None => {
+                            facts.holders.entry(part).or_default().anonymous_unreadable.push(at);
+                        }
+                    }
+                }
+                EventBody::OfflineStatusChanged { .. } => {
+                    facts.holders.entry(part).or_default().last_status = Some(at);
+                }
+                EventBody::StoreRecovered { .. } => {
+                    facts.holders.entry(part).or_default().recoveries.push(at);
+                }
+                EventBody::ChargeSucceeded { intent, offline_id, .. } => {
+                    facts.stats.charged += 1;
+                    match offline_id {
+                        Some(id) => facts.payments.entry(id.as_str()).charges.push(at),
+                        None => facts.online_charges.entry(intent).push(at),
+                    }
+                }
+                EventBody::StorageScanned { .. } => facts.storage_scans.push(at),
+                _ => {}
+            }
+        }
+        facts.stats.still_held =
+            facts.holders.keys().map(|holder| u64::from(facts.status_count(holder))).sum();
+        facts
+    }
+
+    /// The count of `holder`'s last offline status; 0 when it never sent
+    /// one (nothing in the history says it holds anything).
+    pub fn status_count(&self, holder: &Part) -> u32 {
+        self.last_status(holder).map_or(0, |(count, _)| count)
+    }
+
+    /// The count and amounts of `holder`'s last offline status.
+    pub fn last_status(&self, holder: &Part) -> Option<(u32, &'h BTreeMap<Currency, u64>)> {
+        let at = self.holders.get(holder)?.last_status?;
+        match &self.history[at].body {
+            EventBody::OfflineStatusChanged { status } => Some((status.count, &status.amounts)),
+            _ => None,
+        }
+    }
+
+    /// What the history says about a stored payment, if it was stored.
+    pub fn stored(&self, offline_id: &str) -> Option<&Stored<'h>> {
+        self.payments.get(offline_id)?.stored.as_ref()
+    }
+
+    /// The outcomes reported for an offline id, in history order.
+    pub fn outcomes_of(&self, offline_id: &str) -> &[usize] {
+        self.payments.get(offline_id).map_or(&[], |p| p.outcomes.as_slice())
+    }
+
+    /// The stored payments of `holder` that have no outcome in the history.
+    pub fn without_outcome(&self, holder: &Holder<'h>) -> Vec<&'h str> {
+        holder.stored.iter().copied().filter(|id| self.outcomes_of(id).is_empty()).collect()
+    }
+
+    /// The last `offline.forward.attempted` for `offline_id` before position
+    /// `before`: the upload that produced what happened there.
+    pub fn attempt_before(&self, offline_id: &str, before: usize) -> Option<usize> {
+        let attempts = &self.payments.get(offline_id)?.attempts;
+        let earlier = attempts.partition_point(|&at| at < before);
+        earlier.checked_sub(1).map(|i| attempts[i])
+    }
+}
