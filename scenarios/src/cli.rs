@@ -6,6 +6,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use readerlab_emulator::core::defect::Defect;
 use readerlab_emulator::core::profile::ReaderModel;
 use readerlab_emulator::fixtures::ReaderCatalog;
 use readerlab_emulator::history::read_history;
@@ -45,10 +46,48 @@ enum Command {
     Readers(ReadersArgs),
     /// Print the step vocabulary, with an example each. [not built yet]
     Steps(NotBuilt),
-    /// List the defect profiles and the incident each models. [not built yet]
-    Defects(NotBuilt),
+    /// List the defect profiles, the incident each models and the invariant it breaks.
+    Defects(DefectsArgs),
+    /// One long random run on the simulator, judged by the checker.
+    Sim(SimArgs),
     /// Measure parts of the rig on this machine.
     Bench(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DefectsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct SimArgs {
+    /// Virtual hours of customers and faults.
+    #[arg(long, default_value_t = 24)]
+    hours: u64,
+    /// Customers at the counter over those hours.
+    #[arg(long, default_value_t = 1_000)]
+    payments: u32,
+    /// The seed every random choice comes from.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// A reader of the rig (m2, wisepad3, chipper2x, s700, wisepos_e);
+    /// repeat for more (at most one mobile reader). Default: m2.
+    #[arg(long = "reader", value_name = "MODEL")]
+    readers: Vec<String>,
+    /// Switch on a defect profile (`readerlab defects` lists them); repeatable.
+    #[arg(long = "defect", value_name = "NAME")]
+    defects: Vec<String>,
+    /// Fault intensity: 1 is a busy day, 0 only the defects' drills.
+    #[arg(long, default_value_t = 1.0)]
+    intensity: f64,
+    /// Write the history (JSON Lines) to this file.
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -112,7 +151,7 @@ fn not_built(command: &str) -> ExitCode {
     let arrives = match command {
         "run" | "steps" => "with the Gherkin scenarios (issue #5)",
         "explore" => "with property-based exploration (issue #6)",
-        "replay" | "defects" => "with the simulator and checker (issue #4)",
+        "replay" => "with the Gherkin scenarios (issue #5)",
         "serve" => "with serve mode (issue #7)",
         _ => "later",
     };
@@ -136,7 +175,15 @@ pub fn main() -> ExitCode {
         },
         Command::Serve(_) => return not_built("serve"),
         Command::Steps(_) => return not_built("steps"),
-        Command::Defects(_) => return not_built("defects"),
+        Command::Defects(args) => {
+            print!("{}", if args.json { crate::defects::json() } else { crate::defects::table() });
+            Ok(())
+        }
+        Command::Sim(args) => match sim(&args) {
+            Ok(true) => return ExitCode::SUCCESS,
+            Ok(false) => return ExitCode::from(EXIT_VIOLATED),
+            Err(error) => Err(error),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -166,6 +213,45 @@ fn check(args: &CheckArgs) -> anyhow::Result<bool> {
     Ok(report.holds())
 }
 
+/// Runs `readerlab sim`; `Ok(false)` when an invariant broke.
+fn sim(args: &SimArgs) -> anyhow::Result<bool> {
+    let readers = if args.readers.is_empty() {
+        vec![ReaderModel::M2]
+    } else {
+        args.readers.iter().map(|id| parse_model(id)).collect::<anyhow::Result<_>>()?
+    };
+    let defects =
+        args.defects.iter().map(|name| name.parse::<Defect>()).collect::<Result<Vec<_>, _>>()?;
+    anyhow::ensure!(
+        args.intensity.is_finite() && args.intensity >= 0.0,
+        "--intensity must be a number of at least 0, not {}",
+        args.intensity
+    );
+    let request = crate::simulate::SimRequest {
+        hours: args.hours,
+        payments: args.payments,
+        seed: args.seed,
+        readers,
+        defects,
+        intensity: args.intensity,
+        history: args.history.clone(),
+    };
+    let outcome = crate::simulate::run(&request)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&outcome)?);
+    } else {
+        print!("{}", crate::simulate::summary(&outcome));
+    }
+    Ok(outcome.holds)
+}
+
+fn parse_model(id: &str) -> anyhow::Result<ReaderModel> {
+    ReaderModel::from_id(id).with_context(|| {
+        let known: Vec<&str> = ReaderModel::ALL.iter().map(|m| m.id()).collect();
+        format!("unknown reader model `{id}`; known models: {}", known.join(", "))
+    })
+}
+
 fn bench_store(args: &StoreBenchArgs) -> anyhow::Result<()> {
     let bench = crate::bench::store(args.seconds, args.dir.as_deref())?;
     if args.json {
@@ -184,10 +270,7 @@ fn readers(args: &ReadersArgs) -> anyhow::Result<()> {
     };
     let out = match &args.model {
         Some(id) => {
-            let model = ReaderModel::from_id(id).with_context(|| {
-                let known: Vec<&str> = ReaderModel::ALL.iter().map(|m| m.id()).collect();
-                format!("unknown reader model `{id}`; known models: {}", known.join(", "))
-            })?;
+            let model = parse_model(id)?;
             let profile = catalog.get(model);
             if args.json {
                 crate::readers::json(std::slice::from_ref(profile))

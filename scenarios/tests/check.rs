@@ -610,6 +610,24 @@ fn a_lost_payment_is_named_once_under_i1_not_again_under_i4_or_i8() {
 }
 
 #[test]
+fn a_queue_that_was_lost_and_then_used_again_is_i1_only() {
+    // The upgrade loses one payment; the POS says it holds nothing through a
+    // quiet stretch far longer than the window; a new payment later is
+    // stored and forwarded at once. Nothing stalled: only I1 speaks (the
+    // window cannot start before the holder's count left zero again).
+    let mut lines = begin();
+    lines.extend(collect(100, "off_p_1", 1000, 1, 1000));
+    lines.push((200, "fault", injected(FaultKind::AppUpgrade, "pos")));
+    lines.push((300, "pos", EventBody::StoreRecovered { pending: 0, unreadable: 0 }));
+    lines.push((300, "pos", status(0, 0)));
+    lines.extend(collect(500_000, "off_p_2", 2000, 1, 2000));
+    lines.extend(forward(500_100, "off_p_2", 2000, 0, 0));
+    lines.push((900_000, "pos", status(0, 0)));
+    let report = check(&finish(lines));
+    assert_eq!(report.violated(), BTreeSet::from([Invariant::I1]), "{report}");
+}
+
+#[test]
 fn a_partial_loss_names_the_payments_the_holder_stopped_touching() {
     // Three stored; after the restart the store gives back one, which the
     // POS tries to upload before the link drops again: the other two are

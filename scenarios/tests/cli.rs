@@ -105,7 +105,9 @@ fn help_lists_every_command_of_the_interface() {
     let out = readerlab(&["--help"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for command in ["run", "explore", "replay", "check", "serve", "readers", "steps", "defects"] {
+    for command in
+        ["run", "explore", "replay", "check", "serve", "readers", "steps", "defects", "sim"]
+    {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(command)),
             "{command} missing from\n{text}"
@@ -121,7 +123,6 @@ fn commands_not_built_yet_say_so_and_fail() {
         &["explore", "--time", "30"],
         &["serve"],
         &["steps"],
-        &["defects"],
         &["replay", "x.feature"],
     ] {
         let out = readerlab(args);

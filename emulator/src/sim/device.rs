@@ -81,7 +81,11 @@ impl DeviceSlot {
         self.runs += 1;
         let setup = EngineSetup {
             holder: self.holder.clone(),
-            instance: format!("a{}", self.runs),
+            // Unique across devices and app runs: offline ids embed it.
+            instance: match &self.holder {
+                Holder::Pos => format!("pos{}", self.runs),
+                Holder::SmartReader { serial } => format!("{serial}.{}", self.runs),
+            },
             session: self.session.clone(),
             cards: Arc::clone(cards),
             timings: timings.clone(),

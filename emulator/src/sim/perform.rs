@@ -171,6 +171,11 @@ impl Sim {
             return Ok(());
         }
         let detail = self.perform(&fault)?;
+        if matches!(fault, Fault::RequestTimeout { .. } | Fault::ResponseLost { .. }) {
+            // Armed on the link; it takes effect, and is recorded, when its
+            // request comes (`request_fault_fired`).
+            return Ok(());
+        }
         *self.faults.entry(kind).or_default() += 1;
         let now = self.now;
         let body =
@@ -181,6 +186,24 @@ impl Sim {
         }
         self.pump();
         Ok(())
+    }
+
+    /// A request rule took effect on `link`: the history says so at the
+    /// instant it happened, which is what the checker's quiet stretches need.
+    pub(super) fn request_fault_fired(&mut self, link: LinkId, fate: RequestFate, request: String) {
+        let kind = match fate {
+            RequestFate::Swallowed => FaultKind::RequestTimeout,
+            RequestFate::ResponseLost => FaultKind::ResponseLost,
+        };
+        *self.faults.entry(kind).or_default() += 1;
+        let body = EventBody::FaultInjected {
+            fault: kind,
+            target: self.link_target(link),
+            sustained: false,
+            detail: Some(request),
+        };
+        let now = self.now;
+        self.record(now, Part("fault".to_owned()), body);
     }
 
     /// Ends a sustained fault; nothing happens if it is not in effect.

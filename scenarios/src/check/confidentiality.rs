@@ -85,7 +85,9 @@ fn numbers_in_history(history: &[Event], found: &mut Vec<Finding>) {
 }
 
 /// The first run of 13–19 digits in `text` that passes the Luhn check: its
-/// length and last four digits. Longer runs are not card numbers.
+/// length and last four digits. Longer runs are not card numbers, and a run
+/// that ends an identifier (`pi_0000000000000018`, zero-padded ids pass the
+/// Luhn check one time in ten) is the identifier's counter, not a card.
 pub(super) fn card_number_in(text: &[u8]) -> Option<(usize, String)> {
     let mut start = None;
     // One position past the end, so a run at the very end is closed too.
@@ -96,7 +98,9 @@ pub(super) fn card_number_in(text: &[u8]) -> Option<(usize, String)> {
             (false, Some(from)) => {
                 start = None;
                 let run = &text[from..i];
-                if CARD_DIGITS.contains(&run.len()) && luhn(run) {
+                let in_identifier =
+                    from > 0 && (text[from - 1].is_ascii_alphabetic() || text[from - 1] == b'_');
+                if CARD_DIGITS.contains(&run.len()) && !in_identifier && luhn(run) {
                     let last4 = String::from_utf8_lossy(&run[run.len() - 4..]).into_owned();
                     return Some((run.len(), last4));
                 }
@@ -141,5 +145,7 @@ mod tests {
         assert_eq!(found("424242424242"), None);
         assert_eq!(found("42424242424242424242"), None);
         assert_eq!(found("4242 4242 4242 4242"), None);
+        // The counter of an identifier.
+        assert_eq!(found(r#"{"intent":"pi_0000000000000018"}"#), None);
     }
 }

@@ -37,6 +37,10 @@ struct Queue<'h> {
     moved_at: Option<Millis>,
     /// Position and count of its last `offline.status.changed`.
     status: Option<(usize, u32)>,
+    /// When the holder's own count last went from zero to more: before
+    /// that it said its queue was empty, so a window cannot start earlier
+    /// (payments it forgot are I1's, not a stalled queue).
+    busy_since: Millis,
     /// Already reported in the current stretch (once is enough).
     reported: bool,
 }
@@ -102,7 +106,11 @@ impl<'h> Walk<'h> {
             if queue.reported || judged == 0 {
                 continue;
             }
-            let from = stretch.t.max(queue.waiting_since).max(queue.moved_at.unwrap_or_default());
+            let from = stretch
+                .t
+                .max(queue.waiting_since)
+                .max(queue.moved_at.unwrap_or_default())
+                .max(queue.busy_since);
             let deadline = from + self.window;
             if !ended(deadline) {
                 continue;
@@ -166,7 +174,12 @@ impl<'h> Walk<'h> {
                 self.queues.entry(part).or_default().moved_at = Some(t);
             }
             EventBody::OfflineStatusChanged { status } => {
-                self.queues.entry(part).or_default().status = Some((at, status.count));
+                let queue = self.queues.entry(part).or_default();
+                let was_empty = queue.status.is_none_or(|(_, count)| count == 0);
+                if was_empty && status.count > 0 {
+                    queue.busy_since = t;
+                }
+                queue.status = Some((at, status.count));
             }
             _ => {}
         }
