@@ -82,13 +82,13 @@ impl Defect {
             Defect::DoubleForwardOnReconnect => (
                 Some("android-747"),
                 Invariant::I2,
-                "POS SDK: when the network comes back while an upload is in flight, it \
+                "POS SDK / smart reader: when the network comes back while an upload is in flight, it \
                  uploads the same payment again under a fresh idempotency key",
             ),
             Defect::StoreLostOnUpgrade => (
                 Some("android-731"),
                 Invariant::I1,
-                "POS SDK: an upgraded app that finds the old store format drops it and \
+                "POS SDK / smart reader: an upgraded app that finds the old store format drops it and \
                  recreates an empty store",
             ),
             Defect::SuccessWithoutStore => (
