@@ -79,24 +79,22 @@ impl<D: Disk, K: Keychain> OfflineDevice<D, K> {
         let mut device =
             OfflineDevice { engine, store, calls: VecDeque::new(), events: VecDeque::new() };
         let pending = device.store.pending().cloned().collect();
-        let unreadable = recovery
-            .corrupt
-            .iter()
-            .map(|c| UnreadableRecord {
-                offline_id: c.offline_id.clone(),
-                amount: c.amount,
-                reason: format!("{:?}", c.reason),
-            })
-            .collect();
-        device.handle(now, Input::Restored { pending, unreadable });
-        // The engine has reported every damaged record; drop each by its
-        // position, which needs no id (a damaged header may have none, or a
-        // garbled one that names a readable payment), so it is reported once.
-        // If a drop fails the record is reported again at the next start,
-        // never lost silently.
+        // Each damaged record is dropped (by its position, which needs no
+        // possibly garbled id) *before* the app hears of it, and only a
+        // record whose drop is durable is reported: a crash in between
+        // reports it again at the next start instead of twice (I3), and a
+        // drop that fails leaves it to be reported then, never lost.
+        let mut unreadable = Vec::new();
         for record in &recovery.corrupt {
-            let _ = device.store.dismiss_corrupt(record.offset);
+            if let Ok(true) = device.store.dismiss_corrupt(record.offset) {
+                unreadable.push(UnreadableRecord {
+                    offline_id: record.offline_id.clone(),
+                    amount: record.amount,
+                    reason: format!("{:?}", record.reason),
+                });
+            }
         }
+        device.handle(now, Input::Restored { pending, unreadable });
         Ok((device, recovery))
     }
 

@@ -245,6 +245,11 @@ impl Rig {
             }
             Step::Upgrade => {
                 let Some(device) = self.device.as_ref() else { return };
+                // A damaged record not yet reported (its drop failed) has no
+                // format-1 form; the old app would not have written one.
+                if device.store().corrupt().next().is_some() {
+                    return;
+                }
                 let pending: Vec<_> = device.store().pending().cloned().collect();
                 self.stop();
                 let (mut disk, mut keys) = (self.disk.clone(), self.keys.clone());
@@ -312,9 +317,15 @@ impl Rig {
         let Some(device) = &self.device else { return };
         let queued: BTreeSet<&OfflineId> =
             device.engine().queued().map(|p| &p.offline_id).collect();
+        // A damaged record whose drop failed at start-up is still in the
+        // store, to be reported at the next start (reported only once its
+        // drop is durable).
+        let damaged: BTreeSet<&OfflineId> =
+            device.store().corrupt().filter_map(|c| c.offline_id.as_ref()).collect();
         let mut missing = 0;
         for id in self.acked.keys() {
             let accounted = queued.contains(id)
+                || damaged.contains(id)
                 || self.outcomes.contains_key(id)
                 || self.unreadable.contains(id);
             if !accounted {
@@ -325,7 +336,14 @@ impl Rig {
         // reported by (the header is checked only by the frame's checksum,
         // which failed): such a report names no acknowledged payment.
         let garbled = self.unreadable.iter().filter(|id| !self.acked.contains_key(*id)).count();
-        let anonymous = self.unreadable_without_id as usize + garbled;
+        // Likewise a damaged record still waiting in the store to be
+        // reported, whose id is missing or garbled.
+        let waiting_garbled = device
+            .store()
+            .corrupt()
+            .filter(|c| c.offline_id.as_ref().is_none_or(|id| !self.acked.contains_key(id)))
+            .count();
+        let anonymous = self.unreadable_without_id as usize + garbled + waiting_garbled;
         assert!(
             missing == 0 || (self.corrupted && missing <= anonymous),
             "{missing} acknowledged payments are neither queued nor reported"

@@ -54,14 +54,16 @@ fn a_targeted_run_with_a_defect_breaks_exactly_its_invariant(
     defect: Defect,
     #[values(ReaderModel::M2, ReaderModel::S700)] model: ReaderModel,
 ) {
-    let spec = RigSpec { defects: Defects::of([defect]), ..RigSpec::single(model, 4) };
-    let report = run(spec, &RandomRun::quiet(4, 200));
-    let expected = BTreeSet::from([defect.sheet().breaks]);
-    assert_eq!(report.violated(), expected, "{defect} on {model:?}:\n{report}");
-    // And the same run without the defect holds.
-    let same_drill = RandomRun { drills: vec![defect], ..RandomRun::quiet(4, 200) };
-    let report = run(RigSpec::single(model, 4), &same_drill);
-    assert!(report.holds(), "without {defect} on {model:?}:\n{report}");
+    for seed in 1..=4 {
+        let spec = RigSpec { defects: Defects::of([defect]), ..RigSpec::single(model, seed) };
+        let report = run(spec, &RandomRun::quiet(4, 200));
+        let expected = BTreeSet::from([defect.sheet().breaks]);
+        assert_eq!(report.violated(), expected, "{defect} on {model:?}, seed {seed}:\n{report}");
+        // And the same run without the defect holds.
+        let same_drill = RandomRun { drills: vec![defect], ..RandomRun::quiet(4, 200) };
+        let report = run(RigSpec::single(model, seed), &same_drill);
+        assert!(report.holds(), "without {defect} on {model:?}, seed {seed}:\n{report}");
+    }
 }
 
 fn readerlab(args: &[&str]) -> (i32, String, String) {

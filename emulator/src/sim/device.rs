@@ -45,6 +45,8 @@ pub struct DeviceSlot {
     /// Whether the app should be running (false after a kill until the
     /// restart, or while the device is switched off).
     pub wanted: bool,
+    /// How long the power stays off after an armed mid-write cut fires.
+    pub off_for: std::time::Duration,
 }
 
 impl DeviceSlot {
@@ -61,6 +63,7 @@ impl DeviceSlot {
             runs: 0,
             powered: true,
             wanted: true,
+            off_for: std::time::Duration::from_secs(20),
         }
     }
 

@@ -61,24 +61,23 @@ pub fn drill(defect: Defect, device: Device, at: Millis) -> Vec<PlacedFault> {
         ],
         // android-459: a stored record is damaged and the app restarts
         // before it forwarded it, with more payments behind it.
+        // Late in the outage, so payments are waiting behind the damaged one.
         Defect::CorruptRecordAbortsQueue => vec![
             offline(min(40)),
-            then(min(20), Fault::RecordCorrupted { device }, None),
-            then(min(21), Fault::AppKill { device }, Some(Duration::from_secs(10))),
+            then(min(30), Fault::RecordCorrupted { device }, None),
+            then(min(31), Fault::AppKill { device }, Some(Duration::from_secs(10))),
         ],
-        // A lost answer to an upload that was applied: the retry must
-        // carry the same key.
-        Defect::FreshIdempotencyKeyOnRetry => vec![
-            offline(min(20)),
-            then(
-                min(19),
-                Fault::ResponseLost {
-                    link: internet,
-                    request: Some(RequestKind::ForwardOfflinePayment),
-                    nth: 1,
-                },
-                None,
-            ),
-        ],
+        // Lost answers to the first three uploads the backend applies: each
+        // retry must carry the same key.
+        Defect::FreshIdempotencyKeyOnRetry => {
+            let lost = Fault::ResponseLost {
+                link: internet,
+                request: Some(RequestKind::ForwardOfflinePayment),
+                nth: 1,
+            };
+            let mut drill = vec![offline(min(20))];
+            drill.extend((0..3).map(|_| then(min(19), lost.clone(), None)));
+            drill
+        }
     }
 }

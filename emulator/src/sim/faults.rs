@@ -280,9 +280,7 @@ impl FaultPlan {
                 (Fault::StorageFull { device, nth_write: Some(rng.random_range(1..4)) }, None)
             }
         });
-        draw(1.0 * scale, &mut |rng| {
-            (Fault::RecordCorrupted { device: pick(rng, &devices) }, None)
-        });
+
         draw(3.0 * scale, &mut |rng| {
             let decline_code = ["insufficient_funds", "generic_decline"][rng.random_range(0..2)];
             let times = rng.random_range(1..4);
@@ -292,6 +290,30 @@ impl FaultPlan {
             (Fault::TokenProviderFailure { times: rng.random_range(1..4) }, None)
         });
         draw(0.5 * scale, &mut |_| (Fault::AccountMismatch { times: 1 }, None));
+        // A damaged record only matters while payments wait, so each comes
+        // late in an outage of its device's own internet.
+        let count = 1.5 * scale;
+        let whole = count.floor() as u32 + u32::from(rng.random_bool(count.fract()));
+        for _ in 0..whole {
+            let device = pick(rng, &devices);
+            let link = match device {
+                Device::Pos => LinkId::PosBackend,
+                Device::Reader(i) => LinkId::ReaderBackend(i),
+            };
+            let at = Millis(rng.random_range(0..span * 9 / 10));
+            let hold = secs(rng.random_range(600..1_800));
+            plan.faults.push(PlacedFault {
+                at,
+                fault: Fault::LinkDown { link },
+                holds_for: Some(hold),
+            });
+            let damaged = Fault::RecordCorrupted { device };
+            plan.faults.push(PlacedFault {
+                at: at + hold.mul_f64(0.8),
+                fault: damaged,
+                holds_for: None,
+            });
+        }
         plan.faults.sort_by_key(|p| p.at);
         plan
     }

@@ -111,6 +111,10 @@ pub enum FaultError {
     /// The backend refused to arm it.
     #[error("the backend refused the fault: {0}")]
     Backend(String),
+    /// It would change nothing now (an upgrade of an app that is not
+    /// running, a damaged record when nothing is stored); not recorded.
+    #[error("{fault} on {target} would have no effect now: {why}")]
+    NoEffect { fault: FaultKind, target: String, why: &'static str },
 }
 
 /// One reader of the rig.
@@ -189,7 +193,7 @@ impl RandomRun {
             intensity: 1.0,
             drain_cap: Duration::from_secs(6 * 3_600),
             drills: Vec::new(),
-            drills_at: vec![0.3, 0.6],
+            drills_at: vec![0.25, 0.5, 0.75],
         }
     }
 
@@ -243,8 +247,9 @@ pub struct Sim {
     events: Vec<Event>,
     app: PosApp,
     faults: BTreeMap<FaultKind, u32>,
-    /// Sustained faults in effect, by kind and target.
-    active: BTreeMap<(FaultKind, String), Fault>,
+    /// Sustained faults in effect, by kind and target, with how many
+    /// overlapping injections hold each (it ends when the last is cleared).
+    active: BTreeMap<(FaultKind, String), (Fault, u32)>,
 }
 
 impl Sim {
@@ -722,17 +727,18 @@ impl Sim {
     /// with it, and its power returns a little later.
     fn check_power(&mut self, device: Device) {
         let Some(slot) = self.slot_mut(device) else { return };
-        if slot.running.is_none() || !slot.disk.is_powered_off() {
+        if !slot.powered || !slot.disk.is_powered_off() {
             return;
         }
         slot.kill();
         slot.powered = false;
+        let off_for = slot.off_for;
         if let Device::Reader(index) = device {
             let now = self.now;
             let _ = self.readers[index].reader.handle(now, ReaderInput::PowerOff);
             self.readers[index].power_fault = true;
         }
-        let back = self.now + Duration::from_secs(20);
+        let back = self.now + off_for;
         self.at(back, Timer::PowerOn(device));
     }
 }

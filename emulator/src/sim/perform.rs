@@ -33,7 +33,8 @@ impl Sim {
             Timer::Flap(link) => {
                 let flapping = self.links.get(&link).is_some_and(|l| l.flapping);
                 if flapping {
-                    let up = !self.links[&link].up;
+                    // A link held down by a `link_down` stays down.
+                    let up = !self.links[&link].up && !self.held_down(link);
                     self.set_link(link, up);
                     let wait = self.rng.random_range(2_000..20_000);
                     let at = self.now + Duration::from_millis(wait);
@@ -166,8 +167,10 @@ impl Sim {
         let kind = fault.kind();
         let target = self.target_of(&fault);
         let sustained = fault.is_sustained();
-        if sustained && self.active.contains_key(&(kind, target.clone())) {
-            // Already in effect: nothing changes, nothing to record.
+        if sustained && let Some((_, holds)) = self.active.get_mut(&(kind, target.clone())) {
+            // Already in effect: it now also holds until this injection is
+            // cleared; nothing changes, nothing to record.
+            *holds += 1;
             return Ok(());
         }
         let detail = self.perform(&fault)?;
@@ -182,7 +185,7 @@ impl Sim {
             EventBody::FaultInjected { fault: kind, target: target.clone(), sustained, detail };
         self.record(now, Part("fault".to_owned()), body);
         if sustained {
-            self.active.insert((kind, target), fault);
+            self.active.insert((kind, target), (fault, 1));
         }
         self.pump();
         Ok(())
@@ -209,7 +212,12 @@ impl Sim {
     /// Ends a sustained fault; nothing happens if it is not in effect.
     pub fn clear(&mut self, fault: &Fault) {
         let key = (fault.kind(), self.target_of(fault));
-        let Some(fault) = self.active.remove(&key) else { return };
+        let Some((_, holds)) = self.active.get_mut(&key) else { return };
+        *holds -= 1;
+        if *holds > 0 {
+            return;
+        }
+        let (fault, _) = self.active.remove(&key).expect("looked up above");
         let now = self.now;
         let body = EventBody::FaultCleared { fault: key.0, target: key.1 };
         self.record(now, Part("fault".to_owned()), body);
@@ -301,6 +309,14 @@ impl Sim {
                 None
             }
             Fault::AppUpgrade { device } => {
+                let running = self.slot(*device).and_then(|s| s.running.as_ref());
+                let Some(running) = running else {
+                    return Err(self.no_effect(fault, "the app is not running"));
+                };
+                if running.store().corrupt().next().is_some() {
+                    // A damaged record not yet reported has no format-1 form.
+                    return Err(self.no_effect(fault, "the store holds a damaged record"));
+                }
                 self.upgrade(*device);
                 None
             }
@@ -345,28 +361,43 @@ impl Sim {
                 }
                 nth_write.map(|n| format!("write #{n}"))
             }
-            Fault::RecordCorrupted { device } => self.corrupt_record(*device),
+            Fault::RecordCorrupted { device } => match self.corrupt_record(*device) {
+                Some(id) => Some(id),
+                None => return Err(self.no_effect(fault, "no stored payment to damage")),
+            },
             Fault::AppDataWiped { device } => {
                 let slot = self.slot_mut(*device).expect("validated");
                 slot.kill();
                 let names = slot.disk.list().unwrap_or_default();
-                for name in names {
-                    let _ = slot.disk.remove(&name);
+                for name in &names {
+                    let _ = slot.disk.remove(name);
                 }
-                None
+                // The user opens the app again: it starts on an empty store.
+                self.start_device(*device);
+                Some(format!("{} files erased", names.len()))
             }
         })
+    }
+
+    /// Whether a `link_down` holds this link down.
+    fn held_down(&self, link: LinkId) -> bool {
+        self.active.contains_key(&(FaultKind::LinkDown, self.link_target(link)))
     }
 
     /// Undoes a sustained fault.
     fn undo(&mut self, fault: &Fault) {
         let now = self.now;
         match fault {
-            Fault::LinkDown { link } | Fault::LinkFlapping { link } => {
-                if let Some(l) = self.links.get_mut(link) {
-                    l.flapping = false;
-                }
+            // The link comes back unless the other of the two still holds
+            // it: a flap keeps toggling, a `link_down` keeps it down.
+            Fault::LinkDown { link } if !self.links[link].flapping => {
                 self.set_link(*link, true);
+            }
+            Fault::LinkFlapping { link } => {
+                self.links.get_mut(link).expect("validated").flapping = false;
+                if !self.held_down(*link) {
+                    self.set_link(*link, true);
+                }
             }
             Fault::Latency { link, .. } => {
                 self.links.get_mut(link).expect("validated").extra_ms = 0;
@@ -392,6 +423,10 @@ impl Sim {
             }
             _ => {}
         }
+    }
+
+    fn no_effect(&self, fault: &Fault, why: &'static str) -> FaultError {
+        FaultError::NoEffect { fault: fault.kind(), target: self.target_of(fault), why }
     }
 
     fn arm_backend(&mut self, fault: BackendFault) -> Result<(), FaultError> {
@@ -440,9 +475,12 @@ impl Sim {
             return;
         };
         if mid_write {
-            // The power goes during the next disk operation; the rig notices
-            // when the device touches the dead disk (see `check_power`).
-            slot.disk.cut_power_after(0, torn);
+            // The power goes during the device's next write: the append goes
+            // through, the sync does not, and `torn` bytes of it survive. The
+            // rig notices when the device touches the dead disk
+            // (`check_power`) and brings the power back `off_for` later.
+            slot.disk.cut_power_after(1, torn);
+            slot.off_for = off_for;
             return;
         }
         slot.kill();
@@ -497,7 +535,17 @@ impl Sim {
         let mut candidates = Vec::new();
         let mut at = codec::HEADER_LEN;
         while at < bytes.len() {
-            let Ok((frame, len)) = codec::decode_frame(&bytes[at..]) else { break };
+            let Ok((frame, len)) = codec::decode_frame(&bytes[at..]) else {
+                // A record damaged earlier: step over it if its framing says
+                // how long it is.
+                match codec::framed_len(&bytes[at..]) {
+                    Some(len) => {
+                        at += len;
+                        continue;
+                    }
+                    None => break,
+                }
+            };
             if frame.kind == codec::RecordKind::Payment && pending.contains(&frame.clear.offline_id)
             {
                 let sealed_at = at + len - frame.sealed.len();
@@ -520,8 +568,11 @@ impl Sim {
     /// device has power and its app runs.
     pub(super) fn settle(&mut self) {
         self.timers.retain(|_, t| !matches!(t, Timer::Inject(..) | Timer::Clear(..)));
-        let active: Vec<Fault> = self.active.values().cloned().collect();
+        let active: Vec<Fault> = self.active.values().map(|(f, _)| f.clone()).collect();
         for fault in &active {
+            if let Some((_, holds)) = self.active.get_mut(&(fault.kind(), self.target_of(fault))) {
+                *holds = 1;
+            }
             self.clear(fault);
         }
         let now = self.now;
@@ -534,6 +585,8 @@ impl Sim {
         for device in self.devices() {
             let slot = self.slot_mut(device).expect("listed");
             slot.disk.fail_nth_write(u64::MAX);
+            // A mid-write cut armed but not yet fired is disarmed.
+            slot.disk.cut_power_after(u64::MAX, 0);
             if slot.disk.is_powered_off() || !slot.powered {
                 self.power_on(device);
             }

@@ -10,6 +10,7 @@ use super::facts::Facts;
 use super::report::Finding;
 use readerlab_emulator::core::event::EventBody;
 use readerlab_emulator::core::invariant::Invariant;
+use std::collections::BTreeMap;
 
 /// At most this many charges of one payment go into an excerpt.
 const MAX_CHARGES_SHOWN: usize = 4;
@@ -42,6 +43,7 @@ pub(super) fn check(facts: &Facts<'_>, found: &mut Vec<Finding>) {
         let excerpt: Vec<usize> = shown.iter().copied().chain(attempts).collect();
         found.push(Finding::new(Invariant::I2, Some(offline_id), message).with(excerpt));
     }
+    processed_twice(facts, found);
     for (intent, charges) in facts.online_charges.iter() {
         if charges.len() < 2 {
             continue;
@@ -50,6 +52,33 @@ pub(super) fn check(facts: &Facts<'_>, found: &mut Vec<Finding>) {
         let message = format!("online intent charged {} times ({})", charges.len(), ids.join(", "));
         let shown = charges.iter().copied().take(MAX_CHARGES_SHOWN);
         found.push(Finding::new(Invariant::I2, Some(intent), message).with(shown));
+    }
+}
+
+/// One stored payment for which the backend created more than one payment
+/// intent was processed more than once, even if every charge but one was
+/// declined: an upload under a new key after one that was applied (the
+/// second decline is a second authorization the cardholder sees). Payments
+/// already reported as charged twice are not named again.
+fn processed_twice(facts: &Facts<'_>, found: &mut Vec<Finding>) {
+    let mut intents: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (at, event) in facts.history.iter().enumerate() {
+        if let EventBody::IntentCreated { offline_id: Some(id), .. } = &event.body {
+            intents.entry(id.as_str()).or_default().push(at);
+        }
+    }
+    for (offline_id, created) in intents {
+        if created.len() < 2 || facts.payments.get(offline_id).is_some_and(|p| p.charges.len() > 1)
+        {
+            continue;
+        }
+        let message = format!(
+            "processed {} times: the backend created {} payment intents for this one stored              payment",
+            created.len(),
+            created.len()
+        );
+        let shown = created.iter().copied().take(MAX_CHARGES_SHOWN);
+        found.push(Finding::new(Invariant::I2, Some(offline_id), message).with(shown));
     }
 }
 
