@@ -5,6 +5,7 @@
 
 use super::{Device, Fault, FaultError, LinkId, RequestFate, RequestRule, Sim, Timer};
 use crate::core::backend::{BackendFault, ForwardMatch};
+use crate::core::cards::luhn_valid_digits;
 use crate::core::event::{EventBody, Part};
 use crate::core::fault::FaultKind;
 use crate::core::offline::Input as EngineInput;
@@ -631,28 +632,15 @@ pub fn count_card_numbers(data: &[u8]) -> u32 {
             run += 1;
             continue;
         }
-        if (13..=19).contains(&run) && luhn(&data[i - run..i]) {
+        if (13..=19).contains(&run) && luhn_valid_digits(&data[i - run..i]) {
             count += 1;
         }
         run = 0;
     }
-    if (13..=19).contains(&run) && luhn(&data[data.len() - run..]) {
+    if (13..=19).contains(&run) && luhn_valid_digits(&data[data.len() - run..]) {
         count += 1;
     }
     count
-}
-
-fn luhn(digits: &[u8]) -> bool {
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| {
-            let d = u32::from(d - b'0');
-            if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }
-        })
-        .sum();
-    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]

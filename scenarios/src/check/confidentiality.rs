@@ -12,6 +12,7 @@
 
 use super::facts::Facts;
 use super::report::Finding;
+use readerlab_emulator::core::cards::luhn_valid_digits;
 use readerlab_emulator::core::event::{Event, EventBody};
 use readerlab_emulator::core::invariant::Invariant;
 
@@ -100,7 +101,7 @@ pub(super) fn card_number_in(text: &[u8]) -> Option<(usize, String)> {
                 let run = &text[from..i];
                 let in_identifier =
                     from > 0 && (text[from - 1].is_ascii_alphabetic() || text[from - 1] == b'_');
-                if CARD_DIGITS.contains(&run.len()) && !in_identifier && luhn(run) {
+                if CARD_DIGITS.contains(&run.len()) && !in_identifier && luhn_valid_digits(run) {
                     let last4 = String::from_utf8_lossy(&run[run.len() - 4..]).into_owned();
                     return Some((run.len(), last4));
                 }
@@ -109,25 +110,6 @@ pub(super) fn card_number_in(text: &[u8]) -> Option<(usize, String)> {
         }
     }
     None
-}
-
-/// The Luhn check over ASCII digits.
-fn luhn(digits: &[u8]) -> bool {
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| {
-            let d = u32::from(d - b'0');
-            if i % 2 == 1 {
-                let doubled = d * 2;
-                if doubled > 9 { doubled - 9 } else { doubled }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]
