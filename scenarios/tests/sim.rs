@@ -40,20 +40,17 @@ fn a_rig_of_a_mobile_reader_and_two_smart_readers_holds_every_invariant() {
     assert!(report.holds(), "{report}");
 }
 
+/// Every defect profile, so a new one cannot be left out of this test.
 #[rstest]
 fn a_targeted_run_with_a_defect_breaks_exactly_its_invariant(
-    #[values(
-        Defect::DoubleForwardOnReconnect,
-        Defect::StoreLostOnUpgrade,
-        Defect::SuccessWithoutStore,
-        Defect::ForwardStallsUntilRestart,
-        Defect::DuplicateOutcome,
-        Defect::CorruptRecordAbortsQueue,
-        Defect::FreshIdempotencyKeyOnRetry
-    )]
-    defect: Defect,
     #[values(ReaderModel::M2, ReaderModel::S700)] model: ReaderModel,
 ) {
+    for defect in Defect::ALL {
+        targeted(defect, model);
+    }
+}
+
+fn targeted(defect: Defect, model: ReaderModel) {
     for seed in 1..=4 {
         let spec = RigSpec { defects: Defects::of([defect]), ..RigSpec::single(model, seed) };
         let report = run(spec, &RandomRun::quiet(4, 200));
