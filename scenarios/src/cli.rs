@@ -32,8 +32,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run Gherkin features against a target (default: the bundled features on the simulator). [not built yet]
-    Run(NotBuilt),
+    /// Run Gherkin features against a target (default: the bundled features on the simulator).
+    Run(RunArgs),
     /// Explore random rigs and fault schedules; shrink and write what fails. [not built yet]
     Explore(NotBuilt),
     /// Replay a recorded history (.jsonl) or a .feature deterministically. [not built yet]
@@ -44,14 +44,49 @@ enum Command {
     Serve(NotBuilt),
     /// List the reader models and their capabilities.
     Readers(ReadersArgs),
-    /// Print the step vocabulary, with an example each. [not built yet]
-    Steps(NotBuilt),
+    /// Print the step vocabulary, with an example each.
+    Steps(StepsArgs),
     /// List the defect profiles, the incident each models and the invariant it breaks.
     Defects(DefectsArgs),
     /// One long random run on the simulator, judged by the checker.
     Sim(SimArgs),
     /// Measure parts of the rig on this machine.
     Bench(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Feature files or directories; FILE:LINE runs the scenario (or the
+    /// example row) on that line. None: the bundled features.
+    paths: Vec<String>,
+    /// Only scenarios whose tags match this expression (`@incident and not @slow`).
+    #[arg(long, value_name = "EXPR")]
+    tags: Option<String>,
+    /// Who plays the rig. Only `sim` exists so far.
+    #[arg(long, default_value = "sim", value_name = "TARGET")]
+    target: String,
+    /// The seed of every scenario; the same seed gives the same histories.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write JUnit XML here (one test case per scenario).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Switch a defect profile on (repeatable); see `readerlab defects`.
+    #[arg(long = "defect", value_name = "NAME")]
+    defects: Vec<String>,
+    /// Try a failed scenario again up to N times (only its last try is reported).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    retries: usize,
+    /// Print one JSON object (counts, every scenario) instead of the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct StepsArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -149,9 +184,8 @@ struct ReadersArgs {
 /// Which issue brings each command that is not built yet.
 fn not_built(command: &str) -> ExitCode {
     let arrives = match command {
-        "run" | "steps" => "with the Gherkin scenarios (issue #5)",
         "explore" => "with property-based exploration (issue #6)",
-        "replay" => "with the Gherkin scenarios (issue #5)",
+        "replay" => "with exploration's counterexamples (issue #6)",
         "serve" => "with serve mode (issue #7)",
         _ => "later",
     };
@@ -165,7 +199,11 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Readers(args) => readers(&args),
         Command::Bench(BenchArgs { what: BenchCommand::Store(args) }) => bench_store(&args),
-        Command::Run(_) => return not_built("run"),
+        Command::Run(args) => match run(args) {
+            Ok(true) => return ExitCode::SUCCESS,
+            Ok(false) => return ExitCode::from(EXIT_VIOLATED),
+            Err(error) => Err(error),
+        },
         Command::Explore(_) => return not_built("explore"),
         Command::Replay(_) => return not_built("replay"),
         Command::Check(args) => match check(&args) {
@@ -174,7 +212,17 @@ pub fn main() -> ExitCode {
             Err(error) => Err(error),
         },
         Command::Serve(_) => return not_built("serve"),
-        Command::Steps(_) => return not_built("steps"),
+        Command::Steps(args) => {
+            print!(
+                "{}",
+                if args.json {
+                    crate::steps::vocabulary::json()
+                } else {
+                    crate::steps::vocabulary::text()
+                }
+            );
+            Ok(())
+        }
         Command::Defects(args) => {
             print!("{}", if args.json { crate::defects::json() } else { crate::defects::table() });
             Ok(())
@@ -211,6 +259,50 @@ fn check(args: &CheckArgs) -> anyhow::Result<bool> {
         print!("{report}");
     }
     Ok(report.holds())
+}
+
+/// Runs `readerlab run`; `Ok(false)` when a scenario failed. Problems with
+/// the features themselves (each naming file and line) are bad input.
+fn run(args: RunArgs) -> anyhow::Result<bool> {
+    let defects =
+        args.defects.iter().map(|name| name.parse::<Defect>()).collect::<Result<Vec<_>, _>>()?;
+    let target: std::sync::Arc<dyn crate::rig::Target> = match args.target.as_str() {
+        "sim" => std::sync::Arc::new(crate::rig::SimTarget),
+        other => anyhow::bail!(
+            "unknown target `{other}`: only `sim` exists so far (served arrives with issue #7)"
+        ),
+    };
+    let options = crate::run::RunOptions {
+        paths: args.paths,
+        tags: args.tags,
+        seed: args.seed,
+        defects: readerlab_emulator::core::defect::Defects::of(defects),
+        target,
+        retries: args.retries,
+        progress: !args.json,
+    };
+    let report = match crate::run::run(options) {
+        Ok(report) => report,
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            let noun = if problems.len() == 1 { "problem" } else { "problems" };
+            anyhow::bail!("{} {noun} with the features; nothing was run", problems.len());
+        }
+    };
+    if let Some(path) = &args.junit {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot write JUnit to {}", path.display()))?;
+        crate::report::write_junit(&report, std::io::BufWriter::new(file))
+            .with_context(|| format!("cannot write JUnit to {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&crate::report::json(&report))?);
+    } else {
+        print!("{}", crate::report::summary(&report));
+    }
+    Ok(report.passed())
 }
 
 /// Runs `readerlab sim`; `Ok(false)` when an invariant broke.

@@ -1,8 +1,7 @@
-//! readerlab: the harness around the emulator. It will hold the Rig
-//! abstraction and its targets, the invariant checker, the cucumber steps,
-//! exploration and reports (architecture.md §3); today it holds the command
-//! line, the invariant checker, `readerlab sim` and `defects`, the reader
-//! catalogue view and the store benchmark.
+//! readerlab: the harness around the emulator: the Rig abstraction and its
+//! targets, the invariant checker, the cucumber step vocabulary and runner,
+//! reports, and the command line (architecture.md §3). Exploration and the
+//! served and lab targets come with later issues.
 //!
 //! It depends on `readerlab-emulator`, never the other way round.
 
@@ -11,4 +10,8 @@ pub mod check;
 pub mod cli;
 pub mod defects;
 pub mod readers;
+pub mod report;
+pub mod rig;
+pub mod run;
 pub mod simulate;
+pub mod steps;

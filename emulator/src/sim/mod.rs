@@ -71,6 +71,9 @@ pub struct RigSpec {
     /// can take that long after a single lost request, so architecture.md's
     /// 60 s would flag the reference behaviour (recorded in ARCHITECTURE.md).
     pub drain_window: Duration,
+    /// How the POS reaches its mobile reader: Bluetooth when the model has
+    /// it (the default, `None`), or USB (Android POS, M2 and WisePad 3).
+    pub mobile_link: Option<LinkKind>,
 }
 
 impl RigSpec {
@@ -82,6 +85,7 @@ impl RigSpec {
             defects: Defects::none(),
             offline: OfflineConfig::enabled(),
             drain_window: Duration::from_secs(120),
+            mobile_link: None,
         }
     }
 }
@@ -96,6 +100,9 @@ pub enum RigError {
     /// Two mobile readers: the POS's SDK connects to one at a time.
     #[error("a rig takes at most one mobile reader (the POS's SDK holds one connection)")]
     TwoMobileReaders,
+    /// The mobile reader cannot be reached the way the rig asks.
+    #[error("{model} has no {link:?} link to the POS")]
+    NoSuchLink { model: ReaderModel, link: LinkKind },
 }
 
 /// A fault that cannot be performed on this rig.
@@ -284,6 +291,11 @@ impl Sim {
             let smart = profile.family == Family::Smart;
             let via = if smart {
                 LinkKind::Lan
+            } else if let Some(link) = spec.mobile_link {
+                if !profile.links.contains(&link) {
+                    return Err(RigError::NoSuchLink { model: *model, link });
+                }
+                link
             } else if profile.links.contains(&LinkKind::Ble) {
                 LinkKind::Ble
             } else {
@@ -449,6 +461,32 @@ impl Sim {
             }
         }
         self.now = self.now.max(until);
+    }
+
+    /// Runs until an event of the history so far (or one recorded while
+    /// running) satisfies `until`, for at most `cap` of virtual time; tells
+    /// whether one did. Every instant is run to its end, so the rig is left
+    /// between instants, where a step can inject a fault.
+    pub fn run_until_event(
+        &mut self,
+        cap: Duration,
+        mut until: impl FnMut(&Event) -> bool,
+    ) -> bool {
+        let deadline = self.now + cap;
+        let mut seen = 0;
+        loop {
+            self.pump();
+            if self.events[seen..].iter().any(&mut until) {
+                return true;
+            }
+            seen = self.events.len();
+            match self.next_deadline() {
+                Some(next) if next <= deadline => self.advance_to(next),
+                _ => break,
+            }
+        }
+        self.now = self.now.max(deadline);
+        false
     }
 
     /// Runs for `span` of virtual time.

@@ -1,0 +1,201 @@
+//! The Rig abstraction (architecture.md §2): what a scenario step can ask of
+//! a rig, whoever plays its parts.
+//!
+//! A [`Target`] says which parts are emulated and which capabilities that
+//! gives ([`Capability`]); [`Target::start`] builds a [`Rig`] from a
+//! [`RigSpec`]. Steps speak only to [`Rig`]: they place customers and faults,
+//! let time pass, and read the history. Assertions read the history alone
+//! (the contract), so they judge any target alike. A step that needs a
+//! capability the target lacks makes its scenario skip with the reason.
+//!
+//! Only the `sim` target exists so far ([`SimTarget`]); the served and lab
+//! targets (issues #7, #8) implement the same two traits.
+
+use readerlab_emulator::core::event::Event;
+use readerlab_emulator::sim::{Fault, PaymentSpec, RigSpec, Sim};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// What a target can do. Steps declare what they need; scenarios can say so
+/// up front with `@needs:<capability>` tags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    /// Time is virtual: days pass in an instant.
+    VirtualTime,
+    /// Links can be cut, slowed and made to flap.
+    NetworkFaults,
+    /// The n-th request of a kind can time out or lose its answer.
+    RequestFaults,
+    /// Devices can lose power, with unsynced writes lost.
+    Power,
+    /// The POS app can be killed, restarted, upgraded, its data wiped.
+    AppLifecycle,
+    /// A device can be locked (keys unavailable).
+    DeviceLock,
+    /// A reader's battery level can be set.
+    Battery,
+    /// Bluetooth radio, signal and USB cable can be cut.
+    ReaderLinks,
+    /// A reader can be offered a required software update.
+    SoftwareUpdates,
+    /// Storage can fill up, records can be damaged.
+    StorageFaults,
+    /// The backend can decline on sync, fail tokens, answer with errors.
+    BackendFaults,
+    /// Defect profiles can be switched on in the code under test.
+    Defects,
+}
+
+impl Capability {
+    /// Every capability, in the order `readerlab steps` lists them.
+    pub const ALL: [Capability; 12] = [
+        Capability::VirtualTime,
+        Capability::NetworkFaults,
+        Capability::RequestFaults,
+        Capability::Power,
+        Capability::AppLifecycle,
+        Capability::DeviceLock,
+        Capability::Battery,
+        Capability::ReaderLinks,
+        Capability::SoftwareUpdates,
+        Capability::StorageFaults,
+        Capability::BackendFaults,
+        Capability::Defects,
+    ];
+
+    /// The name `@needs:` tags use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::VirtualTime => "virtual-time",
+            Capability::NetworkFaults => "network-faults",
+            Capability::RequestFaults => "request-faults",
+            Capability::Power => "power",
+            Capability::AppLifecycle => "app-lifecycle",
+            Capability::DeviceLock => "device-lock",
+            Capability::Battery => "battery",
+            Capability::ReaderLinks => "reader-links",
+            Capability::SoftwareUpdates => "software-updates",
+            Capability::StorageFaults => "storage-faults",
+            Capability::BackendFaults => "backend-faults",
+            Capability::Defects => "defects",
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Capability {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Capability::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| {
+            let known: Vec<_> = Capability::ALL.iter().map(|c| c.name()).collect();
+            format!("unknown capability `{s}` (known: {})", known.join(", "))
+        })
+    }
+}
+
+/// Who plays the rig's parts.
+pub trait Target: fmt::Debug + Send + Sync {
+    /// The name `--target` takes.
+    fn name(&self) -> &'static str;
+    /// What this target can do.
+    fn capabilities(&self) -> BTreeSet<Capability>;
+    /// Builds and starts a rig.
+    fn start(&self, spec: RigSpec) -> Result<Box<dyn Rig>, String>;
+}
+
+/// A running rig, as steps see it.
+pub trait Rig: fmt::Debug {
+    /// A customer arrives at the counter (now, or at `spec.at` if later).
+    fn pay(&mut self, payment: PaymentSpec);
+    /// Performs a fault now.
+    fn inject(&mut self, fault: Fault) -> Result<(), String>;
+    /// Ends a sustained fault.
+    fn clear(&mut self, fault: &Fault);
+    /// Lets `span` of time pass.
+    fn wait(&mut self, span: Duration);
+    /// Lets time pass until an event satisfies `until` (one already in the
+    /// history counts), for at most `cap`; tells whether one did.
+    fn wait_for(&mut self, cap: Duration, until: &mut dyn FnMut(&Event) -> bool) -> bool;
+    /// The history so far.
+    fn events(&self) -> &[Event];
+    /// Ends the run: every fault cleared, the queues drained, storage
+    /// scanned, `rig.finished` recorded. Returns the whole history.
+    fn finish(self: Box<Self>) -> Vec<Event>;
+}
+
+/// The deterministic simulator: every part emulated, in process, on virtual
+/// time. It can do everything.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SimTarget;
+
+/// How much virtual time the final drain of a scenario may take.
+const SIM_DRAIN_CAP: Duration = Duration::from_secs(6 * 3_600);
+
+impl Target for SimTarget {
+    fn name(&self) -> &'static str {
+        "sim"
+    }
+
+    fn capabilities(&self) -> BTreeSet<Capability> {
+        Capability::ALL.into_iter().collect()
+    }
+
+    fn start(&self, spec: RigSpec) -> Result<Box<dyn Rig>, String> {
+        Ok(Box::new(SimRig(Sim::new(spec).map_err(|e| e.to_string())?)))
+    }
+}
+
+/// A [`Sim`] behind the [`Rig`] trait.
+#[derive(Debug)]
+struct SimRig(Sim);
+
+impl Rig for SimRig {
+    fn pay(&mut self, payment: PaymentSpec) {
+        self.0.pay(payment);
+    }
+
+    fn inject(&mut self, fault: Fault) -> Result<(), String> {
+        self.0.inject(fault).map_err(|e| e.to_string())
+    }
+
+    fn clear(&mut self, fault: &Fault) {
+        self.0.clear(fault);
+    }
+
+    fn wait(&mut self, span: Duration) {
+        self.0.run_for(span);
+    }
+
+    fn wait_for(&mut self, cap: Duration, until: &mut dyn FnMut(&Event) -> bool) -> bool {
+        self.0.run_until_event(cap, until)
+    }
+
+    fn events(&self) -> &[Event] {
+        self.0.events()
+    }
+
+    fn finish(self: Box<Self>) -> Vec<Event> {
+        self.0.finish(SIM_DRAIN_CAP).events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_names_round_trip() {
+        for capability in Capability::ALL {
+            assert_eq!(capability.name().parse::<Capability>(), Ok(capability));
+        }
+        assert!("teleport".parse::<Capability>().unwrap_err().contains("virtual-time"));
+    }
+}

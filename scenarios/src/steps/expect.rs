@@ -1,0 +1,337 @@
+//! What the history must show: outcomes of payments, forwarding, and any
+//! recorded event. These steps read the history only (the contract every
+//! target records), so they judge the simulator, a served rig or a lab rig
+//! alike. The invariant checker runs after every scenario on top of them.
+
+use super::{LabWorld, StepResult};
+use cucumber::then;
+use readerlab_emulator::core::event::Event;
+use serde_json::Value;
+use std::time::Duration;
+
+/// An event as steps read it: its name, part and fields as JSON, made
+/// once per event (the history only grows).
+#[derive(Clone, Debug)]
+pub(crate) struct View {
+    pub(crate) seq: u64,
+    pub(crate) t_ms: u64,
+    pub(crate) part: String,
+    pub(crate) name: String,
+    pub(crate) fields: Value,
+}
+
+impl View {
+    pub(crate) fn of(event: &Event) -> View {
+        let mut fields = serde_json::to_value(&event.body).unwrap_or(Value::Null);
+        let name = match fields.as_object_mut().and_then(|m| m.remove("event")) {
+            Some(Value::String(name)) => name,
+            _ => String::new(),
+        };
+        View { seq: event.seq, t_ms: event.t_ms.0, part: event.part.0.clone(), name, fields }
+    }
+
+    /// A top-level field, as text (strings without quotes).
+    pub(crate) fn get(&self, key: &str) -> Option<String> {
+        match self.fields.get(key)? {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+
+    /// Whether the field `key` reads `value`.
+    pub(crate) fn has(&self, key: &str, value: &str) -> bool {
+        self.get(key).as_deref() == Some(value)
+    }
+}
+
+impl LabWorld {
+    /// The history so far, as views (made once per event).
+    pub(crate) fn views(&mut self) -> &[View] {
+        let known = self.views.len();
+        let fresh: Vec<View> = self.events()[known..].iter().map(View::of).collect();
+        self.views.extend(fresh);
+        &self.views
+    }
+
+    /// Looks for an event `pred` accepts in the history so far; with a
+    /// wait, lets up to `within` pass until one is recorded.
+    pub(crate) fn wait_until(
+        &mut self,
+        within: Option<Duration>,
+        pred: &dyn Fn(&View) -> bool,
+    ) -> Result<bool, String> {
+        if self.views().iter().any(pred) {
+            return Ok(true);
+        }
+        let Some(within) = within else { return Ok(false) };
+        let known = self.views.len() as u64;
+        let found = self.rig()?.wait_for(within, &mut |e| e.seq > known && pred(&View::of(e)));
+        self.views();
+        Ok(found)
+    }
+}
+
+/// The app-facing outcome an event is, with its payment: `succeeded`,
+/// `declined`, `failed` or `stored`.
+pub(crate) fn outcome_of(view: &View) -> Option<(String, &'static str)> {
+    let outcome = match view.name.as_str() {
+        "payment.succeeded" => "succeeded",
+        "payment.declined" => "declined",
+        "payment.failed" => "failed",
+        "offline.payment.stored" => "stored",
+        _ => return None,
+    };
+    Some((view.get("payment")?, outcome))
+}
+
+/// The offline id a stored payment was given.
+pub(crate) fn offline_id_of(views: &[View], payment: &str) -> Option<String> {
+    views
+        .iter()
+        .find(|v| v.name == "offline.payment.stored" && v.has("payment", payment))
+        .and_then(|v| v.get("offline_id"))
+}
+
+/// Every event about a payment (by name, offline id or intent), one per
+/// line, for the message of a failed expectation.
+pub(crate) fn story(views: &[View], payment: &str) -> String {
+    let id = offline_id_of(views, payment);
+    let intent = views.iter().filter(|v| v.has("payment", payment)).find_map(|v| v.get("intent"));
+    let about = |v: &View| {
+        v.has("payment", payment)
+            || id.as_deref().is_some_and(|id| v.has("offline_id", id))
+            || intent.as_deref().is_some_and(|intent| v.has("intent", intent))
+    };
+    let lines: Vec<String> = views.iter().filter(|v| about(v)).map(line).collect();
+    if lines.is_empty() {
+        format!("the history has no event about \"{payment}\"")
+    } else {
+        format!("what the history says about \"{payment}\":\n{}", lines.join("\n"))
+    }
+}
+
+/// One event, as a short line: `t=12.3s pos offline.payment.stored {..}`.
+pub(crate) fn line(view: &View) -> String {
+    format!("  t={:.1}s {} {} {}", view.t_ms as f64 / 1_000.0, view.part, view.name, view.fields)
+}
+
+/// `Some(n minutes)` for a step's optional `within <n> minutes`.
+pub(crate) fn within(text: &str) -> Result<Option<Duration>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let minutes: u64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    Ok(Some(Duration::from_secs(minutes * 60)))
+}
+
+/// Expects the payment's outcome to be `outcome`, with `key` = `value` if
+/// given.
+fn expect_outcome(
+    world: &mut LabWorld,
+    name: &str,
+    outcome: &str,
+    key: &str,
+    value: &str,
+) -> StepResult {
+    world.known_payment(name)?;
+    let views = world.views();
+    let found = views.iter().find(|v| outcome_of(v).is_some_and(|(p, _)| p == name));
+    let Some(view) = found else {
+        return Err(format!(
+            "expected \"{name}\" to be {outcome}, but it has no outcome yet\n{}",
+            story(views, name)
+        ));
+    };
+    let (_, got) = outcome_of(view).expect("found above");
+    let detail = if key.is_empty() { None } else { view.get(key) };
+    if got == outcome && (key.is_empty() || detail.as_deref() == Some(value)) {
+        return Ok(());
+    }
+    Err(format!(
+        "expected \"{name}\" to be {outcome}{}, but it was {got}{}\n{}",
+        if key.is_empty() { String::new() } else { format!(" with {value}") },
+        detail.map(|d| format!(" with {d}")).unwrap_or_default(),
+        story(views, name)
+    ))
+}
+
+#[then(regex = r#"^"([^"]+)" succeeds online$"#)]
+fn succeeds_online(world: &mut LabWorld, name: String) -> StepResult {
+    expect_outcome(world, &name, "succeeded", "", "")
+}
+
+#[then(regex = r#"^"([^"]+)" is stored offline$"#)]
+fn is_stored_offline(world: &mut LabWorld, name: String) -> StepResult {
+    expect_outcome(world, &name, "stored", "", "")
+}
+
+#[then(regex = r#"^"([^"]+)" is declined online with ([a-z_]+)$"#)]
+fn is_declined_online(world: &mut LabWorld, name: String, decline: String) -> StepResult {
+    expect_outcome(world, &name, "declined", "decline_code", &decline)
+}
+
+#[then(regex = r#"^"([^"]+)" fails with ([A-Z_]+)$"#)]
+fn fails_with(world: &mut LabWorld, name: String, code: String) -> StepResult {
+    expect_outcome(world, &name, "failed", "code", &code)
+}
+
+/// The offline id of a stored payment, or why there is none.
+fn stored_id(world: &mut LabWorld, name: &str) -> Result<String, String> {
+    world.known_payment(name)?;
+    let views = world.views();
+    offline_id_of(views, name)
+        .ok_or_else(|| format!("\"{name}\" was never stored offline\n{}", story(views, name)))
+}
+
+/// Expects the stored payment's forwarded callback, with or without a
+/// decline code.
+fn expect_forwarded(
+    world: &mut LabWorld,
+    name: &str,
+    decline: Option<&str>,
+    wait: &str,
+) -> StepResult {
+    let id = stored_id(world, name)?;
+    let forwarded = |v: &View| v.name == "offline.payment.forwarded" && v.has("offline_id", &id);
+    if !world.wait_until(within(wait)?, &forwarded)? {
+        return Err(format!(
+            "\"{name}\" ({id}) was not forwarded{}\n{}",
+            if wait.is_empty() { String::new() } else { format!(" within {wait} minutes") },
+            story(world.views(), name)
+        ));
+    }
+    let views = world.views();
+    let view = views.iter().find(|v| forwarded(v)).expect("found above");
+    let error = view.fields.get("error").filter(|e| !e.is_null());
+    let got = error.and_then(|e| e.get("decline_code")).and_then(Value::as_str);
+    let code = error.and_then(|e| e.get("code")).and_then(Value::as_str);
+    match (decline, error) {
+        (None, None) => Ok(()),
+        (Some(want), Some(_)) if got == Some(want) => Ok(()),
+        (None, Some(_)) => Err(format!(
+            "\"{name}\" was forwarded with an error ({}), not charged\n{}",
+            got.or(code).unwrap_or("?"),
+            story(views, name)
+        )),
+        (Some(want), _) => Err(format!(
+            "expected \"{name}\" to be declined on sync with {want}, but the forward reported {}\n{}",
+            got.or(code).unwrap_or("success"),
+            story(views, name)
+        )),
+    }
+}
+
+#[then(regex = r#"^"([^"]+)" is forwarded(?: within (\d+) minutes?)?$"#)]
+fn is_forwarded(world: &mut LabWorld, name: String, within: String) -> StepResult {
+    expect_forwarded(world, &name, None, &within)
+}
+
+#[then(regex = r#"^"([^"]+)" is declined on sync with ([a-z_]+)(?: within (\d+) minutes?)?$"#)]
+fn declined_on_sync(
+    world: &mut LabWorld,
+    name: String,
+    decline: String,
+    within: String,
+) -> StepResult {
+    expect_forwarded(world, &name, Some(&decline), &within)
+}
+
+#[then(regex = r#"^"([^"]+)" is not forwarded yet$"#)]
+fn not_forwarded_yet(world: &mut LabWorld, name: String) -> StepResult {
+    let id = stored_id(world, &name)?;
+    let views = world.views();
+    if views.iter().any(|v| v.name == "offline.payment.forwarded" && v.has("offline_id", &id)) {
+        Err(format!("\"{name}\" was already forwarded\n{}", story(views, &name)))
+    } else {
+        Ok(())
+    }
+}
+
+#[then(regex = r#"^"([^"]+)" is reported unreadable(?: within (\d+) minutes?)?$"#)]
+fn reported_unreadable(world: &mut LabWorld, name: String, wait: String) -> StepResult {
+    let id = stored_id(world, &name)?;
+    let unreadable = |v: &View| v.name == "offline.payment.unreadable" && v.has("offline_id", &id);
+    if world.wait_until(within(&wait)?, &unreadable)? {
+        Ok(())
+    } else {
+        Err(format!("\"{name}\" was not reported unreadable\n{}", story(world.views(), &name)))
+    }
+}
+
+/// Whether an event is `name` with `key` = `value` (when a key is given).
+fn is_event(v: &View, name: &str, key: &str, value: &str) -> bool {
+    v.name == name && (key.is_empty() || v.has(key, value))
+}
+
+/// `"name"` or `"name" with key "value"`, for messages.
+fn describe(name: &str, key: &str, value: &str) -> String {
+    if key.is_empty() {
+        format!("\"{name}\"")
+    } else {
+        format!("\"{name}\" with {key} \"{value}\"")
+    }
+}
+
+#[then(
+    regex = r#"^the history has an? "([a-z_.]+)" event(?: with ([a-z_]+) "([^"]*)")?(?: within (\d+) minutes?)?$"#
+)]
+fn history_has(
+    world: &mut LabWorld,
+    name: String,
+    key: String,
+    value: String,
+    wait: String,
+) -> StepResult {
+    if world.wait_until(within(&wait)?, &|v| is_event(v, &name, &key, &value))? {
+        return Ok(());
+    }
+    let same_name: Vec<String> =
+        world.views().iter().filter(|v| v.name == name).map(line).collect();
+    Err(format!(
+        "the history has no {} event{}",
+        describe(&name, &key, &value),
+        if same_name.is_empty() {
+            String::new()
+        } else {
+            format!("; its \"{name}\" events:\n{}", same_name.join("\n"))
+        }
+    ))
+}
+
+#[then(regex = r#"^the history has no "([a-z_.]+)" event(?: with ([a-z_]+) "([^"]*)")?$"#)]
+fn history_has_no(world: &mut LabWorld, name: String, key: String, value: String) -> StepResult {
+    let found: Vec<String> =
+        world.views().iter().filter(|v| is_event(v, &name, &key, &value)).map(line).collect();
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the history has {} events:\n{}",
+            describe(&name, &key, &value),
+            found.join("\n")
+        ))
+    }
+}
+
+#[then(regex = r#"^the history has (\d+) "([a-z_.]+)" events?(?: with ([a-z_]+) "([^"]*)")?$"#)]
+fn history_has_count(
+    world: &mut LabWorld,
+    count: usize,
+    name: String,
+    key: String,
+    value: String,
+) -> StepResult {
+    let found: Vec<String> =
+        world.views().iter().filter(|v| is_event(v, &name, &key, &value)).map(line).collect();
+    if found.len() == count {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected {count} {} events, the history has {}:\n{}",
+            describe(&name, &key, &value),
+            found.len(),
+            found.join("\n")
+        ))
+    }
+}

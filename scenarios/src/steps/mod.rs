@@ -1,0 +1,357 @@
+//! The step vocabulary: cucumber step definitions over the [`Rig`]
+//! abstraction, one module per domain.
+//!
+//! | module | domain |
+//! |---|---|
+//! | [`rig`] | the rig and its configuration (before the first action) |
+//! | [`readers`] | readers: reboots, battery, Bluetooth, USB, updates |
+//! | [`payments`] | the POS and its customers' payments |
+//! | [`faults`] | network faults and the app's life (kill, upgrade, lock, power) |
+//! | [`time`] | letting time pass |
+//! | [`storage`] | the store: full disks, damaged records, wiped data |
+//! | [`backend`] | backend faults and the ledger |
+//! | [`expect`] | what the history must show |
+//!
+//! Configuration steps shape a [`RigSpec`]; the first step that acts starts
+//! the rig on the scenario's target. Assertions read the history only, so
+//! they hold on every target. Every scenario ends with the invariant checker
+//! ([`crate::run`] does that in its after-hook), whatever its own steps said.
+//! [`VOCABULARY`] lists every step with an example; `readerlab steps` prints
+//! it and a test proves each example matches exactly its own step.
+
+#![allow(
+    clippy::needless_pass_by_value,
+    reason = "cucumber hands a step its captures as owned values"
+)]
+
+pub mod backend;
+pub mod expect;
+pub mod faults;
+pub mod payments;
+pub mod readers;
+pub mod rig;
+pub mod storage;
+pub mod time;
+pub mod vocabulary;
+
+pub use vocabulary::{Domain, StepDoc, VOCABULARY};
+
+use crate::rig::{Capability, Rig, SimTarget, Target};
+use readerlab_emulator::core::defect::Defects;
+use readerlab_emulator::core::event::{Event, EventBody, StoredBy};
+use readerlab_emulator::core::money::{Currency, Money};
+use readerlab_emulator::core::offline::OfflineBehavior;
+use readerlab_emulator::core::profile::{EntryMode, Family, ReaderModel};
+use readerlab_emulator::sim::{Device, RigSpec};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a failing step says; the scenario fails with this message.
+pub type StepResult = Result<(), String>;
+
+/// The panic payload of a step the target cannot perform: the scenario is
+/// reported skipped with this reason, never passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped(pub String);
+
+/// How long a payment step waits for the payment's outcome: longer than the
+/// app's own patience (5 min) and the SDK's fallback timeouts.
+pub const OUTCOME_WAIT: Duration = Duration::from_secs(10 * 60);
+
+/// How the run configures each scenario's world (set by the before-hook).
+#[derive(Clone, Debug)]
+pub struct ScenarioSetup {
+    /// Who plays the rig.
+    pub target: Arc<dyn Target>,
+    /// The seed of every scenario of the run.
+    pub seed: u64,
+    /// Defect profiles switched on.
+    pub defects: Defects,
+}
+
+impl Default for ScenarioSetup {
+    fn default() -> Self {
+        ScenarioSetup { target: Arc::new(SimTarget), seed: 1, defects: Defects::none() }
+    }
+}
+
+/// The payment the next "the customer pays" step makes, unless it says
+/// otherwise.
+#[derive(Clone, Debug)]
+pub(crate) struct PaymentDefaults {
+    pub(crate) card: String,
+    pub(crate) behavior: OfflineBehavior,
+}
+
+/// One scenario's state: the rig being described, then the rig running,
+/// then its finished history.
+#[derive(cucumber::World)]
+#[world(init = Self::new)]
+pub struct LabWorld {
+    pub(crate) setup: ScenarioSetup,
+    pub(crate) spec: RigSpec,
+    pub(crate) rig: Option<Box<dyn Rig>>,
+    pub(crate) defaults: PaymentDefaults,
+    pub(crate) history: Option<Vec<Event>>,
+    /// The history as steps read it, made once per event.
+    pub(crate) views: Vec<expect::View>,
+    /// Payment names used so far, with the reader each went to.
+    pub(crate) payments: Vec<(String, usize)>,
+}
+
+impl fmt::Debug for LabWorld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LabWorld")
+            .field("target", &self.setup.target.name())
+            .field("seed", &self.setup.seed)
+            .field("readers", &self.spec.readers)
+            .field("started", &self.rig.is_some())
+            .field("events", &self.events().len())
+            .finish()
+    }
+}
+
+impl LabWorld {
+    fn new() -> LabWorld {
+        let mut spec = RigSpec::single(ReaderModel::M2, 1);
+        spec.readers.clear();
+        LabWorld {
+            setup: ScenarioSetup::default(),
+            spec,
+            rig: None,
+            defaults: PaymentDefaults {
+                card: "4242424242424242".to_owned(),
+                behavior: OfflineBehavior::PreferOnline,
+            },
+            history: None,
+            views: Vec::new(),
+            payments: Vec::new(),
+        }
+    }
+
+    /// Takes the run's configuration (the before-hook calls this).
+    pub fn set_up(&mut self, setup: ScenarioSetup) {
+        self.spec.seed = setup.seed;
+        self.spec.defects = setup.defects.clone();
+        self.setup = setup;
+    }
+
+    /// Skips the scenario unless the target can do `capability`.
+    pub(crate) fn need(&self, capability: Capability) {
+        if !self.setup.target.capabilities().contains(&capability) {
+            let reason = format!(
+                "the {} target cannot do this step (needs {capability})",
+                self.setup.target.name()
+            );
+            std::panic::panic_any(Skipped(reason));
+        }
+    }
+
+    /// The rig's specification, while it can still change.
+    pub(crate) fn configure(&mut self) -> Result<&mut RigSpec, String> {
+        if self.rig.is_some() {
+            return Err("the rig is already running: describe it (Given steps about the rig \
+                        and its configuration) before the first step that acts"
+                .to_owned());
+        }
+        Ok(&mut self.spec)
+    }
+
+    /// The running rig, started on first use.
+    pub(crate) fn rig(&mut self) -> Result<&mut dyn Rig, String> {
+        if self.history.is_some() {
+            return Err("the run has already ended".to_owned());
+        }
+        if self.rig.is_none() {
+            if self.spec.readers.is_empty() {
+                return Err("the rig has no reader yet: start with a step such as \
+                            `Given a rig with a Stripe Reader M2`"
+                    .to_owned());
+            }
+            let rig = self.setup.target.start(self.spec.clone())?;
+            self.rig = Some(rig);
+        }
+        Ok(self.rig.as_deref_mut().expect("started above"))
+    }
+
+    /// The history so far (the whole of it once finished).
+    pub fn events(&self) -> &[Event] {
+        match (&self.history, &self.rig) {
+            (Some(history), _) => history,
+            (None, Some(rig)) => rig.events(),
+            (None, None) => &[],
+        }
+    }
+
+    /// Ends the run (once) and returns the whole history, or `None` when
+    /// the scenario never started a rig.
+    pub fn finish(&mut self) -> Option<&[Event]> {
+        if self.history.is_none()
+            && let Some(rig) = self.rig.take()
+        {
+            self.history = Some(rig.finish());
+        }
+        self.history.as_deref()
+    }
+
+    /// Index of the reader a phrase names: `the reader` (the first), or a
+    /// model's name.
+    pub(crate) fn reader(&self, phrase: &str) -> Result<usize, String> {
+        let name = phrase.strip_prefix("the ").unwrap_or(phrase);
+        if name == "reader" {
+            return if self.spec.readers.is_empty() {
+                Err("the rig has no reader yet".to_owned())
+            } else {
+                Ok(0)
+            };
+        }
+        let model = model_named(name).ok_or_else(|| format!("no reader model is called {name}"))?;
+        self.spec
+            .readers
+            .iter()
+            .position(|m| *m == model)
+            .ok_or_else(|| format!("the rig has no {name}"))
+    }
+
+    /// The device a phrase names: `the POS`, or a reader (a smart reader is
+    /// a device of its own; a mobile reader's payments live on the POS).
+    pub(crate) fn device(&self, phrase: &str) -> Result<Device, String> {
+        if phrase == "the POS" {
+            return Ok(Device::Pos);
+        }
+        let index = self.reader(phrase)?;
+        if self.spec.readers[index].family() == Family::Smart {
+            Ok(Device::Reader(index))
+        } else {
+            Err(format!(
+                "{phrase} is a mobile reader: it stores nothing; its payments are stored by \
+                 the POS (say `the POS`)"
+            ))
+        }
+    }
+
+    /// The history part of a device (`pos`, `reader/<serial>`).
+    pub(crate) fn part_of(&self, device: Device) -> String {
+        match device {
+            Device::Pos => "pos".to_owned(),
+            Device::Reader(index) => format!("reader/{}", self.serial(index)),
+        }
+    }
+
+    /// A reader's serial, as `rig.started` recorded it.
+    pub(crate) fn serial(&self, index: usize) -> String {
+        self.events()
+            .iter()
+            .find_map(|e| match &e.body {
+                EventBody::RigStarted { readers, .. } => {
+                    readers.get(index).map(|r| r.serial.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| format!("#{index}"))
+    }
+
+    /// Whether reader `index` stores its own payments, as `rig.started`
+    /// recorded it.
+    pub(crate) fn stores_own(&self, index: usize) -> bool {
+        self.events().iter().any(|e| match &e.body {
+            EventBody::RigStarted { readers, .. } => {
+                readers.get(index).is_some_and(|r| r.stored_by == StoredBy::Reader)
+            }
+            _ => false,
+        })
+    }
+}
+
+/// The model a marketing name (or fixture id) names.
+pub(crate) fn model_named(name: &str) -> Option<ReaderModel> {
+    let catalog = readerlab_emulator::fixtures::ReaderCatalog::builtin();
+    ReaderModel::ALL.into_iter().find(|m| catalog.get(*m).name == name || m.id() == name)
+}
+
+/// The regex alternatives of every model's marketing name (the step
+/// patterns spell them out; a test keeps them in step with the catalogue).
+#[cfg(test)]
+const MODEL_NAMES: &str = "Stripe Reader M2|BBPOS WisePad 3|BBPOS Chipper 2X BT|\
+                                      Stripe Reader S700|BBPOS WisePOS E";
+
+/// Currencies without minor units (their amounts are written whole).
+const ZERO_DECIMAL: [&str; 16] = [
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+    "xaf", "xof", "xpf",
+];
+
+/// Parses `12.50 USD` (or `1000 JPY`) into minor units.
+pub(crate) fn parse_money(text: &str) -> Result<Money, String> {
+    let (value, code) =
+        text.trim().split_once(' ').ok_or_else(|| format!("`{text}` is not an amount"))?;
+    let currency: Currency = code.parse()?;
+    let zero_decimal = ZERO_DECIMAL.contains(&currency.as_str());
+    let bad = || format!("`{text}` is not an amount: write 12.50 USD, or 1000 JPY");
+    let minor = match value.split_once('.') {
+        Some(_) if zero_decimal => return Err(bad()),
+        Some((whole, cents)) if cents.len() == 2 => {
+            whole.parse::<u64>().map_err(|_| bad())? * 100
+                + cents.parse::<u64>().map_err(|_| bad())?
+        }
+        Some(_) => return Err(bad()),
+        None if zero_decimal => value.parse::<u64>().map_err(|_| bad())?,
+        None => value.parse::<u64>().map_err(|_| bad())? * 100,
+    };
+    Ok(Money::new(minor, currency))
+}
+
+/// Parses an OfflineBehavior as the SDK spells it.
+pub(crate) fn parse_behavior(text: &str) -> Result<OfflineBehavior, String> {
+    match text {
+        "PREFER_ONLINE" => Ok(OfflineBehavior::PreferOnline),
+        "REQUIRE_ONLINE" => Ok(OfflineBehavior::RequireOnline),
+        "FORCE_OFFLINE" => Ok(OfflineBehavior::ForceOffline),
+        other => Err(format!("`{other}` is not an OfflineBehavior")),
+    }
+}
+
+/// Parses how a card is presented: tapping, inserting, swiping.
+pub(crate) fn parse_entry(text: &str) -> Result<EntryMode, String> {
+    match text {
+        "tapping" => Ok(EntryMode::Contactless),
+        "inserting" => Ok(EntryMode::Chip),
+        "swiping" => Ok(EntryMode::Swipe),
+        other => Err(format!("`{other}` is not a way to present a card")),
+    }
+}
+
+/// `a`/`an`/a number, as steps write counts.
+pub(crate) fn parse_count(text: &str) -> Result<u64, String> {
+    match text {
+        "a" | "an" | "one" => Ok(1),
+        other => other.parse().map_err(|_| format!("`{other}` is not a number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_parse_in_minor_units() {
+        assert_eq!(parse_money("12.50 USD"), Ok(Money::new(1_250, Currency::USD)));
+        assert_eq!(parse_money("10000 USD"), Ok(Money::new(1_000_000, Currency::USD)));
+        let jpy: Currency = "jpy".parse().unwrap();
+        assert_eq!(parse_money("1000 JPY"), Ok(Money::new(1_000, jpy)));
+        assert!(parse_money("10.5 USD").is_err());
+        assert!(parse_money("10.50 JPY").is_err());
+        assert!(parse_money("ten USD").is_err());
+    }
+
+    #[test]
+    fn every_model_has_a_name_steps_can_use() {
+        for model in ReaderModel::ALL {
+            let catalog = readerlab_emulator::fixtures::ReaderCatalog::builtin();
+            let name = &catalog.get(model).name;
+            assert_eq!(model_named(name), Some(model));
+            assert!(MODEL_NAMES.split('|').any(|n| n == name), "{name} missing from MODEL_NAMES");
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Steps about the POS and its customers' payments: the reference POS app
+//! creates each payment, has the reader collect the card, confirms, and
+//! waits for its one outcome.
+
+use super::expect::{View, offline_id_of, outcome_of};
+use super::{LabWorld, OUTCOME_WAIT, StepResult, parse_behavior, parse_entry, parse_money};
+use cucumber::gherkin::Step;
+use cucumber::{given, when};
+use readerlab_emulator::core::cards::TestCards;
+use readerlab_emulator::core::profile::EntryMode;
+use readerlab_emulator::core::time::Millis;
+use readerlab_emulator::fixtures::ReaderCatalog;
+use readerlab_emulator::sim::PaymentSpec;
+
+#[given(regex = r"^the app collects with (PREFER_ONLINE|REQUIRE_ONLINE|FORCE_OFFLINE)$")]
+fn app_behavior(world: &mut LabWorld, behavior: String) -> StepResult {
+    world.defaults.behavior = parse_behavior(&behavior)?;
+    Ok(())
+}
+
+#[given(regex = r#"^customers pay with the "([a-z_]+)" card$"#)]
+fn default_card(world: &mut LabWorld, card: String) -> StepResult {
+    world.defaults.card = card_number(&card)?;
+    Ok(())
+}
+
+/// One customer, as a step or a table row describes them.
+#[derive(Default)]
+struct Customer {
+    amount: String,
+    name: String,
+    reader: String,
+    card: String,
+    number: String,
+    entry: String,
+    behavior: String,
+}
+
+#[when(
+    regex = r#"^the customer (pays|starts paying) (\d+(?:\.\d\d)? [A-Z]{3}) as "([^"]+)"(?: at the (Stripe Reader M2|BBPOS WisePad 3|BBPOS Chipper 2X BT|Stripe Reader S700|BBPOS WisePOS E))?(?: with the "([a-z_]+)" card| with card (\d{12,19}))?(?: by (tapping|inserting|swiping))?(?: with (PREFER_ONLINE|REQUIRE_ONLINE|FORCE_OFFLINE))?$"#
+)]
+#[expect(clippy::too_many_arguments, reason = "one argument per optional clause of the step")]
+fn the_customer_pays(
+    world: &mut LabWorld,
+    wait: String,
+    amount: String,
+    name: String,
+    reader: String,
+    card: String,
+    number: String,
+    entry: String,
+    behavior: String,
+) -> StepResult {
+    let customer = Customer { amount, name, reader, card, number, entry, behavior };
+    let name = arrive(world, &customer)?;
+    if wait == "pays" {
+        await_outcomes(world, &[name])?;
+    }
+    Ok(())
+}
+
+#[when(regex = r"^these customers pay:$")]
+fn these_customers_pay(world: &mut LabWorld, #[step] step: &Step) -> StepResult {
+    let table = step.table.as_ref().ok_or("this step needs a table of customers")?;
+    let mut rows = table.rows.iter();
+    let header = rows.next().ok_or("the table is empty")?;
+    let mut names = Vec::new();
+    for row in rows {
+        let mut customer = Customer::default();
+        for (column, value) in header.iter().zip(row) {
+            let value = value.trim().to_owned();
+            match column.trim() {
+                "name" => customer.name = value,
+                "amount" => customer.amount = value,
+                "reader" => customer.reader = value,
+                "card" => customer.card = value,
+                "number" => customer.number = value,
+                "entry" => customer.entry = value,
+                "behavior" => customer.behavior = value,
+                other => {
+                    return Err(format!(
+                        "unknown column `{other}` (name, amount, reader, card, number, entry, \
+                         behavior)"
+                    ));
+                }
+            }
+        }
+        names.push(arrive(world, &customer)?);
+    }
+    await_outcomes(world, &names)
+}
+
+#[when(
+    regex = r#"^(the app has created|the reader is collecting|the reader has read the card for|the SDK has stored|the SDK is forwarding) "([^"]+)"$"#
+)]
+fn payment_reaches(world: &mut LabWorld, phase: String, name: String) -> StepResult {
+    world.known_payment(&name)?;
+    let event = match phase.as_str() {
+        "the app has created" => "payment.intent.created",
+        "the reader is collecting" => "reader.payment.collect.started",
+        "the reader has read the card for" => "reader.payment.collected",
+        _ => "offline.payment.stored",
+    };
+    let reached = |v: &View| v.name == event && v.has("payment", &name);
+    if !world.wait_until(Some(OUTCOME_WAIT), &reached)? {
+        return Err(format!("\"{name}\" never reached `{event}` within 10 minutes"));
+    }
+    if phase == "the SDK is forwarding" {
+        let id = offline_id_of(world.views(), &name).ok_or("stored without an offline id")?;
+        let forwarding =
+            |v: &View| v.name == "offline.forward.attempted" && v.has("offline_id", &id);
+        if !world.wait_until(Some(OUTCOME_WAIT), &forwarding)? {
+            return Err(format!("\"{name}\" ({id}) was not forwarded within 10 minutes"));
+        }
+    }
+    Ok(())
+}
+
+/// The number of the test card of this simulated type.
+pub(crate) fn card_number(simulated_type: &str) -> Result<String, String> {
+    TestCards::builtin()
+        .by_type(simulated_type)
+        .map(|c| c.number.clone())
+        .ok_or_else(|| format!("no test card of type `{simulated_type}` (see fixtures/cards.toml)"))
+}
+
+/// Places a customer at the counter; returns the payment's name.
+fn arrive(world: &mut LabWorld, customer: &Customer) -> Result<String, String> {
+    if customer.name.is_empty() {
+        return Err("every payment needs a name".to_owned());
+    }
+    if world.payments.iter().any(|(n, _)| *n == customer.name) {
+        return Err(format!("a payment is already called \"{}\"", customer.name));
+    }
+    let reader = if customer.reader.is_empty() {
+        world.reader("the reader")?
+    } else {
+        let name = customer.reader.strip_prefix("the ").unwrap_or(&customer.reader);
+        world.reader(name)?
+    };
+    let card = match (customer.card.as_str(), customer.number.as_str()) {
+        ("", "") => world.defaults.card.clone(),
+        (simulated_type, "") => card_number(simulated_type)?,
+        (_, number) => number.to_owned(),
+    };
+    let model = world.spec.readers[reader];
+    let catalog = ReaderCatalog::builtin();
+    let profile = catalog.get(model);
+    let entry_mode = if customer.entry.is_empty() {
+        if profile.entry_modes.contains(&EntryMode::Contactless) {
+            EntryMode::Contactless
+        } else {
+            EntryMode::Chip
+        }
+    } else {
+        parse_entry(&customer.entry)?
+    };
+    let behavior = if customer.behavior.is_empty() {
+        world.defaults.behavior
+    } else {
+        parse_behavior(&customer.behavior)?
+    };
+    let spec = PaymentSpec {
+        name: customer.name.clone(),
+        at: Millis::ZERO,
+        amount: parse_money(&customer.amount)?,
+        card,
+        entry_mode,
+        behavior,
+        reader,
+    };
+    world.rig()?.pay(spec);
+    world.payments.push((customer.name.clone(), reader));
+    Ok(customer.name.clone())
+}
+
+/// Lets time pass until every named payment has its outcome (or the wait
+/// runs out, which is not an error here: the Then steps say what was due).
+fn await_outcomes(world: &mut LabWorld, names: &[String]) -> StepResult {
+    for name in names {
+        let done = |v: &View| outcome_of(v).is_some_and(|(p, _)| p == *name);
+        world.wait_until(Some(OUTCOME_WAIT), &done)?;
+    }
+    Ok(())
+}
+
+impl LabWorld {
+    /// Fails unless a payment of this name was placed.
+    pub(crate) fn known_payment(&self, name: &str) -> StepResult {
+        if self.payments.iter().any(|(n, _)| n == name) {
+            Ok(())
+        } else {
+            let known: Vec<_> = self.payments.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+            Err(format!(
+                "no payment is called \"{name}\" (known: {})",
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_cards_are_found_by_their_simulated_type() {
+        assert_eq!(card_number("visa").unwrap(), "4242424242424242");
+        assert!(card_number("platinum").unwrap_err().contains("no test card"));
+    }
+}

@@ -1,0 +1,117 @@
+//! Steps about the readers: reboots, battery, the Bluetooth radio and
+//! signal, the USB cable, software updates, and whether a reader is
+//! connected.
+
+use super::expect::{View, line, within};
+use super::{LabWorld, StepResult};
+use crate::rig::Capability;
+use cucumber::{then, when};
+use readerlab_emulator::sim::Fault;
+
+#[when(
+    regex = r"^(the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E) reboots$"
+)]
+fn reboots(world: &mut LabWorld, who: String) -> StepResult {
+    world.need(Capability::Power);
+    world.rig()?;
+    let reader = world.reader(&who)?;
+    world.toggle(Fault::ReaderReboot { reader }, true)
+}
+
+#[when(
+    regex = r"^(the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E)'s battery reads (\d+)%( while charging)?$"
+)]
+fn battery(world: &mut LabWorld, who: String, percent: u8, charging: String) -> StepResult {
+    world.need(Capability::Battery);
+    world.rig()?;
+    if percent > 100 {
+        return Err(format!("a battery reads at most 100%, not {percent}%"));
+    }
+    let reader = world.reader(&who)?;
+    world.toggle(Fault::Battery { reader, percent, charging: !charging.is_empty() }, true)
+}
+
+#[when(
+    regex = r"^(the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E) is offered a required update$"
+)]
+fn required_update(world: &mut LabWorld, who: String) -> StepResult {
+    world.need(Capability::SoftwareUpdates);
+    world.rig()?;
+    let reader = world.reader(&who)?;
+    world.toggle(Fault::RequiredUpdate { reader }, true)
+}
+
+#[when(
+    regex = r"^the Bluetooth signal of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) is (lost|back)$"
+)]
+fn signal(world: &mut LabWorld, who: String, change: String) -> StepResult {
+    world.need(Capability::ReaderLinks);
+    world.rig()?;
+    let reader = world.reader(&who)?;
+    world.toggle(Fault::SignalLost { reader }, change == "lost")
+}
+
+#[when(regex = r"^the POS's Bluetooth radio is switched (off|on)$")]
+fn radio(world: &mut LabWorld, change: String) -> StepResult {
+    world.need(Capability::ReaderLinks);
+    world.rig()?;
+    world.toggle(Fault::BluetoothRadioOff, change == "off")
+}
+
+#[when(
+    regex = r"^the USB cable of (the reader|the Stripe Reader M2|the BBPOS WisePad 3) is (pulled|plugged back in)$"
+)]
+fn usb(world: &mut LabWorld, who: String, change: String) -> StepResult {
+    world.need(Capability::ReaderLinks);
+    world.rig()?;
+    let reader = world.reader(&who)?;
+    world.toggle(Fault::UsbDetach { reader }, change == "pulled")
+}
+
+/// Whether an event says the reader at `part` is now connected (`Some`), or
+/// not connected.
+fn connection_change(view: &View, part: &str) -> Option<bool> {
+    if view.part != part {
+        return None;
+    }
+    match view.name.as_str() {
+        "reader.connected" => Some(true),
+        "reader.disconnected" | "reader.powered_off" => Some(false),
+        _ => None,
+    }
+}
+
+#[then(
+    regex = r"^(the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E) is (connected|not connected)(?: within (\d+) minutes?)?$"
+)]
+fn is_connected(world: &mut LabWorld, who: String, state: String, wait: String) -> StepResult {
+    let reader = world.reader(&who)?;
+    let part = format!("reader/{}", world.serial(reader));
+    let want = state == "connected";
+    let connected = |views: &[View]| {
+        views.iter().rev().find_map(|v| connection_change(v, &part)).unwrap_or(false)
+    };
+    if let Some(span) = within(&wait)?
+        && connected(world.views()) != want
+    {
+        let after = world.views().len() as u64;
+        let change = |v: &View| v.seq > after && connection_change(v, &part) == Some(want);
+        world.wait_until(Some(span), &change)?;
+    }
+    let views = world.views();
+    if connected(views) == want {
+        return Ok(());
+    }
+    let recent: Vec<String> = views
+        .iter()
+        .filter(|v| {
+            v.part == part
+                && ["reader.connect", "reader.disconnect", "reader.reconnect", "reader.powered"]
+                    .iter()
+                    .any(|p| v.name.starts_with(p))
+        })
+        .map(line)
+        .collect();
+    let tail = recent.len().saturating_sub(8);
+    Err(format!("{who} is not {state}; its last connection events:\n{}", recent[tail..].join("\n")))
+}
