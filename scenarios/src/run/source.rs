@@ -177,7 +177,7 @@ pub fn prepare(
                 let at = text.strip_prefix("Error at ").and_then(|t| t.split_once(": "));
                 match at {
                     Some((position, expected)) => errors.push(format!(
-                        "{}:{position}: malformed feature: expected one of {expected}",
+                        "{}:{position}: malformed feature (the Gherkin parser stopped here, expecting {expected})",
                         source.path
                     )),
                     None => errors.push(format!("{}: malformed feature: {text}", source.path)),
@@ -372,8 +372,8 @@ mod tests {
         let text =
             "Feature: f\n  Scenario: s\n    Given a rig with a Stripe Reader M2\n  Examples oops\n";
         let errors = prepare(&[source(text)], None, &all()).unwrap_err();
-        assert!(errors[0].starts_with("t.feature:4:"), "{errors:?}");
-        assert!(errors[0].contains("malformed feature"), "{errors:?}");
+        // The parser names where it stopped: here the end of the file.
+        assert!(errors[0].starts_with("t.feature:5:1: malformed feature"), "{errors:?}");
     }
 
     #[test]
