@@ -74,6 +74,9 @@ struct RunArgs {
     /// Switch a defect profile on (repeatable); see `readerlab defects`.
     #[arg(long = "defect", value_name = "NAME")]
     defects: Vec<String>,
+    /// Write each scenario's history (JSON Lines) into this directory.
+    #[arg(long, value_name = "DIR")]
+    history_dir: Option<PathBuf>,
     /// Try a failed scenario again up to N times (only its last try is reported).
     #[arg(long, default_value_t = 0, value_name = "N")]
     retries: usize,
@@ -280,6 +283,7 @@ fn run(args: RunArgs) -> anyhow::Result<bool> {
         target,
         retries: args.retries,
         progress: !args.json,
+        history_dir: args.history_dir,
     };
     let report = match crate::run::run(options) {
         Ok(report) => report,

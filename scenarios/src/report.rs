@@ -6,6 +6,7 @@ use junit_report::{Duration as JDuration, ReportBuilder, TestCase, TestSuiteBuil
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 
 /// The summary: failures with their seed and replay command, then the
 /// counts and the wall time.
@@ -22,6 +23,10 @@ pub fn summary(report: &RunReport) -> String {
                 report.options.seed,
                 report.replay_command(result)
             ));
+            if let Some(dir) = &report.options.history_dir {
+                let file = crate::run::history_file(dir, Path::new(&result.path), result.line);
+                out.push_str(&format!("  history: {}\n", file.display()));
+            }
         }
     }
     let (passed, failed, skipped) = counts(report);

@@ -27,7 +27,11 @@ use cucumber::cli;
 use cucumber::event::ScenarioFinished;
 use cucumber::event::StepError;
 use readerlab_emulator::core::defect::Defects;
+use readerlab_emulator::history::HistoryWriter;
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
 /// What `readerlab run` was asked to do.
@@ -48,6 +52,8 @@ pub struct RunOptions {
     pub retries: usize,
     /// Print a line per finished scenario on stderr.
     pub progress: bool,
+    /// Write each scenario's history here (`<file>-<line>.jsonl`).
+    pub history_dir: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -60,6 +66,7 @@ impl Default for RunOptions {
             target: Arc::new(SimTarget),
             retries: 0,
             progress: false,
+            history_dir: None,
         }
     }
 }
@@ -114,6 +121,11 @@ pub fn run(options: RunOptions) -> Result<RunReport, Vec<String>> {
         seed: options.seed,
         defects: options.defects.clone(),
     };
+    if let Some(dir) = &options.history_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| vec![format!("--history-dir {}: {e}", dir.display())])?;
+    }
+    let history_dir = options.history_dir.clone();
     let mut collector = Collector::new(total, options.progress, options.seed);
     for (path, line, name, reason) in prepared.unsupported {
         collector.skip(path, line, name, reason);
@@ -127,7 +139,8 @@ pub fn run(options: RunOptions) -> Result<RunReport, Vec<String>> {
             let setup = setup.clone();
             Box::pin(async move { world.set_up(setup) })
         })
-        .after(|_, _, _, finished, world| {
+        .after(move |feature, _, scenario, finished, world| {
+            let history_dir = history_dir.clone();
             Box::pin(async move {
                 let skipped = matches!(
                     finished,
@@ -137,20 +150,76 @@ pub fn run(options: RunOptions) -> Result<RunReport, Vec<String>> {
                 if let Some(world) = world
                     && !skipped
                 {
+                    if let Some(dir) = &history_dir {
+                        let path = feature.path.as_deref().unwrap_or(Path::new("feature"));
+                        save_history(world, &history_file(dir, path, scenario.position.line));
+                    }
                     judge(world);
                 }
             })
         });
-    // Steps and the checker report failures by panicking; cucumber catches
-    // them and the collector reports them, so the default hook's printing
-    // would only be noise.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let collector = futures::executor::block_on(runner.run("bundled"));
-    std::panic::set_hook(hook);
+    let collector = quietly(|| futures::executor::block_on(runner.run("bundled")));
     let mut results = collector.into_results();
     results.sort_by_key(|r| (order.iter().position(|p| *p == r.path), r.line));
     Ok(RunReport { results, wall: started.elapsed(), options })
+}
+
+thread_local! {
+    /// Whether this thread is running scenarios (panics are their verdicts).
+    static IN_RUN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with panics on this thread kept quiet: steps and the checker
+/// report failures by panicking, cucumber catches them and the collector
+/// reports them, so the default hook's printing would only be noise. Other
+/// threads (other tests) keep the hook they had.
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_RUN.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            IN_RUN.with(|flag| flag.set(false));
+        }
+    }
+    IN_RUN.with(|flag| flag.set(true));
+    let _reset = Reset;
+    f()
+}
+
+/// Where `--history-dir` keeps a scenario's history:
+/// `features/offline/m2.feature` line 3 → `DIR/features-offline-m2.feature-3.jsonl`.
+pub fn history_file(dir: &Path, feature: &Path, line: usize) -> PathBuf {
+    let flat: String = feature
+        .to_string_lossy()
+        .trim_start_matches("./")
+        .chars()
+        .map(|c| if c == '/' || c == '\\' { '-' } else { c })
+        .collect();
+    dir.join(format!("{flat}-{line}.jsonl"))
+}
+
+/// Ends the scenario's run and writes its history as JSON Lines; panics
+/// (failing the scenario) if the file cannot be written.
+fn save_history(world: &mut LabWorld, path: &Path) {
+    let Some(history) = world.finish() else { return };
+    let written = std::fs::File::create(path).and_then(|file| {
+        let mut writer = HistoryWriter::new(std::io::BufWriter::new(file));
+        for event in history {
+            writer.record(event.t_ms, &event.part, &event.body)?;
+        }
+        writer.into_inner().map(drop)
+    });
+    if let Err(e) = written {
+        panic!("cannot write the history to {}: {e}", path.display());
+    }
 }
 
 /// Ends the scenario's run and judges its history; panics (failing the
