@@ -17,5 +17,6 @@ Feature: android-370, the USB link drops while a payment is processing
     Then the reader is connected within 2 minutes
     And "boots" succeeds online
     And the history has 1 "payment.succeeded" event
+    And the history has no "payment.failed" event
     And the backend holds 1 charge for "boots"
     And the history has a "reader.disconnected" event with reason "usb_disconnected"
