@@ -13,6 +13,7 @@ Feature: android-141, a required update on a battery under 50 %
     And the reader is offered a required update
     And the reader reboots
     Then the history has a "reader.update.failed" event with code "READER_SOFTWARE_UPDATE_FAILED_BATTERY_LOW" within 2 minutes
+    And the reader is not connected
     When the reader's battery reads 80% while charging
     And the customer pays 12.00 USD as "after update"
     Then the history has a "reader.update.installed" event

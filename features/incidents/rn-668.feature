@@ -18,4 +18,5 @@ Feature: rn-668, a cold start without internet
     Then "cold start" is stored offline
     When the internet comes back
     Then "cold start" is forwarded within 5 minutes
+    And the history has a "offline.forwarding.failed" event with code "CONNECTION_TOKEN_PROVIDER_ERROR_WHILE_FORWARDING"
     And the backend holds 1 charge for "cold start"
