@@ -37,3 +37,17 @@ Feature: The backend's answer is lost
     When the customer pays 11.00 USD as "pizza"
     And 5 minutes pass
     Then the backend holds 1 charge for "pizza"
+
+  Scenario: The answer to a forward is lost and the internet blinks before the retry
+    Given a rig with a BBPOS WisePad 3
+    And the next "forward" request from the POS loses its answer
+    When the internet goes down
+    And the customer pays 11.00 USD as "pizza"
+    And the internet comes back
+    And the SDK is forwarding "pizza"
+    And 1 second passes
+    And the internet goes down
+    And 5 seconds pass
+    And the internet comes back
+    Then "pizza" is forwarded within 5 minutes
+    And the backend holds 1 charge for "pizza"
