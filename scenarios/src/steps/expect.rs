@@ -335,3 +335,38 @@ fn history_has_count(
         ))
     }
 }
+
+/// A stored payment whose forward ended with an SDK error code rather than
+/// a charge or an issuer's decline (`ACCOUNT_ID_MISMATCH_WHILE_FORWARDING`,
+/// the test/live mode mismatches): its `offline.payment.forwarded` carries
+/// `error.code`.
+#[then(regex = r#"^"([^"]+)" is forwarded with error ([A-Z_]+)(?: within (\d+) minutes?)?$"#)]
+fn forwarded_with_error(
+    world: &mut LabWorld,
+    name: String,
+    code: String,
+    wait: String,
+) -> StepResult {
+    let id = stored_id(world, &name)?;
+    let forwarded = |v: &View| v.name == "offline.payment.forwarded" && v.has("offline_id", &id);
+    if !world.wait_until(within(&wait)?, &forwarded)? {
+        return Err(format!(
+            "\"{name}\" ({id}) was not forwarded{}\n{}",
+            if wait.is_empty() { String::new() } else { format!(" within {wait} minutes") },
+            story(world.views(), &name)
+        ));
+    }
+    let views = world.views();
+    let view = views.iter().find(|v| forwarded(v)).expect("found above");
+    let error = view.fields.get("error").filter(|e| !e.is_null());
+    let got = error.and_then(|e| e.get("code")).and_then(Value::as_str);
+    if got == Some(code.as_str()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected \"{name}\" to be forwarded with error {code}, but the forward reported {}\n{}",
+            got.unwrap_or("success"),
+            story(views, &name)
+        ))
+    }
+}

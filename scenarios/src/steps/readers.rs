@@ -85,6 +85,9 @@ fn connection_change(view: &View, part: &str) -> Option<bool> {
     regex = r"^(the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E) is (connected|not connected)(?: within (\d+) minutes?)?$"
 )]
 fn is_connected(world: &mut LabWorld, who: String, state: String, wait: String) -> StepResult {
+    // The serial comes from `rig.started`: start the rig before naming the
+    // reader's part, or a first step would look for a part that never exists.
+    world.rig()?;
     let reader = world.reader(&who)?;
     let part = format!("reader/{}", world.serial(reader));
     let want = state == "connected";

@@ -362,6 +362,12 @@ pub const VOCABULARY: &[StepDoc] = &[
         "Then the history has 1 \"offline.payment.forwarded\" event",
         &[],
     ),
+    doc(
+        D::Expectations,
+        "\"<name>\" is forwarded with error <ERROR_CODE> [within <n> minutes]",
+        "Then \"coffee\" is forwarded with error ACCOUNT_ID_MISMATCH_WHILE_FORWARDING within 5 minutes",
+        &[],
+    ),
 ];
 
 /// The vocabulary as `readerlab steps` prints it: by domain, each step's
