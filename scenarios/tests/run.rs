@@ -62,6 +62,27 @@ fn every_step_is_documented_and_every_example_matches_its_own_step() {
     assert_eq!(VOCABULARY.len(), defined, "every step definition needs its VOCABULARY entry");
 }
 
+#[test]
+fn every_model_name_of_the_catalogue_reads_in_the_model_steps() {
+    // The step patterns spell the names out; a renamed or new model must
+    // not fall out of them unnoticed.
+    let steps = LabWorld::collection();
+    let catalog = readerlab_emulator::fixtures::ReaderCatalog::builtin();
+    for profile in catalog.iter() {
+        for text in [
+            format!("Given a rig with a {}", profile.name),
+            format!("Given the rig also has a {}", profile.name),
+            format!("When the {} reboots", profile.name),
+            format!("Then the {} is connected", profile.name),
+        ] {
+            let feature = format!("Feature: f\n  Scenario: s\n    {text}\n");
+            let parsed = Feature::parse(&feature, GherkinEnv::default()).unwrap();
+            let found = steps.find(&parsed.scenarios[0].steps[0]).unwrap();
+            assert!(found.is_some(), "`{text}` matches no step");
+        }
+    }
+}
+
 /// The simulator, minus some capabilities (as the served and lab targets
 /// will be).
 #[derive(Debug)]
