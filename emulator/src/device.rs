@@ -20,9 +20,13 @@ use crate::core::offline::{
 };
 use crate::core::time::Millis;
 use crate::disk::Disk;
-use crate::store::{Keychain, Recovery, Store, StoreConfig, StoreError};
+use crate::store::{CorruptRecord, Keychain, Recovery, Store, StoreConfig, StoreError};
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long after a failed drop of a damaged record the device tries again.
+const DISMISS_RETRY: Duration = Duration::from_secs(10);
 
 /// How to start an engine: everything but the store.
 #[derive(Clone, Debug)]
@@ -48,6 +52,10 @@ pub struct OfflineDevice<D: Disk, K: Keychain> {
     store: Store<D, K>,
     calls: VecDeque<(u64, ApiCall)>,
     events: VecDeque<(Millis, EventBody)>,
+    /// Damaged records found at start-up whose drop failed, and when to try
+    /// again: each is reported once its drop is durable.
+    undismissed: Vec<CorruptRecord>,
+    retry_at: Option<Millis>,
 }
 
 impl<D: Disk, K: Keychain> OfflineDevice<D, K> {
@@ -76,26 +84,47 @@ impl<D: Disk, K: Keychain> OfflineDevice<D, K> {
             setup.timings,
         )
         .with_defects(setup.defects);
-        let mut device =
-            OfflineDevice { engine, store, calls: VecDeque::new(), events: VecDeque::new() };
+        let mut device = OfflineDevice {
+            engine,
+            store,
+            calls: VecDeque::new(),
+            events: VecDeque::new(),
+            undismissed: Vec::new(),
+            retry_at: None,
+        };
         let pending = device.store.pending().cloned().collect();
         // Each damaged record is dropped (by its position, which needs no
         // possibly garbled id) *before* the app hears of it, and only a
         // record whose drop is durable is reported: a crash in between
         // reports it again at the next start instead of twice (I3), and a
-        // drop that fails leaves it to be reported then, never lost.
-        let mut unreadable = Vec::new();
-        for record in &recovery.corrupt {
-            if let Ok(true) = device.store.dismiss_corrupt(record.offset) {
-                unreadable.push(UnreadableRecord {
+        // drop that fails is tried again while the app runs (and at the
+        // next start), and the record reported once it succeeds, never lost.
+        device.undismissed.clone_from(&recovery.corrupt);
+        let unreadable = device.dismiss(now);
+        device.handle(now, Input::Restored { pending, unreadable });
+        Ok((device, recovery))
+    }
+
+    /// Drops every damaged record still waiting; returns those dropped, to
+    /// report. Those that fail wait [`DISMISS_RETRY`] for the next try.
+    fn dismiss(&mut self, now: Millis) -> Vec<UnreadableRecord> {
+        let mut dropped = Vec::new();
+        let mut waiting = Vec::new();
+        for record in std::mem::take(&mut self.undismissed) {
+            match self.store.dismiss_corrupt(record.offset) {
+                Ok(true) => dropped.push(UnreadableRecord {
                     offline_id: record.offline_id.clone(),
                     amount: record.amount,
                     reason: format!("{:?}", record.reason),
-                });
+                }),
+                // Gone already (nothing to report twice).
+                Ok(false) => {}
+                Err(_) => waiting.push(record),
             }
         }
-        device.handle(now, Input::Restored { pending, unreadable });
-        Ok((device, recovery))
+        self.retry_at = (!waiting.is_empty()).then(|| now + DISMISS_RETRY);
+        self.undismissed = waiting;
+        dropped
     }
 
     /// Takes one input and performs the store work it causes.
@@ -106,13 +135,19 @@ impl<D: Disk, K: Keychain> OfflineDevice<D, K> {
 
     /// Fires the engine's deadlines up to `now`.
     pub fn handle_timeout(&mut self, now: Millis) {
+        if self.retry_at.is_some_and(|at| at <= now) {
+            let records = self.dismiss(now);
+            if !records.is_empty() {
+                self.engine.handle(now, Input::Unreadable { records });
+            }
+        }
         self.engine.handle_timeout(now);
         self.perform(now);
     }
 
     /// When [`Self::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        self.engine.poll_timeout()
+        self.engine.poll_timeout().into_iter().chain(self.retry_at).min()
     }
 
     /// The next backend call to route; answer it with [`Self::reply`].

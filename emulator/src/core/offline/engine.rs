@@ -120,6 +120,9 @@ pub enum Input {
     MarkFailed { offline_id: OfflineId },
     /// At start-up: what the store recovered, in store order.
     Restored { pending: Vec<StoredPayment>, unreadable: Vec<UnreadableRecord> },
+    /// Damaged records the store has now dropped, after dropping them at
+    /// start-up failed (a full disk, say): reported to the app now.
+    Unreadable { records: Vec<UnreadableRecord> },
 }
 
 /// Work the engine asks its shell to do.
@@ -332,6 +335,11 @@ impl OfflineEngine {
             }
             Input::MarkFailed { .. } => self.forwarder.on_mark_failed(now),
             Input::Restored { pending, unreadable } => self.restored(now, pending, unreadable),
+            Input::Unreadable { records } => {
+                self.unreadable(now, records);
+                let network_up = self.network_up;
+                self.forwarder.pump(now, network_up, &mut self.out);
+            }
         }
         self.status_changed(now);
     }

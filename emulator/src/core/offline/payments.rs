@@ -306,11 +306,17 @@ impl OfflineEngine {
             self.totals.add(payment.amount);
             self.forwarder.push(payment);
         }
+        self.unreadable(now, unreadable);
+        let network_up = self.network_up;
+        self.forwarder.pump(now, network_up, &mut self.out);
+    }
+
+    /// Reports damaged records the shell has dropped from the store.
+    pub(super) fn unreadable(&mut self, now: Millis, records: Vec<UnreadableRecord>) {
         // Incident android-459: one undecryptable record must not stop the
-        // rest. It is reported here, by id and amount when its header
-        // survived; the shell then drops it from the store, so it is
-        // reported once.
-        for record in unreadable {
+        // rest. It is reported by id and amount when its header survived;
+        // the shell dropped it from the store first, so it is reported once.
+        for record in records {
             let body = EventBody::PaymentUnreadable {
                 offline_id: record.offline_id,
                 amount: record.amount,
@@ -323,8 +329,6 @@ impl OfflineEngine {
                 self.forwarder.stalled = true;
             }
         }
-        let network_up = self.network_up;
-        self.forwarder.pump(now, network_up, &mut self.out);
     }
 
     /// A request about no payment in the right state. For a payment already
