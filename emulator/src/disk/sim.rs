@@ -30,6 +30,8 @@ struct State {
     power_cut: Option<(u64, usize)>,
     powered_off: bool,
     writes: u64,
+    /// Armed ENOSPC failures that fired and nobody has asked about yet.
+    fired: u32,
 }
 
 #[derive(Debug, Default)]
@@ -78,6 +80,7 @@ impl State {
         match self.full_in {
             Some(0) => {
                 self.full_in = None;
+                self.fired += 1;
                 Err(full())
             }
             Some(n) => {
@@ -153,6 +156,12 @@ impl SimDisk {
     pub fn fail_nth_write(&self, n: u64) {
         assert!(n >= 1, "writes are counted from 1");
         self.state().full_in = Some(n - 1);
+    }
+
+    /// How many armed ENOSPC failures ([`fail_nth_write`](Self::fail_nth_write))
+    /// fired since the last call: the rig records each as it happens.
+    pub fn take_fired(&self) -> u32 {
+        std::mem::take(&mut self.state().fired)
     }
 
     /// Data writes performed so far (appends and replace's temporary file).

@@ -605,6 +605,7 @@ impl Sim {
                 for (call, api) in calls {
                     self.send(device, generation, call, api);
                 }
+                self.check_write_fault(device);
                 self.check_power(device);
             }
             while let Some((at, body)) = self.backend.poll_event() {
@@ -763,6 +764,25 @@ impl Sim {
 
     /// A device whose disk lost its power mid-write is down: its app dies
     /// with it, and its power returns a little later.
+    /// An armed write failure fired: the history says so at that instant
+    /// (as for request faults), which is what the checker's quiet stretches
+    /// need; arming it recorded nothing.
+    fn check_write_fault(&mut self, device: Device) {
+        let Some(slot) = self.slot(device) else { return };
+        let fired = slot.disk.take_fired();
+        for _ in 0..fired {
+            *self.faults.entry(FaultKind::StorageFull).or_default() += 1;
+            let body = EventBody::FaultInjected {
+                fault: FaultKind::StorageFull,
+                target: self.device_target(device),
+                sustained: false,
+                detail: Some("a write failed for lack of space".to_owned()),
+            };
+            let now = self.now;
+            self.record(now, Part("fault".to_owned()), body);
+        }
+    }
+
     fn check_power(&mut self, device: Device) {
         let Some(slot) = self.slot_mut(device) else { return };
         if !slot.powered || !slot.disk.is_powered_off() {

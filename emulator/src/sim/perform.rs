@@ -175,9 +175,15 @@ impl Sim {
             return Ok(());
         }
         let detail = self.perform(&fault)?;
-        if matches!(fault, Fault::RequestTimeout { .. } | Fault::ResponseLost { .. }) {
-            // Armed on the link; it takes effect, and is recorded, when its
-            // request comes (`request_fault_fired`).
+        if matches!(
+            fault,
+            Fault::RequestTimeout { .. }
+                | Fault::ResponseLost { .. }
+                | Fault::StorageFull { nth_write: Some(_), .. }
+        ) {
+            // Armed on the link or the disk; it takes effect, and is
+            // recorded, when its request or write comes
+            // (`request_fault_fired`, `check_write_fault`).
             return Ok(());
         }
         *self.faults.entry(kind).or_default() += 1;
