@@ -396,6 +396,38 @@ fn unreadable_then_charged(broken: bool) -> Vec<Event> {
     finish(lines)
 }
 
+/// I7 holds when the charge comes from an upload sent before the record
+/// was damaged (found by `readerlab explore`: a forward in flight, the
+/// record damaged, the app restarted and reported it, then the upload
+/// landed); an upload sent after the report is a finding.
+#[rstest]
+#[case::upload_before_the_report(false, true)]
+#[case::upload_after_the_report(true, false)]
+fn an_upload_before_the_damage_may_land_after_the_report(#[case] after: bool, #[case] holds: bool) {
+    let mut lines = begin();
+    lines.extend(collect(100, "off_p_1", 1000, 1, 1000));
+    let attempt = EventBody::ForwardAttempted { offline_id: id("off_p_1"), attempt: 1 };
+    if !after {
+        lines.push((150, "pos", attempt.clone()));
+    }
+    let unreadable = EventBody::PaymentUnreadable {
+        offline_id: Some(id("off_p_1")),
+        amount: Some(usd(1000)),
+        reason: "authentication tag mismatch".to_owned(),
+    };
+    lines.push((200, "pos", unreadable));
+    lines.push((200, "pos", status(0, 0)));
+    if after {
+        lines.push((250, "pos", attempt));
+    }
+    lines.push((300, "backend", charged("ch_p_1", "off_p_1", 1000)));
+    let report = check(&finish(lines));
+    assert_eq!(report.holds(), holds, "{report}");
+    if !holds {
+        assert_eq!(report.violated(), BTreeSet::from([Invariant::I7]), "{report}");
+    }
+}
+
 /// I8: the POS still counts one payment but the wrong amount for it.
 fn conservation_mismatch(broken: bool) -> Vec<Event> {
     let mut lines = begin();

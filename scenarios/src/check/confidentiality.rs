@@ -1,7 +1,10 @@
 //! I7, confidentiality: no full card number anywhere in the history, none in
 //! clear in a device's storage (as `rig.storage.scanned` counted it), and no
-//! charge for a record the device reported unreadable (a tampered record
-//! must be reported, never forwarded).
+//! record the device reported unreadable forwarded after the report (a
+//! tampered record must be reported, never forwarded). A charge that follows
+//! the report is judged by the upload behind it: an upload sent before the
+//! record was damaged may land after the report, and that is no forward of
+//! a damaged record.
 //!
 //! Every event is serialized again, as its history line carries it, and searched
 //! for runs of 13 to 19 digits that pass the Luhn check. The run's digits
@@ -32,7 +35,8 @@ pub(super) fn check(facts: &Facts<'_>, found: &mut Vec<Finding>) {
         }
     }
     // A record reported unreadable is dropped; a charge after the report
-    // means the device forwarded what it could not authenticate.
+    // with no upload sent before it means the device forwarded what it
+    // could not authenticate, and so does any upload after it.
     for (offline_id, payment) in facts.payments.iter() {
         let unreadable = payment
             .outcomes
@@ -40,9 +44,17 @@ pub(super) fn check(facts: &Facts<'_>, found: &mut Vec<Finding>) {
             .copied()
             .find(|&at| matches!(facts.history[at].body, EventBody::PaymentUnreadable { .. }));
         let Some(unreadable) = unreadable else { continue };
-        if let Some(&charge) = payment.charges.iter().find(|&&at| at > unreadable) {
-            let message = "charged after the device reported its record unreadable: a record \
-                           that failed authentication was forwarded"
+        let sent_before = payment.attempts.iter().any(|&at| at < unreadable);
+        let sent_after = payment.attempts.iter().copied().find(|&at| at > unreadable);
+        let charged_after = payment.charges.iter().copied().find(|&at| at > unreadable);
+        let forwarded = match (sent_after, charged_after) {
+            (Some(sent), _) => Some(sent),
+            (None, Some(charge)) if !sent_before => Some(charge),
+            _ => None,
+        };
+        if let Some(charge) = forwarded {
+            let message = "forwarded after the device reported its record unreadable: a \
+                           record that failed authentication was forwarded"
                 .to_owned();
             found.push(
                 Finding::new(Invariant::I7, Some(offline_id), message).with([unreadable, charge]),
