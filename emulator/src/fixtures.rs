@@ -37,7 +37,15 @@ impl ReaderCatalog {
     ///
     /// If a bundled file is broken. That is a bug in this repository, caught by
     /// the tests, not something a caller can recover from.
-    pub fn builtin() -> ReaderCatalog {
+    ///
+    /// Parsed once per process: building a rig and naming a reader in a step
+    /// both look profiles up, thousands of times a second in exploration.
+    pub fn builtin() -> &'static ReaderCatalog {
+        static BUILTIN: std::sync::OnceLock<ReaderCatalog> = std::sync::OnceLock::new();
+        BUILTIN.get_or_init(ReaderCatalog::parse_bundled)
+    }
+
+    fn parse_bundled() -> ReaderCatalog {
         let profiles = BUNDLED
             .iter()
             .map(|&(model, text)| {
@@ -220,14 +228,14 @@ mod tests {
     #[test]
     fn the_repository_directory_loads_as_the_builtin_catalog() {
         let loaded = ReaderCatalog::load_dir(&repo_fixtures_dir().join("readers")).expect("loads");
-        assert_eq!(loaded, ReaderCatalog::builtin());
+        assert_eq!(&loaded, ReaderCatalog::builtin());
     }
 
     #[test]
     fn files_that_are_not_toml_are_left_alone() {
         let dir = copied_profiles();
         std::fs::write(dir.path().join("README.md"), "notes").expect("write");
-        assert_eq!(ReaderCatalog::load_dir(dir.path()).expect("loads"), ReaderCatalog::builtin());
+        assert_eq!(&ReaderCatalog::load_dir(dir.path()).expect("loads"), ReaderCatalog::builtin());
     }
 
     #[test]
