@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The README's test command, exactly as a developer types it, then the
-# README's main-job command, so the Quick start can never rot; then every
-# defect profile must be caught: by its tagged scenario (exit status 1, not a
-# crash or a usage error) and by a busy simulated day.
+# README's main-job command, so the Quick start can never rot; then a bounded
+# exploration of the reference, which must find nothing; then every defect
+# profile must be caught: by its tagged scenario (exit status 1, not a crash
+# or a usage error), by a busy simulated day, and by exploration, whose
+# written scenario must fail with the defect and pass without it.
 set -euo pipefail
 cargo test --workspace
 cargo run --release -p readerlab -- run --junit target/readerlab-junit.xml
 readerlab=target/release/readerlab
 "$readerlab" sim --hours 24 --payments 1000 --seed 7
+explored=target/ci-explore
+rm -rf "$explored" && mkdir -p "$explored"
+"$readerlab" explore --cases 5000 --seed 1 --out "$explored/reference"
 for defect in $("$readerlab" defects | tail -n +2 | awk '{print $1}'); do
   status=0
   "$readerlab" run --tags "@defect:$defect" --defect "$defect" > /dev/null 2>&1 || status=$?
@@ -21,5 +26,20 @@ for defect in $("$readerlab" defects | tail -n +2 | awk '{print $1}'); do
     echo "ci: sim --defect $defect exited $status, expected 1 (an invariant broken)" >&2
     exit 1
   fi
-  echo "ci: --defect $defect caught by its scenario and by a busy day (exit 1)"
+  status=0
+  "$readerlab" explore --defect "$defect" --cases 1000 --seed 1 --out "$explored/$defect" \
+    --json > "$explored/$defect.json" || status=$?
+  if [ "$status" -ne 1 ]; then
+    echo "ci: explore --defect $defect exited $status, expected 1 (a counterexample)" >&2
+    exit 1
+  fi
+  feature=$(ls "$explored/$defect"/*.feature)
+  status=0
+  "$readerlab" run "$feature" --defect "$defect" > /dev/null || status=$?
+  if [ "$status" -ne 1 ]; then
+    echo "ci: $feature with --defect $defect exited $status, expected 1" >&2
+    exit 1
+  fi
+  "$readerlab" run "$feature" > /dev/null
+  echo "ci: --defect $defect caught by its scenario, a busy day and exploration (exit 1)"
 done

@@ -34,8 +34,8 @@ pub struct Cli {
 enum Command {
     /// Run Gherkin features against a target (default: the bundled features on the simulator).
     Run(RunArgs),
-    /// Explore random rigs and fault schedules; shrink and write what fails. [not built yet]
-    Explore(NotBuilt),
+    /// Explore random rigs and fault schedules on the simulator; shrink what fails and write it as a .feature.
+    Explore(ExploreArgs),
     /// Replay a recorded history (.jsonl) or a .feature deterministically. [not built yet]
     Replay(NotBuilt),
     /// Run the invariant checker over a recorded history (JSON Lines).
@@ -81,6 +81,31 @@ struct RunArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     retries: usize,
     /// Print one JSON object (counts, every scenario) instead of the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ExploreArgs {
+    /// Run this many generated cases.
+    #[arg(long, value_name = "N", conflicts_with = "time")]
+    cases: Option<u64>,
+    /// Explore for this many seconds (the default: 30).
+    #[arg(long, value_name = "SECS")]
+    time: Option<f64>,
+    /// The seed cases are drawn from; the same seed draws the same cases.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Explore rigs of this one model (m2, wisepad3, chipper2x, s700, wisepos_e).
+    #[arg(long, value_name = "MODEL")]
+    reader: Option<String>,
+    /// Switch a defect profile on (repeatable); see `readerlab defects`.
+    #[arg(long = "defect", value_name = "NAME")]
+    defects: Vec<String>,
+    /// Write counterexamples here, and keep found cases in DIR/cases to re-run first.
+    #[arg(long, value_name = "DIR", default_value = "readerlab-explore")]
+    out: PathBuf,
+    /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
 }
@@ -187,8 +212,10 @@ struct ReadersArgs {
 /// Which issue brings each command that is not built yet.
 fn not_built(command: &str) -> ExitCode {
     let arrives = match command {
-        "explore" => "with property-based exploration (issue #6)",
-        "replay" => "with exploration's counterexamples (issue #6)",
+        "replay" => {
+            "later (a written .feature replays with `readerlab run FILE`; a history is \
+             judged again with `readerlab check FILE`)"
+        }
         "serve" => "with serve mode (issue #7)",
         _ => "later",
     };
@@ -207,7 +234,11 @@ pub fn main() -> ExitCode {
             Ok(false) => return ExitCode::from(EXIT_VIOLATED),
             Err(error) => Err(error),
         },
-        Command::Explore(_) => return not_built("explore"),
+        Command::Explore(args) => match explore(&args) {
+            Ok(true) => return ExitCode::SUCCESS,
+            Ok(false) => return ExitCode::from(EXIT_VIOLATED),
+            Err(error) => Err(error),
+        },
         Command::Replay(_) => return not_built("replay"),
         Command::Check(args) => match check(&args) {
             Ok(true) => return ExitCode::SUCCESS,
@@ -309,6 +340,38 @@ fn run(args: RunArgs) -> anyhow::Result<bool> {
     Ok(report.passed())
 }
 
+/// Runs `readerlab explore`; `Ok(false)` when a counterexample was found.
+fn explore(args: &ExploreArgs) -> anyhow::Result<bool> {
+    let defects =
+        args.defects.iter().map(|name| name.parse::<Defect>()).collect::<Result<Vec<_>, _>>()?;
+    let budget = match (args.cases, args.time) {
+        (Some(cases), _) => crate::explore::Budget::Cases(cases),
+        (None, Some(seconds)) => {
+            anyhow::ensure!(
+                seconds.is_finite() && seconds > 0.0,
+                "--time must be a number of seconds above 0, not {seconds}"
+            );
+            crate::explore::Budget::Time(std::time::Duration::from_secs_f64(seconds))
+        }
+        (None, None) => crate::explore::Budget::Time(std::time::Duration::from_secs(30)),
+    };
+    let options = crate::explore::ExploreOptions {
+        budget,
+        seed: args.seed,
+        reader: args.reader.as_deref().map(parse_model).transpose()?,
+        defects: readerlab_emulator::core::defect::Defects::of(defects),
+        out: args.out.clone(),
+        progress: !args.json,
+    };
+    let report = crate::explore::explore(options).map_err(|e| anyhow::anyhow!(e))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report.json())?);
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(report.found.is_none())
+}
+
 /// Runs `readerlab sim`; `Ok(false)` when an invariant broke.
 fn sim(args: &SimArgs) -> anyhow::Result<bool> {
     let readers = if args.readers.is_empty() {
@@ -362,7 +425,7 @@ fn readers(args: &ReadersArgs) -> anyhow::Result<()> {
     let catalog = match &args.profiles {
         Some(dir) => ReaderCatalog::load_dir(dir)
             .with_context(|| format!("loading reader profiles from {}", dir.display()))?,
-        None => ReaderCatalog::builtin(),
+        None => ReaderCatalog::builtin().clone(),
     };
     let out = match &args.model {
         Some(id) => {

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod defects;
+pub mod explore;
 pub mod readers;
 pub mod report;
 pub mod rig;

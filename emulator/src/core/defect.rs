@@ -164,6 +164,11 @@ impl Defects {
         Defects(defects.into_iter().collect())
     }
 
+    /// Whether no defect is switched on (the reference behaviour).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether `defect` is switched on.
     pub fn has(&self, defect: Defect) -> bool {
         self.0.contains(&defect)

@@ -173,7 +173,7 @@ thread_local! {
 /// report failures by panicking, cucumber catches them and the collector
 /// reports them, so the default hook's printing would only be noise. Other
 /// threads (other tests) keep the hook they had.
-fn quietly<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> T {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();

@@ -10,21 +10,25 @@ use readerlab_emulator::core::backend::RequestKind;
 use readerlab_emulator::sim::Fault;
 
 #[given(regex = r"^the backend declines the next (\d+) forwarded payments? with ([a-z_]+)$")]
-fn declines_on_sync(world: &mut LabWorld, times: u32, decline_code: String) -> StepResult {
+pub(crate) fn declines_on_sync(
+    world: &mut LabWorld,
+    times: u32,
+    decline_code: String,
+) -> StepResult {
     world.need(Capability::BackendFaults);
     world.rig()?;
     world.toggle(Fault::DeclineOnSync { times, decline_code }, true)
 }
 
 #[given(regex = r"^the connection token provider fails (\d+) times?$")]
-fn token_failure(world: &mut LabWorld, times: u32) -> StepResult {
+pub(crate) fn token_failure(world: &mut LabWorld, times: u32) -> StepResult {
     world.need(Capability::BackendFaults);
     world.rig()?;
     world.toggle(Fault::TokenProviderFailure { times }, true)
 }
 
 #[given(regex = r"^the next (\d+) connection tokens? (?:is|are) for another account$")]
-fn another_account(world: &mut LabWorld, times: u32) -> StepResult {
+pub(crate) fn another_account(world: &mut LabWorld, times: u32) -> StepResult {
     world.need(Capability::BackendFaults);
     world.rig()?;
     world.toggle(Fault::AccountMismatch { times }, true)
@@ -33,7 +37,12 @@ fn another_account(world: &mut LabWorld, times: u32) -> StepResult {
 #[given(
     regex = r#"^the backend answers the next (\d+) (?:"(create|confirm|forward|connection token)" )?requests? with HTTP (429|500|502|503|504)$"#
 )]
-fn http_error(world: &mut LabWorld, times: u32, kind: String, status: u16) -> StepResult {
+pub(crate) fn http_error(
+    world: &mut LabWorld,
+    times: u32,
+    kind: String,
+    status: u16,
+) -> StepResult {
     world.need(Capability::BackendFaults);
     world.rig()?;
     let request = match kind.as_str() {
@@ -47,7 +56,7 @@ fn http_error(world: &mut LabWorld, times: u32, kind: String, status: u16) -> St
 }
 
 #[then(regex = r#"^the backend holds (\d+) charges? for "([^"]+)"$"#)]
-fn charges_for(world: &mut LabWorld, count: usize, name: String) -> StepResult {
+pub(crate) fn charges_for(world: &mut LabWorld, count: usize, name: String) -> StepResult {
     world.known_payment(&name)?;
     let views = world.views();
     let id = offline_id_of(views, &name);
@@ -73,7 +82,7 @@ fn charges_for(world: &mut LabWorld, count: usize, name: String) -> StepResult {
 }
 
 #[then(regex = r#"^the charge for "([^"]+)" is marked as collected offline$"#)]
-fn charge_marked_offline(world: &mut LabWorld, name: String) -> StepResult {
+pub(crate) fn charge_marked_offline(world: &mut LabWorld, name: String) -> StepResult {
     world.known_payment(&name)?;
     let views = world.views();
     let id = offline_id_of(views, &name)

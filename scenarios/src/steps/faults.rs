@@ -43,7 +43,7 @@ impl LabWorld {
 }
 
 #[when(regex = r"^the internet (goes down|comes back)$")]
-fn the_internet(world: &mut LabWorld, change: String) -> StepResult {
+pub(crate) fn the_internet(world: &mut LabWorld, change: String) -> StepResult {
     world.need(Capability::NetworkFaults);
     world.rig()?;
     for link in world.internet_links() {
@@ -55,7 +55,7 @@ fn the_internet(world: &mut LabWorld, change: String) -> StepResult {
 #[when(
     regex = r"^(the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E)'s internet (goes down|comes back)$"
 )]
-fn a_devices_internet(world: &mut LabWorld, who: String, change: String) -> StepResult {
+pub(crate) fn a_devices_internet(world: &mut LabWorld, who: String, change: String) -> StepResult {
     world.need(Capability::NetworkFaults);
     world.rig()?;
     let link = world.internet_of(&who)?;
@@ -63,7 +63,7 @@ fn a_devices_internet(world: &mut LabWorld, who: String, change: String) -> Step
 }
 
 #[when(regex = r"^the internet (starts|stops) flapping$")]
-fn flapping(world: &mut LabWorld, change: String) -> StepResult {
+pub(crate) fn flapping(world: &mut LabWorld, change: String) -> StepResult {
     world.need(Capability::NetworkFaults);
     world.rig()?;
     for link in world.internet_links() {
@@ -73,7 +73,7 @@ fn flapping(world: &mut LabWorld, change: String) -> StepResult {
 }
 
 #[when(regex = r"^the internet (?:slows down by (\d+) ms|is fast again)$")]
-fn latency(world: &mut LabWorld, extra_ms: String) -> StepResult {
+pub(crate) fn latency(world: &mut LabWorld, extra_ms: String) -> StepResult {
     world.need(Capability::NetworkFaults);
     world.rig()?;
     // Clearing matches a fault by kind and target, whatever its delay.
@@ -111,7 +111,7 @@ fn ordinal(text: &str) -> Result<u32, String> {
 #[given(
     regex = r#"^the (next|\d+(?:st|nd|rd|th)) "(create|confirm|forward|connection token|capture|cancel|any)" request from (the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E) (times out|loses its answer)$"#
 )]
-fn request_fault(
+pub(crate) fn request_fault(
     world: &mut LabWorld,
     nth: String,
     kind: String,
@@ -132,7 +132,7 @@ fn request_fault(
 #[when(
     regex = r"^the app on (the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E) (is killed|starts again)$"
 )]
-fn app_killed(world: &mut LabWorld, who: String, change: String) -> StepResult {
+pub(crate) fn app_killed(world: &mut LabWorld, who: String, change: String) -> StepResult {
     world.need(Capability::AppLifecycle);
     world.rig()?;
     let device = world.device(&who)?;
@@ -142,7 +142,7 @@ fn app_killed(world: &mut LabWorld, who: String, change: String) -> StepResult {
 #[when(
     regex = r"^the app on (the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E) is upgraded from the version with the old store format$"
 )]
-fn app_upgraded(world: &mut LabWorld, who: String) -> StepResult {
+pub(crate) fn app_upgraded(world: &mut LabWorld, who: String) -> StepResult {
     world.need(Capability::AppLifecycle);
     world.rig()?;
     let device = world.device(&who)?;
@@ -152,7 +152,7 @@ fn app_upgraded(world: &mut LabWorld, who: String) -> StepResult {
 #[when(
     regex = r"^(the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E) is (locked|unlocked)$"
 )]
-fn locked(world: &mut LabWorld, who: String, change: String) -> StepResult {
+pub(crate) fn locked(world: &mut LabWorld, who: String, change: String) -> StepResult {
     world.need(Capability::DeviceLock);
     world.rig()?;
     let device = world.device(&who)?;
@@ -162,7 +162,7 @@ fn locked(world: &mut LabWorld, who: String, change: String) -> StepResult {
 #[when(
     regex = r"^(the POS|the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E) loses power( in the middle of its next write)?$"
 )]
-fn loses_power(world: &mut LabWorld, who: String, mid_write: String) -> StepResult {
+pub(crate) fn loses_power(world: &mut LabWorld, who: String, mid_write: String) -> StepResult {
     world.need(Capability::Power);
     world.rig()?;
     let device = if who == "the POS" { Device::Pos } else { Device::Reader(world.reader(&who)?) };

@@ -130,6 +130,14 @@ impl LabWorld {
         }
     }
 
+    /// A world for one scenario of a run configured by `setup` (what
+    /// `readerlab explore` runs its cases in).
+    pub(crate) fn with_setup(setup: ScenarioSetup) -> LabWorld {
+        let mut world = LabWorld::new();
+        world.set_up(setup);
+        world
+    }
+
     /// Takes the run's configuration (the before-hook calls this).
     pub fn set_up(&mut self, setup: ScenarioSetup) {
         self.spec.seed = setup.seed;
@@ -193,6 +201,13 @@ impl LabWorld {
             self.history = Some(rig.finish());
         }
         self.history.as_deref()
+    }
+
+    /// Ends the run (once) and hands over the whole history, or nothing when
+    /// the scenario never started a rig.
+    pub fn into_history(mut self) -> Vec<Event> {
+        self.finish();
+        self.history.unwrap_or_default()
     }
 
     /// Index of the reader a phrase names: `the reader` (the first), or a

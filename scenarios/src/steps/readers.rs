@@ -11,7 +11,7 @@ use readerlab_emulator::sim::Fault;
 #[when(
     regex = r"^(the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E) reboots$"
 )]
-fn reboots(world: &mut LabWorld, who: String) -> StepResult {
+pub(crate) fn reboots(world: &mut LabWorld, who: String) -> StepResult {
     world.need(Capability::Power);
     world.rig()?;
     let reader = world.reader(&who)?;
@@ -21,7 +21,12 @@ fn reboots(world: &mut LabWorld, who: String) -> StepResult {
 #[when(
     regex = r"^(the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E)'s battery reads (\d+)%( while charging)?$"
 )]
-fn battery(world: &mut LabWorld, who: String, percent: u8, charging: String) -> StepResult {
+pub(crate) fn battery(
+    world: &mut LabWorld,
+    who: String,
+    percent: u8,
+    charging: String,
+) -> StepResult {
     world.need(Capability::Battery);
     world.rig()?;
     if percent > 100 {
@@ -34,7 +39,7 @@ fn battery(world: &mut LabWorld, who: String, percent: u8, charging: String) -> 
 #[when(
     regex = r"^(the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E) is offered a required update$"
 )]
-fn required_update(world: &mut LabWorld, who: String) -> StepResult {
+pub(crate) fn required_update(world: &mut LabWorld, who: String) -> StepResult {
     world.need(Capability::SoftwareUpdates);
     world.rig()?;
     let reader = world.reader(&who)?;
@@ -44,7 +49,7 @@ fn required_update(world: &mut LabWorld, who: String) -> StepResult {
 #[when(
     regex = r"^the Bluetooth signal of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) is (lost|back)$"
 )]
-fn signal(world: &mut LabWorld, who: String, change: String) -> StepResult {
+pub(crate) fn signal(world: &mut LabWorld, who: String, change: String) -> StepResult {
     world.need(Capability::ReaderLinks);
     world.rig()?;
     let reader = world.reader(&who)?;
@@ -52,7 +57,7 @@ fn signal(world: &mut LabWorld, who: String, change: String) -> StepResult {
 }
 
 #[when(regex = r"^the POS's Bluetooth radio is switched (off|on)$")]
-fn radio(world: &mut LabWorld, change: String) -> StepResult {
+pub(crate) fn radio(world: &mut LabWorld, change: String) -> StepResult {
     world.need(Capability::ReaderLinks);
     world.rig()?;
     world.toggle(Fault::BluetoothRadioOff, change == "off")
@@ -61,7 +66,7 @@ fn radio(world: &mut LabWorld, change: String) -> StepResult {
 #[when(
     regex = r"^the USB cable of (the reader|the Stripe Reader M2|the BBPOS WisePad 3) is (pulled|plugged back in)$"
 )]
-fn usb(world: &mut LabWorld, who: String, change: String) -> StepResult {
+pub(crate) fn usb(world: &mut LabWorld, who: String, change: String) -> StepResult {
     world.need(Capability::ReaderLinks);
     world.rig()?;
     let reader = world.reader(&who)?;
@@ -70,7 +75,7 @@ fn usb(world: &mut LabWorld, who: String, change: String) -> StepResult {
 
 /// Whether an event says the reader at `part` is now connected (`Some`), or
 /// not connected.
-fn connection_change(view: &View, part: &str) -> Option<bool> {
+pub(crate) fn connection_change(view: &View, part: &str) -> Option<bool> {
     if view.part != part {
         return None;
     }
@@ -84,7 +89,12 @@ fn connection_change(view: &View, part: &str) -> Option<bool> {
 #[then(
     regex = r"^(the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E) is (connected|not connected)(?: within (\d+) minutes?)?$"
 )]
-fn is_connected(world: &mut LabWorld, who: String, state: String, wait: String) -> StepResult {
+pub(crate) fn is_connected(
+    world: &mut LabWorld,
+    who: String,
+    state: String,
+    wait: String,
+) -> StepResult {
     // The serial comes from `rig.started`: start the rig before naming the
     // reader's part, or a first step would look for a part that never exists.
     world.rig()?;

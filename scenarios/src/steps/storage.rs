@@ -9,7 +9,7 @@ use readerlab_emulator::sim::Fault;
 #[when(
     regex = r"^the storage of (the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E) (is full|has room again)$"
 )]
-fn storage_full(world: &mut LabWorld, who: String, change: String) -> StepResult {
+pub(crate) fn storage_full(world: &mut LabWorld, who: String, change: String) -> StepResult {
     world.need(Capability::StorageFaults);
     world.rig()?;
     let device = world.device(&who)?;
@@ -19,7 +19,7 @@ fn storage_full(world: &mut LabWorld, who: String, change: String) -> StepResult
 #[given(
     regex = r"^the next write to the storage of (the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E) fails for lack of space$"
 )]
-fn next_write_fails(world: &mut LabWorld, who: String) -> StepResult {
+pub(crate) fn next_write_fails(world: &mut LabWorld, who: String) -> StepResult {
     world.need(Capability::StorageFaults);
     world.rig()?;
     let device = world.device(&who)?;
@@ -29,7 +29,7 @@ fn next_write_fails(world: &mut LabWorld, who: String) -> StepResult {
 #[when(
     regex = r"^a stored record on (the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E) is damaged$"
 )]
-fn record_damaged(world: &mut LabWorld, who: String) -> StepResult {
+pub(crate) fn record_damaged(world: &mut LabWorld, who: String) -> StepResult {
     world.need(Capability::StorageFaults);
     world.rig()?;
     let device = world.device(&who)?;
@@ -39,7 +39,7 @@ fn record_damaged(world: &mut LabWorld, who: String) -> StepResult {
 #[when(
     regex = r"^the app data on (the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E) is wiped$"
 )]
-fn data_wiped(world: &mut LabWorld, who: String) -> StepResult {
+pub(crate) fn data_wiped(world: &mut LabWorld, who: String) -> StepResult {
     world.need(Capability::AppLifecycle);
     world.rig()?;
     let device = world.device(&who)?;
@@ -49,7 +49,7 @@ fn data_wiped(world: &mut LabWorld, who: String) -> StepResult {
 #[then(
     regex = r"^(the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E) reports (\d+) stored payments?$"
 )]
-fn reports_stored(world: &mut LabWorld, who: String, count: u64) -> StepResult {
+pub(crate) fn reports_stored(world: &mut LabWorld, who: String, count: u64) -> StepResult {
     let device = world.device(&who)?;
     let part = world.part_of(device);
     let views = world.views();

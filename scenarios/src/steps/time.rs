@@ -10,7 +10,7 @@ use std::time::Duration;
 const REAL_TIME_LIMIT: Duration = Duration::from_secs(15 * 60);
 
 #[when(regex = r"^(a|an|one|\d+) (second|minute|hour|day)s? pass(?:es)?$")]
-fn time_passes(world: &mut LabWorld, count: String, unit: String) -> StepResult {
+pub(crate) fn time_passes(world: &mut LabWorld, count: String, unit: String) -> StepResult {
     let count = parse_count(&count)?;
     let seconds = match unit.as_str() {
         "second" => 1,

@@ -1,0 +1,196 @@
+//! `readerlab explore`: what it writes is what it ran, it finds every defect
+//! and shrinks it, it finds nothing in the reference, and found cases come
+//! back first.
+
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use readerlab::explore::execute::{RIG_SEED, run_case};
+use readerlab::explore::generate::schedules;
+use readerlab::explore::schedule::Case;
+use readerlab::explore::{Budget, ExploreOptions, explore};
+use readerlab::run::{RunOptions, run};
+use readerlab_emulator::core::defect::{Defect, Defects};
+use readerlab_emulator::core::profile::ReaderModel;
+use std::path::Path;
+use std::process::Command;
+
+fn options(out: &Path, defects: Defects, cases: u64) -> ExploreOptions {
+    ExploreOptions {
+        budget: Budget::Cases(cases),
+        seed: 1,
+        reader: None,
+        defects,
+        out: out.to_owned(),
+        progress: false,
+    }
+}
+
+/// Cases drawn from the generator as exploration draws them.
+fn drawn(count: usize, seed: u8) -> Vec<Case> {
+    let strategy = schedules(None);
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
+    );
+    (0..count)
+        .map(|_| {
+            let (model, ops, _) = strategy.new_tree(&mut runner).expect("draws").current();
+            Case::new(model.rig, ops)
+        })
+        .collect()
+}
+
+/// The contract that makes a written scenario trustworthy: running a case
+/// through exploration's executor and running its `.feature` through
+/// `readerlab run` record byte-identical histories, for random cases.
+#[test]
+fn a_written_case_runs_exactly_as_it_was_explored() {
+    let dir = tempfile::tempdir().unwrap();
+    let histories = dir.path().join("histories");
+    for (index, case) in drawn(24, 7).into_iter().enumerate() {
+        let explored = run_case(&case, &Defects::none());
+        let skip: Vec<usize> = explored.inert.iter().map(|(i, _)| *i).collect();
+        let mut text = String::from("Feature: equivalence\n\n  Scenario: drawn\n");
+        for line in case.scenario_lines(&skip) {
+            text.push_str(&format!("    {line}\n"));
+        }
+        let feature = dir.path().join(format!("case{index}.feature"));
+        std::fs::write(&feature, &text).unwrap();
+        let report = run(RunOptions {
+            paths: vec![feature.display().to_string()],
+            seed: RIG_SEED,
+            history_dir: Some(histories.clone()),
+            ..RunOptions::default()
+        })
+        .unwrap_or_else(|e| panic!("case {index} does not parse: {e:?}\n{text}"));
+        assert_eq!(report.results.len(), 1);
+        let written = std::fs::read_dir(&histories)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().contains(&format!("case{index}.feature")))
+            .expect("a history was written");
+        let mut expected = readerlab_emulator::history::HistoryWriter::new(Vec::new());
+        for event in &explored.history {
+            expected.record(event.t_ms, &event.part, &event.body).unwrap();
+        }
+        let expected = expected.into_inner().unwrap();
+        assert!(
+            std::fs::read(&written).unwrap() == expected,
+            "case {index}: the run's history differs from exploration's\n{text}"
+        );
+    }
+}
+
+#[test]
+fn every_defect_is_found_shrunk_and_written_as_a_scenario_that_reproduces_it() {
+    for defect in Defect::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let report = explore(options(dir.path(), Defects::of([defect]), 300)).unwrap();
+        let found = report
+            .found
+            .as_ref()
+            .unwrap_or_else(|| panic!("{defect}: nothing found in {} cases", report.cases));
+        let steps = found.case.step_count() - found.run.inert.len();
+        assert!(steps <= 15, "{defect}: shrunk only to {steps} steps");
+        assert!(found.verified.fails, "{defect}: the written scenario passes with the defect");
+        assert_eq!(
+            found.verified.passes_without,
+            Some(true),
+            "{defect}: the written scenario fails without the defect"
+        );
+        let broke = format!("{:?}", found.failure);
+        assert!(broke.contains(&format!("{:?}", defect.sheet().breaks)), "{defect}: {broke}");
+        for file in [&found.files.feature, &found.files.history, &found.files.replay_file] {
+            assert!(file.exists(), "{defect}: {} not written", file.display());
+        }
+        let replay = std::fs::read_to_string(&found.files.replay_file).unwrap();
+        assert_eq!(replay.trim(), found.files.replay);
+        assert!(replay.contains(&format!("--defect {}", defect.name())));
+    }
+}
+
+#[test]
+fn the_reference_holds_under_exploration() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = explore(options(dir.path(), Defects::none(), 400)).unwrap();
+    if let Some(found) = &report.found {
+        panic!("the reference broke: {}", report.text().replace(&found.origin, "?"));
+    }
+    assert_eq!(report.cases, 400);
+    assert!(report.steps_per_case() > 40.0 && report.steps_per_case() < 60.0);
+}
+
+#[test]
+fn found_cases_are_saved_and_run_first_next_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let defects = Defects::of([Defect::DuplicateOutcome]);
+    let first = explore(options(dir.path(), defects.clone(), 300)).unwrap();
+    let saved = first.found.expect("found").files.saved;
+    assert!(saved.exists());
+    // With the defect it is found again at once, before any new case.
+    let again = explore(options(dir.path(), defects, 300)).unwrap();
+    assert_eq!((again.rerun.ran, again.rerun.failing.len(), again.cases), (1, 1, 0));
+    assert!(again.found.expect("found").origin.starts_with("saved case"));
+    // Fixed (no defect), it passes and exploration goes on.
+    let fixed = explore(options(dir.path(), Defects::none(), 5)).unwrap();
+    assert_eq!((fixed.rerun.ran, fixed.rerun.failing.len(), fixed.cases), (1, 0, 5));
+    // A damaged saved case is an error naming the file.
+    std::fs::write(&saved, "{ not json").unwrap();
+    let error = explore(options(dir.path(), Defects::none(), 1)).unwrap_err();
+    assert!(error.contains(&saved.display().to_string()), "{error}");
+}
+
+#[test]
+fn one_seed_draws_the_same_cases() {
+    assert_eq!(drawn(5, 3), drawn(5, 3));
+    assert_ne!(drawn(5, 3), drawn(5, 4));
+}
+
+#[test]
+fn a_reader_restricts_the_rigs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path(), Defects::none(), 20);
+    opts.reader = Some(ReaderModel::S700);
+    let report = explore(opts).unwrap();
+    assert!(report.found.is_none());
+    let strategy = schedules(Some(ReaderModel::S700));
+    let mut runner = TestRunner::deterministic();
+    for _ in 0..20 {
+        let (model, _, _) = strategy.new_tree(&mut runner).unwrap().current();
+        assert_eq!(model.rig.readers, vec![ReaderModel::S700]);
+    }
+}
+
+fn readerlab(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_readerlab")).args(args).output().unwrap()
+}
+
+#[test]
+fn the_command_exits_1_on_a_counterexample_and_prints_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let args =
+        ["explore", "--cases", "200", "--defect", "duplicate-outcome", "--out", &out, "--json"];
+    let output = readerlab(&args);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(json["cases_per_second"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["coverage"]["fault_kinds"]["of"], 22);
+    let feature = json["counterexample"]["feature"].as_str().unwrap();
+    // The written scenario fails with the defect and passes without.
+    let with = readerlab(&["run", feature, "--defect", "duplicate-outcome"]);
+    assert_eq!(with.status.code(), Some(1));
+    let without = readerlab(&["run", feature]);
+    assert_eq!(without.status.code(), Some(0), "{}", String::from_utf8_lossy(&without.stdout));
+}
+
+#[test]
+fn bad_input_is_exit_2_naming_it() {
+    let output = readerlab(&["explore", "--cases", "1", "--reader", "m3"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown reader model `m3`"));
+    let output = readerlab(&["explore", "--time", "-1"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = readerlab(&["explore", "--cases", "1", "--defect", "nope"]);
+    assert_eq!(output.status.code(), Some(2));
+}
