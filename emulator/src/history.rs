@@ -82,6 +82,16 @@ impl HistoryError {
     }
 }
 
+/// A whole history as JSON Lines, renumbered from 1 as [`HistoryWriter`]
+/// writes it.
+pub fn to_jsonl(events: &[Event]) -> Vec<u8> {
+    let mut writer = HistoryWriter::new(Vec::new());
+    for event in events {
+        writer.record(event.t_ms, &event.part, &event.body).expect("writing to memory");
+    }
+    writer.into_inner().expect("writing to memory")
+}
+
 /// Reads a whole history, checking sequence numbers and time order.
 /// Blank lines are allowed (an editor's trailing newline) and skipped.
 pub fn read_history(input: impl BufRead) -> Result<Vec<Event>, HistoryError> {

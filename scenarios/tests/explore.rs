@@ -69,11 +69,7 @@ fn a_written_case_runs_exactly_as_it_was_explored() {
             .map(|e| e.unwrap().path())
             .find(|p| p.to_string_lossy().contains(&format!("case{index}.feature")))
             .expect("a history was written");
-        let mut expected = readerlab_emulator::history::HistoryWriter::new(Vec::new());
-        for event in &explored.history {
-            expected.record(event.t_ms, &event.part, &event.body).unwrap();
-        }
-        let expected = expected.into_inner().unwrap();
+        let expected = readerlab_emulator::history::to_jsonl(&explored.history);
         assert!(
             std::fs::read(&written).unwrap() == expected,
             "case {index}: the run's history differs from exploration's\n{text}"

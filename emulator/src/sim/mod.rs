@@ -42,7 +42,6 @@ use crate::core::profile::{Family, LinkKind, ReaderModel};
 use crate::core::reader::{Input as ReaderInput, Reader};
 use crate::core::time::Millis;
 use crate::fixtures::ReaderCatalog;
-use crate::history::HistoryWriter;
 use app::PosApp;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -228,11 +227,7 @@ pub struct Finished {
 impl Finished {
     /// The history as JSON Lines.
     pub fn to_jsonl(&self) -> Vec<u8> {
-        let mut writer = HistoryWriter::new(Vec::new());
-        for event in &self.events {
-            writer.record(event.t_ms, &event.part, &event.body).expect("writing to memory");
-        }
-        writer.into_inner().expect("writing to memory")
+        crate::history::to_jsonl(&self.events)
     }
 }
 

@@ -221,7 +221,8 @@ fn settle(
     found_steps: usize,
     shrink_runs: u64,
 ) -> Result<Counterexample, String> {
-    let files = write::write(options, &case, &run, &origin, found_steps, shrink_runs)?;
+    let provenance = write::Provenance { origin: &origin, found_steps, shrink_runs };
+    let files = write::write(options, &case, &run, provenance)?;
     let verified = write::verify(&files.feature, &options.defects);
     Ok(Counterexample { case, run, failure, origin, found_steps, shrink_runs, files, verified })
 }

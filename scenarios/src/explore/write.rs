@@ -121,14 +121,24 @@ pub fn replay_command(feature: &Path, defects: &Defects) -> String {
     command
 }
 
+/// Where a counterexample came from and how far it shrank, for the
+/// scenario's header.
+#[derive(Clone, Copy, Debug)]
+pub struct Provenance<'a> {
+    /// `case N of seed S`, or the saved case's file.
+    pub origin: &'a str,
+    /// Steps of the case as first found.
+    pub found_steps: usize,
+    /// Runs spent shrinking.
+    pub shrink_runs: u64,
+}
+
 /// Writes the counterexample's files.
 pub fn write(
     options: &ExploreOptions,
     case: &Case,
     run: &CaseRun,
-    origin: &str,
-    found_steps: usize,
-    shrink_runs: u64,
+    provenance: Provenance<'_>,
 ) -> Result<Written, String> {
     let out = &options.out;
     let cases_dir = out.join("cases");
@@ -148,11 +158,11 @@ pub fn write(
         saved: cases_dir.join(format!("{name}.json")),
         replay: replay_command(&out.join(format!("{name}.feature")), &options.defects),
     };
-    let feature = feature_text(options, case, run, origin, found_steps, shrink_runs, &written);
+    let feature = feature_text(options, case, run, provenance, &written);
     let saved =
         Saved { format: CASE_FORMAT, found_with: options.defects.clone(), case: case.clone() };
     let saved = serde_json::to_string_pretty(&saved).expect("a case serializes") + "\n";
-    let history = history_bytes(run);
+    let history = readerlab_emulator::history::to_jsonl(&run.history);
     for (path, bytes) in [
         (&written.feature, feature.into_bytes()),
         (&written.history, history),
@@ -164,25 +174,15 @@ pub fn write(
     Ok(written)
 }
 
-/// The history as JSON Lines.
-fn history_bytes(run: &CaseRun) -> Vec<u8> {
-    let mut writer = readerlab_emulator::history::HistoryWriter::new(Vec::new());
-    for event in &run.history {
-        writer.record(event.t_ms, &event.part, &event.body).expect("writing to memory");
-    }
-    writer.into_inner().expect("writing to memory")
-}
-
 /// The scenario file.
 fn feature_text(
     options: &ExploreOptions,
     case: &Case,
     run: &CaseRun,
-    origin: &str,
-    found_steps: usize,
-    shrink_runs: u64,
+    provenance: Provenance<'_>,
     written: &Written,
 ) -> String {
+    let Provenance { origin, found_steps, shrink_runs } = provenance;
     let mut text = String::new();
     let mut command = format!("readerlab explore --seed {}", options.seed);
     for defect in options.defects.iter() {
