@@ -15,5 +15,7 @@ pub mod device;
 pub mod disk;
 pub mod fixtures;
 pub mod history;
+pub mod serve;
 pub mod sim;
 pub mod store;
+pub mod wire;

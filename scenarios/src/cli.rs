@@ -40,8 +40,8 @@ enum Command {
     Replay(NotBuilt),
     /// Run the invariant checker over a recorded history (JSON Lines).
     Check(CheckArgs),
-    /// Serve the emulated rig on real sockets. [not built yet]
-    Serve(NotBuilt),
+    /// Serve the emulated rig on real sockets: the backend's Stripe-compatible API and the control API.
+    Serve(crate::serve::ServeArgs),
     /// List the reader models and their capabilities.
     Readers(ReadersArgs),
     /// Print the step vocabulary, with an example each.
@@ -216,7 +216,6 @@ fn not_built(command: &str) -> ExitCode {
             "later (a written .feature replays with `readerlab run FILE`; a history is \
              judged again with `readerlab check FILE`)"
         }
-        "serve" => "with serve mode (issue #7)",
         _ => "later",
     };
     eprintln!("readerlab {command}: not built yet; it arrives {arrives}. Nothing was run.");
@@ -245,7 +244,7 @@ pub fn main() -> ExitCode {
             Ok(false) => return ExitCode::from(EXIT_VIOLATED),
             Err(error) => Err(error),
         },
-        Command::Serve(_) => return not_built("serve"),
+        Command::Serve(args) => crate::serve::serve(&args),
         Command::Steps(args) => {
             print!(
                 "{}",
@@ -302,9 +301,8 @@ fn run(args: RunArgs) -> anyhow::Result<bool> {
         args.defects.iter().map(|name| name.parse::<Defect>()).collect::<Result<Vec<_>, _>>()?;
     let target: std::sync::Arc<dyn crate::rig::Target> = match args.target.as_str() {
         "sim" => std::sync::Arc::new(crate::rig::SimTarget),
-        other => anyhow::bail!(
-            "unknown target `{other}`: only `sim` exists so far (served arrives with issue #7)"
-        ),
+        "served" => std::sync::Arc::new(crate::rig::ServedTarget),
+        other => anyhow::bail!("unknown target `{other}` (known: sim, served)"),
     };
     let options = crate::run::RunOptions {
         paths: args.paths,

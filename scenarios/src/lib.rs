@@ -14,5 +14,6 @@ pub mod readers;
 pub mod report;
 pub mod rig;
 pub mod run;
+pub mod serve;
 pub mod simulate;
 pub mod steps;

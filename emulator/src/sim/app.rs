@@ -151,6 +151,7 @@ impl Sim {
 
     /// The reader said something the app acts on.
     pub(super) fn on_reader_event(&mut self, index: usize, body: &EventBody) {
+        self.action_reader_event(index, body);
         match body {
             EventBody::Connected { .. } if self.readers[index].device.is_none() => {
                 self.tell_connected(Device::Pos, index);
@@ -183,7 +184,8 @@ impl Sim {
     }
 
     /// The SDK said something the app acts on.
-    pub(super) fn on_device_event(&mut self, _device: Device, body: &EventBody) {
+    pub(super) fn on_device_event(&mut self, device: Device, body: &EventBody) {
+        self.action_device_event(device, body);
         match body {
             EventBody::SdkIntentCreated { payment, .. } => {
                 let Some(current) = self.current_at(payment, Phase::Creating) else { return };

@@ -7,18 +7,18 @@
 //! has since died is never delivered to the next one. It decides nothing
 //! about payments: that is the engine's and the store's.
 
+use super::medium::{Keys, Medium};
 use crate::core::cards::TestCards;
 use crate::core::defect::Defects;
 use crate::core::event::{EventBody, Part};
 use crate::core::offline::{Holder, Input, Session, Timings};
 use crate::core::time::Millis;
 use crate::device::{EngineSetup, OfflineDevice};
-use crate::disk::SimDisk;
-use crate::store::{Keychain, SimKeychain, StoreConfig};
+use crate::store::{Keychain, StoreConfig};
 use std::sync::Arc;
 
-/// An offline device on the simulated disk.
-pub type SimOfflineDevice = OfflineDevice<SimDisk, SimKeychain>;
+/// An offline device of the rig, on a simulated disk or on real files.
+pub type SimOfflineDevice = OfflineDevice<Medium, Keys>;
 
 /// A device slot: the running device, if it runs, and its durable parts.
 #[derive(Debug)]
@@ -28,9 +28,9 @@ pub struct DeviceSlot {
     /// The part its events carry.
     pub part: Part,
     /// The disk, shared with the store of the running device.
-    pub disk: SimDisk,
+    pub disk: Medium,
     /// The keychain, likewise.
-    pub keys: SimKeychain,
+    pub keys: Keys,
     /// What the SDK keeps between runs.
     pub session: Session,
     /// The running device, if any.
@@ -50,13 +50,19 @@ pub struct DeviceSlot {
 }
 
 impl DeviceSlot {
-    /// A fresh device that was online before with `session`.
-    pub fn new(holder: Holder, part: Part, key_seed: u64, session: Session) -> DeviceSlot {
+    /// A fresh device that was online before with `session`, keeping its
+    /// store on `disk` with `keys`.
+    pub fn new(
+        holder: Holder,
+        part: Part,
+        (disk, keys): (Medium, Keys),
+        session: Session,
+    ) -> DeviceSlot {
         DeviceSlot {
             holder,
             part,
-            disk: SimDisk::new(),
-            keys: SimKeychain::new(key_seed),
+            disk,
+            keys,
             session,
             running: None,
             generation: 0,

@@ -16,18 +16,23 @@
 //! This is a shell: it moves messages and performs faults, and decides
 //! nothing about payments. Rules, retries and outcomes live in the cores.
 
+mod actions;
 mod app;
 mod device;
 mod drills;
 mod faults;
 mod links;
+mod medium;
 mod perform;
+mod view;
 mod workload;
 
 pub use device::{DeviceSlot, SimOfflineDevice};
 pub use drills::drill;
 pub use faults::{Device, Fault, FaultPlan, PlacedFault, PlanShape};
 pub use links::{Link, LinkId, RequestFate, RequestRule};
+pub use medium::{Keys, Medium};
+pub use view::ReaderView;
 pub use workload::{PaymentSpec, WORKLOAD_CARDS, random_payments};
 
 use crate::core::backend::{ApiCall, ApiReply, Backend, BackendConfig};
@@ -45,15 +50,18 @@ use crate::fixtures::ReaderCatalog;
 use app::PosApp;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The Location every reader of a simulated rig is registered to.
 pub const LOCATION: &str = "tml_readerlab";
 
-/// What a rig is made of.
-#[derive(Clone, Debug)]
+/// What a rig is made of. Its JSON (the control API's rig) leaves out
+/// where stores live and how calls travel: the shell decides those.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RigSpec {
     /// The readers, by model; at most one mobile reader (an SDK holds one
     /// connection at a time), any number of smart readers.
@@ -73,6 +81,18 @@ pub struct RigSpec {
     /// How the POS reaches its mobile reader: Bluetooth when the model has
     /// it (the default, `None`), or USB (Android POS, M2 and WisePad 3).
     pub mobile_link: Option<LinkKind>,
+    /// Where the devices keep their stores: `None` for simulated disks (the
+    /// default), or a directory whose `<device>/store` and `<device>/keys`
+    /// hold each device's real files (the served rig; a rig started again
+    /// on the same directory finds what was stored).
+    #[serde(skip)]
+    pub data_dir: Option<PathBuf>,
+    /// Whether the devices' calls to the backend leave the simulator
+    /// ([`Sim::take_outgoing`]) for a shell to carry, over HTTP say, and come
+    /// back through [`Sim::reply`]; `false` (the default) delivers them in
+    /// process over the simulated links.
+    #[serde(skip)]
+    pub external_backend: bool,
 }
 
 impl RigSpec {
@@ -85,6 +105,8 @@ impl RigSpec {
             offline: OfflineConfig::enabled(),
             drain_window: Duration::from_secs(120),
             mobile_link: None,
+            data_dir: None,
+            external_backend: false,
         }
     }
 }
@@ -102,6 +124,9 @@ pub enum RigError {
     /// The mobile reader cannot be reached the way the rig asks.
     #[error("{model} has no {link:?} link to the POS")]
     NoSuchLink { model: ReaderModel, link: LinkKind },
+    /// A device's store directory cannot be opened.
+    #[error("cannot open the store of {device} under {dir}: {message}")]
+    Storage { device: String, dir: String, message: String },
 }
 
 /// A fault that cannot be performed on this rig.
@@ -252,6 +277,36 @@ pub struct Sim {
     /// Sustained faults in effect, by kind and target, with how many
     /// overlapping injections hold each (it ends when the last is cleared).
     active: BTreeMap<(FaultKind, String), (Fault, u32)>,
+    /// Server-driven payments in progress, by reader index.
+    actions: BTreeMap<usize, actions::Action>,
+    /// Calls waiting for the shell to carry them (external backend only).
+    outgoing: Vec<Outgoing>,
+    /// Calls the shell carries, by id: who made them and on which link.
+    awaiting: BTreeMap<u64, Awaiting>,
+}
+
+/// A device's call to the backend that the shell carries (a rig with
+/// [`RigSpec::external_backend`]); answer it with [`Sim::reply`].
+#[derive(Debug)]
+pub struct Outgoing {
+    /// Unique for the run; [`Sim::reply`] takes it back.
+    pub id: u64,
+    /// The caller's internet link.
+    pub link: LinkId,
+    /// Latency a `latency` fault adds on that link, to hold the call for.
+    pub extra_delay: Duration,
+    /// The call.
+    pub call: ApiCall,
+}
+
+/// Who waits for an [`Outgoing`] call's answer.
+#[derive(Debug)]
+struct Awaiting {
+    link: LinkId,
+    from: Device,
+    generation: u64,
+    call: u64,
+    kind: crate::core::backend::RequestKind,
 }
 
 impl Sim {
@@ -299,8 +354,15 @@ impl Sim {
             let device = smart.then(|| {
                 let holder = Holder::SmartReader { serial: serial.clone() };
                 let key_seed = spec.seed ^ (index as u64 + 1);
-                DeviceSlot::new(holder, Part::reader(&serial), key_seed, session.clone())
+                let medium = medium_for(&spec, &serial, key_seed)?;
+                Ok::<_, RigError>(DeviceSlot::new(
+                    holder,
+                    Part::reader(&serial),
+                    medium,
+                    session.clone(),
+                ))
             });
+            let device = device.transpose()?;
             if smart {
                 links.insert(LinkId::ReaderBackend(index), Link::internet());
             }
@@ -320,7 +382,12 @@ impl Sim {
                 power_fault: false,
             });
         }
-        let pos = DeviceSlot::new(Holder::Pos, Part::pos(), spec.seed, session);
+        let pos = DeviceSlot::new(
+            Holder::Pos,
+            Part::pos(),
+            medium_for(&spec, "pos", spec.seed)?,
+            session,
+        );
         let mut sim = Sim {
             rng: ChaCha8Rng::seed_from_u64(spec.seed),
             now,
@@ -337,8 +404,18 @@ impl Sim {
             app: PosApp::default(),
             faults: BTreeMap::new(),
             active: BTreeMap::new(),
+            actions: BTreeMap::new(),
+            outgoing: Vec::new(),
+            awaiting: BTreeMap::new(),
             spec,
         };
+        for (index, model) in sim.spec.readers.clone().into_iter().enumerate() {
+            if sim.readers[index].device.is_some() {
+                let serial = sim.readers[index].reader.serial().to_owned();
+                sim.backend.add_rig_reader(&serial, model);
+            }
+        }
+        sim.backend.set_default_offline(sim.spec.offline.enabled);
         let started = EventBody::RigStarted {
             seed: sim.spec.seed,
             defects: sim.spec.defects.clone(),
@@ -450,7 +527,7 @@ impl Sim {
     pub fn run_until(&mut self, until: Millis) {
         loop {
             self.pump();
-            match self.next_deadline() {
+            match self.next_due() {
                 Some(next) if next <= until => self.advance_to(next),
                 _ => break,
             }
@@ -475,7 +552,7 @@ impl Sim {
                 return true;
             }
             seen = self.events.len();
-            match self.next_deadline() {
+            match self.next_due() {
                 Some(next) if next <= deadline => self.advance_to(next),
                 _ => break,
             }
@@ -490,6 +567,65 @@ impl Sim {
         self.run_until(until);
     }
 
+    // --- an external backend (the served rig) ------------------------------
+
+    /// The calls made since the last time, for the shell to carry to the
+    /// backend (only with [`RigSpec::external_backend`]).
+    pub fn take_outgoing(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut self.outgoing)
+    }
+
+    /// Whether calls are being carried and not yet answered.
+    pub fn awaiting_replies(&self) -> usize {
+        self.awaiting.len()
+    }
+
+    /// The answer to an [`Outgoing`] call, or `None` when the shell could not
+    /// carry it (refused, reset, timed out): the caller hears nothing and
+    /// its own timeout decides, as when a simulated link drops a message.
+    /// The answer is lost if the link went down meanwhile, if a
+    /// `response_lost` rule takes it, or if the device restarted since.
+    pub fn reply(&mut self, id: u64, reply: Option<ApiReply>) {
+        let Some(waiting) = self.awaiting.remove(&id) else { return };
+        let Some(reply) = reply else { return self.pump() };
+        let link = self.links.get_mut(&waiting.link).expect("calls leave on known links");
+        if !link.up {
+            return self.pump();
+        }
+        let applied = match &reply {
+            ApiReply::Ok(_) => true,
+            ApiReply::Err(error) => error.status == 402,
+        };
+        if applied && link.meets(waiting.kind, RequestFate::ResponseLost) {
+            let detail = format!("{:?}", waiting.kind);
+            self.request_fault_fired(waiting.link, RequestFate::ResponseLost, detail);
+            return self.pump();
+        }
+        let now = self.now;
+        if let Some(slot) = self.slot_mut(waiting.from)
+            && slot.generation == waiting.generation
+            && let Some(device) = slot.running.as_mut()
+        {
+            device.reply(now, waiting.call, reply);
+        }
+        self.pump();
+    }
+
+    /// Runs a call that reached the backend from outside the simulator (a
+    /// device's call the shell carried, or any HTTP client's) at the current
+    /// time, and records what it did.
+    pub fn backend_call(&mut self, call: ApiCall) -> ApiReply {
+        let reply = self.backend.handle(self.now, call);
+        self.pump();
+        reply
+    }
+
+    /// The earliest instant something is due (a core's timeout, a message,
+    /// a timer), if anything is.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.next_due()
+    }
+
     /// Ends the run: stops placing faults, clears every fault in effect,
     /// brings every link and device up, lets the queues drain (up to `cap`
     /// of virtual time), waits one more drain window, scans every device's
@@ -502,6 +638,20 @@ impl Sim {
         }
         let window = self.spec.drain_window;
         self.run_for(window);
+        self.conclude()
+    }
+
+    /// The first half of [`Sim::finish`], for a shell that drives the clock
+    /// itself (the served rig carries calls while time passes): every
+    /// fault cleared, every link up, every device powered and running.
+    pub fn settle_all(&mut self) {
+        self.settle();
+    }
+
+    /// The last half of [`Sim::finish`], once the shell has let the queues
+    /// drain: scans every device's storage for card numbers in clear and
+    /// records `rig.finished`.
+    pub fn conclude(mut self) -> Finished {
         self.scan_storage();
         self.record(self.now, Part("rig".to_owned()), EventBody::RigFinished);
         Finished {
@@ -523,7 +673,7 @@ impl Sim {
 
     // --- the loop --------------------------------------------------------------
 
-    fn next_deadline(&self) -> Option<Millis> {
+    fn next_due(&self) -> Option<Millis> {
         let readers = self.readers.iter().filter_map(|r| r.reader.poll_timeout());
         let devices = self.slots().filter_map(|s| s.running.as_ref()?.poll_timeout());
         let messages = self.inflight.keys().next().map(|(t, _)| *t);
@@ -607,6 +757,7 @@ impl Sim {
                 moved = true;
                 self.record(at, Backend::part(), body);
             }
+            moved |= self.run_reader_commands();
             if !moved {
                 break;
             }
@@ -638,6 +789,14 @@ impl Sim {
         }
         if link.meets(kind, RequestFate::Swallowed) {
             return self.request_fault_fired(link_id, RequestFate::Swallowed, format!("{kind:?}"));
+        }
+        if self.spec.external_backend {
+            self.next_id += 1;
+            let id = self.next_id;
+            let extra_delay = Duration::from_millis(link.extra_ms);
+            self.awaiting.insert(id, Awaiting { link: link_id, from, generation, call, kind });
+            self.outgoing.push(Outgoing { id, link: link_id, extra_delay, call: api });
+            return;
         }
         let delay = link.delay(&mut self.rng);
         let message = Message::Request { link: link_id, from, generation, call, api };
@@ -794,4 +953,24 @@ impl Sim {
         let back = self.now + off_for;
         self.at(back, Timer::PowerOn(device));
     }
+}
+
+/// The medium of a device named `name` (`pos` or a reader's serial): a
+/// simulated disk and keychain, or real files under the rig's data directory.
+fn medium_for(spec: &RigSpec, name: &str, key_seed: u64) -> Result<(Medium, Keys), RigError> {
+    let Some(root) = &spec.data_dir else {
+        return Ok((
+            Medium::Simulated(crate::disk::SimDisk::new()),
+            Keys::Simulated(crate::store::SimKeychain::new(key_seed)),
+        ));
+    };
+    let dir = root.join(name);
+    let failed = |message: String| RigError::Storage {
+        device: name.to_owned(),
+        dir: dir.display().to_string(),
+        message,
+    };
+    let disk = Medium::files(&dir.join("store")).map_err(|e| failed(e.to_string()))?;
+    let keys = Keys::files(&dir.join("keys")).map_err(|e| failed(e.to_string()))?;
+    Ok((disk, keys))
 }

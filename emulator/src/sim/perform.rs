@@ -11,6 +11,7 @@ use crate::core::fault::FaultKind;
 use crate::core::offline::Input as EngineInput;
 use crate::core::profile::LinkKind;
 use crate::core::reader::{Input as ReaderInput, UpdateOffer};
+use crate::core::time::Millis;
 use crate::disk::Disk;
 use crate::store::{LOG_FILE, codec, legacy};
 use rand::RngExt;
@@ -159,7 +160,38 @@ impl Sim {
             | Fault::DeclineOnSync { .. }
             | Fault::TokenProviderFailure { .. }
             | Fault::AccountMismatch { .. } => Ok(()),
+        }?;
+        self.check_medium(fault)
+    }
+
+    /// Refuses the faults only a simulated disk or keychain can perform on
+    /// a device whose store is on real files.
+    fn check_medium(&self, fault: &Fault) -> Result<(), FaultError> {
+        let device = match fault {
+            Fault::PowerLoss { device, torn, mid_write, .. } if *torn > 0 || *mid_write => *device,
+            Fault::DeviceLocked { device }
+            | Fault::StorageFull { device, .. }
+            | Fault::RecordCorrupted { device } => *device,
+            _ => return Ok(()),
+        };
+        match self.slot(device) {
+            Some(slot) if slot.disk.simulated().is_none() || slot.keys.simulated().is_none() => {
+                Err(FaultError::NotApplicable {
+                    fault: fault.kind(),
+                    target: self.device_target(device),
+                    why: "its store is on real files, which cannot tear a write, fill up, \
+                          rot or lock on demand (a simulated disk can)",
+                })
+            }
+            _ => Ok(()),
         }
+    }
+
+    /// Ends a sustained fault at `at` (a fault injected now that should hold
+    /// for a while).
+    pub fn clear_at(&mut self, at: Millis, fault: Fault) {
+        let at = at.max(self.now);
+        self.at(at, Timer::Clear(fault));
     }
 
     /// Injects a fault now (a scenario step, or a placed fault falling due).
@@ -328,7 +360,8 @@ impl Sim {
                 None
             }
             Fault::DeviceLocked { device } => {
-                self.slot(*device).expect("validated").keys.lock();
+                let slot = self.slot(*device).expect("validated");
+                slot.keys.simulated().expect("checked by check_medium").lock();
                 None
             }
             Fault::Battery { reader, percent, charging } => {
@@ -361,7 +394,8 @@ impl Sim {
                 Some(version)
             }
             Fault::StorageFull { device, nth_write } => {
-                let disk = &self.slot(*device).expect("validated").disk;
+                let slot = self.slot(*device).expect("validated");
+                let disk = slot.disk.simulated().expect("checked by check_medium");
                 match nth_write {
                     Some(n) => disk.fail_nth_write(*n),
                     None => disk.set_capacity(Some(disk.used())),
@@ -414,7 +448,9 @@ impl Sim {
                 self.start_device(*device);
             }
             Fault::DeviceLocked { device } => {
-                self.slot(*device).expect("validated").keys.unlock();
+                if let Some(keys) = self.slot(*device).expect("validated").keys.simulated() {
+                    keys.unlock();
+                }
                 self.start_device(*device);
             }
             Fault::BluetoothRadioOff => {
@@ -426,7 +462,9 @@ impl Sim {
                 self.set_link(LinkId::PosReader(*reader), true);
             }
             Fault::StorageFull { device, .. } => {
-                self.slot(*device).expect("validated").disk.set_capacity(None);
+                if let Some(disk) = self.slot(*device).expect("validated").disk.simulated() {
+                    disk.set_capacity(None);
+                }
             }
             _ => {}
         }
@@ -449,6 +487,7 @@ impl Sim {
             return;
         }
         state.up = up;
+        self.backend_sees_link(link, up);
         match link {
             LinkId::PosBackend => {
                 self.engine_input(Device::Pos, EngineInput::NetworkChanged { up });
@@ -481,18 +520,24 @@ impl Sim {
             self.at(now + off_for, Timer::PowerOn(device));
             return;
         };
+        let disk = slot.disk.clone();
         if mid_write {
+            let disk = disk.simulated().expect("checked by check_medium");
             // The power goes during the device's next write: the append goes
             // through, the sync does not, and `torn` bytes of it survive. The
             // rig notices when the device touches the dead disk
             // (`check_power`) and brings the power back `off_for` later.
-            slot.disk.cut_power_after(1, torn);
+            disk.cut_power_after(1, torn);
             slot.off_for = off_for;
             return;
         }
         slot.kill();
         slot.powered = false;
-        slot.disk.power_loss(torn);
+        // On real files the app dies and what the operating system has
+        // written stays (no torn tail: `check_medium` refused one).
+        if let Some(disk) = disk.simulated() {
+            disk.power_loss(torn);
+        }
         self.at(now + off_for, Timer::PowerOn(device));
     }
 
@@ -505,8 +550,8 @@ impl Sim {
             }
         }
         if let Some(slot) = self.slot_mut(device) {
-            if slot.disk.is_powered_off() {
-                slot.disk.power_on();
+            if let Some(disk) = slot.disk.simulated().filter(|d| d.is_powered_off()) {
+                disk.power_on();
             }
             slot.powered = true;
         }
@@ -538,7 +583,7 @@ impl Sim {
             .as_ref()
             .map(|d| d.store().pending().map(|p| p.offline_id.clone()).collect())
             .unwrap_or_default();
-        let bytes = slot.disk.durable(LOG_FILE)?;
+        let bytes = slot.disk.simulated()?.durable(LOG_FILE)?;
         let mut candidates = Vec::new();
         let mut at = codec::HEADER_LEN;
         while at < bytes.len() {
@@ -565,8 +610,8 @@ impl Sim {
         }
         let (id, from, len) = candidates.swap_remove(self.rng.random_range(0..candidates.len()));
         let offset = from + self.rng.random_range(0..len);
-        let disk = &self.slot(device).expect("validated").disk;
-        disk.flip(LOG_FILE, offset as u64, 0x10).ok()?;
+        let slot = self.slot(device).expect("validated");
+        slot.disk.simulated()?.flip(LOG_FILE, offset as u64, 0x10).ok()?;
         Some(id.0)
     }
 
@@ -591,9 +636,11 @@ impl Sim {
         }
         for device in self.devices() {
             let slot = self.slot_mut(device).expect("listed");
-            slot.disk.fail_nth_write(u64::MAX);
-            // A mid-write cut armed but not yet fired is disarmed.
-            slot.disk.cut_power_after(u64::MAX, 0);
+            if let Some(disk) = slot.disk.simulated() {
+                disk.fail_nth_write(u64::MAX);
+                // A mid-write cut armed but not yet fired is disarmed.
+                disk.cut_power_after(u64::MAX, 0);
+            }
             if slot.disk.is_powered_off() || !slot.powered {
                 self.power_on(device);
             }

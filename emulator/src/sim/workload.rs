@@ -25,7 +25,7 @@ pub const WORKLOAD_CARDS: [&str; 6] = [
 ];
 
 /// One customer at the counter.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PaymentSpec {
     /// The app's name for the payment (`pay_0001`).
     pub name: String,

@@ -8,8 +8,13 @@
 //! (the contract), so they judge any target alike. A step that needs a
 //! capability the target lacks makes its scenario skip with the reason.
 //!
-//! Only the `sim` target exists so far ([`SimTarget`]); the served and lab
-//! targets (issues #7, #8) implement the same two traits.
+//! Two targets exist: [`SimTarget`] (in process) and [`ServedTarget`] (a
+//! `readerlab serve` reached through its sockets, `served.rs`); the lab
+//! target implements the same two traits.
+
+mod served;
+
+pub use served::ServedTarget;
 
 use readerlab_emulator::core::event::Event;
 use readerlab_emulator::sim::{Fault, PaymentSpec, RigSpec, Sim};

@@ -91,6 +91,10 @@ pub enum Input {
         behavior: OfflineBehavior,
         capture: CaptureMethod,
     },
+    /// A server-driven payment: the backend already created intent
+    /// `intent` (the POS's server did, and asked this reader to process
+    /// it); the engine takes it as created online, under the name `payment`.
+    AdoptPaymentIntent { payment: String, intent: String, amount: Money, capture: CaptureMethod },
     /// The reader collected a card for `payment`.
     Collected { payment: String, card: CollectedCard },
     /// `confirmPaymentIntent`.
@@ -301,6 +305,9 @@ impl OfflineEngine {
         match input {
             Input::CreatePaymentIntent { payment, amount, behavior, capture } => {
                 self.create(now, payment, amount, behavior, capture);
+            }
+            Input::AdoptPaymentIntent { payment, intent, amount, capture } => {
+                self.adopt(now, payment, intent, amount, capture);
             }
             Input::Collected { payment, card } => self.collected(now, &payment, card),
             Input::Confirm { payment } => self.confirm(now, &payment),

@@ -65,6 +65,34 @@ impl OfflineEngine {
         self.intents.insert(payment, intent);
     }
 
+    /// A server-driven payment: the intent exists on the backend already.
+    /// Confirmed online when the network is up, stored offline (keeping its
+    /// id) when it is not, like any intent created online.
+    pub(super) fn adopt(
+        &mut self,
+        now: Millis,
+        payment: String,
+        id: String,
+        amount: Money,
+        capture: CaptureMethod,
+    ) {
+        if self.intents.contains_key(&payment) || self.stored_names.contains(&payment) {
+            return self.request_refused(now, &payment, PaymentRequest::Create);
+        }
+        let behavior = OfflineBehavior::PreferOnline;
+        let body = EventBody::SdkIntentCreated {
+            payment: payment.clone(),
+            intent: Some(id.clone()),
+            mode: Mode::Online,
+            behavior,
+            amount,
+        };
+        self.out.event(now, body);
+        let intent =
+            Intent { amount, behavior, capture, mode: Mode::Online, id: Some(id), step: Step::Created };
+        self.intents.insert(payment, intent);
+    }
+
     pub(super) fn collected(&mut self, now: Millis, payment: &str, card: CollectedCard) {
         let online = self.network_up;
         match self.intents.get_mut(payment) {

@@ -1,0 +1,131 @@
+//! [`ControlClient`]: the control API from the other side of the socket,
+//! for the served target and for lab tools written in Rust.
+//!
+//! Plain HTTP/1.1 with JSON bodies; every non-2xx answer becomes a
+//! [`ControlError`] carrying the server's message.
+
+use crate::core::event::Event;
+use crate::core::time::Millis;
+use crate::history::read_history;
+use crate::sim::{Fault, PaymentSpec, RigSpec};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+/// A control API call that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The request did not complete.
+    #[error("control API at {addr} unreachable: {message}")]
+    Transport { addr: SocketAddr, message: String },
+    /// The server answered with an error.
+    #[error("control API answered {status}: {message}")]
+    Refused { status: u16, message: String },
+    /// The answer was not what the API promises.
+    #[error("control API answered something unreadable: {0}")]
+    Unreadable(String),
+}
+
+/// A client of one server's control API.
+#[derive(Clone, Debug)]
+pub struct ControlClient {
+    addr: SocketAddr,
+    token: Option<String>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl ControlClient {
+    /// A client of the server at `addr` (with its token, if it needs one).
+    pub fn new(addr: SocketAddr, token: Option<String>) -> ControlClient {
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        ControlClient { addr, token, client }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Bytes, ControlError> {
+        let transport = |message: String| ControlError::Transport { addr: self.addr, message };
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("http://{}/_readerlab{path}", self.addr))
+            .header("content-type", "application/json");
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let request =
+            request.body(Full::new(Bytes::from(body))).map_err(|e| transport(e.to_string()))?;
+        let response = self.client.request(request).await.map_err(|e| transport(e.to_string()))?;
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.map_err(|e| transport(e.to_string()))?;
+        let bytes = bytes.to_bytes();
+        if (200..300).contains(&status) {
+            return Ok(bytes);
+        }
+        let message = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+        Err(ControlError::Refused { status, message })
+    }
+
+    async fn json(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, ControlError> {
+        let bytes = self.call(method, path, body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ControlError::Unreadable(e.to_string()))
+    }
+
+    /// Starts a new rig (replacing the one running).
+    pub async fn start_rig(&self, spec: &RigSpec) -> Result<Value, ControlError> {
+        let spec = serde_json::to_value(spec).map_err(|e| ControlError::Unreadable(e.to_string()))?;
+        self.json("POST", "/rig", Some(spec)).await
+    }
+
+    /// A customer arrives.
+    pub async fn pay(&self, payment: &PaymentSpec) -> Result<(), ControlError> {
+        let body = serde_json::to_value(payment).map_err(|e| ControlError::Unreadable(e.to_string()))?;
+        self.call("POST", "/pos/payments", Some(body)).await.map(drop)
+    }
+
+    /// Performs a fault now.
+    pub async fn inject(&self, fault: &Fault) -> Result<(), ControlError> {
+        self.call("POST", "/faults", Some(json!({"fault": fault}))).await.map(drop)
+    }
+
+    /// Ends a sustained fault.
+    pub async fn clear(&self, fault: &Fault) -> Result<(), ControlError> {
+        self.call("POST", "/faults/clear", Some(json!({"fault": fault}))).await.map(drop)
+    }
+
+    /// Virtual clock: moves to `until`, or only to the next instant at
+    /// which something is due when `step`. Returns the new time.
+    pub async fn advance(&self, until: Millis, step: bool) -> Result<Millis, ControlError> {
+        let answer =
+            self.json("POST", "/clock/advance", Some(json!({"to_ms": until.0, "step": step}))).await?;
+        answer["now_ms"]
+            .as_u64()
+            .map(Millis)
+            .ok_or_else(|| ControlError::Unreadable(format!("no now_ms in {answer}")))
+    }
+
+    /// The rig's time now.
+    pub async fn now(&self) -> Result<Millis, ControlError> {
+        let answer = self.json("GET", "/clock", None).await?;
+        answer["now_ms"]
+            .as_u64()
+            .map(Millis)
+            .ok_or_else(|| ControlError::Unreadable(format!("no now_ms in {answer}")))
+    }
+
+    /// The history from event index `from` on.
+    pub async fn history(&self, from: usize) -> Result<Vec<Event>, ControlError> {
+        let bytes = self.call("GET", &format!("/history?from={from}"), None).await?;
+        read_history(bytes.as_ref()).map_err(|e| ControlError::Unreadable(e.to_string()))
+    }
+
+    /// Ends the run (faults cleared, queues drained, storage scanned).
+    pub async fn finish(&self, cap_ms: u64) -> Result<Value, ControlError> {
+        self.json("POST", "/rig/finish", Some(json!({"cap_ms": cap_ms}))).await
+    }
+}

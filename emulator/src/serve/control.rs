@@ -1,0 +1,466 @@
+//! The control API under `/_readerlab/`: JSON over HTTP to drive a served
+//! rig from outside (the served target, a lab script, a person with curl).
+//! Every endpoint is listed in `docs/control-api.md`.
+//!
+//! Bad input is answered, never fatal: malformed JSON is a 400 naming
+//! where it broke, an unknown reader a 404, a fault the rig cannot perform
+//! a 409 with the simulator's reason, anything asked of a rig that is not
+//! running a 409. Errors are `{"error": {"status": N, "message": "..."}}`.
+//! When the server listens beyond loopback, every request needs
+//! `Authorization: Bearer <token>`.
+
+use super::rig::{ClockMode, ServeError, ServedRig};
+use crate::core::event::Event;
+use crate::core::profile::EntryMode;
+use crate::core::time::Millis;
+use crate::sim::{Fault, FaultError, PaymentSpec, RigSpec, Sim};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The control API's state: the rig and the token, if one is required.
+#[derive(Clone, Debug)]
+pub struct Control {
+    rig: ServedRig,
+    token: Option<Arc<str>>,
+}
+
+/// The `/_readerlab` router (nest it there).
+pub fn router(rig: ServedRig, token: Option<String>) -> Router {
+    let control = Control { rig, token: token.map(Arc::from) };
+    Router::new()
+        .route("/", get(index))
+        .route("/rig", get(rig_view).post(rig_start))
+        .route("/rig/finish", post(rig_finish))
+        .route("/clock", get(clock_view))
+        .route("/clock/advance", post(clock_advance))
+        .route("/faults", get(faults_list).post(faults_arm).delete(faults_clear_all))
+        .route("/faults/clear", post(faults_clear))
+        .route("/readers", get(readers_list))
+        .route("/readers/{serial}", get(reader_view))
+        .route("/readers/{serial}/present_card", post(reader_present_card))
+        .route("/readers/{serial}/reboot", post(reader_reboot))
+        .route("/readers/{serial}/battery", post(reader_battery))
+        .route("/pos", get(pos_view))
+        .route("/pos/payments", post(pos_pay))
+        .route("/history", get(history))
+        .route("/ledger", get(ledger))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(control.clone(), authorize))
+        .with_state(control)
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct Failure {
+    status: StatusCode,
+    message: String,
+}
+
+impl Failure {
+    fn new(status: StatusCode, message: impl Into<String>) -> Failure {
+        Failure { status, message: message.into() }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"status": self.status.as_u16(), "message": self.message}});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<ServeError> for Failure {
+    fn from(error: ServeError) -> Failure {
+        Failure::new(StatusCode::CONFLICT, error.to_string())
+    }
+}
+
+impl From<FaultError> for Failure {
+    fn from(error: FaultError) -> Failure {
+        let status = match error {
+            FaultError::NoSuchReader(_) => StatusCode::NOT_FOUND,
+            _ => StatusCode::CONFLICT,
+        };
+        Failure::new(status, error.to_string())
+    }
+}
+
+type Answer = Result<Response, Failure>;
+
+fn ok(value: Value) -> Answer {
+    Ok(axum::Json(value).into_response())
+}
+
+/// Parses a JSON body, naming where it broke.
+fn parse<T: DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, Failure> {
+    let body: &[u8] = if body.is_empty() { b"{}" } else { body };
+    serde_json::from_slice(body).map_err(|e| {
+        Failure::new(StatusCode::BAD_REQUEST, format!("malformed {what}: {e}"))
+    })
+}
+
+async fn authorize(
+    State(control): State<Control>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(token) = &control.token {
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if presented != Some(token.as_ref()) {
+            return Failure::new(
+                StatusCode::UNAUTHORIZED,
+                "the control API needs `Authorization: Bearer <token>` (the --token of serve)",
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+async fn not_found(uri: axum::http::Uri) -> Failure {
+    Failure::new(StatusCode::NOT_FOUND, format!("no control endpoint {uri} (see GET /_readerlab/)"))
+}
+
+async fn index() -> Answer {
+    ok(json!({
+        "endpoints": [
+            "GET  /_readerlab/rig", "POST /_readerlab/rig", "POST /_readerlab/rig/finish",
+            "GET  /_readerlab/clock", "POST /_readerlab/clock/advance",
+            "GET  /_readerlab/faults", "POST /_readerlab/faults", "POST /_readerlab/faults/clear",
+            "DELETE /_readerlab/faults",
+            "GET  /_readerlab/readers", "GET  /_readerlab/readers/{serial}",
+            "POST /_readerlab/readers/{serial}/present_card",
+            "POST /_readerlab/readers/{serial}/reboot",
+            "POST /_readerlab/readers/{serial}/battery",
+            "GET  /_readerlab/pos", "POST /_readerlab/pos/payments",
+            "GET  /_readerlab/history", "GET  /_readerlab/ledger",
+        ]
+    }))
+}
+
+// --- the rig ------------------------------------------------------------------
+
+fn rig_json(rig: &ServedRig, sim: &Sim) -> Value {
+    json!({
+        "clock": clock_name(rig.mode()),
+        "now_ms": sim.now().0,
+        "seed": sim.spec().seed,
+        "defects": sim.spec().defects,
+        "offline": sim.spec().offline,
+        "readers": sim.reader_views(),
+        "events": sim.events().len(),
+        "idle": sim.is_idle(),
+    })
+}
+
+async fn rig_view(State(control): State<Control>) -> Answer {
+    let rig = &control.rig;
+    ok(rig.read(|sim| rig_json(rig, sim))?)
+}
+
+async fn rig_start(State(control): State<Control>, body: Bytes) -> Answer {
+    let spec: RigSpec = parse(&body, "rig (a RigSpec: see docs/control-api.md)")?;
+    control.rig.start(spec).map_err(|e| match e {
+        ServeError::Rig(e) => Failure::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        other => other.into(),
+    })?;
+    let rig = &control.rig;
+    let view = rig.read(|sim| rig_json(rig, sim))?;
+    Ok((StatusCode::CREATED, axum::Json(view)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FinishRequest {
+    /// Most time the final drain may take, in milliseconds (default 6 h
+    /// of rig time on a virtual clock, 60 s on a real one).
+    cap_ms: Option<u64>,
+}
+
+async fn rig_finish(State(control): State<Control>, body: Bytes) -> Answer {
+    let request: FinishRequest = parse(&body, "finish request")?;
+    let default = match control.rig.mode() {
+        ClockMode::Virtual => 6 * 3_600_000,
+        ClockMode::Real => 60_000,
+    };
+    let cap = Duration::from_millis(request.cap_ms.unwrap_or(default));
+    let finished = control.rig.finish(cap).await?;
+    ok(json!({
+        "events": finished.events.len(),
+        "virtual_time_ms": finished.virtual_time.as_millis() as u64,
+        "payments_started": finished.payments_started,
+        "payments_unserved": finished.payments_unserved,
+    }))
+}
+
+// --- the clock ----------------------------------------------------------------
+
+fn clock_name(mode: ClockMode) -> &'static str {
+    match mode {
+        ClockMode::Real => "real",
+        ClockMode::Virtual => "virtual",
+    }
+}
+
+async fn clock_view(State(control): State<Control>) -> Answer {
+    let (now, next) = control.rig.read(|sim| (sim.now(), sim.next_deadline()))?;
+    ok(json!({
+        "mode": clock_name(control.rig.mode()),
+        "now_ms": now.0,
+        "next_deadline_ms": next.map(|t| t.0),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvanceRequest {
+    /// Move by this much.
+    by_ms: Option<u64>,
+    /// Or to this instant.
+    to_ms: Option<u64>,
+    /// Stop after the first instant at which something was due.
+    #[serde(default)]
+    step: bool,
+}
+
+async fn clock_advance(State(control): State<Control>, body: Bytes) -> Answer {
+    let request: AdvanceRequest = parse(&body, "clock advance")?;
+    let now = control.rig.read(Sim::now)?;
+    let until = match (request.by_ms, request.to_ms) {
+        (Some(by), None) => now + Duration::from_millis(by),
+        (None, Some(to)) if to >= now.0 => Millis(to),
+        (None, Some(to)) => {
+            let message = format!("to_ms {to} is in the past (now is {})", now.0);
+            return Err(Failure::new(StatusCode::BAD_REQUEST, message));
+        }
+        _ => {
+            let message = "give exactly one of by_ms and to_ms";
+            return Err(Failure::new(StatusCode::BAD_REQUEST, message));
+        }
+    };
+    let now = control.rig.advance(until, request.step).await.map_err(|e| match e {
+        ServeError::RealClock => Failure::new(StatusCode::CONFLICT, e.to_string()),
+        other => other.into(),
+    })?;
+    let events = control.rig.read(|sim| sim.events().len())?;
+    ok(json!({"now_ms": now.0, "events": events}))
+}
+
+// --- faults -------------------------------------------------------------------
+
+async fn faults_list(State(control): State<Control>) -> Answer {
+    let (faults, backend) = control.rig.read(|sim| {
+        let backend: Vec<String> =
+            sim.backend().armed_faults().map(|f| format!("{f:?}")).collect();
+        (sim.faults_in_effect(), backend)
+    })?;
+    ok(json!({"in_effect": faults, "backend_armed": backend}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArmRequest {
+    fault: Fault,
+    /// A sustained fault ends by itself after this long.
+    holds_for_ms: Option<u64>,
+}
+
+async fn faults_arm(State(control): State<Control>, body: Bytes) -> Answer {
+    let request: ArmRequest = parse(&body, "fault (see docs/control-api.md for the shapes)")?;
+    let fault = request.fault;
+    let held = request.holds_for_ms.map(Duration::from_millis);
+    control.rig.with_sim(|sim| {
+        sim.inject(fault.clone())?;
+        if let Some(hold) = held.filter(|_| fault.is_sustained()) {
+            sim.clear_at(sim.now() + hold, fault.clone());
+        }
+        Ok::<_, FaultError>(())
+    })??;
+    Ok((StatusCode::CREATED, axum::Json(json!({"armed": fault}))).into_response())
+}
+
+async fn faults_clear(State(control): State<Control>, body: Bytes) -> Answer {
+    let request: ArmRequest = parse(&body, "fault to clear")?;
+    control.rig.with_sim(|sim| sim.clear(&request.fault))?;
+    ok(json!({"cleared": request.fault}))
+}
+
+async fn faults_clear_all(State(control): State<Control>) -> Answer {
+    let cleared = control.rig.with_sim(|sim| {
+        let faults = sim.faults_in_effect();
+        for fault in &faults {
+            sim.clear(fault);
+        }
+        faults
+    })?;
+    ok(json!({"cleared": cleared}))
+}
+
+// --- readers ------------------------------------------------------------------
+
+fn reader_index(control: &Control, serial: &str) -> Result<usize, Failure> {
+    control.rig.read(|sim| sim.reader_index(serial))?.ok_or_else(|| {
+        Failure::new(StatusCode::NOT_FOUND, format!("the rig has no reader `{serial}`"))
+    })
+}
+
+async fn readers_list(State(control): State<Control>) -> Answer {
+    ok(json!({"readers": control.rig.read(Sim::reader_views)?}))
+}
+
+async fn reader_view(State(control): State<Control>, Path(serial): Path<String>) -> Answer {
+    let index = reader_index(&control, &serial)?;
+    ok(json!(control.rig.read(|sim| sim.reader_view(index))?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresentCard {
+    number: String,
+    #[serde(default = "contactless")]
+    entry_mode: EntryMode,
+}
+
+fn contactless() -> EntryMode {
+    EntryMode::Contactless
+}
+
+async fn reader_present_card(
+    State(control): State<Control>,
+    Path(serial): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let index = reader_index(&control, &serial)?;
+    let card: PresentCard = parse(&body, "card")?;
+    control
+        .rig
+        .with_sim(|sim| sim.present_card_now(index, &card.number, card.entry_mode))?
+        .map_err(|why| Failure::new(StatusCode::CONFLICT, why))?;
+    ok(json!({"presented": true}))
+}
+
+async fn reader_reboot(State(control): State<Control>, Path(serial): Path<String>) -> Answer {
+    let index = reader_index(&control, &serial)?;
+    control.rig.with_sim(|sim| sim.inject(Fault::ReaderReboot { reader: index }))??;
+    ok(json!({"rebooting": serial}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Battery {
+    percent: u8,
+    #[serde(default)]
+    charging: bool,
+}
+
+async fn reader_battery(
+    State(control): State<Control>,
+    Path(serial): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let index = reader_index(&control, &serial)?;
+    let battery: Battery = parse(&body, "battery")?;
+    if battery.percent > 100 {
+        return Err(Failure::new(StatusCode::BAD_REQUEST, "percent must be 0..=100"));
+    }
+    let fault =
+        Fault::Battery { reader: index, percent: battery.percent, charging: battery.charging };
+    control.rig.with_sim(|sim| sim.inject(fault))??;
+    ok(json!({"battery_percent": battery.percent, "charging": battery.charging}))
+}
+
+// --- the reference POS ----------------------------------------------------------
+
+async fn pos_view(State(control): State<Control>) -> Answer {
+    let view = control.rig.read(|sim| {
+        json!({
+            "idle": sim.is_idle(),
+            "queued": sim.queued(crate::sim::Device::Pos),
+        })
+    })?;
+    ok(view)
+}
+
+async fn pos_pay(State(control): State<Control>, body: Bytes) -> Answer {
+    let spec: PaymentSpec = parse(&body, "payment (a PaymentSpec: see docs/control-api.md)")?;
+    let readers = control.rig.read(|sim| sim.reader_views().len())?;
+    if spec.reader >= readers {
+        let message = format!("the rig has no reader #{} (it has {readers})", spec.reader);
+        return Err(Failure::new(StatusCode::NOT_FOUND, message));
+    }
+    let name = spec.name.clone();
+    control.rig.with_sim(|sim| sim.pay(spec))?;
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({"payment": name}))).into_response())
+}
+
+// --- history and ledger ---------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    /// Events from this index on (0: the first).
+    #[serde(default)]
+    from: usize,
+    /// Keep the response open and stream events as they are recorded.
+    #[serde(default)]
+    follow: bool,
+}
+
+fn jsonl(events: &[Event]) -> Bytes {
+    Bytes::from(crate::history::to_jsonl(events))
+}
+
+async fn history(State(control): State<Control>, Query(query): Query<HistoryQuery>) -> Answer {
+    let (generation, events) = control.rig.events_from(query.from)?;
+    let first = jsonl(&events);
+    let ndjson = [(header::CONTENT_TYPE, "application/x-ndjson")];
+    if !query.follow {
+        return Ok((ndjson, first).into_response());
+    }
+    let rig = control.rig.clone();
+    let watch = control.rig.watch_history();
+    let state = (Some(first), query.from + events.len(), watch, rig);
+    let stream = futures::stream::unfold(state, move |(first, next, mut watch, rig)| async move {
+        if let Some(first) = first {
+            return Some((Ok::<_, std::io::Error>(first), (None, next, watch, rig)));
+        }
+        loop {
+            watch.changed().await.ok()?;
+            match rig.events_from(next) {
+                Ok((g, events)) if g == generation && !events.is_empty() => {
+                    let next = next + events.len();
+                    return Some((Ok(jsonl(&events)), (None, next, watch, rig)));
+                }
+                Ok((g, _)) if g == generation => {}
+                // The rig finished or another one started: the stream ends.
+                _ => return None,
+            }
+        }
+    });
+    Ok((ndjson, Body::from_stream(stream)).into_response())
+}
+
+async fn ledger(State(control): State<Control>) -> Answer {
+    let value = control.rig.read(|sim| {
+        let backend = sim.backend();
+        let intents: Vec<Value> =
+            backend.intents().filter_map(|i| backend.intent_json(&i.id)).collect();
+        let charges: Vec<Value> =
+            backend.charges().filter_map(|c| backend.charge_json(&c.id)).collect();
+        json!({"payment_intents": intents, "charges": charges})
+    })?;
+    ok(value)
+}

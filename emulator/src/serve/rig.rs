@@ -1,0 +1,448 @@
+//! [`ServedRig`]: the simulator's rig on a clock, with every call a device
+//! makes to the backend carried over real HTTP.
+//!
+//! The rig is the same [`Sim`] the sim target runs (the same cores, the
+//! same reference POS, the same faults, the same history), built with
+//! [`RigSpec::external_backend`]: a device's call leaves the simulator as an
+//! [`Outgoing`], a carrier sends it to the backend's HTTP endpoint (directly
+//! or through a fault proxy), and the answer comes back through
+//! [`Sim::reply`]. The backend's HTTP handler runs the call on the same rig
+//! ([`Sim::backend_call`]), so one lock orders everything that reaches the
+//! history.
+//!
+//! Two clocks:
+//! - **real**: rig time is wall time since the rig started; a driver task
+//!   wakes at every deadline, and calls are carried concurrently.
+//! - **virtual**: time moves only when asked ([`ServedRig::advance`]); calls
+//!   are carried one at a time in the order they were made, and the clock
+//!   does not move while one is on its way, so a run's history depends only
+//!   on what was asked of the rig (and on outside clients' timing).
+//!
+//! The lock is a plain mutex, never held across an `.await`.
+
+use crate::core::backend::{ApiCall, ApiReply};
+use crate::core::event::Event;
+use crate::core::time::Millis;
+use crate::sim::{Finished, LinkId, Outgoing, RigError, RigSpec, Sim};
+use crate::wire::stripe as wire;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, Semaphore, watch};
+
+/// How rig time passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockMode {
+    /// Rig time is wall time since the rig started.
+    Real,
+    /// Rig time moves only when asked.
+    Virtual,
+}
+
+impl std::str::FromStr for ClockMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "real" => Ok(ClockMode::Real),
+            "virtual" => Ok(ClockMode::Virtual),
+            other => Err(format!("unknown clock `{other}` (known: real, virtual)")),
+        }
+    }
+}
+
+/// Carried calls give up after this long without an answer (the device's
+/// own timeout has long fired by then; this only frees the carrier).
+const CARRY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Calls carried at once in real time: keeps sockets (and file
+/// descriptors) bounded however many readers the rig has.
+const CARRIERS: usize = 64;
+
+/// Why the served rig cannot do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// No rig runs (it finished, or none was started).
+    #[error("no rig is running (start one with POST /_readerlab/rig)")]
+    NoRig,
+    /// The rig could not be built.
+    #[error(transparent)]
+    Rig(#[from] RigError),
+    /// Only a virtual clock can be moved.
+    #[error("the clock is real: time cannot be moved by hand (serve with --clock virtual)")]
+    RealClock,
+}
+
+/// Where carried calls go.
+#[derive(Debug, Clone)]
+pub struct Routes {
+    /// The backend's HTTP address.
+    pub backend: SocketAddr,
+    /// Links whose calls go through another address (a fault proxy in
+    /// front of the backend).
+    pub via: BTreeMap<LinkId, SocketAddr>,
+}
+
+/// The served rig. Clones share it.
+#[derive(Clone, Debug)]
+pub struct ServedRig {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    mode: ClockMode,
+    state: Mutex<State>,
+    /// Wakes the real-clock driver and the virtual carrier.
+    wake: Notify,
+    /// Events recorded so far in the current rig (history streams wait on it).
+    recorded: watch::Sender<(u64, usize)>,
+    /// Calls queued or in flight; the virtual clock waits for zero.
+    busy: watch::Sender<usize>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    carriers: Semaphore,
+    secret_key: String,
+    routes: Mutex<Option<Routes>>,
+}
+
+#[derive(Debug)]
+struct State {
+    sim: Option<Sim>,
+    /// Bumped with every new rig, so answers for an old rig are dropped.
+    generation: u64,
+    /// Wall instant of rig time zero (real clock).
+    origin: Instant,
+    /// Calls waiting for the virtual carrier, in the order they were made.
+    queue: VecDeque<Outgoing>,
+    /// The history of the rig that finished last, until a new one starts.
+    finished: Vec<Event>,
+}
+
+impl ServedRig {
+    /// A served rig with no rig running yet. Must be called inside a tokio
+    /// runtime (the driver and carriers are spawned on it).
+    pub fn new(mode: ClockMode, secret_key: String) -> ServedRig {
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build_http();
+        let shared = Arc::new(Shared {
+            mode,
+            state: Mutex::new(State {
+                sim: None,
+                generation: 0,
+                origin: Instant::now(),
+                queue: VecDeque::new(),
+                finished: Vec::new(),
+            }),
+            wake: Notify::new(),
+            recorded: watch::channel((0, 0)).0,
+            busy: watch::channel(0).0,
+            client,
+            carriers: Semaphore::new(CARRIERS),
+            secret_key,
+            routes: Mutex::new(None),
+        });
+        let rig = ServedRig { shared };
+        let driver = rig.clone();
+        match mode {
+            ClockMode::Real => tokio::spawn(async move { driver.drive_real_clock().await }),
+            ClockMode::Virtual => tokio::spawn(async move { driver.carry_in_order().await }),
+        };
+        rig
+    }
+
+    /// The clock.
+    pub fn mode(&self) -> ClockMode {
+        self.shared.mode
+    }
+
+    /// The secret key the backend accepts and devices' calls carry.
+    pub fn secret_key(&self) -> &str {
+        &self.shared.secret_key
+    }
+
+    /// Where carried calls go; set once the backend listens.
+    pub fn set_routes(&self, routes: Routes) {
+        *lock(&self.shared.routes) = Some(routes);
+    }
+
+    /// Sends a link's calls through `addr` (a fault proxy), or straight to
+    /// the backend again with `None`.
+    pub fn route_link(&self, link: LinkId, addr: Option<SocketAddr>) {
+        if let Some(routes) = lock(&self.shared.routes).as_mut() {
+            match addr {
+                Some(addr) => routes.via.insert(link, addr),
+                None => routes.via.remove(&link),
+            };
+        }
+    }
+
+    /// Builds a new rig from `spec` (calls carried externally) and starts
+    /// it at rig time zero, replacing any rig that ran.
+    pub fn start(&self, mut spec: RigSpec) -> Result<(), ServeError> {
+        spec.external_backend = true;
+        let sim = Sim::new(spec)?;
+        let mut state = self.state();
+        state.generation += 1;
+        state.origin = Instant::now();
+        state.queue.clear();
+        state.finished.clear();
+        state.sim = Some(sim);
+        drop(state);
+        self.after(|_| {});
+        Ok(())
+    }
+
+    /// Runs `f` on the rig at the current time (the real clock first
+    /// catches up), then sends the calls it caused on their way.
+    pub fn with_sim<R>(&self, f: impl FnOnce(&mut Sim) -> R) -> Result<R, ServeError> {
+        let mut state = self.state();
+        let mode = self.shared.mode;
+        let origin = state.origin;
+        let sim = state.sim.as_mut().ok_or(ServeError::NoRig)?;
+        if mode == ClockMode::Real {
+            let now = Millis(origin.elapsed().as_millis() as u64);
+            if now > sim.now() {
+                sim.run_until(now);
+            }
+        }
+        let result = f(sim);
+        self.dispatch(state);
+        Ok(result)
+    }
+
+    /// Reads the rig without running it.
+    pub fn read<R>(&self, f: impl FnOnce(&Sim) -> R) -> Result<R, ServeError> {
+        let state = self.state();
+        state.sim.as_ref().map(f).ok_or(ServeError::NoRig)
+    }
+
+    /// Events of the current rig from index `from` on, and the rig's
+    /// generation (a new rig starts its history again).
+    pub fn events_from(&self, from: usize) -> Result<(u64, Vec<Event>), ServeError> {
+        let state = self.state();
+        let all = match state.sim.as_ref() {
+            Some(sim) => sim.events(),
+            None if !state.finished.is_empty() => &state.finished,
+            None => return Err(ServeError::NoRig),
+        };
+        let events = all.get(from..).unwrap_or_default().to_vec();
+        Ok((state.generation, events))
+    }
+
+    /// Watches (generation, events recorded): changes whenever the history grows.
+    pub fn watch_history(&self) -> watch::Receiver<(u64, usize)> {
+        self.shared.recorded.subscribe()
+    }
+
+    /// Virtual clock: lets time pass to `until`, stopping early after the
+    /// first instant at which something was due when `one_step`. Calls are
+    /// carried to the end before each move. Returns the new time.
+    pub async fn advance(&self, until: Millis, one_step: bool) -> Result<Millis, ServeError> {
+        if self.shared.mode == ClockMode::Real {
+            return Err(ServeError::RealClock);
+        }
+        loop {
+            self.quiesce().await;
+            let (done, now) = self.with_sim(|sim| match sim.next_deadline() {
+                Some(next) if next <= until => {
+                    sim.run_until(next);
+                    (one_step || next >= until, next)
+                }
+                _ => {
+                    sim.run_until(until);
+                    (true, until)
+                }
+            })?;
+            if done {
+                self.quiesce().await;
+                return Ok(now);
+            }
+        }
+    }
+
+    /// Ends the run as [`Sim::finish`] does: settles every fault, lets the
+    /// queues drain (up to `cap` of rig time; on the real clock, of wall
+    /// time), on the virtual clock waits one more drain window, then scans
+    /// storage and records `rig.finished`. The rig is gone afterwards.
+    pub async fn finish(&self, cap: Duration) -> Result<Finished, ServeError> {
+        let (start, window) = self.with_sim(|sim| {
+            sim.settle_all();
+            (sim.now(), sim.spec().drain_window)
+        })?;
+        match self.shared.mode {
+            ClockMode::Virtual => {
+                let deadline = start + cap;
+                loop {
+                    let (now, idle) = self.read(|sim| (sim.now(), sim.is_idle()))?;
+                    if idle || now >= deadline {
+                        break;
+                    }
+                    self.advance(now + Duration::from_secs(10), false).await?;
+                }
+                let now = self.read(Sim::now)?;
+                self.advance(now + window, false).await?;
+            }
+            ClockMode::Real => {
+                let deadline = Instant::now() + cap;
+                while Instant::now() < deadline && !self.read(Sim::is_idle)? {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                self.quiesce().await;
+            }
+        }
+        let mut state = self.state();
+        state.queue.clear();
+        let finished = state.sim.take().ok_or(ServeError::NoRig)?.conclude();
+        state.finished = finished.events.clone();
+        let (generation, recorded) = (state.generation, state.finished.len());
+        drop(state);
+        self.shared.recorded.send_replace((generation, recorded));
+        Ok(finished)
+    }
+
+    /// Runs one call from an outside HTTP client (or a carried device call
+    /// arriving at the backend) on the rig.
+    pub fn backend_call(&self, call: ApiCall) -> Result<ApiReply, ServeError> {
+        self.with_sim(|sim| sim.backend_call(call))
+    }
+
+    /// Waits until no call is queued or in flight.
+    pub async fn quiesce(&self) {
+        let mut busy = self.shared.busy.subscribe();
+        let _ = busy.wait_for(|n| *n == 0).await;
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.shared.state)
+    }
+
+    /// After the rig ran: its new calls go on their way, and watchers hear
+    /// how far the history got.
+    fn dispatch(&self, mut state: MutexGuard<'_, State>) {
+        let generation = state.generation;
+        let (outgoing, recorded) = match state.sim.as_mut() {
+            Some(sim) => (sim.take_outgoing(), sim.events().len()),
+            None => (Vec::new(), 0),
+        };
+        if !outgoing.is_empty() {
+            self.shared.busy.send_modify(|n| *n += outgoing.len());
+        }
+        match self.shared.mode {
+            ClockMode::Virtual => state.queue.extend(outgoing),
+            ClockMode::Real => {
+                for call in outgoing {
+                    let rig = self.clone();
+                    tokio::spawn(async move { rig.carry(generation, call).await });
+                }
+            }
+        }
+        drop(state);
+        self.shared.recorded.send_if_modified(|seen| {
+            let changed = *seen != (generation, recorded);
+            *seen = (generation, recorded);
+            changed
+        });
+        self.shared.wake.notify_one();
+    }
+
+    fn after(&self, f: impl FnOnce(&mut Sim)) {
+        let mut state = self.state();
+        if let Some(sim) = state.sim.as_mut() {
+            f(sim);
+        }
+        self.dispatch(state);
+    }
+
+    /// Real clock: runs the rig to the wall clock at every deadline.
+    async fn drive_real_clock(self) {
+        loop {
+            let next = {
+                let mut state = self.state();
+                let origin = state.origin;
+                let next = state.sim.as_mut().and_then(|sim| {
+                    let now = Millis(origin.elapsed().as_millis() as u64);
+                    if now > sim.now() {
+                        sim.run_until(now);
+                    }
+                    sim.next_deadline()
+                });
+                self.dispatch(state);
+                next.map(|t| origin + Duration::from_millis(t.0))
+            };
+            let cap = Instant::now() + Duration::from_secs(1);
+            let wake_at = next.map_or(cap, |t| t.min(cap));
+            tokio::select! {
+                () = tokio::time::sleep_until(wake_at.into()) => {}
+                () = self.shared.wake.notified() => {}
+            }
+        }
+    }
+
+    /// Virtual clock: carries queued calls one at a time, in order.
+    async fn carry_in_order(self) {
+        loop {
+            let next = {
+                let mut state = self.state();
+                state.queue.pop_front().map(|call| (state.generation, call))
+            };
+            match next {
+                Some((generation, call)) => self.carry(generation, call).await,
+                None => self.shared.wake.notified().await,
+            }
+        }
+    }
+
+    /// Carries one call to the backend and hands its answer to the rig.
+    async fn carry(&self, generation: u64, outgoing: Outgoing) {
+        let permit = self.shared.carriers.acquire().await;
+        if !outgoing.extra_delay.is_zero() {
+            tokio::time::sleep(outgoing.extra_delay).await;
+        }
+        let reply = self.send(&outgoing).await;
+        drop(permit);
+        {
+            let mut state = self.state();
+            if state.generation == generation
+                && let Some(sim) = state.sim.as_mut()
+            {
+                sim.reply(outgoing.id, reply);
+            }
+            self.dispatch(state);
+        }
+        self.shared.busy.send_modify(|n| *n = n.saturating_sub(1));
+    }
+
+    /// One HTTP exchange; `None` when it did not complete.
+    async fn send(&self, outgoing: &Outgoing) -> Option<ApiReply> {
+        let addr = {
+            let routes = lock(&self.shared.routes);
+            let routes = routes.as_ref()?;
+            routes.via.get(&outgoing.link).copied().unwrap_or(routes.backend)
+        };
+        let request = wire::encode_request(&outgoing.call, &self.shared.secret_key);
+        let mut builder = hyper::Request::builder()
+            .method(request.method.as_str())
+            .uri(format!("http://{addr}{}", request.path_and_query));
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let http = builder.body(Full::new(Bytes::from(request.body))).ok()?;
+        let exchange = async {
+            let response = self.shared.client.request(http).await.ok()?;
+            let status = response.status().as_u16();
+            let body = response.into_body().collect().await.ok()?.to_bytes();
+            Some(wire::decode_reply(status, &body))
+        };
+        tokio::time::timeout(CARRY_TIMEOUT, exchange).await.ok().flatten()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,135 @@
+//! [`Server`]: one listener for the backend's Stripe-compatible API
+//! (`/v1/...`) and the control API (`/_readerlab/...`), around one
+//! [`ServedRig`]; started and shut down cleanly.
+
+use super::control;
+use super::rig::{ClockMode, Routes, ServedRig};
+use super::stripe::{self, BackendHost};
+use crate::core::backend::{ApiCall, ApiError, ApiErrorKind, ApiReply};
+use crate::sim::RigSpec;
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// What `readerlab serve` starts.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// Where the backend and control APIs listen (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Real or virtual time.
+    pub clock: ClockMode,
+    /// The control API's token; required when `listen` is not loopback.
+    pub token: Option<String>,
+    /// The rig to start (its `data_dir` says where stores live).
+    pub rig: RigSpec,
+    /// The secret key backend clients must present (`sk_test_…`).
+    pub secret_key: String,
+}
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Beyond loopback the control API must be protected.
+    #[error("{0} is not a loopback address: the control API then needs --token")]
+    TokenRequired(SocketAddr),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+    /// The rig could not be built.
+    #[error("cannot start the rig: {0}")]
+    Rig(#[from] super::rig::ServeError),
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    rig: ServedRig,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+/// The backend API runs calls on the served rig.
+#[derive(Debug)]
+struct RigBackend(ServedRig);
+
+impl BackendHost for RigBackend {
+    fn call(&self, call: ApiCall) -> ApiReply {
+        self.0.backend_call(call).unwrap_or_else(|e| {
+            ApiReply::Err(ApiError {
+                status: 503,
+                kind: ApiErrorKind::ApiError,
+                code: None,
+                decline_code: None,
+                message: e.to_string(),
+                payment_intent: None,
+            })
+        })
+    }
+
+    fn secret_key(&self) -> String {
+        self.0.secret_key().to_owned()
+    }
+}
+
+impl Server {
+    /// Binds, starts the rig and serves until [`Server::shutdown`]. Must be
+    /// called inside a tokio runtime.
+    pub async fn start(config: ServeConfig) -> Result<Server, StartError> {
+        if !config.listen.ip().is_loopback() && config.token.is_none() {
+            return Err(StartError::TokenRequired(config.listen));
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let rig = ServedRig::new(config.clock, config.secret_key.clone());
+        // Devices call the backend on loopback even when clients come from
+        // elsewhere.
+        let backend = SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port());
+        let backend = if addr.ip().is_unspecified() { backend } else { addr };
+        rig.set_routes(Routes { backend, via: BTreeMap::new() });
+        rig.start(config.rig.clone())?;
+        let host: Arc<dyn BackendHost> = Arc::new(RigBackend(rig.clone()));
+        let app = stripe::router(host)
+            .nest("/_readerlab", control::router(rig.clone(), config.token.clone()));
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        Ok(Server { addr, rig, stop, task })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The rig it serves.
+    pub fn rig(&self) -> &ServedRig {
+        &self.rig
+    }
+
+    /// Stops accepting, lets open requests finish, and waits for calls in
+    /// flight to be answered. Stored payments are on disk already: a store
+    /// acknowledges a payment only after it is synced.
+    pub async fn shutdown(self) -> io::Result<()> {
+        let _ = self.stop.send(true);
+        let quiet = tokio::time::timeout(std::time::Duration::from_secs(5), self.rig.quiesce());
+        let _ = quiet.await;
+        match self.task.await {
+            Ok(result) => result,
+            Err(join) => Err(io::Error::other(join.to_string())),
+        }
+    }
+}
