@@ -239,9 +239,10 @@ pub struct ApiError {
     pub message: String,
     /// The intent the error concerns, with its state, for card errors.
     pub payment_intent: Option<serde_json::Value>,
-    /// Stripe's `param`: the request parameter the error is about.
+    /// Stripe's `param`: the request parameter the error is about. Boxed
+    /// (one pointer) so that the error stays small enough to return by value.
     #[serde(default)]
-    pub param: Option<String>,
+    pub param: Option<Box<String>>,
 }
 
 /// Stripe's error `type`.

@@ -64,7 +64,7 @@ pub(super) fn page(
 fn param_error(code: &str, message: &str, param: &str) -> ApiError {
     let status = if code == "resource_missing" { 404 } else { 400 };
     let mut error = objects::error(status, ApiErrorKind::InvalidRequestError, Some(code), message);
-    error.param = Some(param.to_owned());
+    error.param = Some(Box::new(param.to_owned()));
     error
 }
 

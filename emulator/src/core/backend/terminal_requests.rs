@@ -220,13 +220,13 @@ impl Backend {
                 "resource_missing",
                 &format!("The registration code `{code}` is invalid or expired."),
             );
-            error.param = Some("registration_code".to_owned());
+            error.param = Some(Box::new("registration_code".to_owned()));
             return Executed::Ran(ApiReply::Err(error));
         };
         if let Some(location) = location
             && let Err(mut error) = self.find_location(caller, location)
         {
-            error.param = Some("location".to_owned());
+            error.param = Some(Box::new("location".to_owned()));
             return Executed::Ran(ApiReply::Err(error));
         }
         // Every rig reader belongs to the rig's account: the registration
@@ -244,7 +244,7 @@ impl Backend {
                      the rig file (or delete a registered one) and try again."
                 ),
             );
-            error.param = Some("registration_code".to_owned());
+            error.param = Some(Box::new("registration_code".to_owned()));
             return Executed::Refused(error);
         };
         self.terminal.counters.readers += 1;
@@ -305,7 +305,7 @@ impl Backend {
         let intent = match self.find_intent(caller, intent_id) {
             Ok(intent) => intent,
             Err(mut error) => {
-                error.param = Some("payment_intent".to_owned());
+                error.param = Some(Box::new("payment_intent".to_owned()));
                 return Executed::Ran(ApiReply::Err(error));
             }
         };
