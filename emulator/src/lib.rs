@@ -7,8 +7,11 @@
 //! histories, [`disk`] is the storage medium (real files, or simulated with
 //! crash semantics), [`store`] the durable, encrypted offline store over it,
 //! [`device`] wires an offline engine to its store, and [`sim`] runs a
-//! whole rig on virtual time with faults. Nothing in `core` may
-//! depend on them; they depend on `core`.
+//! whole rig on virtual time with faults. [`wire`] holds the pure codecs of
+//! the served target (Stripe's form encoding, the backend's calls as Stripe
+//! HTTP requests and back) and [`serve`] the HTTP servers around them (the
+//! Stripe-compatible router). Nothing in `core` may depend on them; they
+//! depend on `core`.
 
 pub mod core;
 pub mod device;

@@ -202,6 +202,7 @@ fn api_error(status: u16, kind: ApiErrorKind, code: Option<&str>) -> ApiReply {
         decline_code: None,
         message: "scripted".into(),
         payment_intent: None,
+        param: None,
     })
 }
 
@@ -491,6 +492,7 @@ fn a_confirm_that_times_out_falls_back_offline_and_keeps_the_intent_id() {
             decline_code: Some("insufficient_funds".into()),
             message: "Your card has insufficient funds.".into(),
             payment_intent: Some(json!({"id": "pi_9", "status": "requires_payment_method"})),
+            param: None,
         }),
     );
     let forwarded = sdk.forwarded();

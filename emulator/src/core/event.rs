@@ -507,6 +507,37 @@ pub enum EventBody {
     },
     #[serde(rename = "backend.faults.cleared")]
     BackendFaultsCleared,
+    #[serde(rename = "backend.location.created")]
+    LocationCreated { location: String },
+    #[serde(rename = "backend.configuration.updated")]
+    ConfigurationUpdated {
+        configuration: String,
+        is_account_default: bool,
+        offline_enabled: Option<bool>,
+    },
+    /// A rig smart reader was bound to the account by its registration code.
+    #[serde(rename = "backend.reader.registered")]
+    TerminalReaderRegistered {
+        reader: String,
+        serial: String,
+        model: ReaderModel,
+        location: Option<String>,
+    },
+    #[serde(rename = "backend.reader.deleted")]
+    TerminalReaderDeleted { reader: String, serial: String },
+    /// `process_payment_intent` started an action on the reader.
+    #[serde(rename = "backend.reader.action.started")]
+    ReaderActionStarted { reader: String, serial: String, intent: String },
+    /// The action ended: `succeeded`, or `failed` with its code (`canceled`
+    /// for a `cancel_action`).
+    #[serde(rename = "backend.reader.action.finished")]
+    ReaderActionFinished {
+        reader: String,
+        serial: String,
+        intent: String,
+        status: String,
+        failure_code: Option<String>,
+    },
     // --- the rig and its faults ---------------------------------------------
     /// A run began: what the checker needs to know about the rig.
     #[serde(rename = "rig.started")]

@@ -48,6 +48,29 @@ impl ReaderModel {
         }
     }
 
+    /// The simulated registration code Stripe accepts for a smart model
+    /// (`simulated-s700`, `simulated-wpe`): Stripe's names, not behaviour, so
+    /// the one per-model table the configuration-is-data rule allows.
+    pub fn simulated_registration_code(self) -> Option<&'static str> {
+        match self {
+            ReaderModel::S700 => Some("simulated-s700"),
+            ReaderModel::WiseposE => Some("simulated-wpe"),
+            _ => None,
+        }
+    }
+
+    /// Stripe's `device_type` of a `terminal.reader` (`stripe_s700`,
+    /// `bbpos_wisepos_e`, ...): also Stripe's names.
+    pub fn stripe_device_type(self) -> &'static str {
+        match self {
+            ReaderModel::M2 => "stripe_m2",
+            ReaderModel::Wisepad3 => "bbpos_wisepad3",
+            ReaderModel::Chipper2x => "bbpos_chipper2x",
+            ReaderModel::S700 => "stripe_s700",
+            ReaderModel::WiseposE => "bbpos_wisepos_e",
+        }
+    }
+
     /// The model for a fixture name, if there is one.
     pub fn from_id(id: &str) -> Option<ReaderModel> {
         ReaderModel::ALL.into_iter().find(|m| m.id() == id)

@@ -45,7 +45,12 @@ impl ControlClient {
         ControlClient { addr, token, client }
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Bytes, ControlError> {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Bytes, ControlError> {
         let transport = |message: String| ControlError::Transport { addr: self.addr, message };
         let mut request = hyper::Request::builder()
             .method(method)
@@ -71,20 +76,27 @@ impl ControlClient {
         Err(ControlError::Refused { status, message })
     }
 
-    async fn json(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, ControlError> {
+    async fn json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ControlError> {
         let bytes = self.call(method, path, body).await?;
         serde_json::from_slice(&bytes).map_err(|e| ControlError::Unreadable(e.to_string()))
     }
 
     /// Starts a new rig (replacing the one running).
     pub async fn start_rig(&self, spec: &RigSpec) -> Result<Value, ControlError> {
-        let spec = serde_json::to_value(spec).map_err(|e| ControlError::Unreadable(e.to_string()))?;
+        let spec =
+            serde_json::to_value(spec).map_err(|e| ControlError::Unreadable(e.to_string()))?;
         self.json("POST", "/rig", Some(spec)).await
     }
 
     /// A customer arrives.
     pub async fn pay(&self, payment: &PaymentSpec) -> Result<(), ControlError> {
-        let body = serde_json::to_value(payment).map_err(|e| ControlError::Unreadable(e.to_string()))?;
+        let body =
+            serde_json::to_value(payment).map_err(|e| ControlError::Unreadable(e.to_string()))?;
         self.call("POST", "/pos/payments", Some(body)).await.map(drop)
     }
 
@@ -101,8 +113,9 @@ impl ControlClient {
     /// Virtual clock: moves to `until`, or only to the next instant at
     /// which something is due when `step`. Returns the new time.
     pub async fn advance(&self, until: Millis, step: bool) -> Result<Millis, ControlError> {
-        let answer =
-            self.json("POST", "/clock/advance", Some(json!({"to_ms": until.0, "step": step}))).await?;
+        let answer = self
+            .json("POST", "/clock/advance", Some(json!({"to_ms": until.0, "step": step})))
+            .await?;
         answer["now_ms"]
             .as_u64()
             .map(Millis)

@@ -103,9 +103,8 @@ fn ok(value: Value) -> Answer {
 /// Parses a JSON body, naming where it broke.
 fn parse<T: DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, Failure> {
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
-    serde_json::from_slice(body).map_err(|e| {
-        Failure::new(StatusCode::BAD_REQUEST, format!("malformed {what}: {e}"))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, format!("malformed {what}: {e}")))
 }
 
 async fn authorize(
@@ -263,8 +262,7 @@ async fn clock_advance(State(control): State<Control>, body: Bytes) -> Answer {
 
 async fn faults_list(State(control): State<Control>) -> Answer {
     let (faults, backend) = control.rig.read(|sim| {
-        let backend: Vec<String> =
-            sim.backend().armed_faults().map(|f| format!("{f:?}")).collect();
+        let backend: Vec<String> = sim.backend().armed_faults().map(|f| format!("{f:?}")).collect();
         (sim.faults_in_effect(), backend)
     })?;
     ok(json!({"in_effect": faults, "backend_armed": backend}))

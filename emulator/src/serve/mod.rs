@@ -1,14 +1,16 @@
 //! The tokio shells that put the rig on real sockets (the served target).
+//! They translate HTTP to the cores' values and back through the pure
+//! codecs of `wire`, and hold no payment logic of their own.
 //!
 //! - [`rig`]: [`rig::ServedRig`], the simulator's rig on a real or virtual
 //!   clock, its devices' backend calls carried over HTTP.
 //! - [`stripe`]: the backend's Stripe-compatible HTTP API.
 //! - [`control`]: the control API under `/_readerlab/`.
 //! - [`server`]: [`server::Server`], both APIs on one listener.
-//! - [`proxy`]: the Toxiproxy-compatible fault proxy for real TCP links.
+//! - [`client`]: [`client::ControlClient`], the control API from outside.
 
+pub mod client;
 pub mod control;
 pub mod rig;
 pub mod server;
 pub mod stripe;
-pub mod client;

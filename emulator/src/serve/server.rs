@@ -65,6 +65,7 @@ impl BackendHost for RigBackend {
                 code: None,
                 decline_code: None,
                 message: e.to_string(),
+                param: None,
                 payment_intent: None,
             })
         })
@@ -85,10 +86,9 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
         let rig = ServedRig::new(config.clock, config.secret_key.clone());
         // Devices call the backend on loopback even when clients come from
         // elsewhere.

@@ -96,7 +96,10 @@ impl Sim {
                 let card = CollectedCard::read(&number, mode);
                 let payment = payment.clone();
                 let device = Device::Reader(index);
-                self.engine_input(device, EngineInput::Collected { payment: payment.clone(), card });
+                self.engine_input(
+                    device,
+                    EngineInput::Collected { payment: payment.clone(), card },
+                );
                 self.engine_input(device, EngineInput::Confirm { payment });
             }
             EventBody::PaymentFailed { payment, .. } if *payment == action.payment => {
@@ -115,7 +118,8 @@ impl Sim {
         let now = self.now;
         match body {
             EventBody::SdkIntentCreated { payment, .. } if *payment == action.payment => {
-                let input = ReaderInput::Collect { payment: payment.clone(), amount: action.amount };
+                let input =
+                    ReaderInput::Collect { payment: payment.clone(), amount: action.amount };
                 let _ = self.readers[index].reader.handle(now, input);
             }
             EventBody::SdkPaymentSucceeded { payment, .. }

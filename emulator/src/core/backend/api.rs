@@ -12,6 +12,7 @@ use crate::core::money::Money;
 use crate::core::offline::{CaptureMethod, StoredPayment};
 use crate::core::profile::EntryMode;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// One API call: who makes it and with which `Idempotency-Key`.
@@ -51,6 +52,81 @@ pub enum ApiRequest {
     RetrievePaymentIntent { intent: String },
     /// `GET /v1/charges/{id}`.
     RetrieveCharge { charge: String },
+    /// `POST /v1/payment_intents` with a `description` or `metadata`: what a
+    /// server-side integration (a Stripe client library) sends. A separate
+    /// variant so that the devices' [`ApiRequest::CreatePaymentIntent`] keeps
+    /// its meaning; the wire decoder picks this one only when either is given.
+    CreateDescribedPaymentIntent {
+        amount: Money,
+        capture: CaptureMethod,
+        description: Option<String>,
+        metadata: BTreeMap<String, String>,
+    },
+    /// `GET /v1/payment_intents`: newest first.
+    ListPaymentIntents { page: ListParams },
+    /// `GET /v1/charges`: newest first.
+    ListCharges { page: ListParams },
+    /// `POST /v1/terminal/locations`.
+    CreateLocation { display_name: String, address: Address },
+    /// `GET /v1/terminal/locations/{id}`.
+    RetrieveLocation { location: String },
+    /// `GET /v1/terminal/locations`.
+    ListLocations { page: ListParams },
+    /// `POST /v1/terminal/configurations`.
+    CreateConfiguration { name: Option<String>, offline_enabled: Option<bool> },
+    /// `POST /v1/terminal/configurations/{id}`: only what is given changes.
+    UpdateConfiguration {
+        configuration: String,
+        name: Option<String>,
+        offline_enabled: Option<bool>,
+    },
+    /// `GET /v1/terminal/configurations/{id}`.
+    RetrieveConfiguration { configuration: String },
+    /// `GET /v1/terminal/configurations`.
+    ListConfigurations { page: ListParams },
+    /// `POST /v1/terminal/readers`: binds a rig reader by its simulated
+    /// registration code (`simulated-s700`, `simulated-wpe`).
+    RegisterReader { registration_code: String, location: Option<String>, label: Option<String> },
+    /// `GET /v1/terminal/readers/{id}`.
+    RetrieveReader { reader: String },
+    /// `GET /v1/terminal/readers`.
+    ListReaders { page: ListParams },
+    /// `DELETE /v1/terminal/readers/{id}`: the rig reader can be registered again.
+    DeleteReader { reader: String },
+    /// `POST /v1/terminal/readers/{id}/process_payment_intent`. `process_config`
+    /// is Stripe's JSON of the `process_config[...]` parameters, stored and echoed.
+    ProcessPaymentIntent {
+        reader: String,
+        intent: String,
+        process_config: serde_json::Map<String, serde_json::Value>,
+    },
+    /// `POST /v1/terminal/readers/{id}/cancel_action`.
+    CancelReaderAction { reader: String },
+    /// `POST /v1/test_helpers/terminal/readers/{id}/present_payment_method`
+    /// with `type=card_present`; `number` defaults to 4242 4242 4242 4242.
+    PresentPaymentMethod { reader: String, number: Option<CardNumber> },
+}
+
+/// The paging parameters of a list request (`limit` 1..=100, default 10).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListParams {
+    /// How many objects at most; `None` is Stripe's default of 10.
+    pub limit: Option<u64>,
+    /// The page starts after this id (older objects).
+    pub starting_after: Option<String>,
+    /// The page ends before this id (newer objects).
+    pub ending_before: Option<String>,
+}
+
+/// A Location's postal address; Stripe requires `country`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub country: String,
+    pub postal_code: Option<String>,
+    pub state: Option<String>,
 }
 
 impl ApiRequest {
@@ -65,6 +141,23 @@ impl ApiRequest {
             ApiRequest::ForwardOfflinePayment { .. } => RequestKind::ForwardOfflinePayment,
             ApiRequest::RetrievePaymentIntent { .. } => RequestKind::RetrievePaymentIntent,
             ApiRequest::RetrieveCharge { .. } => RequestKind::RetrieveCharge,
+            ApiRequest::CreateDescribedPaymentIntent { .. } => RequestKind::CreatePaymentIntent,
+            ApiRequest::ListPaymentIntents { .. } => RequestKind::ListPaymentIntents,
+            ApiRequest::ListCharges { .. } => RequestKind::ListCharges,
+            ApiRequest::CreateLocation { .. } => RequestKind::CreateLocation,
+            ApiRequest::RetrieveLocation { .. } => RequestKind::RetrieveLocation,
+            ApiRequest::ListLocations { .. } => RequestKind::ListLocations,
+            ApiRequest::CreateConfiguration { .. } => RequestKind::CreateConfiguration,
+            ApiRequest::UpdateConfiguration { .. } => RequestKind::UpdateConfiguration,
+            ApiRequest::RetrieveConfiguration { .. } => RequestKind::RetrieveConfiguration,
+            ApiRequest::ListConfigurations { .. } => RequestKind::ListConfigurations,
+            ApiRequest::RegisterReader { .. } => RequestKind::RegisterReader,
+            ApiRequest::RetrieveReader { .. } => RequestKind::RetrieveReader,
+            ApiRequest::ListReaders { .. } => RequestKind::ListReaders,
+            ApiRequest::DeleteReader { .. } => RequestKind::DeleteReader,
+            ApiRequest::ProcessPaymentIntent { .. } => RequestKind::ProcessPaymentIntent,
+            ApiRequest::CancelReaderAction { .. } => RequestKind::CancelReaderAction,
+            ApiRequest::PresentPaymentMethod { .. } => RequestKind::PresentPaymentMethod,
         }
     }
 }
@@ -82,6 +175,22 @@ pub enum RequestKind {
     ForwardOfflinePayment,
     RetrievePaymentIntent,
     RetrieveCharge,
+    ListPaymentIntents,
+    ListCharges,
+    CreateLocation,
+    RetrieveLocation,
+    ListLocations,
+    CreateConfiguration,
+    UpdateConfiguration,
+    RetrieveConfiguration,
+    ListConfigurations,
+    RegisterReader,
+    RetrieveReader,
+    ListReaders,
+    DeleteReader,
+    ProcessPaymentIntent,
+    CancelReaderAction,
+    PresentPaymentMethod,
 }
 
 /// A card as presented for an online authorization.
@@ -130,6 +239,10 @@ pub struct ApiError {
     pub message: String,
     /// The intent the error concerns, with its state, for card errors.
     pub payment_intent: Option<serde_json::Value>,
+    /// Stripe's `param`: the request parameter the error is about. Boxed
+    /// (one pointer) so that the error stays small enough to return by value.
+    #[serde(default)]
+    pub param: Option<Box<String>>,
 }
 
 /// Stripe's error `type`.

@@ -35,6 +35,9 @@ pub struct BackendConfig {
     /// The issuer's tables: the same ones the readers use, so online confirm
     /// and forwarding can never disagree about a card.
     pub cards: Arc<TestCards>,
+    /// The secret key (`sk_test_…`) a served backend's clients must present;
+    /// default `sk_test_readerlab`. Only the wire layer reads it.
+    pub secret_key: String,
 }
 
 impl Default for BackendConfig {
@@ -46,6 +49,7 @@ impl Default for BackendConfig {
             connection_token_lifetime: Duration::from_secs(10 * 60),
             idempotency_key_lifetime: hours(24),
             cards: Arc::new(TestCards::builtin().clone()),
+            secret_key: "sk_test_readerlab".to_owned(),
         }
     }
 }

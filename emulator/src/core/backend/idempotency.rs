@@ -125,6 +125,7 @@ mod tests {
             decline_code: None,
             message: String::new(),
             payment_intent: None,
+            param: None,
         })
     }
 

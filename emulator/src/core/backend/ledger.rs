@@ -13,6 +13,7 @@ use crate::core::backend::faults::{ArmedFaults, BackendFault, InvalidFault};
 use crate::core::backend::idempotency::{IdempotencyKeys, KeyLookup, KeyScope};
 use crate::core::backend::objects;
 use crate::core::backend::records::{Charge, ChargeStatus, PaymentIntent};
+use crate::core::backend::terminal::Terminal;
 use crate::core::backend::tokens::{ConnectionTokens, TokenRefusal};
 use crate::core::event::{EventBody, Part};
 use crate::core::money::Currency;
@@ -69,6 +70,8 @@ pub struct Backend {
     pub(super) forwarded: BTreeMap<(String, OfflineId), (Option<String>, ApiReply)>,
     pub(super) faults: ArmedFaults,
     pub(super) counters: Counters,
+    /// Locations, configurations, registered readers and their commands.
+    pub(super) terminal: Terminal,
     out: VecDeque<(Millis, EventBody)>,
 }
 
@@ -86,12 +89,13 @@ impl Backend {
         Backend {
             tokens: ConnectionTokens::new(config.connection_token_lifetime),
             keys: IdempotencyKeys::new(config.idempotency_key_lifetime),
-            config,
             intents: BTreeMap::new(),
             charges: BTreeMap::new(),
             forwarded: BTreeMap::new(),
             faults: ArmedFaults::default(),
             counters: Counters::default(),
+            terminal: Terminal::new(&config.account, config.livemode),
+            config,
             out: VecDeque::new(),
         }
     }

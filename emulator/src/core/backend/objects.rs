@@ -9,6 +9,7 @@
 use crate::core::backend::api::{ApiError, ApiErrorKind};
 use crate::core::backend::config::BackendConfig;
 use crate::core::backend::records::{Charge, ChargeStatus, IntentStatus, PaymentIntent};
+use crate::core::backend::terminal::{Configuration, Location, RegisteredReader};
 use crate::core::backend::tokens::ConnectionToken;
 use crate::core::offline::CaptureMethod;
 use crate::core::profile::EntryMode;
@@ -19,7 +20,8 @@ pub(crate) fn payment_intent(intent: &PaymentIntent, config: &BackendConfig) -> 
     let amount = intent.amount.amount;
     let capturable = if intent.status == IntentStatus::RequiresCapture { amount } else { 0 };
     let received = if intent.status == IntentStatus::Succeeded { amount } else { 0 };
-    let mut metadata = serde_json::Map::new();
+    let mut metadata: serde_json::Map<String, Value> =
+        intent.metadata.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     if let Some(offline_id) = &intent.offline_id {
         metadata.insert("offline_id".to_owned(), json!(offline_id.as_str()));
     }
@@ -39,7 +41,7 @@ pub(crate) fn payment_intent(intent: &PaymentIntent, config: &BackendConfig) -> 
         "created": config.unix_secs(intent.created),
         "currency": intent.amount.currency.as_str(),
         "customer": null,
-        "description": null,
+        "description": intent.description,
         "last_payment_error": intent.last_payment_error.as_ref().map(|e| {
             let mut body = error_body(e);
             if let Some(map) = body.as_object_mut() {
@@ -180,6 +182,9 @@ pub fn error_body(error: &ApiError) -> Value {
         if let Some(decline_code) = &error.decline_code {
             map.insert("decline_code".to_owned(), json!(decline_code));
         }
+        if let Some(param) = &error.param {
+            map.insert("param".to_owned(), json!(param));
+        }
         if let Some(intent) = &error.payment_intent {
             map.insert("payment_intent".to_owned(), intent.clone());
         }
@@ -218,5 +223,72 @@ pub(crate) fn error(
         decline_code: None,
         message: message.to_owned(),
         payment_intent: None,
+        param: None,
     }
+}
+
+/// The `terminal.location` object.
+pub(crate) fn location(location: &Location) -> Value {
+    let address = &location.address;
+    json!({
+        "id": location.id,
+        "object": "terminal.location",
+        "address": {
+            "city": address.city,
+            "country": address.country,
+            "line1": address.line1,
+            "line2": address.line2,
+            "postal_code": address.postal_code,
+            "state": address.state,
+        },
+        "display_name": location.display_name,
+        "livemode": location.livemode,
+        "metadata": {},
+    })
+}
+
+/// The `terminal.configuration` object, with its `offline` part only.
+pub(crate) fn configuration(configuration: &Configuration) -> Value {
+    json!({
+        "id": configuration.id,
+        "object": "terminal.configuration",
+        "is_account_default": configuration.is_account_default,
+        "livemode": configuration.livemode,
+        "name": configuration.name,
+        "offline": configuration.offline_enabled.map(|enabled| json!({"enabled": enabled})),
+    })
+}
+
+/// The `terminal.reader` object; `online` is the rig's view of its internet.
+pub(crate) fn reader(reader: &RegisteredReader, online: bool) -> Value {
+    let action = reader.action.as_ref().map(|action| {
+        let mut process = json!({"payment_intent": action.intent});
+        if !action.process_config.is_empty()
+            && let Some(map) = process.as_object_mut()
+        {
+            map.insert("process_config".to_owned(), Value::Object(action.process_config.clone()));
+        }
+        json!({
+            "type": "process_payment_intent",
+            "status": action.status.as_str(),
+            "process_payment_intent": process,
+            "failure_code": action.failure_code,
+            "failure_message": action.failure_message,
+        })
+    });
+    json!({
+        "id": reader.id,
+        "object": "terminal.reader",
+        "action": action,
+        "device_sw_version": null,
+        "device_type": reader.model.stripe_device_type(),
+        "ip_address": null,
+        "label": reader.label,
+        "last_seen_at": null,
+        "livemode": reader.livemode,
+        "location": reader.location,
+        "metadata": {},
+        "serial_number": reader.serial,
+        "status": if online { "online" } else { "offline" },
+    })
 }

@@ -20,6 +20,7 @@ use crate::core::money::Money;
 use crate::core::offline::{CaptureMethod, OfflineId, StoredPayment};
 use crate::core::profile::EntryMode;
 use crate::core::time::Millis;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The card side of one authorization attempt.
@@ -52,6 +53,24 @@ impl Backend {
                 let id = self.create_intent(now, caller, *amount, *capture, None);
                 Executed::Ran(self.intent_reply(&id))
             }
+            ApiRequest::CreateDescribedPaymentIntent { amount, capture, description, metadata } => {
+                if amount.amount == 0 {
+                    return Executed::Refused(invalid(
+                        "parameter_invalid_integer",
+                        "This value must be greater than or equal to 1.",
+                    ));
+                }
+                let id = self.create_intent(now, caller, *amount, *capture, None);
+                if let Some(intent) = self.intents.get_mut(&id) {
+                    intent.description = description.clone();
+                    intent.metadata = metadata.clone();
+                }
+                Executed::Ran(self.intent_reply(&id))
+            }
+            ApiRequest::ListPaymentIntents { page } => {
+                Executed::Ran(self.list_intents(caller, page))
+            }
+            ApiRequest::ListCharges { page } => Executed::Ran(self.list_charges(caller, page)),
             ApiRequest::ConfirmPaymentIntent { intent, card } => {
                 Executed::Ran(self.confirm(now, caller, intent, card))
             }
@@ -76,6 +95,7 @@ impl Backend {
                     None => ApiReply::Err(missing("charge", charge)),
                 })
             }
+            terminal => self.execute_terminal(now, caller, terminal),
         }
     }
 
@@ -138,6 +158,8 @@ impl Backend {
             latest_charge: None,
             canceled_at: None,
             last_payment_error: None,
+            description: None,
+            metadata: BTreeMap::new(),
         };
         self.intents.insert(id.clone(), intent);
         self.emit(
@@ -462,14 +484,18 @@ impl Backend {
 
     /// The intent `id` if the caller may see it; other accounts' and other
     /// modes' intents do not exist for it.
-    fn find_intent(&self, caller: &Caller, id: &str) -> Result<&PaymentIntent, ApiError> {
+    pub(super) fn find_intent(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<&PaymentIntent, ApiError> {
         self.intents
             .get(id)
             .filter(|i| i.account == caller.account && i.livemode == caller.livemode)
             .ok_or_else(|| missing("payment_intent", id))
     }
 
-    fn unexpected_state(&self, intent: &PaymentIntent, action: &str) -> ApiError {
+    pub(super) fn unexpected_state(&self, intent: &PaymentIntent, action: &str) -> ApiError {
         let mut error = invalid(
             "payment_intent_unexpected_state",
             &format!(
@@ -486,7 +512,7 @@ impl Backend {
     }
 }
 
-fn owned_by(caller: &Caller, charge: &Charge) -> bool {
+pub(super) fn owned_by(caller: &Caller, charge: &Charge) -> bool {
     charge.account == caller.account && charge.livemode == caller.livemode
 }
 
@@ -499,11 +525,11 @@ fn error_code_for(decline_code: &str) -> String {
     }
 }
 
-fn invalid(code: &str, message: &str) -> ApiError {
+pub(super) fn invalid(code: &str, message: &str) -> ApiError {
     objects::error(400, ApiErrorKind::InvalidRequestError, Some(code), message)
 }
 
-fn missing(object: &str, id: &str) -> ApiError {
+pub(super) fn missing(object: &str, id: &str) -> ApiError {
     objects::error(
         404,
         ApiErrorKind::InvalidRequestError,

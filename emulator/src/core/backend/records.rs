@@ -12,6 +12,7 @@ use crate::core::offline::{CaptureMethod, OfflineId};
 use crate::core::profile::EntryMode;
 use crate::core::time::Millis;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A payment intent's `status`, limited to the states a card-present flow
 /// reaches.
@@ -68,6 +69,11 @@ pub struct PaymentIntent {
     pub canceled_at: Option<Millis>,
     /// The last card error, cleared by a success.
     pub last_payment_error: Option<ApiError>,
+    /// The integration's `description`, echoed.
+    pub description: Option<String>,
+    /// The integration's `metadata`, echoed (beside `offline_id` for a
+    /// forwarded payment).
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// A charge's `status`.

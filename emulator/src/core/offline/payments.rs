@@ -88,8 +88,14 @@ impl OfflineEngine {
             amount,
         };
         self.out.event(now, body);
-        let intent =
-            Intent { amount, behavior, capture, mode: Mode::Online, id: Some(id), step: Step::Created };
+        let intent = Intent {
+            amount,
+            behavior,
+            capture,
+            mode: Mode::Online,
+            id: Some(id),
+            step: Step::Created,
+        };
         self.intents.insert(payment, intent);
     }
 

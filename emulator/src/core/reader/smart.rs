@@ -57,11 +57,7 @@ impl SmartState {
 
 /// The simulated registration code Stripe accepts for each smart model.
 fn simulated_code(model: ReaderModel) -> Option<&'static str> {
-    match model {
-        ReaderModel::S700 => Some("simulated-s700"),
-        ReaderModel::WiseposE => Some("simulated-wpe"),
-        _ => None,
-    }
+    model.simulated_registration_code()
 }
 
 impl Reader {

@@ -1,0 +1,113 @@
+//! The Stripe-compatible HTTP API of the served backend: one axum fallback
+//! handler that reads every `/v1/...` request with `wire::stripe::decode_request`,
+//! runs it on a [`BackendHost`], and writes the reply with `encode_reply`.
+//!
+//! The host owns the clock and the ledger; this router owns neither, holds
+//! no payment logic, and never decides an answer itself beyond refusing a
+//! body that is too large. `BackendHost::call` is synchronous and may take a
+//! lock, so it runs on tokio's blocking pool.
+
+use crate::core::backend::{ApiCall, ApiError, ApiErrorKind, ApiReply};
+use crate::wire::stripe::{decode_request, encode_reply};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The largest request body accepted: Stripe's requests are small forms; a
+/// forwarded stored payment is well under a kilobyte.
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// What the router runs calls on: the served rig's backend.
+pub trait BackendHost: Send + Sync + 'static {
+    /// Runs one call at the host's current time (the host owns clock and ledger) and returns its reply.
+    fn call(&self, call: ApiCall) -> ApiReply;
+    /// The secret key clients must present.
+    fn secret_key(&self) -> String;
+}
+
+#[derive(Clone)]
+struct Shared {
+    host: Arc<dyn BackendHost>,
+    requests: Arc<AtomicU64>,
+}
+
+/// The router serving Stripe's `/v1/...` API from `host`.
+pub fn router(host: Arc<dyn BackendHost>) -> Router {
+    let shared = Shared { host, requests: Arc::new(AtomicU64::new(0)) };
+    Router::new().fallback(handle).layer(DefaultBodyLimit::max(BODY_LIMIT)).with_state(shared)
+}
+
+async fn handle(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let number = shared.requests.fetch_add(1, Ordering::Relaxed) + 1;
+    let request_id = format!("req_{number:014}");
+    let reply = match body {
+        Ok(body) => answer(&shared, &method, &uri, &headers, body).await,
+        Err(rejection) => ApiReply::Err(plain_error(
+            rejection.status().as_u16(),
+            ApiErrorKind::InvalidRequestError,
+            &format!("The request body could not be read: {rejection}"),
+        )),
+    };
+    let (status, body) = encode_reply(&reply);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, body).into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response_headers.insert("request-id", value);
+    }
+    response
+}
+
+async fn answer(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> ApiReply {
+    let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let host = Arc::clone(&shared.host);
+    let call = match decode_request(
+        method.as_str(),
+        path_and_query,
+        header(header::AUTHORIZATION),
+        headers.get("idempotency-key").and_then(|v| v.to_str().ok()),
+        &body,
+        &host.secret_key(),
+    ) {
+        Ok(call) => call,
+        Err(error) => return ApiReply::Err(error),
+    };
+    match tokio::task::spawn_blocking(move || host.call(call)).await {
+        Ok(reply) => reply,
+        Err(_) => ApiReply::Err(plain_error(
+            500,
+            ApiErrorKind::ApiError,
+            "The backend failed while answering this request.",
+        )),
+    }
+}
+
+fn plain_error(status: u16, kind: ApiErrorKind, message: &str) -> ApiError {
+    ApiError {
+        status,
+        kind,
+        code: None,
+        decline_code: None,
+        message: message.to_owned(),
+        payment_intent: None,
+        param: None,
+    }
+}
