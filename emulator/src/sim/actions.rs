@@ -27,7 +27,7 @@ pub(super) struct Action {
     pub(super) payment: String,
     amount: Money,
     /// The card presented, once presented (read when the reader collects).
-    card: Option<(String, EntryMode)>,
+    pub(super) card: Option<(String, EntryMode)>,
 }
 
 impl Sim {

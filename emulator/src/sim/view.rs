@@ -93,6 +93,9 @@ impl Sim {
     ) -> Result<(), String> {
         let now = self.now;
         let slot = self.readers.get_mut(index).ok_or_else(|| format!("no reader #{index}"))?;
+        if let Some(action) = self.actions.get_mut(&index) {
+            action.card = Some((number.to_owned(), mode));
+        }
         let number = CardNumber::from(number);
         let input = crate::core::reader::Input::PresentCard { number, mode };
         slot.reader.handle(now, input).map_err(|e| e.to_string())?;
