@@ -288,6 +288,8 @@ fn stripe_python_requests_decode() {
             number: Some("4000000000009995".into())
         }
     );
+    let plus = decode("GET", "/v1/charges/ch_a+b", BEARER, "").unwrap();
+    assert_eq!(plus.request, ApiRequest::RetrieveCharge { charge: "ch_a+b".into() });
     let token = decode("GET", "/v1/payment_intents/pi_1", Some("Bearer pst_test_1"), "").unwrap();
     assert_eq!(token.token.as_deref(), Some("pst_test_1"));
 }
