@@ -59,7 +59,8 @@ pub fn decode_request(
         .strip_prefix("/v1/")
         .ok_or_else(unrecognized)?
         .split('/')
-        .map(|s| decode(s.as_bytes()))
+        // In a path `+` is itself, not a space as in a form.
+        .map(|s| decode(s.replace('+', "%2B").as_bytes()))
         .collect::<Result<_, _>>()
         .map_err(|_| unrecognized())?;
     if segments.iter().any(String::is_empty) {

@@ -116,7 +116,7 @@ mod tests {
         for limit in [0, 101] {
             let error =
                 page("x", "/v1/x", ids(1), &params(Some(limit), None, None), render).unwrap_err();
-            assert_eq!(error.param.as_deref(), Some("limit"));
+            assert_eq!(error.param.as_deref().map(String::as_str), Some("limit"));
         }
         let error =
             page("x", "/v1/x", ids(1), &params(None, Some("nope"), None), render).unwrap_err();

@@ -240,8 +240,9 @@ impl Backend {
             let mut error = invalid(
                 "terminal_reader_unavailable",
                 &format!(
-                    "No unregistered {model} reader is left in the rig for `{code}`: add one to \
-                     the rig file (or delete a registered one) and try again."
+                    "No unregistered {model} reader ({}) is left in the rig for `{code}`: add \
+                     one to the rig file (or delete a registered one) and try again.",
+                    model.stripe_device_type()
                 ),
             );
             error.param = Some(Box::new("registration_code".to_owned()));
