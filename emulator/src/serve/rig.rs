@@ -127,7 +127,10 @@ impl ServedRig {
     /// A served rig with no rig running yet. Must be called inside a tokio
     /// runtime (the driver and carriers are spawned on it).
     pub fn new(mode: ClockMode, secret_key: String) -> ServedRig {
+        // The pool needs a timer to expire idle connections; without one a
+        // connection idle past the timeout is handed out and hangs.
         let client = Client::builder(TokioExecutor::new())
+            .pool_timer(hyper_util::rt::TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build_http();
         let shared = Arc::new(Shared {
@@ -324,7 +327,15 @@ impl ServedRig {
 
     /// After the rig ran: its new calls go on their way, and watchers hear
     /// how far the history got.
-    fn dispatch(&self, mut state: MutexGuard<'_, State>) {
+    fn dispatch(&self, state: MutexGuard<'_, State>) {
+        self.dispatch_quietly(state);
+        self.shared.wake.notify_one();
+    }
+
+    /// [`ServedRig::dispatch`] without waking the clock driver: what the
+    /// driver itself uses (waking itself would make it spin and starve the
+    /// carriers it just spawned).
+    fn dispatch_quietly(&self, mut state: MutexGuard<'_, State>) {
         let generation = state.generation;
         let (outgoing, recorded) = match state.sim.as_mut() {
             Some(sim) => (sim.take_outgoing(), sim.events().len()),
@@ -348,7 +359,6 @@ impl ServedRig {
             *seen = (generation, recorded);
             changed
         });
-        self.shared.wake.notify_one();
     }
 
     fn after(&self, f: impl FnOnce(&mut Sim)) {
@@ -372,7 +382,7 @@ impl ServedRig {
                     }
                     sim.next_deadline()
                 });
-                self.dispatch(state);
+                self.dispatch_quietly(state);
                 next.map(|t| origin + Duration::from_millis(t.0))
             };
             let cap = Instant::now() + Duration::from_secs(1);

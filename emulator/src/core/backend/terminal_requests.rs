@@ -371,9 +371,13 @@ impl Backend {
         reader_id: &str,
         number: Option<&CardNumber>,
     ) -> Executed {
-        let reader = match self.ready_reader(caller, reader_id) {
+        // A card held to the reader is the customer's doing, not a call to
+        // the reader: it works whether or not the reader's internet is up
+        // (an action accepted online, then the internet drops, then the
+        // tap: the reader stores the payment offline).
+        let reader = match self.find_reader(caller, reader_id) {
             Ok(reader) => reader,
-            Err(refusal) => return refusal,
+            Err(error) => return Executed::Ran(ApiReply::Err(error)),
         };
         if !reader.action.as_ref().is_some_and(|a| a.status == ActionStatus::InProgress) {
             return Executed::Refused(no_action());
