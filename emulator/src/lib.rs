@@ -9,9 +9,10 @@
 //! [`device`] wires an offline engine to its store, and [`sim`] runs a
 //! whole rig on virtual time with faults. [`wire`] holds the pure codecs of
 //! the served target (Stripe's form encoding, the backend's calls as Stripe
-//! HTTP requests and back) and [`serve`] the HTTP servers around them (the
-//! Stripe-compatible router). Nothing in `core` may depend on them; they
-//! depend on `core`.
+//! HTTP requests and back) and [`serve`] the tokio shells that put the rig
+//! on real sockets (the served rig, the Stripe-compatible backend API, the
+//! control API, the Toxiproxy-compatible fault proxy). Nothing in `core` may
+//! depend on them; they depend on `core`.
 
 pub mod core;
 pub mod device;

@@ -52,6 +52,8 @@ enum Command {
     Sim(SimArgs),
     /// Measure parts of the rig on this machine.
     Bench(BenchArgs),
+    /// Serve a Toxiproxy-compatible fault proxy for real TCP links (docs/proxy.md).
+    Proxy(crate::proxy::ProxyArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -260,6 +262,7 @@ pub fn main() -> ExitCode {
             print!("{}", if args.json { crate::defects::json() } else { crate::defects::table() });
             Ok(())
         }
+        Command::Proxy(args) => crate::proxy::run(&args),
         Command::Sim(args) => match sim(&args) {
             Ok(true) => return ExitCode::SUCCESS,
             Ok(false) => return ExitCode::from(EXIT_VIOLATED),

@@ -1,6 +1,7 @@
 //! readerlab: the harness around the emulator: the Rig abstraction and its
 //! targets, the invariant checker, the cucumber step vocabulary and runner,
-//! reports, and the command line (architecture.md §3). Exploration and the
+//! reports, the command line (architecture.md §3) and `readerlab proxy`, the
+//! Toxiproxy-compatible fault proxy as a server. Exploration and the
 //! served and lab targets come with later issues.
 //!
 //! It depends on `readerlab-emulator`, never the other way round.
@@ -10,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod defects;
 pub mod explore;
+pub mod proxy;
 pub mod readers;
 pub mod report;
 pub mod rig;

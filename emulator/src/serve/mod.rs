@@ -8,9 +8,11 @@
 //! - [`control`]: the control API under `/_readerlab/`.
 //! - [`server`]: [`server::Server`], both APIs on one listener.
 //! - [`client`]: [`client::ControlClient`], the control API from outside.
+//! - [`proxy`]: the Toxiproxy-compatible fault proxy for real TCP links.
 
 pub mod client;
 pub mod control;
+pub mod proxy;
 pub mod rig;
 pub mod server;
 pub mod stripe;
