@@ -6,7 +6,6 @@
 
 use crate::core::event::Event;
 use crate::core::time::Millis;
-use crate::history::read_history;
 use crate::sim::{Fault, PaymentSpec, RigSpec};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -134,7 +133,20 @@ impl ControlClient {
     /// The history from event index `from` on.
     pub async fn history(&self, from: usize) -> Result<Vec<Event>, ControlError> {
         let bytes = self.call("GET", &format!("/history?from={from}"), None).await?;
-        read_history(bytes.as_ref()).map_err(|e| ControlError::Unreadable(e.to_string()))
+        let mut events: Vec<Event> = Vec::new();
+        for (index, line) in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+            let event: Event = serde_json::from_slice(line).map_err(|e| {
+                ControlError::Unreadable(format!("history line {}: {e}", from + index + 1))
+            })?;
+            let expected = (from + index + 1) as u64;
+            if event.seq != expected {
+                let message =
+                    format!("sequence number {} where {expected} was expected", event.seq);
+                return Err(ControlError::Unreadable(message));
+            }
+            events.push(event);
+        }
+        Ok(events)
     }
 
     /// Ends the run (faults cleared, queues drained, storage scanned).

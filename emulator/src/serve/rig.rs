@@ -189,6 +189,9 @@ impl ServedRig {
     /// it at rig time zero, replacing any rig that ran.
     pub fn start(&self, mut spec: RigSpec) -> Result<(), ServeError> {
         spec.external_backend = true;
+        // Virtual time has no real latency, so the links' model supplies
+        // it; on the real clock the sockets have their own.
+        spec.model_latency = self.shared.mode == ClockMode::Virtual;
         let sim = Sim::new(spec)?;
         let mut state = self.state();
         state.generation += 1;
@@ -411,9 +414,6 @@ impl ServedRig {
     /// Carries one call to the backend and hands its answer to the rig.
     async fn carry(&self, generation: u64, outgoing: Outgoing) {
         let permit = self.shared.carriers.acquire().await;
-        if !outgoing.extra_delay.is_zero() {
-            tokio::time::sleep(outgoing.extra_delay).await;
-        }
         let reply = self.send(&outgoing).await;
         drop(permit);
         {

@@ -93,6 +93,13 @@ pub struct RigSpec {
     /// process over the simulated links.
     #[serde(skip)]
     pub external_backend: bool,
+    /// With an external backend: whether the links' latency model still
+    /// applies to carried calls (their base latency and jitter; a `latency`
+    /// fault's extra applies either way). Right on a virtual clock, where
+    /// a carried call takes no time; wrong on a real one, where the socket
+    /// has its own latency.
+    #[serde(skip)]
+    pub model_latency: bool,
 }
 
 impl RigSpec {
@@ -107,6 +114,7 @@ impl RigSpec {
             mobile_link: None,
             data_dir: None,
             external_backend: false,
+            model_latency: true,
         }
     }
 }
@@ -193,6 +201,10 @@ enum Timer {
     Watchdog { payment: String },
     /// The app looks again (connect retries).
     Wake,
+    /// A call for the external backend has crossed its link.
+    Carry(Outgoing),
+    /// The external backend's answer has crossed the link back.
+    Answer(Awaiting, Option<ApiReply>),
 }
 
 /// The shape of one long random run: how long, how many customers, how
@@ -293,15 +305,13 @@ pub struct Outgoing {
     pub id: u64,
     /// The caller's internet link.
     pub link: LinkId,
-    /// Latency a `latency` fault adds on that link, to hold the call for.
-    pub extra_delay: Duration,
     /// The call.
     pub call: ApiCall,
 }
 
 /// Who waits for an [`Outgoing`] call's answer.
 #[derive(Debug)]
-struct Awaiting {
+pub(crate) struct Awaiting {
     link: LinkId,
     from: Device,
     generation: u64,
@@ -587,10 +597,30 @@ impl Sim {
     /// `response_lost` rule takes it, or if the device restarted since.
     pub fn reply(&mut self, id: u64, reply: Option<ApiReply>) {
         let Some(waiting) = self.awaiting.remove(&id) else { return };
-        let Some(reply) = reply else { return self.pump() };
+        let delay = self.carried_delay(waiting.link);
+        if delay.is_zero() {
+            self.answer(waiting, reply);
+        } else {
+            let at = self.now + delay;
+            self.at(at, Timer::Answer(waiting, reply));
+        }
+        self.pump();
+    }
+
+    /// How long a carried call or answer takes to cross `link` in rig time.
+    fn carried_delay(&mut self, link: LinkId) -> Duration {
+        let state = self.links.get(&link).expect("calls leave on known links");
+        let ms = if self.spec.model_latency { state.delay(&mut self.rng) } else { state.extra_ms };
+        Duration::from_millis(ms)
+    }
+
+    /// An answer arrives at its device (if the link and the device are
+    /// still there).
+    fn answer(&mut self, waiting: Awaiting, reply: Option<ApiReply>) {
+        let Some(reply) = reply else { return };
         let link = self.links.get_mut(&waiting.link).expect("calls leave on known links");
         if !link.up {
-            return self.pump();
+            return;
         }
         let applied = match &reply {
             ApiReply::Ok(_) => true,
@@ -598,8 +628,7 @@ impl Sim {
         };
         if applied && link.meets(waiting.kind, RequestFate::ResponseLost) {
             let detail = format!("{:?}", waiting.kind);
-            self.request_fault_fired(waiting.link, RequestFate::ResponseLost, detail);
-            return self.pump();
+            return self.request_fault_fired(waiting.link, RequestFate::ResponseLost, detail);
         }
         let now = self.now;
         if let Some(slot) = self.slot_mut(waiting.from)
@@ -608,7 +637,6 @@ impl Sim {
         {
             device.reply(now, waiting.call, reply);
         }
-        self.pump();
     }
 
     /// Runs a call that reached the backend from outside the simulator (a
@@ -791,11 +819,17 @@ impl Sim {
             return self.request_fault_fired(link_id, RequestFate::Swallowed, format!("{kind:?}"));
         }
         if self.spec.external_backend {
+            let delay = self.carried_delay(link_id);
             self.next_id += 1;
             let id = self.next_id;
-            let extra_delay = Duration::from_millis(link.extra_ms);
             self.awaiting.insert(id, Awaiting { link: link_id, from, generation, call, kind });
-            self.outgoing.push(Outgoing { id, link: link_id, extra_delay, call: api });
+            let outgoing = Outgoing { id, link: link_id, call: api };
+            if delay.is_zero() {
+                self.outgoing.push(outgoing);
+            } else {
+                let at = self.now + delay;
+                self.at(at, Timer::Carry(outgoing));
+            }
             return;
         }
         let delay = link.delay(&mut self.rng);

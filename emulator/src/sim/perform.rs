@@ -51,6 +51,15 @@ impl Sim {
             }
             Timer::Watchdog { payment } => self.watchdog(&payment),
             Timer::Wake => {}
+            Timer::Carry(outgoing) => {
+                // A call that left before its link went down is lost with it.
+                if self.links[&outgoing.link].up {
+                    self.outgoing.push(outgoing);
+                } else {
+                    self.awaiting.remove(&outgoing.id);
+                }
+            }
+            Timer::Answer(waiting, reply) => self.answer(waiting, reply),
         }
     }
 
