@@ -43,3 +43,6 @@ for defect in $("$readerlab" defects | tail -n +2 | awk '{print $1}'); do
   "$readerlab" run "$feature" > /dev/null
   echo "ci: --defect $defect caught by its scenario, a busy day and exploration (exit 1)"
 done
+# Serve mode with real clients (stripe-python, toxiproxy-python) and the
+# served target.
+bash ci/served.sh

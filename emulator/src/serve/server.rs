@@ -6,6 +6,7 @@ use super::control;
 use super::rig::{ClockMode, Routes, ServedRig};
 use super::stripe::{self, BackendHost};
 use crate::core::backend::{ApiCall, ApiError, ApiErrorKind, ApiReply};
+use crate::core::event::ConnectionStatus;
 use crate::sim::RigSpec;
 use std::collections::BTreeMap;
 use std::io;
@@ -99,6 +100,20 @@ impl Server {
         let host: Arc<dyn BackendHost> = Arc::new(RigBackend(rig.clone()));
         let app = stripe::router(host)
             .nest("/_readerlab", control::router(rig.clone(), config.token.clone()));
+        if config.clock == ClockMode::Real {
+            // Clients may ask for a payment as soon as we answer: let the
+            // readers finish connecting to the POS first (under 2 s).
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+            while tokio::time::Instant::now() < deadline {
+                let ready = rig.read(|sim| {
+                    sim.reader_views().iter().all(|r| r.status == ConnectionStatus::Connected)
+                })?;
+                if ready {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
             axum::serve(listener, app)

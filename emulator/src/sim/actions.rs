@@ -102,6 +102,13 @@ impl Sim {
                 );
                 self.engine_input(device, EngineInput::Confirm { payment });
             }
+            // The reader cannot take it at all (not yet connected, busy):
+            // the action fails at once rather than waiting forever.
+            EventBody::PaymentRefused { payment, code, .. } if *payment == action.payment => {
+                let message = format!("The reader refused the payment ({code}).");
+                let failed = ActionResult::Failed { code: code.name().to_lowercase(), message };
+                self.end_action(index, failed);
+            }
             EventBody::PaymentFailed { payment, .. } if *payment == action.payment => {
                 let message = "the reader lost the payment".to_owned();
                 let failed = ActionResult::Failed { code: "reader_error".to_owned(), message };
