@@ -64,7 +64,7 @@ struct RunArgs {
     /// Only scenarios whose tags match this expression (`@incident and not @slow`).
     #[arg(long, value_name = "EXPR")]
     tags: Option<String>,
-    /// Who plays the rig. Only `sim` exists so far.
+    /// Who plays the rig: `sim` (in process) or `served` (a readerlab serve per scenario, through its sockets).
     #[arg(long, default_value = "sim", value_name = "TARGET")]
     target: String,
     /// The seed of every scenario; the same seed gives the same histories.

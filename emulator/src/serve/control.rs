@@ -10,7 +10,7 @@
 //! `Authorization: Bearer <token>`.
 
 use super::rig::{ClockMode, ServeError, ServedRig};
-use crate::core::event::Event;
+use crate::core::event::{Event, EventBody};
 use crate::core::profile::EntryMode;
 use crate::core::time::Millis;
 use crate::sim::{Fault, FaultError, PaymentSpec, RigSpec, Sim};
@@ -437,24 +437,31 @@ async fn history(State(control): State<Control>, Query(query): Query<HistoryQuer
     }
     let rig = control.rig.clone();
     let watch = control.rig.watch_history();
-    let state = (Some(first), query.from + events.len(), watch, rig);
-    let stream = futures::stream::unfold(state, move |(first, next, mut watch, rig)| async move {
-        if let Some(first) = first {
-            return Some((Ok::<_, std::io::Error>(first), (None, next, watch, rig)));
-        }
-        loop {
-            watch.changed().await.ok()?;
-            match rig.events_from(next) {
-                Ok((g, events)) if g == generation && !events.is_empty() => {
-                    let next = next + events.len();
-                    return Some((Ok(jsonl(&events)), (None, next, watch, rig)));
-                }
-                Ok((g, _)) if g == generation => {}
-                // The rig finished or another one started: the stream ends.
-                _ => return None,
+    let ended = events.last().is_some_and(|e| matches!(e.body, EventBody::RigFinished));
+    let state = (Some(first), ended, query.from + events.len(), watch, rig);
+    let stream =
+        futures::stream::unfold(state, move |(first, ended, next, mut watch, rig)| async move {
+            if let Some(first) = first {
+                return Some((Ok::<_, std::io::Error>(first), (None, ended, next, watch, rig)));
             }
-        }
-    });
+            if ended {
+                return None;
+            }
+            loop {
+                watch.changed().await.ok()?;
+                match rig.events_from(next) {
+                    Ok((g, events)) if g == generation && !events.is_empty() => {
+                        let next = next + events.len();
+                        // `rig.finished` is the last event a rig records.
+                        let ended = events.iter().any(|e| matches!(e.body, EventBody::RigFinished));
+                        return Some((Ok(jsonl(&events)), (None, ended, next, watch, rig)));
+                    }
+                    Ok((g, _)) if g == generation => {}
+                    // Another rig started: this history is over.
+                    _ => return None,
+                }
+            }
+        });
     Ok((ndjson, Body::from_stream(stream)).into_response())
 }
 

@@ -108,6 +108,9 @@ struct Shared {
     carriers: Semaphore,
     secret_key: String,
     routes: Mutex<Option<Routes>>,
+    /// Where rigs started through the control API keep their stores
+    /// (`<data>/rigs/<generation>`); `None`: in memory.
+    data_root: Mutex<Option<std::path::PathBuf>>,
 }
 
 #[derive(Debug)]
@@ -149,6 +152,7 @@ impl ServedRig {
             carriers: Semaphore::new(CARRIERS),
             secret_key,
             routes: Mutex::new(None),
+            data_root: Mutex::new(None),
         });
         let rig = ServedRig { shared };
         let driver = rig.clone();
@@ -185,6 +189,12 @@ impl ServedRig {
         }
     }
 
+    /// Rigs whose spec names no data directory keep their stores under
+    /// `root/rigs/<generation>`.
+    pub fn set_data_root(&self, root: std::path::PathBuf) {
+        *lock(&self.shared.data_root) = Some(root);
+    }
+
     /// Builds a new rig from `spec` (calls carried externally) and starts
     /// it at rig time zero, replacing any rig that ran.
     pub fn start(&self, mut spec: RigSpec) -> Result<(), ServeError> {
@@ -192,6 +202,12 @@ impl ServedRig {
         // Virtual time has no real latency, so the links' model supplies
         // it; on the real clock the sockets have their own.
         spec.model_latency = self.shared.mode == ClockMode::Virtual;
+        let generation = self.state().generation + 1;
+        if spec.data_dir.is_none()
+            && let Some(root) = lock(&self.shared.data_root).as_ref()
+        {
+            spec.data_dir = Some(root.join("rigs").join(generation.to_string()));
+        }
         let sim = Sim::new(spec)?;
         let mut state = self.state();
         state.generation += 1;

@@ -96,6 +96,9 @@ impl Server {
         let backend = SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port());
         let backend = if addr.ip().is_unspecified() { backend } else { addr };
         rig.set_routes(Routes { backend, via: BTreeMap::new() });
+        if let Some(data) = &config.rig.data_dir {
+            rig.set_data_root(data.clone());
+        }
         rig.start(config.rig.clone())?;
         let host: Arc<dyn BackendHost> = Arc::new(RigBackend(rig.clone()));
         let app = stripe::router(host)

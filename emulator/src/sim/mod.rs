@@ -310,7 +310,7 @@ pub struct Outgoing {
 }
 
 /// Who waits for an [`Outgoing`] call's answer.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Awaiting {
     link: LinkId,
     from: Device,
