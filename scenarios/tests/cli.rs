@@ -117,12 +117,32 @@ fn help_lists_every_command_of_the_interface() {
 
 #[test]
 fn commands_not_built_yet_say_so_and_fail() {
-    for args in [&["serve"][..], &["replay", "x.feature"]] {
-        let out = readerlab(args);
-        assert_eq!(out.status.code(), Some(69), "{args:?}");
-        assert!(stderr(&out).contains("not built yet"), "{args:?}: {}", stderr(&out));
-        assert!(stdout(&out).is_empty(), "{args:?} must not print results");
-    }
+    let out = readerlab(&["replay", "x.feature"]);
+    assert_eq!(out.status.code(), Some(69));
+    assert!(stderr(&out).contains("not built yet"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "replay must not print results");
+}
+
+#[test]
+fn serve_refuses_to_expose_its_control_api_without_a_token() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let dir = data.path().to_str().expect("utf-8");
+    let out = readerlab(&["serve", "--listen", "0.0.0.0:0", "--data", dir]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--token"), "{}", stderr(&out));
+}
+
+#[test]
+fn serve_names_the_rig_file_and_the_unknown_model() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let rig = data.path().join("rig.toml");
+    std::fs::write(&rig, "readers = [\"s700\", \"s900\"]\n").expect("write");
+    let dir = data.path().join("data");
+    let args = ["serve", "--rig", rig.to_str().unwrap(), "--data", dir.to_str().unwrap()];
+    let out = readerlab(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("rig.toml") && err.contains("unknown reader model `s900`"), "{err}");
 }
 
 #[test]
