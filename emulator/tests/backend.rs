@@ -3,6 +3,8 @@
 //! online and at forwarding (decline on sync), exactly-once forwarding under
 //! retries, connection tokens, account and mode mismatches, and armed faults.
 
+mod stripe_fixtures;
+
 use readerlab_emulator::core::backend::{
     ApiCall, ApiError, ApiErrorKind, ApiReply, ApiRequest, Backend, BackendConfig, BackendFault,
     ChargeStatus, CurrencyTotals, ForwardMatch, IntentStatus, PresentedCard, RequestKind,
@@ -17,6 +19,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
+use stripe_fixtures::{fixture, keys};
 
 const ACCOUNT: &str = "acct_readerlab0000001";
 const VISA: &str = "4242424242424242";
@@ -148,18 +151,6 @@ fn leak(s: String) -> &'static str {
 
 fn repo_path(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
-/// The vendored subset of stripe/openapi's fixtures3.json.
-fn fixture(resource: &str) -> Value {
-    let path = repo_path("fixtures/stripe/fixtures3-subset.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let all: Value = serde_json::from_str(&text).expect("the vendored fixtures are JSON");
-    all["resources"][resource].clone()
-}
-
-fn keys(value: &Value) -> BTreeSet<String> {
-    value.as_object().expect("an object").keys().cloned().collect()
 }
 
 /// Every key of `ours` exists in Stripe's object, and every key of

@@ -5,6 +5,8 @@
 //! cancel, refusals (offline, busy, wrong intent state), the account-default
 //! configuration's command, lists, and idempotent replay of Terminal requests.
 
+mod stripe_fixtures;
+
 use readerlab_emulator::core::backend::{
     ActionResult, Address, ApiCall, ApiError, ApiReply, ApiRequest, Backend, BackendConfig,
     ListParams, PresentedCard, ReaderCommand,
@@ -15,8 +17,8 @@ use readerlab_emulator::core::offline::CaptureMethod;
 use readerlab_emulator::core::profile::{EntryMode, ReaderModel};
 use readerlab_emulator::core::{Currency, Millis, Money};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::collections::BTreeMap;
+use stripe_fixtures::{fixture, keys};
 
 const NOW: Millis = Millis(1_000);
 
@@ -121,18 +123,6 @@ fn events(backend: &mut Backend) -> Vec<EventBody> {
 }
 
 // --- shapes -----------------------------------------------------------------
-
-fn fixture(resource: &str) -> Value {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/stripe/fixtures3-subset.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let all: Value = serde_json::from_str(&text).expect("the vendored fixtures are JSON");
-    all["resources"][resource].clone()
-}
-
-fn keys(value: &Value) -> BTreeSet<String> {
-    value.as_object().expect("an object").keys().cloned().collect()
-}
 
 /// Ours has exactly Stripe's keys, but for `also` (documented keys the
 /// fixture example happens to lack) and `absent` (fixture keys we omit).

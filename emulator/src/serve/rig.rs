@@ -23,14 +23,14 @@
 use crate::core::backend::{ApiCall, ApiReply};
 use crate::core::event::Event;
 use crate::core::time::Millis;
-use crate::sim::{Finished, LinkId, Outgoing, RigError, RigSpec, Sim};
+use crate::sim::{Finished, Outgoing, RigError, RigSpec, Sim};
 use crate::wire::stripe as wire;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -78,16 +78,6 @@ pub enum ServeError {
     RealClock,
 }
 
-/// Where carried calls go.
-#[derive(Debug, Clone)]
-pub struct Routes {
-    /// The backend's HTTP address.
-    pub backend: SocketAddr,
-    /// Links whose calls go through another address (a fault proxy in
-    /// front of the backend).
-    pub via: BTreeMap<LinkId, SocketAddr>,
-}
-
 /// The served rig. Clones share it.
 #[derive(Clone, Debug)]
 pub struct ServedRig {
@@ -107,7 +97,8 @@ struct Shared {
     client: Client<HttpConnector, Full<Bytes>>,
     carriers: Semaphore,
     secret_key: String,
-    routes: Mutex<Option<Routes>>,
+    /// The backend's HTTP address, once it listens.
+    backend: Mutex<Option<SocketAddr>>,
     /// Where rigs started through the control API keep their stores
     /// (`<data>/rigs/<generation>`); `None`: in memory.
     data_root: Mutex<Option<std::path::PathBuf>>,
@@ -151,7 +142,7 @@ impl ServedRig {
             client,
             carriers: Semaphore::new(CARRIERS),
             secret_key,
-            routes: Mutex::new(None),
+            backend: Mutex::new(None),
             data_root: Mutex::new(None),
         });
         let rig = ServedRig { shared };
@@ -173,20 +164,10 @@ impl ServedRig {
         &self.shared.secret_key
     }
 
-    /// Where carried calls go; set once the backend listens.
-    pub fn set_routes(&self, routes: Routes) {
-        *lock(&self.shared.routes) = Some(routes);
-    }
-
-    /// Sends a link's calls through `addr` (a fault proxy), or straight to
-    /// the backend again with `None`.
-    pub fn route_link(&self, link: LinkId, addr: Option<SocketAddr>) {
-        if let Some(routes) = lock(&self.shared.routes).as_mut() {
-            match addr {
-                Some(addr) => routes.via.insert(link, addr),
-                None => routes.via.remove(&link),
-            };
-        }
+    /// Where carried calls go: the backend's HTTP address, set once it
+    /// listens.
+    pub fn set_backend(&self, addr: SocketAddr) {
+        *lock(&self.shared.backend) = Some(addr);
     }
 
     /// Rigs whose spec names no data directory keep their stores under
@@ -215,8 +196,8 @@ impl ServedRig {
         state.queue.clear();
         state.finished.clear();
         state.sim = Some(sim);
-        drop(state);
-        self.after(|_| {});
+        // The new rig's start-up calls go on their way.
+        self.dispatch(state);
         Ok(())
     }
 
@@ -380,14 +361,6 @@ impl ServedRig {
         });
     }
 
-    fn after(&self, f: impl FnOnce(&mut Sim)) {
-        let mut state = self.state();
-        if let Some(sim) = state.sim.as_mut() {
-            f(sim);
-        }
-        self.dispatch(state);
-    }
-
     /// Real clock: runs the rig to the wall clock at every deadline.
     async fn drive_real_clock(self) {
         loop {
@@ -446,11 +419,7 @@ impl ServedRig {
 
     /// One HTTP exchange; `None` when it did not complete.
     async fn send(&self, outgoing: &Outgoing) -> Option<ApiReply> {
-        let addr = {
-            let routes = lock(&self.shared.routes);
-            let routes = routes.as_ref()?;
-            routes.via.get(&outgoing.link).copied().unwrap_or(routes.backend)
-        };
+        let addr = (*lock(&self.shared.backend))?;
         let request = wire::encode_request(&outgoing.call, &self.shared.secret_key);
         let mut builder = hyper::Request::builder()
             .method(request.method.as_str())

@@ -3,12 +3,11 @@
 //! [`ServedRig`]; started and shut down cleanly.
 
 use super::control;
-use super::rig::{ClockMode, Routes, ServedRig};
+use super::rig::{ClockMode, ServedRig};
 use super::stripe::{self, BackendHost};
 use crate::core::backend::{ApiCall, ApiError, ApiErrorKind, ApiReply};
 use crate::core::event::ConnectionStatus;
 use crate::sim::RigSpec;
-use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -95,7 +94,7 @@ impl Server {
         // elsewhere.
         let backend = SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port());
         let backend = if addr.ip().is_unspecified() { backend } else { addr };
-        rig.set_routes(Routes { backend, via: BTreeMap::new() });
+        rig.set_backend(backend);
         if let Some(data) = &config.rig.data_dir {
             rig.set_data_root(data.clone());
         }
