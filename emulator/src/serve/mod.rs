@@ -8,8 +8,10 @@
 //! - [`control`]: the control API under `/_readerlab/`.
 //! - [`server`]: [`server::Server`], both APIs on one listener.
 //! - [`client`]: [`client::ControlClient`], the control API from outside.
+//! - [`ble`]: the ports every Bluetooth carrier presents to the rig and the POS.
 //! - [`proxy`]: the Toxiproxy-compatible fault proxy for real TCP links.
 
+pub mod ble;
 pub mod client;
 pub mod control;
 pub mod proxy;
