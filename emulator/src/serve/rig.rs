@@ -377,11 +377,18 @@ impl ServedRig {
                 self.dispatch_quietly(state);
                 next.map(|t| origin + Duration::from_millis(t.0))
             };
-            let cap = Instant::now() + Duration::from_secs(1);
+            let ran = Instant::now();
+            let cap = ran + Duration::from_secs(1);
             let wake_at = next.map_or(cap, |t| t.min(cap));
             tokio::select! {
                 () = tokio::time::sleep_until(wake_at.into()) => {}
-                () = self.shared.wake.notified() => {}
+                () = self.shared.wake.notified() => {
+                    // Answers arrive thousands of times a second, and each
+                    // run looks at every reader's deadlines; rig time has
+                    // millisecond resolution, so one run per millisecond
+                    // loses nothing (wakes in between coalesce).
+                    tokio::time::sleep_until((ran + Duration::from_millis(1)).into()).await;
+                }
             }
         }
     }

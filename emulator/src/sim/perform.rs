@@ -334,7 +334,7 @@ impl Sim {
                 let _ = self.readers[*reader].reader.handle(now, ReaderInput::Reboot);
                 // A smart reader's offline engine goes down with it and comes
                 // back when the reboot finishes (its store was synced).
-                if let Some(slot) = self.readers[*reader].device.as_mut() {
+                if let Some(slot) = self.slot_mut(Device::Reader(*reader)) {
                     slot.kill();
                     slot.powered = false;
                     let back = now + Duration::from_secs(45);
