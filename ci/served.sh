@@ -56,3 +56,6 @@ bash ci/proxy.sh
 
 echo "--- the bundled features on the served target"
 "$readerlab" run --target served
+
+echo "--- scale: 1,000 smart readers forward 100,000 stored payments through HTTP"
+"$readerlab" bench serve --json

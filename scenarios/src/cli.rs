@@ -166,6 +166,9 @@ enum BenchCommand {
     /// Stored payments per second on real files (raw append+fdatasync, then
     /// the store with group commit at 1, 8 and 64 collectors).
     Store(StoreBenchArgs),
+    /// Stored payments forwarded per second through `readerlab serve`'s HTTP
+    /// backend by many smart readers, and memory per idle reader.
+    Serve(ServeBenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -179,6 +182,29 @@ struct StoreBenchArgs {
     /// Work in this directory instead of a fresh temporary one.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeBenchArgs {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Smart readers in the rig (S700 and WisePOS E, alternating).
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    readers: usize,
+    /// Stored payments in all, spread evenly over the readers.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    payments: usize,
+    /// Where the readers' stores live: the simulator's in-memory disks, or
+    /// real files (every forwarded mark is then an fdatasync).
+    #[arg(long, value_enum, default_value = "simulated")]
+    disk: crate::serve_bench::BenchDisk,
+    /// With `--disk files`: this directory instead of a fresh temporary one.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Give up when forwarding takes longer than this many seconds.
+    #[arg(long, default_value_t = 600, value_name = "S")]
+    timeout: u64,
 }
 
 /// Arguments of a command that is not built yet: accepted as they come, so
@@ -230,6 +256,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Readers(args) => readers(&args),
         Command::Bench(BenchArgs { what: BenchCommand::Store(args) }) => bench_store(&args),
+        Command::Bench(BenchArgs { what: BenchCommand::Serve(args) }) => bench_serve(&args),
         Command::Run(args) => match run(args) {
             Ok(true) => return ExitCode::SUCCESS,
             Ok(false) => return ExitCode::from(EXIT_VIOLATED),
@@ -410,6 +437,23 @@ fn parse_model(id: &str) -> anyhow::Result<ReaderModel> {
         let known: Vec<&str> = ReaderModel::ALL.iter().map(|m| m.id()).collect();
         format!("unknown reader model `{id}`; known models: {}", known.join(", "))
     })
+}
+
+fn bench_serve(args: &ServeBenchArgs) -> anyhow::Result<()> {
+    let spec = crate::serve_bench::ServeBenchSpec {
+        readers: args.readers,
+        payments: args.payments,
+        disk: args.disk,
+        dir: args.dir.clone(),
+        timeout: std::time::Duration::from_secs(args.timeout),
+    };
+    let bench = crate::serve_bench::serve(&spec)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&bench)?);
+    } else {
+        print!("{}", crate::serve_bench::table(&bench));
+    }
+    Ok(())
 }
 
 fn bench_store(args: &StoreBenchArgs) -> anyhow::Result<()> {

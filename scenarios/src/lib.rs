@@ -17,5 +17,6 @@ pub mod report;
 pub mod rig;
 pub mod run;
 pub mod serve;
+pub mod serve_bench;
 pub mod simulate;
 pub mod steps;

@@ -236,6 +236,37 @@ fn bench_store_refuses_a_duration_too_long_to_hold_without_panicking() {
     }
 }
 
+#[rstest::rstest]
+#[case::simulated("simulated")]
+#[case::files("files")]
+fn bench_serve_forwards_every_stored_payment_once_through_http(#[case] disk: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("stores");
+    let args = ["bench", "serve", "--json", "--readers", "6", "--payments", "50", "--disk", disk];
+    let out = readerlab(&[&args[..], &["--dir", data.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("smart readers"), "progress goes to stderr");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["readers"], 6);
+    assert_eq!(json["payments"], 50);
+    assert_eq!(json["disk"], disk);
+    assert_eq!(json["offline_charges"], 50, "one charge per stored payment: {json}");
+    // One connection token per reader, then one forward per payment.
+    assert!(json["backend_requests"].as_u64().unwrap() >= 56, "{json}");
+    assert!(json["forwards_per_s"].as_f64().unwrap() > 0.0, "{json}");
+    assert!(json["idle_kib_per_reader"].as_f64().unwrap() > 0.0, "{json}");
+    assert!(json["peak_rss_kib"].as_u64().unwrap() >= json["rss_idle_kib"].as_u64().unwrap());
+    // Real files were written only when asked for.
+    assert_eq!(data.exists(), disk == "files");
+}
+
+#[test]
+fn bench_serve_refuses_an_empty_rig() {
+    let out = readerlab(&["bench", "serve", "--readers", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--readers"), "{}", stderr(&out));
+}
+
 /// The events of one stored payment forwarded once, without `seq` (the
 /// history numbers them), as a lab rig would write them.
 const ONE_PAYMENT: [&str; 7] = [

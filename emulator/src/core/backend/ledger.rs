@@ -81,6 +81,8 @@ pub(super) struct Counters {
     pub(super) intents: u64,
     pub(super) charges: u64,
     pub(super) payment_methods: u64,
+    /// Calls answered, of any kind and outcome.
+    pub(super) calls: u64,
 }
 
 impl Backend {
@@ -105,6 +107,11 @@ impl Backend {
         Part("backend".to_owned())
     }
 
+    /// Calls answered so far, of any kind and outcome.
+    pub fn requests_handled(&self) -> u64 {
+        self.counters.calls
+    }
+
     /// Its configuration.
     pub fn config(&self) -> &BackendConfig {
         &self.config
@@ -118,6 +125,7 @@ impl Backend {
     /// `Idempotency-Key` (a replay executes nothing); then the request.
     pub fn handle(&mut self, now: Millis, call: ApiCall) -> ApiReply {
         let kind = call.request.kind();
+        self.counters.calls += 1;
         if let Some((fault, status)) = self.faults.http_error(kind) {
             self.emit(now, EventBody::BackendFaultFired { fault, request: kind });
             return self.reject(now, kind, http_fault_error(status));
