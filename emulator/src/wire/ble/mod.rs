@@ -1,5 +1,6 @@
 //! The Bluetooth side of the wire, pure data and functions; the carriers
-//! that move these bytes live in the shells (`serve`).
+//! that move these bytes live in the shells (`serve::ble_tcp`,
+//! `serve::ble_memory`).
 //!
 //! - [`gatt`]: the GATT profile of an emulated mobile reader (UUIDs, the
 //!   advertisement, ATT MTU arithmetic).
@@ -9,6 +10,8 @@
 //!   as JSON bodies.
 //! - [`link`]: the two sans-IO ends of a connection, owning seq numbers
 //!   and reassembly.
+//! - [`tcp`]: BLE-over-TCP, the ATT-level operations as PDUs on a byte
+//!   stream, for tools without a Bluetooth stack.
 //!
 //! docs/ble-gatt.md describes all of it byte by byte.
 
@@ -16,3 +19,4 @@ pub mod frame;
 pub mod gatt;
 pub mod link;
 pub mod protocol;
+pub mod tcp;
