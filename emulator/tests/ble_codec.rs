@@ -4,7 +4,8 @@
 //! bodies; arbitrary bytes never panic the reassembler, the link ends or
 //! the PDU decoder; interleaved, reordered, duplicated and truncated
 //! fragments give the documented errors and the reassembler resynchronises;
-//! a lost event notification shows up as `missed`.
+//! a lost event notification shows up as `missed`; and docs/ble-gatt.md's
+//! JSON examples, fragment example and UUIDs are the code's.
 
 use proptest::prelude::*;
 use readerlab_emulator::core::cards::{Brand, Funding};
@@ -430,4 +431,75 @@ fn the_mtu_may_change_between_messages() {
     assert_eq!(got, vec![(seq_a, collect.clone()), (seq_b, collect)]);
     assert_eq!(central.pending().map(|(s, _)| s).collect::<Vec<_>>(), vec![seq_a, seq_b]);
     assert_eq!(central.take_pending().len(), 2);
+}
+
+fn uuid_text(uuid: u128) -> String {
+    let h = format!("{uuid:032x}");
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+fn doc() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/ble-gatt.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn the_doc_examples_are_the_codes() {
+    let doc = doc();
+    for uuid in [
+        gatt::READER_SERVICE,
+        gatt::COMMAND_CHAR,
+        gatt::NOTIFY_CHAR,
+        gatt::BATTERY_LEVEL_CHAR,
+        gatt::MANUFACTURER_NAME_CHAR,
+        gatt::MODEL_NUMBER_CHAR,
+        gatt::SERIAL_NUMBER_CHAR,
+        gatt::FIRMWARE_REVISION_CHAR,
+    ] {
+        assert!(doc.contains(&uuid_text(uuid)), "docs/ble-gatt.md lacks {}", uuid_text(uuid));
+    }
+    let mut in_json = false;
+    let mut examples = 0;
+    for line in doc.lines() {
+        match line.trim() {
+            "```json" => in_json = true,
+            "```" => in_json = false,
+            example if in_json => {
+                let frame = |kind| Frame { kind, seq: 0, body: example.as_bytes().to_vec() };
+                let command = frame(Kind::Request).decode_command();
+                let reply = frame(Kind::Response).decode_reply();
+                let event = frame(Kind::Event).decode_event();
+                assert!(
+                    command.is_ok() || reply.is_ok() || event.is_ok(),
+                    "not a message: {example}"
+                );
+                // Written as the code writes it.
+                let again = match (command, reply, event) {
+                    (Ok(c), _, _) => Frame::request(0, &c).map(|f| f.body),
+                    (_, Ok(r), _) => Frame::response(0, &r).map(|f| f.body),
+                    (_, _, Ok(e)) => Frame::event(0, &e).map(|f| f.body),
+                    _ => unreachable!("checked above"),
+                };
+                assert_eq!(
+                    String::from_utf8(again.expect("encodes")).ok().as_deref(),
+                    Some(example)
+                );
+                examples += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(examples, 13);
+    let values = fragment(&Frame::request(1, &Command::Reboot).expect("encodes"), 23)
+        .expect("within limits");
+    let hex: Vec<String> = values
+        .iter()
+        .map(|v| v.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" "))
+        .collect();
+    for line in hex {
+        assert!(doc.contains(&line), "docs/ble-gatt.md lacks the fragment {line}");
+    }
+    let ad = gatt::Advertisement::of("m2", "STRM2-0001").expect("mobile model");
+    let data: Vec<String> = ad.manufacturer_data.iter().map(|b| format!("{b:02X}")).collect();
+    assert!(doc.contains(&data.join(" ")));
 }

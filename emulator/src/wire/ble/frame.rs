@@ -17,7 +17,7 @@
 //! A message of one fragment carries both FIRST and LAST. The index is a
 //! u16 so it never wraps within a message: a body is at most [`MAX_BODY`]
 //! (64 KiB) and every fragment at the smallest MTU (23) carries at least 11
-//! body bytes, so no message needs more than 5 958 fragments.
+//! body bytes, so no message needs more than 4 370 fragments.
 //!
 //! The reassembler checks every fragment and says precisely what was wrong
 //! ([`FrameError`]). An error drops the fragment that raised it together
