@@ -21,6 +21,24 @@ pub struct DeviceInfo {
     pub firmware: String,
 }
 
+impl DeviceInfo {
+    /// The value a central reads from `uuid` in the Battery or Device
+    /// Information service, with the battery at `battery` percent; `None`
+    /// for a characteristic the reader does not serve for reading.
+    pub fn read(&self, uuid: u128, battery: u8) -> Option<Vec<u8>> {
+        use crate::wire::ble::gatt;
+        let text = match uuid {
+            gatt::BATTERY_LEVEL_CHAR => return Some(vec![battery]),
+            gatt::MANUFACTURER_NAME_CHAR => &self.manufacturer,
+            gatt::MODEL_NUMBER_CHAR => &self.model,
+            gatt::SERIAL_NUMBER_CHAR => &self.serial,
+            gatt::FIRMWARE_REVISION_CHAR => &self.firmware,
+            _ => return None,
+        };
+        Some(text.as_bytes().to_vec())
+    }
+}
+
 /// What happens at the peripheral (reader) end of a carrier.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PeripheralEvent {

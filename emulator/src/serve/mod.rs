@@ -9,9 +9,14 @@
 //! - [`server`]: [`server::Server`], both APIs on one listener.
 //! - [`client`]: [`client::ControlClient`], the control API from outside.
 //! - [`ble`]: the ports every Bluetooth carrier presents to the rig and the POS.
+//! - [`ble_tcp`]: BLE-over-TCP, one listening socket per emulated reader,
+//!   and the central that connects to it.
+//! - [`ble_memory`]: the same carrier over in-process channels, for tests.
 //! - [`proxy`]: the Toxiproxy-compatible fault proxy for real TCP links.
 
 pub mod ble;
+pub mod ble_memory;
+pub mod ble_tcp;
 pub mod client;
 pub mod control;
 pub mod proxy;

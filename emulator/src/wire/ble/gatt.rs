@@ -43,6 +43,23 @@ pub const COMPANY_ID: u16 = 0xffff;
 /// write or notification carries at an MTU (3 bytes of ATT header).
 pub const DEFAULT_ATT_MTU: u16 = 23;
 
+/// The largest ATT MTU the carriers negotiate: a 512-byte attribute value
+/// plus the write's or notification's header and an ATT prepare offset.
+pub const MAX_ATT_MTU: u16 = 517;
+
+/// The MTU both ends use after an exchange: the smaller of the two,
+/// within [`DEFAULT_ATT_MTU`]..=[`MAX_ATT_MTU`].
+pub const fn negotiate_mtu(ours: u16, theirs: u16) -> u16 {
+    let smaller = if ours < theirs { ours } else { theirs };
+    if smaller < DEFAULT_ATT_MTU {
+        DEFAULT_ATT_MTU
+    } else if smaller > MAX_ATT_MTU {
+        MAX_ATT_MTU
+    } else {
+        smaller
+    }
+}
+
 /// The most a single write or notification carries at `mtu`.
 pub const fn att_payload(mtu: u16) -> usize {
     mtu.saturating_sub(3) as usize
@@ -112,6 +129,13 @@ mod tests {
     fn sig_uuids_expand_on_the_base_uuid() {
         assert_eq!(BATTERY_SERVICE, 0x0000_180f_0000_1000_8000_0080_5f9b_34fb);
         assert_eq!(DEVICE_INFO_SERVICE, 0x0000_180a_0000_1000_8000_0080_5f9b_34fb);
+    }
+
+    #[test]
+    fn the_smaller_mtu_wins_within_the_spec_limits() {
+        assert_eq!(negotiate_mtu(185, 247), 185);
+        assert_eq!(negotiate_mtu(10, 247), DEFAULT_ATT_MTU);
+        assert_eq!(negotiate_mtu(9000, 60000), MAX_ATT_MTU);
     }
 
     #[test]
