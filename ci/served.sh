@@ -59,3 +59,6 @@ echo "--- the bundled features on the served target"
 
 echo "--- scale: 1,000 smart readers forward 100,000 stored payments through HTTP"
 "$readerlab" bench serve --json
+
+echo "--- the bundled features on the served target, mobile readers over BLE-over-TCP"
+"$readerlab" run --target served --ble tcp

@@ -70,6 +70,10 @@ struct RunArgs {
     /// The seed of every scenario; the same seed gives the same histories.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// With `--target served`: carry the POS's link to each Bluetooth
+    /// reader over a real carrier (`tcp`: BLE-over-TCP on loopback).
+    #[arg(long, value_name = "CARRIER")]
+    ble: Option<readerlab_emulator::serve::ble_bridge::BleCarrier>,
     /// Write JUnit XML here (one test case per scenario).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
@@ -331,7 +335,7 @@ fn run(args: RunArgs) -> anyhow::Result<bool> {
         args.defects.iter().map(|name| name.parse::<Defect>()).collect::<Result<Vec<_>, _>>()?;
     let target: std::sync::Arc<dyn crate::rig::Target> = match args.target.as_str() {
         "sim" => std::sync::Arc::new(crate::rig::SimTarget),
-        "served" => std::sync::Arc::new(crate::rig::ServedTarget),
+        "served" => std::sync::Arc::new(crate::rig::ServedTarget { ble: args.ble }),
         other => anyhow::bail!("unknown target `{other}` (known: sim, served)"),
     };
     let options = crate::run::RunOptions {

@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use readerlab_emulator::core::defect::{Defect, Defects};
 use readerlab_emulator::core::offline::OfflineConfig;
 use readerlab_emulator::core::profile::{LinkKind, ReaderModel};
+use readerlab_emulator::serve::ble_bridge::BleCarrier;
 use readerlab_emulator::serve::rig::ClockMode;
 use readerlab_emulator::serve::server::{ServeConfig, Server};
 use readerlab_emulator::sim::{RigSpec, Sim};
@@ -47,6 +48,10 @@ pub struct ServeArgs {
     /// Write the history (JSON Lines) here when stopped.
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
+    /// Carry the POS's link to each Bluetooth reader over a real carrier
+    /// (`tcp`: BLE-over-TCP on loopback) instead of in process.
+    #[arg(long, value_name = "CARRIER")]
+    pub ble: Option<BleCarrier>,
 }
 
 fn parse_clock(text: &str) -> Result<ClockMode, String> {
@@ -139,6 +144,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             token: args.token.clone(),
             rig: spec,
             secret_key: args.secret_key.clone(),
+            ble: args.ble,
         };
         let server = Server::start(config).await?;
         print_banner(args, &server)?;

@@ -166,6 +166,7 @@ async fn run(spec: &ServeBenchSpec) -> anyhow::Result<ServeBench> {
         token: None,
         rig,
         secret_key: BackendConfig::default().secret_key,
+        ble: None,
     };
     let server = Server::start(config).await.context("starting the server")?;
     let served = server.rig().clone();

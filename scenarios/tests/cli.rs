@@ -267,6 +267,22 @@ fn bench_serve_refuses_an_empty_rig() {
     assert!(stderr(&out).contains("--readers"), "{}", stderr(&out));
 }
 
+#[test]
+fn the_served_target_carries_the_mobile_readers_link_over_ble_over_tcp() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let features = format!("{root}/../features/offline");
+    let out = readerlab(&["run", &features, "--target", "served", "--ble", "tcp"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("15 passed, 0 failed, 0 skipped"), "{}", stdout(&out));
+}
+
+#[test]
+fn run_names_an_unknown_ble_carrier() {
+    let out = readerlab(&["run", "--target", "served", "--ble", "pigeon"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("pigeon"), "{}", stderr(&out));
+}
+
 /// The events of one stored payment forwarded once, without `seq` (the
 /// history numbers them), as a lab rig would write them.
 const ONE_PAYMENT: [&str; 7] = [

@@ -12,9 +12,11 @@
 //! - [`ble_tcp`]: BLE-over-TCP, one listening socket per emulated reader,
 //!   and the central that connects to it.
 //! - [`ble_memory`]: the same carrier over in-process channels, for tests.
+//! - [`ble_bridge`]: carries a served rig's POS-to-reader Bluetooth link over a real carrier.
 //! - [`proxy`]: the Toxiproxy-compatible fault proxy for real TCP links.
 
 pub mod ble;
+pub mod ble_bridge;
 pub mod ble_memory;
 pub mod ble_tcp;
 pub mod client;

@@ -20,6 +20,7 @@
 //!
 //! The lock is a plain mutex, never held across an `.await`.
 
+use super::ble_bridge::{BleBridge, BleCarrier, ReaderTraffic};
 use crate::core::backend::{ApiCall, ApiReply};
 use crate::core::event::Event;
 use crate::core::time::Millis;
@@ -78,6 +79,15 @@ pub enum ServeError {
     RealClock,
 }
 
+/// Something the virtual carrier carries, one at a time in order.
+#[derive(Debug)]
+enum Carried {
+    /// A device's call to the backend, over HTTP.
+    Http(Outgoing),
+    /// A message between the POS and a Bluetooth reader.
+    Reader(ReaderTraffic),
+}
+
 /// The served rig. Clones share it.
 #[derive(Clone, Debug)]
 pub struct ServedRig {
@@ -102,6 +112,9 @@ struct Shared {
     /// Where rigs started through the control API keep their stores
     /// (`<data>/rigs/<generation>`); `None`: in memory.
     data_root: Mutex<Option<std::path::PathBuf>>,
+    /// The carrier of the Bluetooth readers' link to the POS; `None`: in
+    /// process.
+    ble: Mutex<Option<BleCarrier>>,
 }
 
 #[derive(Debug)]
@@ -111,8 +124,10 @@ struct State {
     generation: u64,
     /// Wall instant of rig time zero (real clock).
     origin: Instant,
-    /// Calls waiting for the virtual carrier, in the order they were made.
-    queue: VecDeque<Outgoing>,
+    /// Messages waiting for the virtual carrier, in the order they were made.
+    queue: VecDeque<Carried>,
+    /// The current rig's Bluetooth carriers, if its reader link is carried.
+    bridge: Option<Arc<BleBridge>>,
     /// The history of the rig that finished last, until a new one starts.
     finished: Vec<Event>,
 }
@@ -134,6 +149,7 @@ impl ServedRig {
                 generation: 0,
                 origin: Instant::now(),
                 queue: VecDeque::new(),
+                bridge: None,
                 finished: Vec::new(),
             }),
             wake: Notify::new(),
@@ -144,6 +160,7 @@ impl ServedRig {
             secret_key,
             backend: Mutex::new(None),
             data_root: Mutex::new(None),
+            ble: Mutex::new(None),
         });
         let rig = ServedRig { shared };
         let driver = rig.clone();
@@ -176,6 +193,12 @@ impl ServedRig {
         *lock(&self.shared.data_root) = Some(root);
     }
 
+    /// Carries the POS-to-reader link of the Bluetooth readers of rigs
+    /// started from now on over `carrier` (`None`: in process).
+    pub fn set_ble(&self, carrier: Option<BleCarrier>) {
+        *lock(&self.shared.ble) = carrier;
+    }
+
     /// Builds a new rig from `spec` (calls carried externally) and starts
     /// it at rig time zero, replacing any rig that ran.
     pub fn start(&self, mut spec: RigSpec) -> Result<(), ServeError> {
@@ -189,11 +212,15 @@ impl ServedRig {
         {
             spec.data_dir = Some(root.join("rigs").join(generation.to_string()));
         }
+        let carrier = *lock(&self.shared.ble);
+        spec.carried_reader_link = carrier.is_some();
         let sim = Sim::new(spec)?;
+        let bridge = carrier.map(|c| Arc::new(BleBridge::start(self, sim.carried_readers(), c)));
         let mut state = self.state();
         state.generation += 1;
         state.origin = Instant::now();
-        state.queue.clear();
+        self.drop_queue(&mut state);
+        state.bridge = bridge;
         state.finished.clear();
         state.sim = Some(sim);
         // The new rig's start-up calls go on their way.
@@ -300,7 +327,8 @@ impl ServedRig {
             }
         }
         let mut state = self.state();
-        state.queue.clear();
+        self.drop_queue(&mut state);
+        state.bridge = None;
         let finished = state.sim.take().ok_or(ServeError::NoRig)?.conclude();
         state.finished = finished.events.clone();
         let (generation, recorded) = (state.generation, state.finished.len());
@@ -337,19 +365,37 @@ impl ServedRig {
     /// carriers it just spawned).
     fn dispatch_quietly(&self, mut state: MutexGuard<'_, State>) {
         let generation = state.generation;
-        let (outgoing, recorded) = match state.sim.as_mut() {
-            Some(sim) => (sim.take_outgoing(), sim.events().len()),
-            None => (Vec::new(), 0),
+        let (outgoing, (calls, notices), recorded) = match state.sim.as_mut() {
+            Some(sim) => (sim.take_outgoing(), sim.take_reader_traffic(), sim.events().len()),
+            None => (Vec::new(), (Vec::new(), Vec::new()), 0),
         };
-        if !outgoing.is_empty() {
-            self.shared.busy.send_modify(|n| *n += outgoing.len());
+        let traffic = calls
+            .into_iter()
+            .map(ReaderTraffic::Call)
+            .chain(notices.into_iter().map(ReaderTraffic::Notice));
+        let traffic: Vec<ReaderTraffic> = match &state.bridge {
+            Some(_) => traffic.collect(),
+            None => Vec::new(),
+        };
+        let count = outgoing.len() + traffic.len();
+        if count > 0 {
+            self.shared.busy.send_modify(|n| *n += count);
         }
         match self.shared.mode {
-            ClockMode::Virtual => state.queue.extend(outgoing),
+            ClockMode::Virtual => {
+                state.queue.extend(outgoing.into_iter().map(Carried::Http));
+                state.queue.extend(traffic.into_iter().map(Carried::Reader));
+            }
             ClockMode::Real => {
                 for call in outgoing {
                     let rig = self.clone();
                     tokio::spawn(async move { rig.carry(generation, call).await });
+                }
+                if let Some(bridge) = &state.bridge {
+                    for message in traffic {
+                        let (rig, bridge) = (self.clone(), Arc::clone(bridge));
+                        tokio::spawn(async move { rig.carry_reader(&bridge, message).await });
+                    }
                 }
             }
         }
@@ -398,13 +444,40 @@ impl ServedRig {
         loop {
             let next = {
                 let mut state = self.state();
-                state.queue.pop_front().map(|call| (state.generation, call))
+                let bridge = state.bridge.clone();
+                state.queue.pop_front().map(|item| (state.generation, item, bridge))
             };
             match next {
-                Some((generation, call)) => self.carry(generation, call).await,
+                Some((generation, Carried::Http(call), _)) => self.carry(generation, call).await,
+                Some((_, Carried::Reader(message), Some(bridge))) => {
+                    self.carry_reader(&bridge, message).await;
+                }
+                Some((_, Carried::Reader(_), None)) => self.done_one(),
                 None => self.shared.wake.notified().await,
             }
         }
+    }
+
+    /// Carries one message between the POS and a Bluetooth reader; done
+    /// when the far end applied it.
+    async fn carry_reader(&self, bridge: &BleBridge, message: ReaderTraffic) {
+        bridge.carry(message).await;
+        self.done_one();
+    }
+
+    /// Forgets the messages the virtual carrier had not carried yet (their
+    /// rig is gone), so the clock does not wait for them.
+    fn drop_queue(&self, state: &mut State) {
+        let dropped = state.queue.len();
+        state.queue.clear();
+        if dropped > 0 {
+            self.shared.busy.send_modify(|n| *n = n.saturating_sub(dropped));
+        }
+    }
+
+    /// One carried message fewer on its way.
+    fn done_one(&self) {
+        self.shared.busy.send_modify(|n| *n = n.saturating_sub(1));
     }
 
     /// Carries one call to the backend and hands its answer to the rig.
@@ -421,7 +494,7 @@ impl ServedRig {
             }
             self.dispatch(state);
         }
-        self.shared.busy.send_modify(|n| *n = n.saturating_sub(1));
+        self.done_one();
     }
 
     /// One HTTP exchange; `None` when it did not complete.

@@ -27,6 +27,9 @@ pub struct ServeConfig {
     pub rig: RigSpec,
     /// The secret key backend clients must present (`sk_test_…`).
     pub secret_key: String,
+    /// The carrier of the POS-to-reader link of Bluetooth readers; `None`:
+    /// in process.
+    pub ble: Option<super::ble_bridge::BleCarrier>,
 }
 
 /// Why the server did not start.
@@ -98,6 +101,7 @@ impl Server {
         if let Some(data) = &config.rig.data_dir {
             rig.set_data_root(data.clone());
         }
+        rig.set_ble(config.ble);
         rig.start(config.rig.clone())?;
         let host: Arc<dyn BackendHost> = Arc::new(RigBackend(rig.clone()));
         let app = stripe::router(host)

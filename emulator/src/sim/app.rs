@@ -130,7 +130,7 @@ impl Sim {
             auto_reconnect: Some(true),
             fail_if_in_use: false,
         };
-        let _ = slot.reader.handle(now, connect);
+        self.command_reader(index, connect);
         let at = now + CONNECT_RETRY;
         self.at(at, Timer::Wake);
     }
@@ -143,10 +143,7 @@ impl Sim {
     }
 
     fn reader_input(&mut self, index: usize, input: ReaderInput) {
-        let now = self.now;
-        // An impossible input (a card into an occupied slot) is the app's
-        // mistake, not the reader's behaviour; the app simply moves on.
-        let _ = self.readers[index].reader.handle(now, input);
+        self.command_reader(index, input);
     }
 
     /// The reader said something the app acts on.

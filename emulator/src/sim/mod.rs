@@ -24,6 +24,7 @@ mod faults;
 mod links;
 mod medium;
 mod perform;
+mod reader_link;
 mod view;
 mod workload;
 
@@ -32,6 +33,7 @@ pub use drills::drill;
 pub use faults::{Device, Fault, FaultPlan, PlacedFault, PlanShape};
 pub use links::{Link, LinkId, RequestFate, RequestRule};
 pub use medium::{Keys, Medium};
+pub use reader_link::{ReaderCall, ReaderNotice};
 pub use view::ReaderView;
 pub use workload::{PaymentSpec, WORKLOAD_CARDS, random_payments};
 
@@ -100,6 +102,14 @@ pub struct RigSpec {
     /// has its own latency.
     #[serde(skip)]
     pub model_latency: bool,
+    /// Whether what passes between the POS's SDK and a Bluetooth reader
+    /// leaves the simulator for a shell to carry over a real Bluetooth
+    /// carrier ([`Sim::take_reader_traffic`]): the SDK's commands arrive at
+    /// the reader through [`Sim::command_arrived`] and the reader's events
+    /// reach the app through [`Sim::notice_arrived`]. `false` (the default):
+    /// in process.
+    #[serde(skip)]
+    pub carried_reader_link: bool,
 }
 
 impl RigSpec {
@@ -115,6 +125,7 @@ impl RigSpec {
             data_dir: None,
             external_backend: false,
             model_latency: true,
+            carried_reader_link: false,
         }
     }
 }
@@ -295,6 +306,10 @@ pub struct Sim {
     outgoing: Vec<Outgoing>,
     /// Calls the shell carries, by id: who made them and on which link.
     awaiting: BTreeMap<u64, Awaiting>,
+    /// SDK commands and reader events waiting for the shell's Bluetooth
+    /// carrier (a rig with [`RigSpec::carried_reader_link`]).
+    reader_calls: Vec<ReaderCall>,
+    reader_notices: Vec<ReaderNotice>,
     /// Devices changed since [`Sim::pump`] last drained them (0: the POS,
     /// `i + 1`: reader `i`): with a thousand readers, draining only these
     /// keeps an answer's cost independent of the rig's size.
@@ -422,6 +437,8 @@ impl Sim {
             outgoing: Vec::new(),
             awaiting: BTreeMap::new(),
             dirty: BTreeSet::new(),
+            reader_calls: Vec::new(),
+            reader_notices: Vec::new(),
             spec,
         };
         for (index, model) in sim.spec.readers.clone().into_iter().enumerate() {
@@ -787,7 +804,11 @@ impl Sim {
                     moved = true;
                     let part = self.readers[index].reader.part().clone();
                     self.record(at, part, body.clone());
-                    self.on_reader_event(index, &body);
+                    if self.carries_reader(index) {
+                        self.reader_notices.push(ReaderNotice { reader: index, body });
+                    } else {
+                        self.on_reader_event(index, &body);
+                    }
                 }
             }
             // Only devices touched since they were last drained can have

@@ -10,6 +10,7 @@
 
 use super::{Capability, Rig, Target};
 use readerlab_emulator::core::event::Event;
+use readerlab_emulator::serve::ble_bridge::BleCarrier;
 use readerlab_emulator::serve::client::ControlClient;
 use readerlab_emulator::serve::rig::ClockMode;
 use readerlab_emulator::serve::server::{ServeConfig, Server};
@@ -27,7 +28,11 @@ const SECRET_KEY: &str = "sk_test_readerlab";
 
 /// The served target.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ServedTarget;
+pub struct ServedTarget {
+    /// The carrier of the POS's link to Bluetooth readers (`None`: in
+    /// process).
+    pub ble: Option<BleCarrier>,
+}
 
 /// The runtime every in-process server and client runs on (steps are
 /// synchronous; they block on it).
@@ -69,6 +74,7 @@ impl Target for ServedTarget {
             token: None,
             rig: spec,
             secret_key: SECRET_KEY.to_owned(),
+            ble: self.ble,
         };
         let server = runtime().block_on(Server::start(config)).map_err(|e| e.to_string())?;
         let client = ControlClient::new(server.addr(), None);

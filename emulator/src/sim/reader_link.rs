@@ -1,0 +1,94 @@
+//! The POS-to-reader link carried outside the simulator: with
+//! [`RigSpec::carried_reader_link`](super::RigSpec::carried_reader_link),
+//! what the POS's SDK tells a Bluetooth reader (connect, collect, cancel,
+//! complete) and what the reader reports back leave the simulator as
+//! [`ReaderCall`]s and [`ReaderNotice`]s; a shell carries them over a real
+//! Bluetooth carrier (BLE-over-TCP, or BlueZ) through the reader protocol
+//! of `wire::ble`, and hands them back at the far end:
+//! [`Sim::command_arrived`] at the reader, [`Sim::notice_arrived`] at the app.
+//!
+//! Only the messages cross the carrier. The link's state (signal, radio)
+//! stays the rig's, moved by faults as on the sim target, so a scenario
+//! means the same thing on both; the app still reads the reader's
+//! connection status directly when it decides to start a payment.
+
+use super::Sim;
+use crate::core::event::EventBody;
+use crate::core::profile::LinkKind;
+use crate::core::reader::Input as ReaderInput;
+use crate::wire::ble::protocol::{Command, Reply};
+
+/// A command from the POS's SDK to reader `reader`, for the carrier.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReaderCall {
+    /// The reader's index in the rig.
+    pub reader: usize,
+    /// What the SDK asks.
+    pub command: Command,
+}
+
+/// An event of reader `reader`, for the carrier to bring to the POS.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReaderNotice {
+    /// The reader's index in the rig.
+    pub reader: usize,
+    /// What happened (already in the history).
+    pub body: EventBody,
+}
+
+impl Sim {
+    /// Whether reader `index`'s link to the POS is carried outside.
+    pub(super) fn carries_reader(&self, index: usize) -> bool {
+        self.spec.carried_reader_link && self.readers[index].via == LinkKind::Ble
+    }
+
+    /// The app's input to reader `index`: carried when the link is, in
+    /// process otherwise. An impossible input (a card into an occupied
+    /// slot) is the app's mistake, not the reader's behaviour; the app
+    /// simply moves on.
+    pub(super) fn command_reader(&mut self, index: usize, input: ReaderInput) {
+        if self.carries_reader(index)
+            && let Some(command) = Command::from_input(&input)
+        {
+            self.reader_calls.push(ReaderCall { reader: index, command });
+            return;
+        }
+        let now = self.now;
+        let _ = self.readers[index].reader.handle(now, input);
+    }
+
+    /// The commands and events to carry since the last time.
+    pub fn take_reader_traffic(&mut self) -> (Vec<ReaderCall>, Vec<ReaderNotice>) {
+        (std::mem::take(&mut self.reader_calls), std::mem::take(&mut self.reader_notices))
+    }
+
+    /// The mobile readers whose link is carried: index, model and serial.
+    pub fn carried_readers(&self) -> Vec<(usize, crate::core::profile::ReaderModel, String)> {
+        (0..self.readers.len())
+            .filter(|i| self.carries_reader(*i))
+            .map(|i| (i, self.readers[i].model, self.readers[i].reader.serial().to_owned()))
+            .collect()
+    }
+
+    /// A command arrived at reader `index` over its carrier.
+    pub fn command_arrived(&mut self, index: usize, command: Command) -> Reply {
+        let Some(slot) = self.readers.get_mut(index) else {
+            return Reply::Refused { message: format!("no reader #{index} in the rig") };
+        };
+        let (now, via) = (self.now, slot.via);
+        let reply = match slot.reader.handle(now, command.into_input(via)) {
+            Ok(_) => Reply::Accepted,
+            Err(error) => Reply::Refused { message: error.to_string() },
+        };
+        self.pump();
+        reply
+    }
+
+    /// An event of reader `index` arrived at the POS over its carrier.
+    pub fn notice_arrived(&mut self, index: usize, body: &EventBody) {
+        if index < self.readers.len() {
+            self.on_reader_event(index, body);
+            self.pump();
+        }
+    }
+}
