@@ -19,7 +19,7 @@ if [ -z "${READERLAB_BLE_BUS:-}" ]; then
   # Build outside the private bus first, so its wait is not in the timing.
   cargo build --release --locked -p readerlab --features bluez,btleplug
   cargo test --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez --no-run
-  exec env READERLAB_BLE_BUS=1 dbus-run-session -- bash "$0" "$@"
+  exec env READERLAB_BLE_BUS=1 dbus-run-session -- bash ci/ble.sh "$@"
 fi
 
 # Inside dbus-run-session: the session bus stands in for the system bus.
