@@ -158,4 +158,23 @@ async fn an_m2_and_a_wisepad3_on_one_adapter_over_bluez() {
     disconnect(port, &mut m2_port).await;
 
     assert_eq!(served.error(), None);
+
+    // Dropping the handle withdraws the advertisement and the application.
+    let session = bluer::Session::new().await.expect("bluetoothd");
+    let adapter = session.adapter(&peripheral_adapter).expect("the adapter");
+    assert_eq!(adapter.active_advertising_instances().await.expect("instances"), 1);
+    let services = adapter.uuids().await.expect("uuids").unwrap_or_default();
+    assert!(services.contains(&bluer::Uuid::from_u128(gatt::READER_SERVICE)), "{services:?}");
+    drop(served);
+    let withdrawn = async {
+        loop {
+            let advertising = adapter.active_advertising_instances().await.expect("instances");
+            let services = adapter.uuids().await.expect("uuids").unwrap_or_default();
+            if advertising == 0 && services.is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    timeout(STEP, withdrawn).await.expect("advertisement and GATT services withdrawn");
 }

@@ -260,9 +260,13 @@ impl Reader {
 /// sent with no subscription is dropped.
 async fn pump(reader: Arc<Reader>, mut values: mpsc::Receiver<Vec<u8>>) {
     while let Some(value) = values.recv().await {
-        if let Some((generation, writer)) = reader.writer()
-            && writer.send(&value).await.is_err()
-        {
+        let Some((generation, writer)) = reader.writer() else { continue };
+        // A value longer than the MTU allows is dropped, as the port's
+        // contract says it cannot be sent; any other failure ends the link.
+        if value.len() > writer.mtu() {
+            continue;
+        }
+        if writer.send(&value).await.is_err() {
             reader.end_link(Some(generation)).await;
         }
     }
@@ -382,7 +386,9 @@ async fn rotate(
         // aborts the task, which drops the slot and unregisters.
         std::future::pending::<()>().await;
     }
-    for next in (1..readers.len()).chain(0..readers.len()).cycle() {
+    let mut next = 0;
+    loop {
+        next = (next + 1) % readers.len();
         tokio::time::sleep(slot).await;
         while any_connected(&adapter).await {
             tokio::time::sleep(POLL).await;
