@@ -96,6 +96,53 @@ async fn session(
     port
 }
 
+/// Battery Level notifications follow the port's watch (a second btleplug
+/// handle on the same connection, as the port carries only the reader
+/// service's notifications).
+async fn battery_notifies(adapter: &str, address: &str, reader: &mut PeripheralPort) {
+    use btleplug::api::{Central as _, Manager as _, Peripheral as _};
+    let manager = btleplug::platform::Manager::new().await.expect("btleplug");
+    let mut central = None;
+    for candidate in manager.adapters().await.expect("adapters") {
+        let info = candidate.adapter_info().await.expect("adapter info");
+        if info.split_whitespace().next() == Some(adapter) {
+            central = Some(candidate);
+        }
+    }
+    let central = central.expect("the central's adapter");
+    let peripheral = central
+        .peripherals()
+        .await
+        .expect("peripherals")
+        .into_iter()
+        .find(|p| p.address().to_string() == address)
+        .expect("the connected reader");
+    peripheral.discover_services().await.expect("services");
+    let level = peripheral
+        .characteristics()
+        .into_iter()
+        .find(|c| c.uuid.as_u128() == gatt::BATTERY_LEVEL_CHAR)
+        .expect("Battery Level");
+    let mut notifications = peripheral.notifications().await.expect("notifications");
+    peripheral.subscribe(&level).await.expect("subscribe to Battery Level");
+    // BlueZ also reports the value of the earlier read (42) as a change of
+    // the characteristic's Value; only levels never read can prove notify.
+    for percent in [17u8, 16] {
+        reader.battery.send_replace(percent);
+        let arrived = async {
+            loop {
+                let n = futures::StreamExt::next(&mut notifications).await;
+                let n = n.expect("notifications open");
+                if n.uuid == level.uuid && n.value == [percent] {
+                    return;
+                }
+            }
+        };
+        timeout(STEP, arrived).await.expect("the new battery level notified");
+    }
+    peripheral.unsubscribe(&level).await.expect("unsubscribe");
+}
+
 async fn disconnect(mut port: CentralPort, reader: &mut PeripheralPort) {
     port.ops.send(CentralOp::Disconnect).await.expect("ops open");
     assert_eq!(central_event(&mut port).await, CentralEvent::Disconnected);
@@ -151,6 +198,7 @@ async fn an_m2_and_a_wisepad3_on_one_adapter_over_bluez() {
     disconnect(port, &mut m2_port).await;
 
     let port = session(&wisepad_found, &central_adapter, &mut wisepad_port, &infos[1]).await;
+    battery_notifies(&central_adapter, PERIPHERAL, &mut wisepad_port).await;
     disconnect(port, &mut wisepad_port).await;
 
     // And back to the M2: a second connection works like the first.

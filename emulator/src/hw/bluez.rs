@@ -62,6 +62,7 @@ use bluer::gatt::local::{
 };
 use bluer::{Adapter, Address, Session, Uuid};
 use futures::StreamExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -174,6 +175,7 @@ pub async fn advertise_rotating(
             battery: battery_rx,
             link: Mutex::new(Link::default()),
             subscribed: watch::channel(false).0,
+            waited: AtomicBool::new(false),
         });
         tasks.push(tokio::spawn(pump(reader.clone(), notify_rx)));
         shared.push(reader);
@@ -195,6 +197,9 @@ struct Reader {
     battery: watch::Receiver<u8>,
     link: Mutex<Link>,
     subscribed: watch::Sender<bool>,
+    /// Whether a write has already waited for a subscription since the
+    /// last one ended (a central that never subscribes waits only once).
+    waited: AtomicBool,
 }
 
 /// The current notify subscription, if any.
@@ -240,6 +245,7 @@ impl Reader {
         };
         if ended {
             self.subscribed.send_replace(false);
+            self.waited.store(false, Ordering::SeqCst);
             let _ = self.events.send(PeripheralEvent::Disconnected).await;
         }
     }
@@ -249,8 +255,11 @@ impl Reader {
         link.writer.clone().map(|writer| (link.generation, writer))
     }
 
-    /// Waits (a little) until a subscription has been announced.
+    /// Waits (a little, once) until a subscription has been announced.
     async fn subscription(&self) {
+        if *self.subscribed.borrow() || self.waited.swap(true, Ordering::SeqCst) {
+            return;
+        }
         let mut subscribed = self.subscribed.subscribe();
         let _ = tokio::time::timeout(SUBSCRIBE_GRACE, subscribed.wait_for(|s| *s)).await;
     }
