@@ -3,8 +3,12 @@
 # Rust toolchain with rustfmt and clippy, which the machine image ships and
 # which cannot be fetched here, so this checks and reports rather than
 # installs; and python3 with venv, which the served tests use (ci/served.sh
-# installs stripe and toxiproxy-python into .venv-ci with pip).
+# installs stripe and toxiproxy-python into .venv-ci with pip). For the BlueZ
+# tests (ci/ble.sh) it installs libdbus and a D-Bus daemon with apt-get when
+# they are missing, and bluezoo (a user-space BlueZ) into .venv-ble, patched
+# by ci/patch_bluezoo.py.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 missing=()
 for tool in cargo rustc rustfmt cargo-clippy python3; do
@@ -23,6 +27,24 @@ if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     exit 1
   fi
 fi
+ble_packages=()
+command -v pkg-config >/dev/null 2>&1 || ble_packages+=(pkg-config)
+{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists dbus-1; } || ble_packages+=(libdbus-1-dev)
+command -v dbus-run-session >/dev/null 2>&1 || ble_packages+=(dbus-daemon)
+command -v dbus-send >/dev/null 2>&1 || ble_packages+=(dbus-bin)
+if [ ${#ble_packages[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y "${ble_packages[@]}" || { apt-get update && apt-get install -y "${ble_packages[@]}"; }
+  else
+    echo "ci/setup.sh: missing ${ble_packages[*]} (for ci/ble.sh) and apt-get is unavailable" >&2
+    exit 1
+  fi
+fi
+if ! .venv-ble/bin/python -c 'import bluezoo' 2>/dev/null; then
+  python3 -m venv .venv-ble
+  .venv-ble/bin/pip install --quiet bluezoo==1.0.2
+fi
+.venv-ble/bin/python ci/patch_bluezoo.py
 cargo --version
 rustc --version
 python3 --version

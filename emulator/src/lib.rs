@@ -12,13 +12,16 @@
 //! HTTP requests and back) and [`serve`] the tokio shells that put the rig
 //! on real sockets (the served rig, the Stripe-compatible backend API, the
 //! control API, the Toxiproxy-compatible fault proxy). Nothing in `core` may
-//! depend on them; they depend on `core`.
+//! depend on them; they depend on `core`. [`hw`] carries the Bluetooth ports
+//! of `serve::ble` over real BlueZ (behind the `bluez` and `btleplug`
+//! features; empty in the default build).
 
 pub mod core;
 pub mod device;
 pub mod disk;
 pub mod fixtures;
 pub mod history;
+pub mod hw;
 pub mod serve;
 pub mod sim;
 pub mod store;

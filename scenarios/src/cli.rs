@@ -173,6 +173,29 @@ enum BenchCommand {
     /// Stored payments forwarded per second through `readerlab serve`'s HTTP
     /// backend by many smart readers, and memory per idle reader.
     Serve(ServeBenchArgs),
+    /// BLE over BlueZ: write→notify round trips, notifications and writes
+    /// per second between two adapters (needs `--features bluez,btleplug`
+    /// and a BlueZ stack; ci/ble.sh runs it on bluezoo).
+    Ble(BleBenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BleBenchArgs {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Round trips timed (after 10 untimed ones).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    round_trips: usize,
+    /// Values in the notification burst and in the write run.
+    #[arg(long, default_value_t = 2_000, value_name = "N")]
+    burst: usize,
+    /// Address of the adapter that serves the emulated reader.
+    #[arg(long, default_value = "00:00:00:00:00:01", value_name = "ADDR")]
+    peripheral: String,
+    /// Address of the adapter the central connects from.
+    #[arg(long, default_value = "00:00:00:00:00:02", value_name = "ADDR")]
+    central: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -261,6 +284,17 @@ pub fn main() -> ExitCode {
         Command::Readers(args) => readers(&args),
         Command::Bench(BenchArgs { what: BenchCommand::Store(args) }) => bench_store(&args),
         Command::Bench(BenchArgs { what: BenchCommand::Serve(args) }) => bench_serve(&args),
+        Command::Bench(BenchArgs { what: BenchCommand::Ble(args) }) => match bench_ble(&args) {
+            Some(outcome) => outcome,
+            None => {
+                eprintln!(
+                    "readerlab bench ble: this readerlab was built without Bluetooth; build it \
+                     with `--features bluez,btleplug` (cargo run --release -p readerlab \
+                     --features bluez,btleplug -- bench ble). Nothing was run."
+                );
+                return ExitCode::from(EXIT_NOT_BUILT);
+            }
+        },
         Command::Run(args) => match run(args) {
             Ok(true) => return ExitCode::SUCCESS,
             Ok(false) => return ExitCode::from(EXIT_VIOLATED),
@@ -468,6 +502,31 @@ fn bench_store(args: &StoreBenchArgs) -> anyhow::Result<()> {
         print!("{}", crate::bench::table(&bench));
     }
     Ok(())
+}
+
+/// Runs `bench ble`; `None` when this binary was built without it.
+#[cfg(all(feature = "bluez", feature = "btleplug"))]
+fn bench_ble(args: &BleBenchArgs) -> Option<anyhow::Result<()>> {
+    let options = crate::bench_ble::BleBenchOptions {
+        peripheral_address: args.peripheral.clone(),
+        central_address: args.central.clone(),
+        round_trips: args.round_trips,
+        burst: args.burst,
+    };
+    Some(crate::bench_ble::ble(&options).and_then(|bench| {
+        if args.json {
+            println!("{}", serde_json::to_string(&bench)?);
+        } else {
+            print!("{}", crate::bench_ble::table(&bench));
+        }
+        Ok(())
+    }))
+}
+
+/// Runs `bench ble`; `None` when this binary was built without it.
+#[cfg(not(all(feature = "bluez", feature = "btleplug")))]
+fn bench_ble(_args: &BleBenchArgs) -> Option<anyhow::Result<()>> {
+    None
 }
 
 fn readers(args: &ReadersArgs) -> anyhow::Result<()> {

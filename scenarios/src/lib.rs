@@ -7,6 +7,8 @@
 //! It depends on `readerlab-emulator`, never the other way round.
 
 pub mod bench;
+#[cfg(all(feature = "bluez", feature = "btleplug"))]
+pub mod bench_ble;
 pub mod check;
 pub mod cli;
 pub mod defects;

@@ -211,6 +211,17 @@ fn bench_store_json_has_every_measurement_with_positive_counts() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
+/// Without the features there is no Bluetooth in the binary: `bench ble`
+/// must fail and say how to build it, never pass on nothing.
+#[cfg(not(all(feature = "bluez", feature = "btleplug")))]
+#[test]
+fn bench_ble_without_the_features_says_how_to_build_it_and_fails() {
+    let out = readerlab(&["bench", "ble", "--json"]);
+    assert_eq!(out.status.code(), Some(69));
+    assert!(stderr(&out).contains("--features bluez,btleplug"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "bench ble must not print results");
+}
+
 #[test]
 fn bench_store_refuses_a_non_positive_duration() {
     let out = readerlab(&["bench", "store", "--seconds", "0"]);

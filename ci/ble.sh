@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The BlueZ path for emulated mobile readers, without a kernel Bluetooth
+# stack: a private D-Bus bus (dbus-run-session) carries bluezoo, a user-space
+# BlueZ with two virtual adapters that see each other (00:00:00:00:00:01
+# serves the readers, 00:00:00:00:00:02 is the POS). On it run the end-to-end
+# test (emulator/tests/ble_bluez.rs) and `readerlab bench ble --json`.
+#
+# Installs nothing: ci/setup.sh provides libdbus, dbus-daemon and bluezoo in
+# .venv-ble (patched by ci/patch_bluezoo.py). Run from anywhere:
+#   bash ci/ble.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${READERLAB_BLE_BUS:-}" ]; then
+  for tool in dbus-run-session dbus-send pkg-config; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "ci/ble.sh: $tool missing; run ci/setup.sh" >&2; exit 1; }
+  done
+  [ -x .venv-ble/bin/bluezoo ] || { echo "ci/ble.sh: .venv-ble/bin/bluezoo missing; run ci/setup.sh" >&2; exit 1; }
+  # Build outside the private bus first, so its wait is not in the timing.
+  cargo build --release --locked -p readerlab --features bluez,btleplug
+  cargo test --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez --no-run
+  exec env READERLAB_BLE_BUS=1 dbus-run-session -- bash ci/ble.sh "$@"
+fi
+
+# Inside dbus-run-session: the session bus stands in for the system bus.
+export DBUS_SYSTEM_BUS_ADDRESS="$DBUS_SESSION_BUS_ADDRESS"
+log=$(mktemp -t bluezoo.XXXXXX.log)
+.venv-ble/bin/bluezoo --auto-enable --scan-interval 1 \
+  -a 00:00:00:00:00:01 -a 00:00:00:00:00:02 >"$log" 2>&1 &
+bluezoo=$!
+cleanup() {
+  kill "$bluezoo" 2>/dev/null || true
+  wait "$bluezoo" 2>/dev/null || true
+  rm -f "$log"
+}
+trap cleanup EXIT
+
+ready=0
+for _ in $(seq 1 100); do
+  if dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+      org.freedesktop.DBus.ListNames 2>/dev/null | grep -q '"org.bluez"'; then
+    ready=1
+    break
+  fi
+  if ! kill -0 "$bluezoo" 2>/dev/null; then break; fi
+  sleep 0.1
+done
+if [ "$ready" -ne 1 ]; then
+  echo "ci/ble.sh: bluezoo did not take org.bluez on the bus within 10 s; its log:" >&2
+  cat "$log" >&2
+  exit 1
+fi
+
+status=0
+cargo test --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez || status=$?
+if [ "$status" -eq 0 ]; then
+  cargo run --release --locked -p readerlab --features bluez,btleplug -- bench ble --json || status=$?
+fi
+if [ "$status" -ne 0 ]; then
+  echo "ci/ble.sh: failed (exit $status); bluezoo's log:" >&2
+  tail -n 100 "$log" >&2
+fi
+exit "$status"
