@@ -22,10 +22,11 @@ use super::ble::{
 use super::rig::ServedRig;
 use crate::core::event::EventBody;
 use crate::core::profile::ReaderModel;
-use crate::sim::{ReaderCall, ReaderNotice, Sim};
+use crate::sim::{ReaderCall, ReaderNotice, ReaderTraffic, Sim};
 use crate::wire::ble::link::{CentralLink, Inbound, PeripheralLink};
 use crate::wire::ble::protocol::Command;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
@@ -37,7 +38,15 @@ pub const OFFERED_MTU: u16 = 185;
 pub enum BleCarrier {
     /// BLE-over-TCP on loopback: one listener per reader.
     Tcp,
+    /// BlueZ: each reader advertised and served through bluer on the
+    /// adapter with address `00:00:00:00:00:01`, the POS connecting through
+    /// btleplug from `00:00:00:00:00:02` (bluezoo's virtual adapters in
+    /// ci/ble.sh). Only in a build with the `bluez` and `btleplug` features.
+    Bluez,
 }
+
+/// The adapter that serves the readers, and the POS's.
+pub const BLUEZ_ADAPTERS: (&str, &str) = ("00:00:00:00:00:01", "00:00:00:00:00:02");
 
 impl std::str::FromStr for BleCarrier {
     type Err = String;
@@ -45,25 +54,41 @@ impl std::str::FromStr for BleCarrier {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "tcp" => Ok(BleCarrier::Tcp),
-            other => Err(format!("unknown Bluetooth carrier `{other}` (known: tcp)")),
+            "bluez" if cfg!(all(feature = "bluez", feature = "btleplug")) => Ok(BleCarrier::Bluez),
+            "bluez" => Err("this readerlab was built without Bluetooth: build it with \
+                            `--features bluez,btleplug` for the BlueZ carrier"
+                .to_owned()),
+            other => Err(format!("unknown Bluetooth carrier `{other}` (known: tcp, bluez)")),
         }
     }
 }
 
 /// A message for one reader's link.
 #[derive(Debug)]
-pub enum ReaderTraffic {
+pub enum ReaderMessage {
+    /// The radio between POS and reader went down or came back.
+    Link(usize, bool),
     /// SDK → reader.
     Call(ReaderCall),
     /// Reader → SDK.
     Notice(ReaderNotice),
 }
 
-impl ReaderTraffic {
+impl ReaderMessage {
+    /// In the order the carrier must take them: link changes first (a
+    /// lost signal's own events are the SDK's conclusions, not the
+    /// reader's words), then commands, then events.
+    pub fn all(traffic: ReaderTraffic) -> impl Iterator<Item = ReaderMessage> {
+        let links = traffic.links.into_iter().map(|(i, up)| ReaderMessage::Link(i, up));
+        let calls = traffic.calls.into_iter().map(ReaderMessage::Call);
+        links.chain(calls).chain(traffic.notices.into_iter().map(ReaderMessage::Notice))
+    }
+
     fn reader(&self) -> usize {
         match self {
-            ReaderTraffic::Call(call) => call.reader,
-            ReaderTraffic::Notice(notice) => notice.reader,
+            ReaderMessage::Link(reader, _) => *reader,
+            ReaderMessage::Call(call) => call.reader,
+            ReaderMessage::Notice(notice) => notice.reader,
         }
     }
 }
@@ -73,13 +98,25 @@ type Done = oneshot::Sender<()>;
 /// The carriers of a served rig's Bluetooth readers.
 #[derive(Debug)]
 pub struct BleBridge {
+    rig: ServedRig,
     ends: BTreeMap<usize, End>,
 }
 
 #[derive(Debug)]
 struct End {
-    calls: mpsc::UnboundedSender<(Command, Done)>,
+    /// Whether the radio link is up (the carrier connected); while it is
+    /// down the SDK's commands and conclusions stay on the POS side, in
+    /// process, as they would in the field.
+    up: Arc<AtomicBool>,
+    to_pos: mpsc::UnboundedSender<ToPos>,
     notices: mpsc::UnboundedSender<(EventBody, Done)>,
+}
+
+/// What the POS's end is asked to do.
+#[derive(Debug)]
+enum ToPos {
+    Call(Command, Done),
+    Link(bool, Done),
 }
 
 /// What the device information service of an emulated reader says.
@@ -107,13 +144,14 @@ impl BleBridge {
     ) -> BleBridge {
         let mut ends = BTreeMap::new();
         for (index, model, serial) in readers {
-            let (calls, calls_rx) = mpsc::unbounded_channel();
+            let (to_pos, to_pos_rx) = mpsc::unbounded_channel();
             let (notices, notices_rx) = mpsc::unbounded_channel();
+            let up = Arc::new(AtomicBool::new(true));
             let info = device_info(model, &serial);
-            let rig = rig.clone();
+            let (rig, link_up) = (rig.clone(), Arc::clone(&up));
             tokio::spawn(async move {
-                match connect(carrier, info).await {
-                    Ok((peripheral, central)) => {
+                match connect(carrier, model, info).await {
+                    Ok((peripheral, dial, central, keep)) => {
                         let applied = Arc::new(Mutex::new(VecDeque::new()));
                         let reader = ReaderEnd {
                             rig: rig.clone(),
@@ -127,11 +165,15 @@ impl BleBridge {
                         let pos = PosEnd {
                             rig,
                             index,
+                            serial,
+                            dial,
                             link: CentralLink::new(central.mtu),
-                            port: central,
-                            calls: calls_rx,
+                            port: Some(central),
+                            asks: to_pos_rx,
                             pending: BTreeMap::new(),
                             applied,
+                            up: link_up,
+                            _keep: keep,
                         };
                         pos.run().await;
                     }
@@ -140,19 +182,34 @@ impl BleBridge {
                     }
                 }
             });
-            ends.insert(index, End { calls, notices });
+            ends.insert(index, End { up, to_pos, notices });
         }
-        BleBridge { ends }
+        BleBridge { rig: rig.clone(), ends }
     }
 
     /// Carries one message; returns when the far end applied it (at once
     /// if its carrier is gone: the message is lost, as on a dead link).
-    pub async fn carry(&self, traffic: ReaderTraffic) {
-        let Some(end) = self.ends.get(&traffic.reader()) else { return };
+    pub async fn carry(&self, message: ReaderMessage) {
+        let Some(end) = self.ends.get(&message.reader()) else { return };
         let (done, applied) = oneshot::channel();
-        let sent = match traffic {
-            ReaderTraffic::Call(call) => end.calls.send((call.command, done)).is_ok(),
-            ReaderTraffic::Notice(notice) => end.notices.send((notice.body, done)).is_ok(),
+        let up = end.up.load(Ordering::SeqCst);
+        let sent = match message {
+            ReaderMessage::Link(_, up) => end.to_pos.send(ToPos::Link(up, done)).is_ok(),
+            ReaderMessage::Call(call) if up => {
+                end.to_pos.send(ToPos::Call(call.command, done)).is_ok()
+            }
+            ReaderMessage::Notice(notice) if up => end.notices.send((notice.body, done)).is_ok(),
+            // The radio is down: the SDK answers itself, in process.
+            ReaderMessage::Call(call) => {
+                let ReaderCall { reader, command } = call;
+                let _ = self.rig.with_sim(|sim: &mut Sim| sim.command_arrived(reader, command));
+                false
+            }
+            ReaderMessage::Notice(notice) => {
+                let ReaderNotice { reader, body } = notice;
+                let _ = self.rig.with_sim(|sim: &mut Sim| sim.notice_arrived(reader, &body));
+                false
+            }
         };
         if sent {
             let _ = applied.await;
@@ -160,20 +217,95 @@ impl BleBridge {
     }
 }
 
+/// How the POS's end reaches its reader again after the link was lost.
+#[derive(Debug)]
+enum Dial {
+    Tcp(std::net::SocketAddr),
+    #[cfg(all(feature = "bluez", feature = "btleplug"))]
+    Bluez {
+        adapter: String,
+    },
+}
+
+impl Dial {
+    async fn dial(&self, serial: &str) -> std::io::Result<CentralPort> {
+        match self {
+            Dial::Tcp(addr) => {
+                let _ = serial;
+                super::ble_tcp::connect(addr, OFFERED_MTU).await
+            }
+            #[cfg(all(feature = "bluez", feature = "btleplug"))]
+            Dial::Bluez { adapter } => {
+                use crate::hw::central;
+                let timeout = std::time::Duration::from_secs(30);
+                let filter = central::Filter::named(serial);
+                let found = central::find(&filter, Some(adapter), timeout)
+                    .await
+                    .map_err(std::io::Error::other)?;
+                central::connect(&found, Some(adapter), timeout)
+                    .await
+                    .map_err(std::io::Error::other)
+            }
+        }
+    }
+}
+
+/// What keeps a carrier's far side alive (a BlueZ advertisement) for as
+/// long as its link runs.
+type Keep = Option<Box<dyn std::any::Any + Send>>;
+
 /// Brings up one reader's carrier: its peripheral, and a central
 /// connected to it.
 async fn connect(
     carrier: BleCarrier,
+    model: ReaderModel,
     info: DeviceInfo,
-) -> std::io::Result<(PeripheralPort, CentralPort)> {
+) -> std::io::Result<(PeripheralPort, Dial, CentralPort, Keep)> {
     match carrier {
         BleCarrier::Tcp => {
             let (addr, peripheral) =
                 super::ble_tcp::listen("127.0.0.1:0", info, OFFERED_MTU).await?;
-            let central = super::ble_tcp::connect(addr, OFFERED_MTU).await?;
-            Ok((peripheral, central))
+            let dial = Dial::Tcp(addr);
+            let central = dial.dial("").await?;
+            Ok((peripheral, dial, central, None))
+        }
+        #[cfg(all(feature = "bluez", feature = "btleplug"))]
+        BleCarrier::Bluez => bluez(model, info).await.map_err(std::io::Error::other),
+        #[cfg(not(all(feature = "bluez", feature = "btleplug")))]
+        BleCarrier::Bluez => {
+            let _ = (model, info);
+            Err(std::io::Error::other("built without the bluez and btleplug features"))
         }
     }
+}
+
+/// The reader advertised through bluer on one adapter, found and
+/// connected through btleplug on the other.
+#[cfg(all(feature = "bluez", feature = "btleplug"))]
+async fn bluez(
+    model: ReaderModel,
+    info: DeviceInfo,
+) -> crate::hw::Result<(PeripheralPort, Dial, CentralPort, Keep)> {
+    use crate::hw::{bluez, central};
+    use crate::wire::ble::gatt::Advertisement;
+    use std::time::Duration;
+    let (reader_address, pos_address) = BLUEZ_ADAPTERS;
+    let serial = info.serial.clone();
+    let advertisement = Advertisement::of(&model.to_string(), &serial).ok_or_else(|| {
+        crate::hw::HwError::new(format!("advertising {serial}"), "not a Bluetooth model")
+    })?;
+    let reader_adapter = bluez::adapter_with_address(reader_address).await?;
+    let pos_adapter = bluez::adapter_with_address(pos_address).await?;
+    let (handle, mut ports) =
+        bluez::advertise(Some(&reader_adapter), vec![(advertisement, info)]).await?;
+    let peripheral = ports.pop().ok_or_else(|| {
+        crate::hw::HwError::new(format!("advertising {serial}"), "no port came back")
+    })?;
+    let timeout = Duration::from_secs(30);
+    let found =
+        central::find(&central::Filter::named(&serial), Some(&pos_adapter), timeout).await?;
+    let port = central::connect(&found, Some(&pos_adapter), timeout).await?;
+    Ok((peripheral, Dial::Bluez { adapter: pos_adapter }, port, Some(Box::new(handle))))
 }
 
 /// The reader's end: performs commands, notifies events.
@@ -246,27 +378,43 @@ impl ReaderEnd {
     }
 }
 
-/// The POS's end: writes commands, applies events.
+/// The POS's end: writes commands, applies events, drops and redials the
+/// connection as the radio link goes and comes.
 struct PosEnd {
     rig: ServedRig,
     index: usize,
-    port: CentralPort,
+    serial: String,
+    dial: Dial,
+    /// The connection, while the radio link is up.
+    port: Option<CentralPort>,
     link: CentralLink,
-    calls: mpsc::UnboundedReceiver<(Command, Done)>,
+    asks: mpsc::UnboundedReceiver<ToPos>,
     /// Commands written, by seq, until their reply arrives.
     pending: BTreeMap<u16, Done>,
     applied: Arc<Mutex<VecDeque<Done>>>,
+    up: Arc<AtomicBool>,
+    _keep: Keep,
 }
 
 impl PosEnd {
     async fn run(mut self) {
         loop {
-            tokio::select! {
-                call = self.calls.recv() => {
-                    let Some((command, done)) = call else { return };
-                    self.write(command, done).await;
+            let event = async {
+                match self.port.as_mut() {
+                    Some(port) => port.events.recv().await,
+                    None => std::future::pending().await,
                 }
-                event = self.port.events.recv() => match event {
+            };
+            tokio::select! {
+                ask = self.asks.recv() => match ask {
+                    Some(ToPos::Call(command, done)) => self.write(command, done).await,
+                    Some(ToPos::Link(up, done)) => {
+                        self.set_link(up).await;
+                        let _ = done.send(());
+                    }
+                    None => return,
+                },
+                event = event => match event {
                     Some(CentralEvent::Notification(value)) => self.on_notification(&value),
                     Some(CentralEvent::Mtu(mtu)) => self.link.set_mtu(mtu),
                     // The reader's end went away: its rig is finished.
@@ -276,11 +424,47 @@ impl PosEnd {
         }
     }
 
+    /// The radio link went down (the connection is dropped: whatever was
+    /// on its way is lost) or came back (the POS connects again).
+    async fn set_link(&mut self, up: bool) {
+        if !up {
+            self.up.store(false, Ordering::SeqCst);
+            if let Some(port) = self.port.take() {
+                let _ = port.ops.send(CentralOp::Disconnect).await;
+            }
+            self.link.reset();
+            for (_, done) in std::mem::take(&mut self.pending) {
+                let _ = done.send(());
+            }
+            for done in lock(&self.applied).drain(..) {
+                let _ = done.send(());
+            }
+            return;
+        }
+        if self.port.is_some() {
+            return;
+        }
+        match self.dial.dial(&self.serial).await {
+            Ok(port) => {
+                self.link = CentralLink::new(port.mtu);
+                self.port = Some(port);
+                self.up.store(true, Ordering::SeqCst);
+            }
+            Err(error) => {
+                eprintln!("readerlab: the POS cannot reconnect to {}: {error}", self.serial);
+            }
+        }
+    }
+
     async fn write(&mut self, command: Command, done: Done) {
+        let Some(port) = self.port.as_ref() else {
+            let _ = done.send(());
+            return;
+        };
         let (seq, values) = match self.link.send(command) {
             Ok(sent) => sent,
             Err(error) => {
-                eprintln!("readerlab: cannot send to reader #{}: {error}", self.index);
+                eprintln!("readerlab: cannot send to {}: {error}", self.serial);
                 let _ = done.send(());
                 return;
             }
@@ -291,7 +475,7 @@ impl PosEnd {
         // reader's notifications queue up behind it could stall both ends.
         for value in values {
             let (ack, _) = oneshot::channel();
-            if self.port.ops.send(CentralOp::Write(value, ack)).await.is_err() {
+            if port.ops.send(CentralOp::Write(value, ack)).await.is_err() {
                 return;
             }
         }

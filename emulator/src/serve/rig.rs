@@ -20,7 +20,7 @@
 //!
 //! The lock is a plain mutex, never held across an `.await`.
 
-use super::ble_bridge::{BleBridge, BleCarrier, ReaderTraffic};
+use super::ble_bridge::{BleBridge, BleCarrier, ReaderMessage};
 use crate::core::backend::{ApiCall, ApiReply};
 use crate::core::event::Event;
 use crate::core::time::Millis;
@@ -85,7 +85,7 @@ enum Carried {
     /// A device's call to the backend, over HTTP.
     Http(Outgoing),
     /// A message between the POS and a Bluetooth reader.
-    Reader(ReaderTraffic),
+    Reader(ReaderMessage),
 }
 
 /// The served rig. Clones share it.
@@ -365,16 +365,12 @@ impl ServedRig {
     /// carriers it just spawned).
     fn dispatch_quietly(&self, mut state: MutexGuard<'_, State>) {
         let generation = state.generation;
-        let (outgoing, (calls, notices), recorded) = match state.sim.as_mut() {
+        let (outgoing, traffic, recorded) = match state.sim.as_mut() {
             Some(sim) => (sim.take_outgoing(), sim.take_reader_traffic(), sim.events().len()),
-            None => (Vec::new(), (Vec::new(), Vec::new()), 0),
+            None => (Vec::new(), Default::default(), 0),
         };
-        let traffic = calls
-            .into_iter()
-            .map(ReaderTraffic::Call)
-            .chain(notices.into_iter().map(ReaderTraffic::Notice));
-        let traffic: Vec<ReaderTraffic> = match &state.bridge {
-            Some(_) => traffic.collect(),
+        let traffic: Vec<ReaderMessage> = match &state.bridge {
+            Some(_) => ReaderMessage::all(traffic).collect(),
             None => Vec::new(),
         };
         let count = outgoing.len() + traffic.len();
@@ -460,7 +456,7 @@ impl ServedRig {
 
     /// Carries one message between the POS and a Bluetooth reader; done
     /// when the far end applied it.
-    async fn carry_reader(&self, bridge: &BleBridge, message: ReaderTraffic) {
+    async fn carry_reader(&self, bridge: &BleBridge, message: ReaderMessage) {
         bridge.carry(message).await;
         self.done_one();
     }

@@ -33,7 +33,7 @@ pub use drills::drill;
 pub use faults::{Device, Fault, FaultPlan, PlacedFault, PlanShape};
 pub use links::{Link, LinkId, RequestFate, RequestRule};
 pub use medium::{Keys, Medium};
-pub use reader_link::{ReaderCall, ReaderNotice};
+pub use reader_link::{ReaderCall, ReaderNotice, ReaderTraffic};
 pub use view::ReaderView;
 pub use workload::{PaymentSpec, WORKLOAD_CARDS, random_payments};
 
@@ -308,8 +308,7 @@ pub struct Sim {
     awaiting: BTreeMap<u64, Awaiting>,
     /// SDK commands and reader events waiting for the shell's Bluetooth
     /// carrier (a rig with [`RigSpec::carried_reader_link`]).
-    reader_calls: Vec<ReaderCall>,
-    reader_notices: Vec<ReaderNotice>,
+    reader_traffic: ReaderTraffic,
     /// Devices changed since [`Sim::pump`] last drained them (0: the POS,
     /// `i + 1`: reader `i`): with a thousand readers, draining only these
     /// keeps an answer's cost independent of the rig's size.
@@ -437,8 +436,7 @@ impl Sim {
             outgoing: Vec::new(),
             awaiting: BTreeMap::new(),
             dirty: BTreeSet::new(),
-            reader_calls: Vec::new(),
-            reader_notices: Vec::new(),
+            reader_traffic: ReaderTraffic::default(),
             spec,
         };
         for (index, model) in sim.spec.readers.clone().into_iter().enumerate() {
@@ -805,7 +803,8 @@ impl Sim {
                     let part = self.readers[index].reader.part().clone();
                     self.record(at, part, body.clone());
                     if self.carries_reader(index) {
-                        self.reader_notices.push(ReaderNotice { reader: index, body });
+                        let notice = ReaderNotice { reader: index, body };
+                        self.reader_traffic.notices.push(notice);
                     } else {
                         self.on_reader_event(index, &body);
                     }

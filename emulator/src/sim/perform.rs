@@ -384,8 +384,10 @@ impl Sim {
                 Some(format!("{percent}%{}", if *charging { " charging" } else { "" }))
             }
             Fault::BluetoothRadioOff => {
-                for slot in &mut self.readers {
-                    let _ = slot.reader.handle(now, ReaderInput::BluetoothRadio { on: false });
+                for index in 0..self.readers.len() {
+                    self.radio_link(index, false);
+                    let off = ReaderInput::BluetoothRadio { on: false };
+                    let _ = self.readers[index].reader.handle(now, off);
                 }
                 None
             }
@@ -463,8 +465,10 @@ impl Sim {
                 self.start_device(*device);
             }
             Fault::BluetoothRadioOff => {
-                for slot in &mut self.readers {
-                    let _ = slot.reader.handle(now, ReaderInput::BluetoothRadio { on: true });
+                for index in 0..self.readers.len() {
+                    self.radio_link(index, self.links[&LinkId::PosReader(index)].up);
+                    let on = ReaderInput::BluetoothRadio { on: true };
+                    let _ = self.readers[index].reader.handle(now, on);
                 }
             }
             Fault::SignalLost { reader } | Fault::UsbDetach { reader } => {
@@ -511,6 +515,7 @@ impl Sim {
                     LinkKind::Usb => ReaderInput::Usb { attached: up },
                     LinkKind::Lan => ReaderInput::Lan { up },
                 };
+                self.radio_link(i, up);
                 let _ = self.readers[i].reader.handle(now, input);
             }
         }

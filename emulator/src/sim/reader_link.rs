@@ -27,6 +27,18 @@ pub struct ReaderCall {
     pub command: Command,
 }
 
+/// What the carrier of a reader's link must do next, in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReaderTraffic {
+    /// The radio link went down (`false`: signal lost, radio off) or came
+    /// back (`true`): the carrier disconnects, or the POS reconnects.
+    pub links: Vec<(usize, bool)>,
+    /// SDK → reader.
+    pub calls: Vec<ReaderCall>,
+    /// Reader → SDK.
+    pub notices: Vec<ReaderNotice>,
+}
+
 /// An event of reader `reader`, for the carrier to bring to the POS.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReaderNotice {
@@ -50,16 +62,24 @@ impl Sim {
         if self.carries_reader(index)
             && let Some(command) = Command::from_input(&input)
         {
-            self.reader_calls.push(ReaderCall { reader: index, command });
+            self.reader_traffic.calls.push(ReaderCall { reader: index, command });
             return;
         }
         let now = self.now;
         let _ = self.readers[index].reader.handle(now, input);
     }
 
-    /// The commands and events to carry since the last time.
-    pub fn take_reader_traffic(&mut self) -> (Vec<ReaderCall>, Vec<ReaderNotice>) {
-        (std::mem::take(&mut self.reader_calls), std::mem::take(&mut self.reader_notices))
+    /// The radio between the POS and reader `index` goes down or comes
+    /// back: a carried link's carrier must follow.
+    pub(super) fn radio_link(&mut self, index: usize, up: bool) {
+        if self.carries_reader(index) {
+            self.reader_traffic.links.push((index, up));
+        }
+    }
+
+    /// The link changes, commands and events to carry since the last time.
+    pub fn take_reader_traffic(&mut self) -> ReaderTraffic {
+        std::mem::take(&mut self.reader_traffic)
     }
 
     /// The mobile readers whose link is carried: index, model and serial.

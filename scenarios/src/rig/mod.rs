@@ -114,6 +114,11 @@ pub trait Target: fmt::Debug + Send + Sync {
     fn capabilities(&self) -> BTreeSet<Capability>;
     /// Builds and starts a rig.
     fn start(&self, spec: RigSpec) -> Result<Box<dyn Rig>, String>;
+    /// How many scenarios may run at once (`None`: as many as the runner
+    /// likes). A target on shared hardware, one radio say, says 1.
+    fn max_concurrent(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A running rig, as steps see it.

@@ -62,6 +62,13 @@ impl Target for ServedTarget {
             .collect()
     }
 
+    /// Over BlueZ every scenario's reader advertises on the same virtual
+    /// adapter, which shows one advertisement at a time: one scenario at
+    /// a time.
+    fn max_concurrent(&self) -> Option<usize> {
+        (self.ble == Some(BleCarrier::Bluez)).then_some(1)
+    }
+
     fn start(&self, mut spec: RigSpec) -> Result<Box<dyn Rig>, String> {
         let data = tempfile::Builder::new()
             .prefix("readerlab-served-")

@@ -130,7 +130,7 @@ pub fn run(options: RunOptions) -> Result<RunReport, Vec<String>> {
     for (path, line, name, reason) in prepared.unsupported {
         collector.skip(path, line, name, reason);
     }
-    let runner = LabWorld::cucumber::<&str>()
+    let mut runner = LabWorld::cucumber::<&str>()
         .with_parser(collect::Features(prepared.features))
         .with_writer(collector)
         .with_cli(cli::Opts::<_, _, _, cli::Empty>::default())
@@ -158,6 +158,9 @@ pub fn run(options: RunOptions) -> Result<RunReport, Vec<String>> {
                 }
             })
         });
+    if let Some(max) = options.target.max_concurrent() {
+        runner = runner.max_concurrent_scenarios(max);
+    }
     let collector = quietly(|| futures::executor::block_on(runner.run("bundled")));
     let mut results = collector.into_results();
     results.sort_by_key(|r| (order.iter().position(|p| *p == r.path), r.line));
