@@ -3,7 +3,8 @@
 # stack: a private D-Bus bus (dbus-run-session) carries bluezoo, a user-space
 # BlueZ with two virtual adapters that see each other (00:00:00:00:00:01
 # serves the readers, 00:00:00:00:00:02 is the POS). On it run the end-to-end
-# test (emulator/tests/ble_bluez.rs) and `readerlab bench ble --json`.
+# test (emulator/tests/ble_bluez.rs), `readerlab bench ble --json`, and the
+# offline-over-Bluetooth feature on the served target with `--ble bluez`.
 #
 # Installs nothing: ci/setup.sh provides libdbus, dbus-daemon and bluezoo in
 # .venv-ble (patched by ci/patch_bluezoo.py). Run from anywhere:
@@ -55,6 +56,22 @@ status=0
 cargo test --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez || status=$?
 if [ "$status" -eq 0 ]; then
   cargo run --release --locked -p readerlab --features bluez,btleplug -- bench ble --json || status=$?
+fi
+if [ "$status" -eq 0 ]; then
+  # The served target with every mobile reader's link on BlueZ: readerlab
+  # serve advertises the M2, then the WisePad 3, through bluer on adapter 1;
+  # the POS finds and connects to each through btleplug on adapter 2. Each
+  # scenario loses the signal mid-collect (the connection drops, the POS
+  # reconnects over BlueZ) and the checker judges its history.
+  histories=$(mktemp -d -t ble-histories.XXXXXX)
+  target/release/readerlab run features/offline/over_bluetooth.feature \
+    --target served --ble bluez --history-dir "$histories" || status=$?
+  if [ "$status" -eq 0 ]; then
+    for history in "$histories"/*.jsonl; do
+      target/release/readerlab check "$history" || status=$?
+    done
+  fi
+  rm -rf "$histories"
 fi
 if [ "$status" -ne 0 ]; then
   echo "ci/ble.sh: failed (exit $status); bluezoo's log:" >&2

@@ -24,6 +24,7 @@ bluezoo's Device.disconnect do the same.
 Idempotent. Usage: .venv-ble/bin/python ci/patch_bluezoo.py
 """
 
+import importlib.util
 import pathlib
 import re
 import sys
@@ -64,5 +65,12 @@ if MARK not in text:
         sys.exit(f"patch_bluezoo: {DEVICE}: Device.disconnect not found as expected")
     text = text.replace(ANCHOR, ANCHOR + FIX)
     DEVICE.write_text(text)
+# Importing bluezoo above compiled these modules; the signature patch keeps
+# each file's size, and within the same second its mtime too, so Python
+# would go on trusting the stale bytecode (seen: the first run after a fresh
+# install failed as if unpatched). Drop the cached bytecode of what we edit.
+for path in [ROOT / name for name in TARGETS] + [DEVICE]:
+    cached = pathlib.Path(importlib.util.cache_from_source(str(path)))
+    cached.unlink(missing_ok=True)
 print(f"patch_bluezoo: Device.disconnect drops GATT links in {DEVICE}")
 print(f"patch_bluezoo: ManufacturerData is a{{qv}} in {ROOT}")

@@ -46,3 +46,7 @@ done
 # Serve mode with real clients (stripe-python, toxiproxy-python) and the
 # served target.
 bash ci/served.sh
+# Mobile readers on the real BlueZ D-Bus API (bluezoo's virtual adapters on a
+# private bus): the bluer/btleplug end-to-end test, the BLE bench, and the
+# offline-over-Bluetooth feature on the served target with --ble bluez.
+bash ci/ble.sh
