@@ -62,9 +62,11 @@ if [ "$status" -eq 0 ]; then
   # serve advertises the M2, then the WisePad 3, through bluer on adapter 1;
   # the POS finds and connects to each through btleplug on adapter 2. Each
   # scenario loses the signal mid-collect (the connection drops, the POS
-  # reconnects over BlueZ) and the checker judges its history.
+  # reconnects over BlueZ) and the checker judges its history; then the
+  # radio-off, signal-lost and lost/late-notification scenarios over BlueZ.
   histories=$(mktemp -d -t ble-histories.XXXXXX)
   target/release/readerlab run features/offline/over_bluetooth.feature \
+    features/faults/bluetooth.feature features/faults/bluetooth_notifications.feature \
     --target served --ble bluez --history-dir "$histories" || status=$?
   if [ "$status" -eq 0 ]; then
     for history in "$histories"/*.jsonl; do

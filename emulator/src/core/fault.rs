@@ -46,6 +46,17 @@ pub enum FaultKind {
     SignalLost,
     /// The USB cable is pulled until cleared.
     UsbDetach,
+    /// The reader's next notification of one event to the POS is lost on
+    /// the radio (the reader did it; the POS never hears of it).
+    NotificationDropped,
+    /// The reader's notifications reach the POS late until cleared.
+    NotificationDelayed,
+    /// The ATT MTU is renegotiated smaller until cleared: every message is
+    /// cut into more fragments.
+    MtuReduced,
+    /// The connection interval is slow until cleared: each fragment waits
+    /// for a connection event.
+    SlowConnectionInterval,
     /// The update server offers a required software update.
     RequiredUpdate,
     // --- storage ---------------------------------------------------------------
@@ -66,7 +77,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, for coverage reports and docs.
-    pub const ALL: [FaultKind; 22] = [
+    pub const ALL: [FaultKind; 26] = [
         FaultKind::LinkDown,
         FaultKind::LinkFlapping,
         FaultKind::Latency,
@@ -82,6 +93,10 @@ impl FaultKind {
         FaultKind::BluetoothRadioOff,
         FaultKind::SignalLost,
         FaultKind::UsbDetach,
+        FaultKind::NotificationDropped,
+        FaultKind::NotificationDelayed,
+        FaultKind::MtuReduced,
+        FaultKind::SlowConnectionInterval,
         FaultKind::RequiredUpdate,
         FaultKind::StorageFull,
         FaultKind::RecordCorrupted,
@@ -109,6 +124,10 @@ impl FaultKind {
             FaultKind::BluetoothRadioOff => "bluetooth_radio_off",
             FaultKind::SignalLost => "signal_lost",
             FaultKind::UsbDetach => "usb_detach",
+            FaultKind::NotificationDropped => "notification_dropped",
+            FaultKind::NotificationDelayed => "notification_delayed",
+            FaultKind::MtuReduced => "mtu_reduced",
+            FaultKind::SlowConnectionInterval => "slow_connection_interval",
             FaultKind::RequiredUpdate => "required_update",
             FaultKind::StorageFull => "storage_full",
             FaultKind::RecordCorrupted => "record_corrupted",
@@ -132,6 +151,9 @@ impl FaultKind {
                 | FaultKind::BluetoothRadioOff
                 | FaultKind::SignalLost
                 | FaultKind::UsbDetach
+                | FaultKind::NotificationDelayed
+                | FaultKind::MtuReduced
+                | FaultKind::SlowConnectionInterval
                 | FaultKind::StorageFull
         )
     }

@@ -26,12 +26,12 @@ use crate::sim::{ReaderCall, ReaderNotice, ReaderTraffic, Sim};
 use crate::wire::ble::link::{CentralLink, Inbound, PeripheralLink};
 use crate::wire::ble::protocol::Command;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
-/// The MTU both ends offer (a typical phone's).
-pub const OFFERED_MTU: u16 = 185;
+/// The MTU both ends offer: the rig's radio MTU (a typical phone's).
+pub const OFFERED_MTU: u16 = crate::sim::RADIO_MTU;
 
 /// Which carrier moves the values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +68,8 @@ impl std::str::FromStr for BleCarrier {
 pub enum ReaderMessage {
     /// The radio between POS and reader went down or came back.
     Link(usize, bool),
+    /// The link's ATT MTU is now this (renegotiated).
+    Mtu(usize, u16),
     /// SDK → reader.
     Call(ReaderCall),
     /// Reader → SDK.
@@ -80,13 +82,15 @@ impl ReaderMessage {
     /// reader's words), then commands, then events.
     pub fn all(traffic: ReaderTraffic) -> impl Iterator<Item = ReaderMessage> {
         let links = traffic.links.into_iter().map(|(i, up)| ReaderMessage::Link(i, up));
+        let mtus = traffic.mtus.into_iter().map(|(i, mtu)| ReaderMessage::Mtu(i, mtu));
+        let links = links.chain(mtus);
         let calls = traffic.calls.into_iter().map(ReaderMessage::Call);
         links.chain(calls).chain(traffic.notices.into_iter().map(ReaderMessage::Notice))
     }
 
     fn reader(&self) -> usize {
         match self {
-            ReaderMessage::Link(reader, _) => *reader,
+            ReaderMessage::Link(reader, _) | ReaderMessage::Mtu(reader, _) => *reader,
             ReaderMessage::Call(call) => call.reader,
             ReaderMessage::Notice(notice) => notice.reader,
         }
@@ -108,8 +112,11 @@ struct End {
     /// down the SDK's commands and conclusions stay on the POS side, in
     /// process, as they would in the field.
     up: Arc<AtomicBool>,
+    /// The MTU the link was renegotiated to (both ends fragment to the
+    /// smaller of it and their carrier's).
+    mtu: Arc<AtomicU16>,
     to_pos: mpsc::UnboundedSender<ToPos>,
-    notices: mpsc::UnboundedSender<(EventBody, Done)>,
+    notices: mpsc::UnboundedSender<(EventBody, bool, Done)>,
 }
 
 /// What the POS's end is asked to do.
@@ -147,8 +154,9 @@ impl BleBridge {
             let (to_pos, to_pos_rx) = mpsc::unbounded_channel();
             let (notices, notices_rx) = mpsc::unbounded_channel();
             let up = Arc::new(AtomicBool::new(true));
+            let mtu = Arc::new(AtomicU16::new(crate::sim::RADIO_MTU));
             let info = device_info(model, &serial);
-            let (rig, link_up) = (rig.clone(), Arc::clone(&up));
+            let (rig, link_up, link_mtu) = (rig.clone(), Arc::clone(&up), Arc::clone(&mtu));
             tokio::spawn(async move {
                 match connect(carrier, model, info).await {
                     Ok((peripheral, dial, central, keep)) => {
@@ -157,6 +165,8 @@ impl BleBridge {
                             rig: rig.clone(),
                             index,
                             port: peripheral,
+                            carrier_mtu: central.mtu,
+                            mtu: Arc::clone(&link_mtu),
                             link: PeripheralLink::new(central.mtu),
                             notices: notices_rx,
                             applied: Arc::clone(&applied),
@@ -168,6 +178,7 @@ impl BleBridge {
                             serial,
                             dial,
                             link: CentralLink::new(central.mtu),
+                            mtu: link_mtu,
                             port: Some(central),
                             asks: to_pos_rx,
                             pending: BTreeMap::new(),
@@ -182,7 +193,7 @@ impl BleBridge {
                     }
                 }
             });
-            ends.insert(index, End { up, to_pos, notices });
+            ends.insert(index, End { up, mtu, to_pos, notices });
         }
         BleBridge { rig: rig.clone(), ends }
     }
@@ -195,10 +206,18 @@ impl BleBridge {
         let up = end.up.load(Ordering::SeqCst);
         let sent = match message {
             ReaderMessage::Link(_, up) => end.to_pos.send(ToPos::Link(up, done)).is_ok(),
+            ReaderMessage::Mtu(_, mtu) => {
+                end.mtu.store(mtu, Ordering::SeqCst);
+                false
+            }
             ReaderMessage::Call(call) if up => {
                 end.to_pos.send(ToPos::Call(call.command, done)).is_ok()
             }
-            ReaderMessage::Notice(notice) if up => end.notices.send((notice.body, done)).is_ok(),
+            ReaderMessage::Notice(notice) if up => {
+                end.notices.send((notice.body, notice.lost, done)).is_ok()
+            }
+            // Lost on the air while the radio is down: nobody hears it.
+            ReaderMessage::Notice(ReaderNotice { lost: true, .. }) => false,
             // The radio is down: the SDK answers itself, in process.
             ReaderMessage::Call(call) => {
                 let ReaderCall { reader, command } = call;
@@ -206,7 +225,7 @@ impl BleBridge {
                 false
             }
             ReaderMessage::Notice(notice) => {
-                let ReaderNotice { reader, body } = notice;
+                let ReaderNotice { reader, body, .. } = notice;
                 let _ = self.rig.with_sim(|sim: &mut Sim| sim.notice_arrived(reader, &body));
                 false
             }
@@ -313,8 +332,11 @@ struct ReaderEnd {
     rig: ServedRig,
     index: usize,
     port: PeripheralPort,
+    /// The MTU the carrier negotiated, and the renegotiated one.
+    carrier_mtu: u16,
+    mtu: Arc<AtomicU16>,
     link: PeripheralLink,
-    notices: mpsc::UnboundedReceiver<(EventBody, Done)>,
+    notices: mpsc::UnboundedReceiver<(EventBody, bool, Done)>,
     /// Events notified and not yet applied at the POS, oldest first.
     applied: Arc<Mutex<VecDeque<Done>>>,
 }
@@ -326,14 +348,20 @@ impl ReaderEnd {
                 event = self.port.events.recv() => match event {
                     Some(PeripheralEvent::Write(value)) => self.on_write(&value).await,
                     Some(PeripheralEvent::Connected { mtu } | PeripheralEvent::Mtu(mtu)) => {
-                        self.link.set_mtu(mtu);
+                        self.carrier_mtu = mtu;
                     }
                     Some(PeripheralEvent::Disconnected) => self.link.reset(),
                     None => return,
                 },
                 notice = self.notices.recv() => {
-                    let Some((body, done)) = notice else { return };
+                    let Some((body, lost, done)) = notice else { return };
+                    self.fit_mtu();
                     match self.link.notify(&body) {
+                        // Sent under its sequence number and lost on the
+                        // air: the POS sees the gap at the next event.
+                        Ok(_) if lost => {
+                            let _ = done.send(());
+                        }
                         Ok(values) => {
                             lock(&self.applied).push_back(done);
                             self.send(values).await;
@@ -359,6 +387,7 @@ impl ReaderEnd {
         };
         let (seq, command) = command;
         let index = self.index;
+        self.fit_mtu();
         let Ok(reply) = self.rig.with_sim(|sim: &mut Sim| sim.command_arrived(index, command))
         else {
             return;
@@ -367,6 +396,11 @@ impl ReaderEnd {
             Ok(values) => self.send(values).await,
             Err(error) => eprintln!("readerlab: cannot answer command {seq}: {error}"),
         }
+    }
+
+    /// Fragments from the next message on to the link's current MTU.
+    fn fit_mtu(&mut self) {
+        self.link.set_mtu(self.carrier_mtu.min(self.mtu.load(Ordering::SeqCst)));
     }
 
     async fn send(&self, values: Vec<Vec<u8>>) {
@@ -388,6 +422,8 @@ struct PosEnd {
     /// The connection, while the radio link is up.
     port: Option<CentralPort>,
     link: CentralLink,
+    /// The renegotiated MTU (the connection's own is the port's).
+    mtu: Arc<AtomicU16>,
     asks: mpsc::UnboundedReceiver<ToPos>,
     /// Commands written, by seq, until their reply arrives.
     pending: BTreeMap<u16, Done>,
@@ -416,7 +452,11 @@ impl PosEnd {
                 },
                 event = event => match event {
                     Some(CentralEvent::Notification(value)) => self.on_notification(&value),
-                    Some(CentralEvent::Mtu(mtu)) => self.link.set_mtu(mtu),
+                    Some(CentralEvent::Mtu(mtu)) => {
+                        if let Some(port) = self.port.as_mut() {
+                            port.mtu = mtu;
+                        }
+                    }
                     // The reader's end went away: its rig is finished.
                     Some(CentralEvent::Disconnected) | None => return,
                 },
@@ -461,6 +501,7 @@ impl PosEnd {
             let _ = done.send(());
             return;
         };
+        self.link.set_mtu(port.mtu.min(self.mtu.load(Ordering::SeqCst)));
         let (seq, values) = match self.link.send(command) {
             Ok(sent) => sent,
             Err(error) => {
@@ -488,8 +529,14 @@ impl PosEnd {
                     let _ = done.send(());
                 }
             }
-            Ok(Some(Inbound::Event { body, .. })) => {
+            Ok(Some(Inbound::Event { body, missed, .. })) => {
                 let index = self.index;
+                if missed > 0 {
+                    eprintln!(
+                        "readerlab: the POS missed {missed} notification(s) from {}",
+                        self.serial
+                    );
+                }
                 let _ = self.rig.with_sim(|sim: &mut Sim| sim.notice_arrived(index, &body));
                 if let Some(done) = lock(&self.applied).pop_front() {
                     let _ = done.send(());

@@ -210,6 +210,12 @@ impl Sim {
         let input = ReaderInput::PresentCard { number: number.as_str().into(), mode };
         let now = self.now;
         let reader = &mut self.readers[index].reader;
+        if !reader.is_busy() && reader.status() == ConnectionStatus::Connected {
+            // The collect has not reached the reader yet (a slow radio):
+            // the customer waits for it to ask for the card.
+            let at = now + Duration::from_secs(1);
+            return self.at(at, Timer::PresentCard { payment: payment.to_owned() });
+        }
         if reader.handle(now, input.clone()).is_err() {
             // A card from an earlier payment still sits in the slot.
             let _ = reader.handle(now, ReaderInput::RemoveCard);

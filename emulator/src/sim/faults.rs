@@ -61,6 +61,17 @@ pub enum Fault {
     SignalLost { reader: usize },
     /// The reader's USB cable is pulled until cleared.
     UsbDetach { reader: usize },
+    /// The reader's next notification of `event` (a history event name,
+    /// `reader.payment.collected`) is lost on its way to the POS.
+    NotificationDropped { reader: usize, event: String },
+    /// The reader's notifications reach the POS `ms` late until cleared.
+    NotificationDelayed { reader: usize, ms: u64 },
+    /// The reader's ATT MTU is renegotiated down to `mtu` (at least 23)
+    /// until cleared.
+    MtuReduced { reader: usize, mtu: u16 },
+    /// Each fragment to or from the reader waits `ms` for a connection
+    /// event until cleared.
+    SlowConnectionInterval { reader: usize, ms: u64 },
     /// The update server offers the reader a required update.
     RequiredUpdate { reader: usize },
     /// The device's disk is full until cleared, or only its `nth_write`-th
@@ -97,6 +108,10 @@ impl Fault {
             Fault::BluetoothRadioOff => FaultKind::BluetoothRadioOff,
             Fault::SignalLost { .. } => FaultKind::SignalLost,
             Fault::UsbDetach { .. } => FaultKind::UsbDetach,
+            Fault::NotificationDropped { .. } => FaultKind::NotificationDropped,
+            Fault::NotificationDelayed { .. } => FaultKind::NotificationDelayed,
+            Fault::MtuReduced { .. } => FaultKind::MtuReduced,
+            Fault::SlowConnectionInterval { .. } => FaultKind::SlowConnectionInterval,
             Fault::RequiredUpdate { .. } => FaultKind::RequiredUpdate,
             Fault::StorageFull { .. } => FaultKind::StorageFull,
             Fault::RecordCorrupted { .. } => FaultKind::RecordCorrupted,

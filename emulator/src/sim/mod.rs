@@ -180,7 +180,21 @@ pub(crate) struct ReaderSlot {
     pub(crate) next_connect: Millis,
     /// Power is off because of a fault (the app must not switch it on).
     pub(crate) power_fault: bool,
+    /// Events whose next notification to the POS is lost (a
+    /// `notification_dropped` fault), oldest first.
+    pub(crate) drop_next: Vec<String>,
+    /// How late its notifications reach the POS (`notification_delayed`).
+    pub(crate) notice_delay: Duration,
+    /// The ATT MTU of its radio link (lowered by `mtu_reduced`).
+    pub(crate) mtu: u16,
+    /// The wait per fragment for a connection event (`Duration::ZERO`,
+    /// the default: not modelled; `slow_connection_interval` sets it).
+    pub(crate) interval: Duration,
 }
+
+/// The ATT MTU a reader's radio link has unless a fault lowers it (a
+/// typical phone's; the served carriers offer the same).
+pub const RADIO_MTU: u16 = 185;
 
 /// A message on its way.
 #[derive(Debug)]
@@ -216,6 +230,10 @@ enum Timer {
     Carry(Outgoing),
     /// The external backend's answer has crossed the link back.
     Answer(Awaiting, Option<ApiReply>),
+    /// A reader's delayed notification reaches the POS.
+    Notice(usize, Box<EventBody>),
+    /// The POS's command reaches a reader after its air time.
+    Command(usize, Box<ReaderInput>),
 }
 
 /// The shape of one long random run: how long, how many customers, how
@@ -408,6 +426,10 @@ impl Sim {
                 via,
                 next_connect: now,
                 power_fault: false,
+                drop_next: Vec::new(),
+                notice_delay: Duration::ZERO,
+                mtu: RADIO_MTU,
+                interval: Duration::ZERO,
             });
         }
         let pos = DeviceSlot::new(
@@ -802,12 +824,7 @@ impl Sim {
                     moved = true;
                     let part = self.readers[index].reader.part().clone();
                     self.record(at, part, body.clone());
-                    if self.carries_reader(index) {
-                        let notice = ReaderNotice { reader: index, body };
-                        self.reader_traffic.notices.push(notice);
-                    } else {
-                        self.on_reader_event(index, &body);
-                    }
+                    self.notify_pos(index, body);
                 }
             }
             // Only devices touched since they were last drained can have

@@ -20,6 +20,8 @@ use std::time::Duration;
 impl Sim {
     pub(super) fn fire(&mut self, timer: Timer) {
         match timer {
+            Timer::Notice(index, body) => self.deliver_notice(index, *body),
+            Timer::Command(index, input) => self.deliver_command(index, *input),
             Timer::Inject(fault, holds_for) => {
                 let sustained = fault.is_sustained();
                 if self.inject(fault.clone()).is_ok()
@@ -97,6 +99,10 @@ impl Sim {
             | Fault::Battery { reader, .. }
             | Fault::SignalLost { reader }
             | Fault::UsbDetach { reader }
+            | Fault::NotificationDropped { reader, .. }
+            | Fault::NotificationDelayed { reader, .. }
+            | Fault::MtuReduced { reader, .. }
+            | Fault::SlowConnectionInterval { reader, .. }
             | Fault::RequiredUpdate { reader } => self.device_target(Device::Reader(*reader)),
             Fault::BluetoothRadioOff => "pos".to_owned(),
             Fault::PowerLoss { device, .. }
@@ -156,6 +162,21 @@ impl Sim {
             | Fault::SignalLost { reader: i }
             | Fault::UsbDetach { reader: i }
             | Fault::RequiredUpdate { reader: i } => reader(*i),
+            Fault::NotificationDropped { reader: i, .. }
+            | Fault::NotificationDelayed { reader: i, .. }
+            | Fault::MtuReduced { reader: i, .. }
+            | Fault::SlowConnectionInterval { reader: i, .. } => {
+                reader(*i)?;
+                if self.readers[*i].via == LinkKind::Ble {
+                    Ok(())
+                } else {
+                    Err(FaultError::NotApplicable {
+                        fault: fault.kind(),
+                        target: self.device_target(Device::Reader(*i)),
+                        why: "only a reader on Bluetooth notifies the POS over the air",
+                    })
+                }
+            }
             Fault::PowerLoss { device: Device::Reader(i), .. } => reader(*i),
             Fault::PowerLoss { device: d, .. }
             | Fault::AppKill { device: d }
@@ -395,6 +416,23 @@ impl Sim {
                 self.set_link(LinkId::PosReader(*reader), false);
                 None
             }
+            Fault::NotificationDropped { reader, event } => {
+                self.readers[*reader].drop_next.push(event.clone());
+                Some(event.clone())
+            }
+            Fault::NotificationDelayed { reader, ms } => {
+                self.readers[*reader].notice_delay = Duration::from_millis(*ms);
+                Some(format!("{ms} ms"))
+            }
+            Fault::MtuReduced { reader, mtu } => {
+                let mtu = (*mtu).clamp(crate::wire::ble::gatt::DEFAULT_ATT_MTU, super::RADIO_MTU);
+                self.set_radio_mtu(*reader, mtu);
+                Some(format!("MTU {mtu}"))
+            }
+            Fault::SlowConnectionInterval { reader, ms } => {
+                self.readers[*reader].interval = Duration::from_millis(*ms);
+                Some(format!("{ms} ms"))
+            }
             Fault::RequiredUpdate { reader } => {
                 let version = format!(
                     "2.{}.0",
@@ -473,6 +511,13 @@ impl Sim {
             }
             Fault::SignalLost { reader } | Fault::UsbDetach { reader } => {
                 self.set_link(LinkId::PosReader(*reader), true);
+            }
+            Fault::NotificationDelayed { reader, .. } => {
+                self.readers[*reader].notice_delay = Duration::ZERO;
+            }
+            Fault::MtuReduced { reader, .. } => self.set_radio_mtu(*reader, super::RADIO_MTU),
+            Fault::SlowConnectionInterval { reader, .. } => {
+                self.readers[*reader].interval = Duration::ZERO;
             }
             Fault::StorageFull { device, .. } => {
                 if let Some(disk) = self.slot(*device).expect("validated").disk.simulated() {

@@ -16,7 +16,9 @@ use super::Sim;
 use crate::core::event::EventBody;
 use crate::core::profile::LinkKind;
 use crate::core::reader::Input as ReaderInput;
+use crate::wire::ble::frame::{Frame, fragment};
 use crate::wire::ble::protocol::{Command, Reply};
+use std::time::Duration;
 
 /// A command from the POS's SDK to reader `reader`, for the carrier.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +39,8 @@ pub struct ReaderTraffic {
     pub calls: Vec<ReaderCall>,
     /// Reader → SDK.
     pub notices: Vec<ReaderNotice>,
+    /// The link's ATT MTU changed (an `mtu_reduced` fault or its end).
+    pub mtus: Vec<(usize, u16)>,
 }
 
 /// An event of reader `reader`, for the carrier to bring to the POS.
@@ -46,6 +50,9 @@ pub struct ReaderNotice {
     pub reader: usize,
     /// What happened (already in the history).
     pub body: EventBody,
+    /// Lost on the air (a `notification_dropped` fault): the reader sends
+    /// it (its sequence number is used) but the POS never receives it.
+    pub lost: bool,
 }
 
 impl Sim {
@@ -59,6 +66,17 @@ impl Sim {
     /// slot) is the app's mistake, not the reader's behaviour; the app
     /// simply moves on.
     pub(super) fn command_reader(&mut self, index: usize, input: ReaderInput) {
+        let air = self.air_time(index, || Frame::request(0, &Command::from_input(&input)?).ok());
+        if air.is_zero() {
+            self.deliver_command(index, input);
+        } else {
+            let at = self.now + air;
+            self.at(at, super::Timer::Command(index, Box::new(input)));
+        }
+    }
+
+    /// A command of the POS reaches reader `index` (after its air time).
+    pub(super) fn deliver_command(&mut self, index: usize, input: ReaderInput) {
         if self.carries_reader(index)
             && let Some(command) = Command::from_input(&input)
         {
@@ -67,6 +85,66 @@ impl Sim {
         }
         let now = self.now;
         let _ = self.readers[index].reader.handle(now, input);
+    }
+
+    /// Reader `index` reports `body` to the POS: dropped or delayed as
+    /// the notification faults say, then carried or handed to the app.
+    pub(super) fn notify_pos(&mut self, index: usize, body: EventBody) {
+        let carried = self.carries_reader(index);
+        let slot = &mut self.readers[index];
+        let mut lost = false;
+        if !slot.drop_next.is_empty() {
+            let name = body.name();
+            if let Some(at) = slot.drop_next.iter().position(|e| *e == name) {
+                slot.drop_next.remove(at);
+                lost = true;
+            }
+        }
+        if lost && !carried {
+            return;
+        }
+        let delay = slot.notice_delay;
+        let delay = delay + self.air_time(index, || Frame::event(0, &body).ok());
+        if !lost && !delay.is_zero() {
+            let at = self.now + delay;
+            self.at(at, super::Timer::Notice(index, Box::new(body)));
+            return;
+        }
+        if carried {
+            self.reader_traffic.notices.push(ReaderNotice { reader: index, body, lost });
+        } else {
+            self.on_reader_event(index, &body);
+        }
+    }
+
+    /// A delayed notification reaches the POS now.
+    pub(super) fn deliver_notice(&mut self, index: usize, body: EventBody) {
+        if self.carries_reader(index) {
+            self.reader_traffic.notices.push(ReaderNotice { reader: index, body, lost: false });
+        } else {
+            self.on_reader_event(index, &body);
+        }
+    }
+
+    /// How long a message takes on reader `index`'s radio: one connection
+    /// interval per fragment at the link's MTU (zero while the interval is
+    /// not modelled, or for a link that is not Bluetooth).
+    fn air_time(&self, index: usize, frame: impl FnOnce() -> Option<Frame>) -> Duration {
+        let slot = &self.readers[index];
+        if slot.interval.is_zero() || slot.via != LinkKind::Ble {
+            return Duration::ZERO;
+        }
+        let fragments = frame().and_then(|f| fragment(&f, slot.mtu).ok()).map_or(1, |f| f.len());
+        slot.interval * u32::try_from(fragments).unwrap_or(u32::MAX)
+    }
+
+    /// Reader `index`'s radio link now has ATT MTU `mtu`: a carried link's
+    /// ends fragment to it from the next message on.
+    pub(super) fn set_radio_mtu(&mut self, index: usize, mtu: u16) {
+        self.readers[index].mtu = mtu;
+        if self.carries_reader(index) {
+            self.reader_traffic.mtus.push((index, mtu));
+        }
     }
 
     /// The radio between the POS and reader `index` goes down or comes

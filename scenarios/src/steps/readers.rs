@@ -56,6 +56,79 @@ pub(crate) fn signal(world: &mut LabWorld, who: String, change: String) -> StepR
     world.toggle(Fault::SignalLost { reader }, change == "lost")
 }
 
+#[when(
+    regex = r#"^the next "([a-z_.]+)" notification of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) to the POS is lost$"#
+)]
+pub(crate) fn notification_lost(world: &mut LabWorld, event: String, who: String) -> StepResult {
+    world.need(Capability::ReaderLinks);
+    world.rig()?;
+    let reader = world.reader(&who)?;
+    world.toggle(Fault::NotificationDropped { reader, event }, true)
+}
+
+#[when(
+    regex = r"^the notifications of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) reach the POS (\d+) seconds? late$"
+)]
+pub(crate) fn notifications_late(world: &mut LabWorld, who: String, seconds: u64) -> StepResult {
+    world.need(Capability::ReaderLinks);
+    world.rig()?;
+    let reader = world.reader(&who)?;
+    let ms = seconds.saturating_mul(1_000);
+    world.toggle(Fault::NotificationDelayed { reader, ms }, true)
+}
+
+#[when(
+    regex = r"^the notifications of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) reach the POS on time again$"
+)]
+pub(crate) fn notifications_on_time(world: &mut LabWorld, who: String) -> StepResult {
+    world.need(Capability::ReaderLinks);
+    world.rig()?;
+    let reader = world.reader(&who)?;
+    world.toggle(Fault::NotificationDelayed { reader, ms: 0 }, false)
+}
+
+#[when(
+    regex = r"^the Bluetooth MTU of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) is renegotiated (down to (\d+)|back up)$"
+)]
+pub(crate) fn mtu_renegotiated(
+    world: &mut LabWorld,
+    who: String,
+    change: String,
+    mtu: String,
+) -> StepResult {
+    world.need(Capability::ReaderLinks);
+    world.rig()?;
+    let reader = world.reader(&who)?;
+    let down = change.starts_with("down");
+    let mtu: u16 = if down {
+        mtu.parse().map_err(|_| format!("MTU {mtu} is not a number from 23 to 517"))?
+    } else {
+        0
+    };
+    if down && !(23..=517).contains(&mtu) {
+        return Err(format!("an ATT MTU is from 23 to 517, not {mtu}"));
+    }
+    world.toggle(Fault::MtuReduced { reader, mtu }, down)
+}
+
+#[when(
+    regex = r"^the Bluetooth connection interval of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) (slows to (\d+) ms|is normal again)$"
+)]
+pub(crate) fn connection_interval(
+    world: &mut LabWorld,
+    who: String,
+    change: String,
+    ms: String,
+) -> StepResult {
+    world.need(Capability::ReaderLinks);
+    world.rig()?;
+    let reader = world.reader(&who)?;
+    let slow = change.starts_with("slows");
+    let ms: u64 =
+        if slow { ms.parse().map_err(|_| format!("{ms} ms is not a duration"))? } else { 0 };
+    world.toggle(Fault::SlowConnectionInterval { reader, ms }, slow)
+}
+
 #[when(regex = r"^the POS's Bluetooth radio is switched (off|on)$")]
 pub(crate) fn radio(world: &mut LabWorld, change: String) -> StepResult {
     world.need(Capability::ReaderLinks);

@@ -138,6 +138,30 @@ pub const VOCABULARY: &[StepDoc] = &[
     ),
     doc(
         D::Readers,
+        "the next \"<event>\" notification of <reader> to the POS is lost",
+        "When the next \"reader.payment.collected\" notification of the reader to the POS is lost",
+        &[C::ReaderLinks],
+    ),
+    doc(
+        D::Readers,
+        "the notifications of <reader> reach the POS <n> seconds late|on time again",
+        "When the notifications of the reader reach the POS 30 seconds late",
+        &[C::ReaderLinks],
+    ),
+    doc(
+        D::Readers,
+        "the Bluetooth MTU of <reader> is renegotiated down to <n>|back up",
+        "When the Bluetooth MTU of the reader is renegotiated down to 23",
+        &[C::ReaderLinks],
+    ),
+    doc(
+        D::Readers,
+        "the Bluetooth connection interval of <reader> slows to <n> ms|is normal again",
+        "When the Bluetooth connection interval of the reader slows to 400 ms",
+        &[C::ReaderLinks],
+    ),
+    doc(
+        D::Readers,
         "the POS's Bluetooth radio is switched off|on",
         "When the POS's Bluetooth radio is switched off",
         &[C::ReaderLinks],
