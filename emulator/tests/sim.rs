@@ -76,10 +76,22 @@ fn a_busy_day_performs_every_random_fault_kind_and_records_it() {
         }
     }
     // A wiped app loses its payments by definition and USB is not the
-    // mobile readers' link here; only scenarios place those.
+    // mobile readers' link here; the notification and radio-timing faults
+    // are not drawn at random yet (docs/simulator.md); only scenarios place
+    // those.
     let expected: BTreeSet<FaultKind> = FaultKind::ALL
         .into_iter()
-        .filter(|k| !matches!(k, FaultKind::AppDataWiped | FaultKind::UsbDetach))
+        .filter(|k| {
+            !matches!(
+                k,
+                FaultKind::AppDataWiped
+                    | FaultKind::UsbDetach
+                    | FaultKind::NotificationDropped
+                    | FaultKind::NotificationDelayed
+                    | FaultKind::MtuReduced
+                    | FaultKind::SlowConnectionInterval
+            )
+        })
         .collect();
     let missing: Vec<_> = expected.difference(&seen).collect();
     assert!(missing.is_empty(), "fault kinds never performed in three busy days: {missing:?}");

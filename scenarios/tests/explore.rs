@@ -10,6 +10,7 @@ use readerlab::explore::schedule::Case;
 use readerlab::explore::{Budget, ExploreOptions, explore};
 use readerlab::run::{RunOptions, run};
 use readerlab_emulator::core::defect::{Defect, Defects};
+use readerlab_emulator::core::fault::FaultKind;
 use readerlab_emulator::core::profile::ReaderModel;
 use std::path::Path;
 use std::process::Command;
@@ -171,7 +172,7 @@ fn the_command_exits_1_on_a_counterexample_and_prints_json() {
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(json["cases_per_second"].as_f64().unwrap() > 0.0);
-    assert_eq!(json["coverage"]["fault_kinds"]["of"], 22);
+    assert_eq!(json["coverage"]["fault_kinds"]["of"], FaultKind::ALL.len());
     let feature = json["counterexample"]["feature"].as_str().unwrap();
     // The written scenario fails with the defect and passes without.
     let with = readerlab(&["run", feature, "--defect", "duplicate-outcome"]);

@@ -67,24 +67,25 @@ pub(crate) fn notification_lost(world: &mut LabWorld, event: String, who: String
 }
 
 #[when(
-    regex = r"^the notifications of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) reach the POS (\d+) seconds? late$"
+    regex = r"^the notifications of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) reach the POS ((\d+) seconds? late|on time again)$"
 )]
-pub(crate) fn notifications_late(world: &mut LabWorld, who: String, seconds: u64) -> StepResult {
+pub(crate) fn notifications_late(
+    world: &mut LabWorld,
+    who: String,
+    change: String,
+    seconds: String,
+) -> StepResult {
     world.need(Capability::ReaderLinks);
     world.rig()?;
     let reader = world.reader(&who)?;
+    let late = change.ends_with("late");
+    let seconds: u64 = if late {
+        seconds.parse().map_err(|_| format!("{seconds} seconds is not a duration"))?
+    } else {
+        0
+    };
     let ms = seconds.saturating_mul(1_000);
-    world.toggle(Fault::NotificationDelayed { reader, ms }, true)
-}
-
-#[when(
-    regex = r"^the notifications of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) reach the POS on time again$"
-)]
-pub(crate) fn notifications_on_time(world: &mut LabWorld, who: String) -> StepResult {
-    world.need(Capability::ReaderLinks);
-    world.rig()?;
-    let reader = world.reader(&who)?;
-    world.toggle(Fault::NotificationDelayed { reader, ms: 0 }, false)
+    world.toggle(Fault::NotificationDelayed { reader, ms }, late)
 }
 
 #[when(
