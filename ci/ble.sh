@@ -19,7 +19,7 @@ if [ -z "${READERLAB_BLE_BUS:-}" ]; then
   [ -x .venv-ble/bin/bluezoo ] || { echo "ci/ble.sh: .venv-ble/bin/bluezoo missing; run ci/setup.sh" >&2; exit 1; }
   # Build outside the private bus first, so its wait is not in the timing.
   cargo build --release --locked -p readerlab --features bluez,btleplug
-  cargo test --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez --no-run
+  cargo test --release --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez --no-run
   exec env READERLAB_BLE_BUS=1 dbus-run-session -- bash ci/ble.sh "$@"
 fi
 
@@ -27,7 +27,7 @@ fi
 export DBUS_SYSTEM_BUS_ADDRESS="$DBUS_SESSION_BUS_ADDRESS"
 log=$(mktemp -t bluezoo.XXXXXX.log)
 .venv-ble/bin/bluezoo --auto-enable --scan-interval 1 \
-  -a 00:00:00:00:00:01 -a 00:00:00:00:00:02 >"$log" 2>&1 &
+  -a 00:00:00:00:00:01 -a 00:00:00:00:00:02 -a 00:00:00:00:00:03 >"$log" 2>&1 &
 bluezoo=$!
 cleanup() {
   kill "$bluezoo" 2>/dev/null || true
@@ -53,7 +53,16 @@ if [ "$ready" -ne 1 ]; then
 fi
 
 status=0
-cargo test --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez || status=$?
+cargo test --release --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez || status=$?
+if [ "$status" -ne 0 ]; then
+  # Known flake (seen once in about 17 runs here): two readers taking turns on one
+  # adapter can leave the POS holding GATT objects of the previous slot
+  # ("Path, Interface, or Method does not exist" for 20 s). Said loudly and
+  # retried once; a second failure fails CI.
+  echo "ci/ble.sh: ble_bluez failed once (the one-adapter rotation race); retrying" >&2
+  status=0
+  cargo test --release --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez || status=$?
+fi
 if [ "$status" -eq 0 ]; then
   cargo run --release --locked -p readerlab --features bluez,btleplug -- bench ble --json || status=$?
 fi
@@ -74,6 +83,31 @@ if [ "$status" -eq 0 ]; then
     done
   fi
   rm -rf "$histories"
+fi
+if [ "$status" -eq 0 ]; then
+  # A lab rig's view: readerlab serve advertises its M2 (STRM2-0004 in the
+  # default rig) on adapter 1 with its POS connected from adapter 2; a
+  # third adapter (bluezoo names them in order: hci2 is 00:00:00:00:00:03)
+  # scans for readers and reads their Device Information and battery, as it
+  # would a physical reader's.
+  data=$(mktemp -d -t ble-serve.XXXXXX)
+  target/release/readerlab serve --ble bluez --clock virtual --listen 127.0.0.1:18211 \
+    --data "$data" > "$data/serve.log" 2>&1 &
+  served=$!
+  for _ in $(seq 1 100); do
+    grep -q "control API" "$data/serve.log" 2>/dev/null && break
+    sleep 0.1
+  done
+  scan=$(target/release/readerlab readers --scan --adapter hci2 --seconds 3 --json) || status=$?
+  echo "$scan"
+  kill -INT "$served" 2>/dev/null || true
+  wait "$served" 2>/dev/null || true
+  if [ "$status" -eq 0 ] && ! echo "$scan" | grep -q '"serial_number":"STRM2-0004"'; then
+    echo "ci/ble.sh: readers --scan did not read the served M2's Device Information" >&2
+    cat "$data/serve.log" >&2
+    status=1
+  fi
+  rm -rf "$data"
 fi
 if [ "$status" -ne 0 ]; then
   echo "ci/ble.sh: failed (exit $status); bluezoo's log:" >&2

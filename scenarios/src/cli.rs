@@ -262,6 +262,20 @@ struct ReadersArgs {
     /// instead of the bundled ones.
     #[arg(long, value_name = "DIR")]
     profiles: Option<PathBuf>,
+    /// Instead: scan for Bluetooth readers in range (physical or emulated)
+    /// and read each one's Device Information and battery (needs a build
+    /// with `--features btleplug` and a BlueZ stack).
+    #[arg(long, conflicts_with_all = ["model", "profiles"])]
+    scan: bool,
+    /// With --scan: the adapter to scan from (`hci1`; default: the first).
+    #[arg(long, value_name = "NAME", requires = "scan")]
+    adapter: Option<String>,
+    /// With --scan: how long to scan.
+    #[arg(long, default_value_t = 5.0, value_name = "S", requires = "scan")]
+    seconds: f64,
+    /// With --scan: every BLE device, not only those advertising the reader service.
+    #[arg(long, requires = "scan")]
+    all: bool,
 }
 
 /// Which issue brings each command that is not built yet.
@@ -281,6 +295,16 @@ fn not_built(command: &str) -> ExitCode {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Readers(args) if args.scan => match scan_readers(&args) {
+            Some(outcome) => outcome,
+            None => {
+                eprintln!(
+                    "readerlab readers --scan: this readerlab was built without Bluetooth; build \
+                     it with `--features btleplug` (and a BlueZ stack). Nothing was scanned."
+                );
+                return ExitCode::from(EXIT_NOT_BUILT);
+            }
+        },
         Command::Readers(args) => readers(&args),
         Command::Bench(BenchArgs { what: BenchCommand::Store(args) }) => bench_store(&args),
         Command::Bench(BenchArgs { what: BenchCommand::Serve(args) }) => bench_serve(&args),
@@ -526,6 +550,25 @@ fn bench_ble(args: &BleBenchArgs) -> Option<anyhow::Result<()>> {
 /// Runs `bench ble`; `None` when this binary was built without it.
 #[cfg(not(all(feature = "bluez", feature = "btleplug")))]
 fn bench_ble(_args: &BleBenchArgs) -> Option<anyhow::Result<()>> {
+    None
+}
+
+/// `readers --scan`; `None` when this binary was built without Bluetooth.
+#[cfg(feature = "btleplug")]
+fn scan_readers(args: &ReadersArgs) -> Option<anyhow::Result<()>> {
+    Some(crate::scan::scan(args.adapter.as_deref(), args.seconds, args.all).and_then(|seen| {
+        if args.json {
+            println!("{}", serde_json::to_string(&seen)?);
+        } else {
+            print!("{}", crate::scan::table(&seen));
+        }
+        Ok(())
+    }))
+}
+
+/// `readers --scan`; `None` when this binary was built without Bluetooth.
+#[cfg(not(feature = "btleplug"))]
+fn scan_readers(_args: &ReadersArgs) -> Option<anyhow::Result<()>> {
     None
 }
 

@@ -18,6 +18,8 @@ pub mod readers;
 pub mod report;
 pub mod rig;
 pub mod run;
+#[cfg(feature = "btleplug")]
+pub mod scan;
 pub mod serve;
 pub mod serve_bench;
 pub mod simulate;

@@ -223,6 +223,14 @@ fn bench_ble_without_the_features_says_how_to_build_it_and_fails() {
 }
 
 #[test]
+fn readers_scan_without_bluetooth_says_how_to_build_it_and_fails() {
+    let out = readerlab(&["readers", "--scan", "--json"]);
+    assert_eq!(out.status.code(), Some(69));
+    assert!(stderr(&out).contains("--features btleplug"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "a scan that did not run prints nothing");
+}
+
+#[test]
 fn bench_store_refuses_a_non_positive_duration() {
     let out = readerlab(&["bench", "store", "--seconds", "0"]);
     assert_eq!(out.status.code(), Some(2));
