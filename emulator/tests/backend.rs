@@ -6,7 +6,7 @@
 mod stripe_fixtures;
 
 use readerlab_emulator::core::backend::{
-    ApiCall, ApiError, ApiErrorKind, ApiReply, ApiRequest, Backend, BackendConfig, BackendFault,
+    ApiCall, ApiErrorKind, ApiReply, ApiRequest, Backend, BackendConfig, BackendFault,
     ChargeStatus, CurrencyTotals, ForwardMatch, IntentStatus, PresentedCard, RequestKind,
 };
 use readerlab_emulator::core::cards::{PinEntry, TestCards};
@@ -19,7 +19,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
-use stripe_fixtures::{fixture, keys};
+use stripe_fixtures::{err, fixture, keys, ok};
 
 const ACCOUNT: &str = "acct_readerlab0000001";
 const VISA: &str = "4242424242424242";
@@ -36,20 +36,6 @@ fn new_backend() -> Backend {
 
 fn call(token: Option<&str>, key: Option<&str>, request: ApiRequest) -> ApiCall {
     ApiCall { token: token.map(str::to_owned), idempotency_key: key.map(str::to_owned), request }
-}
-
-fn ok(reply: ApiReply) -> Value {
-    match reply {
-        ApiReply::Ok(value) => value,
-        ApiReply::Err(error) => panic!("expected a success, got {error:?}"),
-    }
-}
-
-fn err(reply: ApiReply) -> ApiError {
-    match reply {
-        ApiReply::Err(error) => error,
-        ApiReply::Ok(value) => panic!("expected an error, got {value}"),
-    }
 }
 
 /// Mints a connection token at `now` and returns its secret.

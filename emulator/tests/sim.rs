@@ -133,3 +133,18 @@ fn faults_the_rig_cannot_take_are_refused_with_the_reason() {
     let error = sim.inject(Fault::ReaderReboot { reader: 3 }).expect_err("refused");
     assert!(error.to_string().contains("no reader #3"), "{error}");
 }
+
+#[test]
+fn an_mtu_is_only_renegotiated_down_within_the_links_range_and_only_on_bluetooth() {
+    let mut sim = Sim::new(RigSpec::single(ReaderModel::M2, 1)).expect("builds");
+    for mtu in [22, 186, 517] {
+        let refused = sim.inject(Fault::MtuReduced { reader: 0, mtu });
+        assert!(refused.is_err(), "MTU {mtu} must be refused, not clamped");
+    }
+    sim.inject(Fault::MtuReduced { reader: 0, mtu: 23 }).expect("23 is the floor");
+    let mut smart = Sim::new(RigSpec::single(ReaderModel::S700, 1)).expect("builds");
+    assert!(
+        smart.inject(Fault::MtuReduced { reader: 0, mtu: 23 }).is_err(),
+        "an S700 is on the LAN"
+    );
+}

@@ -8,8 +8,8 @@
 mod stripe_fixtures;
 
 use readerlab_emulator::core::backend::{
-    ActionResult, Address, ApiCall, ApiError, ApiReply, ApiRequest, Backend, BackendConfig,
-    ListParams, PresentedCard, ReaderCommand,
+    ActionResult, Address, ApiCall, ApiReply, ApiRequest, Backend, BackendConfig, ListParams,
+    PresentedCard, ReaderCommand,
 };
 use readerlab_emulator::core::cards::{CardNumber, PinEntry};
 use readerlab_emulator::core::event::EventBody;
@@ -18,7 +18,7 @@ use readerlab_emulator::core::profile::{EntryMode, ReaderModel};
 use readerlab_emulator::core::{Currency, Millis, Money};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use stripe_fixtures::{fixture, keys};
+use stripe_fixtures::{err, fixture, keys, ok};
 
 const NOW: Millis = Millis(1_000);
 
@@ -32,20 +32,6 @@ fn rig() -> Backend {
 
 fn run(backend: &mut Backend, key: Option<&str>, request: ApiRequest) -> ApiReply {
     backend.handle(NOW, ApiCall { token: None, idempotency_key: key.map(str::to_owned), request })
-}
-
-fn ok(reply: ApiReply) -> Value {
-    match reply {
-        ApiReply::Ok(value) => value,
-        ApiReply::Err(error) => panic!("expected a success, got {error:?}"),
-    }
-}
-
-fn err(reply: ApiReply) -> ApiError {
-    match reply {
-        ApiReply::Err(error) => error,
-        ApiReply::Ok(value) => panic!("expected an error, got {value}"),
-    }
 }
 
 fn location(backend: &mut Backend) -> String {

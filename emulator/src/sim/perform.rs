@@ -425,8 +425,10 @@ impl Sim {
                 Some(format!("{ms} ms"))
             }
             Fault::MtuReduced { reader, mtu } => {
-                let mtu = (*mtu).clamp(crate::wire::ble::gatt::DEFAULT_ATT_MTU, super::RADIO_MTU);
-                self.set_radio_mtu(*reader, mtu);
+                if !(crate::wire::ble::gatt::DEFAULT_ATT_MTU..=super::RADIO_MTU).contains(mtu) {
+                    return Err(self.no_effect(fault, "an MTU renegotiated down is from 23 to 185"));
+                }
+                self.set_radio_mtu(*reader, *mtu);
                 Some(format!("MTU {mtu}"))
             }
             Fault::SlowConnectionInterval { reader, ms } => {

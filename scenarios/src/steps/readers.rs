@@ -102,12 +102,12 @@ pub(crate) fn mtu_renegotiated(
     let reader = world.reader(&who)?;
     let down = change.starts_with("down");
     let mtu: u16 = if down {
-        mtu.parse().map_err(|_| format!("MTU {mtu} is not a number from 23 to 517"))?
+        mtu.parse().map_err(|_| format!("MTU {mtu} is not a number from 23 to 185"))?
     } else {
         0
     };
-    if down && !(23..=517).contains(&mtu) {
-        return Err(format!("an ATT MTU is from 23 to 517, not {mtu}"));
+    if down && !(23..=readerlab_emulator::sim::RADIO_MTU).contains(&mtu) {
+        return Err(format!("an MTU renegotiated down is from 23 to 185 (the link's), not {mtu}"));
     }
     world.toggle(Fault::MtuReduced { reader, mtu }, down)
 }
