@@ -16,7 +16,7 @@
 //! of `serve::ble` over real BlueZ (behind the `bluez` and `btleplug`
 //! features; empty in the default build).
 
-pub mod core;
+pub use readerlab_core as core;
 pub mod device;
 pub mod disk;
 pub mod fixtures;
@@ -25,4 +25,4 @@ pub mod hw;
 pub mod serve;
 pub mod sim;
 pub mod store;
-pub mod wire;
+pub use readerlab_core::wire;

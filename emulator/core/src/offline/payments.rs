@@ -1,0 +1,389 @@
+//! The payment flow of the offline engine: create, collect, confirm, online
+//! or offline, and the online-to-offline fallback after a request timeout.
+//!
+//! Rules applied here (offline-mode.md §3): an intent created offline has no
+//! Stripe id, only an offline id, until forwarded; one created online and
+//! confirmed offline keeps its id. A card collected while online and
+//! confirmed while the SDK already knows it is offline is refused with
+//! `OFFLINE_COLLECT_AND_CONFIRM_MISMATCH`; the fallback of §3 happens only
+//! when an online request *times out* (incident ios-294: the flap went
+//! unnoticed, confirm timed out, and the payment was stored), so the offline
+//! path then takes the card collected online.
+
+use super::engine::{Effect, Intent, OfflineEngine, Step, UnreadableRecord};
+use super::rules::{self, CollectedCard, Mode, OfflineBehavior};
+use super::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
+use crate::backend::{ApiCall, ApiErrorKind, ApiReply, ApiRequest, PresentedCard};
+use crate::defect::Defect;
+use crate::error::TerminalErrorCode as Code;
+use crate::event::{CardSummary, EventBody, OfflineDetails, PaymentRequest};
+use crate::money::Money;
+use crate::time::Millis;
+
+impl OfflineEngine {
+    pub(super) fn create(
+        &mut self,
+        now: Millis,
+        payment: String,
+        amount: Money,
+        behavior: OfflineBehavior,
+        capture: CaptureMethod,
+    ) {
+        if self.intents.contains_key(&payment) || self.stored_names.contains(&payment) {
+            return self.request_refused(now, &payment, PaymentRequest::Create);
+        }
+        // Stripe refuses a zero amount online; offline it must not become a
+        // stored payment the backend then refuses at forwarding.
+        if amount.amount == 0 {
+            return self.refuse(now, &payment, Code::InvalidRequiredParameter);
+        }
+        let config = self.session.config.as_ref();
+        let account_known = self.session.account.is_some();
+        let mode = match rules::mode_for_create(behavior, self.network_up, config, account_known) {
+            Ok(mode) => mode,
+            Err(code) => return self.refuse(now, &payment, code),
+        };
+        let step = match mode {
+            Mode::Online => {
+                let request = ApiRequest::CreatePaymentIntent { amount, capture };
+                let call = self.out.call(ApiCall { token: None, idempotency_key: None, request });
+                Step::Creating { call, deadline: now + self.timings.online_request_timeout }
+            }
+            Mode::Offline => {
+                let body = EventBody::SdkIntentCreated {
+                    payment: payment.clone(),
+                    intent: None,
+                    mode,
+                    behavior,
+                    amount,
+                };
+                self.out.event(now, body);
+                Step::Created
+            }
+        };
+        let intent = Intent { amount, behavior, capture, mode, id: None, step };
+        self.intents.insert(payment, intent);
+    }
+
+    /// A server-driven payment: the intent exists on the backend already.
+    /// Confirmed online when the network is up, stored offline (keeping its
+    /// id) when it is not, like any intent created online.
+    pub(super) fn adopt(
+        &mut self,
+        now: Millis,
+        payment: String,
+        id: String,
+        amount: Money,
+        capture: CaptureMethod,
+    ) {
+        if self.intents.contains_key(&payment) || self.stored_names.contains(&payment) {
+            return self.request_refused(now, &payment, PaymentRequest::Create);
+        }
+        let behavior = OfflineBehavior::PreferOnline;
+        let body = EventBody::SdkIntentCreated {
+            payment: payment.clone(),
+            intent: Some(id.clone()),
+            mode: Mode::Online,
+            behavior,
+            amount,
+        };
+        self.out.event(now, body);
+        let intent = Intent {
+            amount,
+            behavior,
+            capture,
+            mode: Mode::Online,
+            id: Some(id),
+            step: Step::Created,
+        };
+        self.intents.insert(payment, intent);
+    }
+
+    pub(super) fn collected(&mut self, now: Millis, payment: &str, card: CollectedCard) {
+        let online = self.network_up;
+        match self.intents.get_mut(payment) {
+            Some(intent) if matches!(intent.step, Step::Created | Step::Collected { .. }) => {
+                intent.step =
+                    Step::Collected { card, online: online && intent.mode == Mode::Online };
+            }
+            _ => self.request_refused(now, payment, PaymentRequest::Collect),
+        }
+    }
+
+    pub(super) fn confirm(&mut self, now: Millis, payment: &str) {
+        let Some(intent) = self.intents.get(payment) else {
+            return self.request_refused(now, payment, PaymentRequest::Confirm);
+        };
+        let Step::Collected { card, online } = intent.step.clone() else {
+            return self.request_refused(now, payment, PaymentRequest::Confirm);
+        };
+        match intent.mode {
+            Mode::Online if self.network_up => {
+                let id = intent.id.clone().expect("an intent created online has its id");
+                let request = ApiRequest::ConfirmPaymentIntent {
+                    intent: id,
+                    card: PresentedCard {
+                        number: card.number.clone(),
+                        entry_mode: card.entry_mode,
+                        pin: card.pin,
+                    },
+                };
+                let call = self.out.call(ApiCall { token: None, idempotency_key: None, request });
+                let deadline = now + self.timings.online_request_timeout;
+                let intent = self.intents.get_mut(payment).expect("looked up above");
+                intent.step = Step::Confirming { call, deadline, card };
+            }
+            Mode::Online if intent.behavior == OfflineBehavior::RequireOnline => {
+                self.refuse(now, payment, Code::NotConnectedToInternetAndRequireOnlineSet);
+            }
+            Mode::Online if online => {
+                self.refuse(now, payment, Code::OfflineCollectAndConfirmMismatch);
+            }
+            Mode::Online | Mode::Offline => self.store_offline(now, payment, &card),
+        }
+    }
+
+    /// Confirms `payment` offline: every offline rule, then the store.
+    fn store_offline(&mut self, now: Millis, payment: &str, card: &CollectedCard) {
+        let Some(config) = self.session.config.clone().filter(|c| c.enabled) else {
+            return self.refuse(now, payment, Code::NotConnectedToInternet);
+        };
+        let Some(account) = self.session.account.clone() else {
+            return self.refuse(now, payment, Code::NoLastSeenAccount);
+        };
+        let intent = self.intents.get(payment).expect("confirming a known payment").clone();
+        let test_card = self.cards.by_number(card.number.as_str()).cloned();
+        let checked = rules::check_offline_confirm(
+            &config,
+            card,
+            test_card.as_ref(),
+            intent.amount,
+            &self.totals,
+        );
+        if let Err(code) = checked {
+            return self.refuse(now, payment, code);
+        }
+        let test_card = test_card.expect("the rules refuse unknown cards");
+        self.next_offline += 1;
+        let offline_id = OfflineId(format!("off_{}_{:06}", self.instance, self.next_offline));
+        let (location, reader) = self.reader.clone().unwrap_or_default();
+        let stored = StoredPayment {
+            offline_id,
+            intent_id: intent.id.clone(),
+            amount: intent.amount,
+            stored_at: now,
+            card: StoredCard::read(&test_card, card.entry_mode, card.pin),
+            capture: intent.capture,
+            account: account.id,
+            livemode: account.livemode,
+            location,
+            reader,
+        };
+        let id = stored.offline_id.clone();
+        let intent = self.intents.get_mut(payment).expect("looked up above");
+        intent.step = Step::Storing { payment: Box::new(stored.clone()) };
+        if self.defects.has(Defect::SuccessWithoutStore) {
+            // Defect (ios-261): the app hears "stored" at once; the payment
+            // is written nowhere and never queued.
+            return self.acknowledge(now, id, false);
+        }
+        self.totals.add(stored.amount);
+        self.out.effect(Effect::Persist { payment: stored });
+    }
+
+    pub(super) fn persisted(&mut self, now: Millis, offline_id: OfflineId) {
+        self.acknowledge(now, offline_id, true);
+    }
+
+    /// Tells the app the payment is stored and, unless a defect drops it,
+    /// queues it for forwarding.
+    fn acknowledge(&mut self, now: Millis, offline_id: OfflineId, queue: bool) {
+        let Some((name, intent)) = self.storing(&offline_id) else {
+            panic!("the store acknowledged {offline_id}, which nothing was storing");
+        };
+        self.intents.remove(&name);
+        self.stored_names.insert(name.clone());
+        let Step::Storing { payment } = intent.step else { unreachable!("found storing") };
+        let offline_details = OfflineDetails {
+            stored_at: payment.stored_at,
+            requires_upload: true,
+            amount: payment.amount,
+            card: CardSummary {
+                brand: payment.card.brand,
+                funding: payment.card.funding,
+                last4: payment.card.number.last4(),
+            },
+            entry_mode: payment.card.entry_mode,
+        };
+        self.out.event(
+            now,
+            EventBody::OfflinePaymentStored {
+                payment: name,
+                offline_id,
+                intent: intent.id,
+                amount: intent.amount,
+                offline_details,
+            },
+        );
+        if queue {
+            self.forwarder.push(*payment);
+            let network_up = self.network_up;
+            self.forwarder.pump(now, network_up, &mut self.out);
+        }
+    }
+
+    pub(super) fn persist_failed(&mut self, now: Millis, offline_id: &OfflineId, code: Code) {
+        let Some((name, intent)) = self.storing(offline_id) else {
+            panic!("the store refused {offline_id}, which nothing was storing");
+        };
+        self.totals.remove(intent.amount);
+        self.refuse(now, &name, code);
+    }
+
+    /// The online request of `payment` timed out.
+    pub(super) fn online_request_timed_out(&mut self, now: Millis, payment: &str) {
+        let intent = self.intents.get(payment).expect("a timed-out intent exists").clone();
+        self.out.event(now, EventBody::FellBackOffline { payment: payment.to_owned() });
+        let config = self.session.config.as_ref();
+        let fallback = intent.behavior == OfflineBehavior::PreferOnline
+            && config.is_some_and(|c| c.enabled)
+            && self.session.account.is_some();
+        match intent.step {
+            Step::Creating { .. } if fallback => {
+                let intent = self.intents.get_mut(payment).expect("exists");
+                intent.mode = Mode::Offline;
+                intent.step = Step::Created;
+                let body = EventBody::SdkIntentCreated {
+                    payment: payment.to_owned(),
+                    intent: None,
+                    mode: Mode::Offline,
+                    behavior: intent.behavior,
+                    amount: intent.amount,
+                };
+                self.out.event(now, body);
+            }
+            Step::Confirming { card, .. } if fallback => self.store_offline(now, payment, &card),
+            _ => self.refuse(now, payment, Code::NotConnectedToInternet),
+        }
+    }
+
+    /// Routes a backend answer to whoever made the call. An answer to a call
+    /// that already timed out is late and changes nothing.
+    pub(super) fn replied(&mut self, now: Millis, call: u64, reply: ApiReply) {
+        if self.forwarder.owns(call) {
+            let network_up = self.network_up;
+            return self.forwarder.on_reply(now, network_up, reply, &mut self.out);
+        }
+        let found = self.intents.iter().find_map(|(name, i)| match i.step {
+            Step::Creating { call: c, .. } | Step::Confirming { call: c, .. } if c == call => {
+                Some(name.clone())
+            }
+            _ => None,
+        });
+        let Some(payment) = found else { return };
+        let intent = self.intents.get(&payment).expect("found above").clone();
+        match (intent.step, reply) {
+            (Step::Creating { .. }, ApiReply::Ok(object)) => {
+                let id = object.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+                let body = EventBody::SdkIntentCreated {
+                    payment: payment.clone(),
+                    intent: id.clone(),
+                    mode: Mode::Online,
+                    behavior: intent.behavior,
+                    amount: intent.amount,
+                };
+                self.out.event(now, body);
+                let intent = self.intents.get_mut(&payment).expect("found above");
+                intent.id = id;
+                intent.step = Step::Created;
+            }
+            (Step::Confirming { .. }, ApiReply::Ok(object)) => {
+                self.intents.remove(&payment);
+                let text = |k: &str| object.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+                let body = EventBody::SdkPaymentSucceeded {
+                    payment,
+                    intent: text("id"),
+                    status: text("status"),
+                    amount: intent.amount,
+                };
+                self.out.event(now, body);
+            }
+            (Step::Confirming { .. }, ApiReply::Err(e)) if e.kind == ApiErrorKind::CardError => {
+                self.intents.remove(&payment);
+                let body = EventBody::SdkPaymentDeclined {
+                    payment,
+                    error_code: e.code.unwrap_or_else(|| "card_declined".into()),
+                    decline_code: e.decline_code,
+                };
+                self.out.event(now, body);
+            }
+            (_, ApiReply::Err(_)) => self.refuse(now, &payment, Code::DeclinedByStripeApi),
+            (step, reply) => unreachable!("reply {reply:?} to a call in step {step:?}"),
+        }
+    }
+
+    pub(super) fn restored(
+        &mut self,
+        now: Millis,
+        pending: Vec<StoredPayment>,
+        unreadable: Vec<UnreadableRecord>,
+    ) {
+        let body = EventBody::StoreRecovered {
+            pending: u32::try_from(pending.len()).unwrap_or(u32::MAX),
+            unreadable: u32::try_from(unreadable.len()).unwrap_or(u32::MAX),
+        };
+        self.out.event(now, body);
+        for payment in pending {
+            if self.forwarder.contains(&payment.offline_id) {
+                continue;
+            }
+            self.totals.add(payment.amount);
+            self.forwarder.push(payment);
+        }
+        self.unreadable(now, unreadable);
+        let network_up = self.network_up;
+        self.forwarder.pump(now, network_up, &mut self.out);
+    }
+
+    /// Reports damaged records the shell has dropped from the store.
+    pub(super) fn unreadable(&mut self, now: Millis, records: Vec<UnreadableRecord>) {
+        // Incident android-459: one undecryptable record must not stop the
+        // rest. It is reported by id and amount when its header survived;
+        // the shell dropped it from the store first, so it is reported once.
+        for record in records {
+            let body = EventBody::PaymentUnreadable {
+                offline_id: record.offline_id,
+                amount: record.amount,
+                reason: record.reason,
+            };
+            self.out.event(now, body);
+            if self.defects.has(Defect::CorruptRecordAbortsQueue) {
+                // Defect (android-459): the failure to decrypt one record
+                // takes the whole queue down with it.
+                self.forwarder.stalled = true;
+            }
+        }
+    }
+
+    /// A request about no payment in the right state. For a payment already
+    /// stored offline the SDK has a code of its own: its offline intent is
+    /// gone from the app's reach (`OFFLINE_PAYMENT_INTENT_NOT_FOUND`).
+    fn request_refused(&mut self, now: Millis, payment: &str, request: PaymentRequest) {
+        let code = if self.stored_names.contains(payment) {
+            Code::OfflinePaymentIntentNotFound
+        } else {
+            Code::InvalidRequiredParameter
+        };
+        let body = EventBody::SdkRequestRefused { payment: payment.to_owned(), request, code };
+        self.out.event(now, body);
+    }
+
+    fn storing(&self, offline_id: &OfflineId) -> Option<(String, Intent)> {
+        self.intents.iter().find_map(|(name, i)| match &i.step {
+            Step::Storing { payment } if &payment.offline_id == offline_id => {
+                Some((name.clone(), i.clone()))
+            }
+            _ => None,
+        })
+    }
+}
