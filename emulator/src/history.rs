@@ -1,7 +1,7 @@
 //! Histories as JSON Lines: one [`Event`] per line, in order.
 //!
 //! The history is the contract between every target and the checker
-//! (architecture.md §3): the simulator, the served rig and a lab run all write
+//! (docs/design.md §3): the simulator, the served rig and a lab run all write
 //! this format, and the checker reads nothing else. Writing assigns the
 //! sequence numbers, so a history has no gaps by construction; reading checks
 //! that they run 1, 2, 3, … and names the line of anything it cannot accept.

@@ -384,7 +384,7 @@ fn tokens_for_another_account_or_mode_report_the_mismatch_codes() {
 
 #[test]
 fn a_smart_reader_keeps_its_payments_through_a_reboot_and_resumes_forwarding() {
-    // offline-mode.md §1: the smart reader stores; rebooting it is safe.
+    // docs/domain.md §1: the smart reader stores; rebooting it is safe.
     let mut reader = Counter::new();
     reader.holder = Holder::SmartReader { serial: "WPE-0001".into() };
     reader.restart(false);

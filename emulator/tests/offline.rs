@@ -530,7 +530,7 @@ fn force_offline_stores_while_online_and_forwards_in_the_background() {
     assert_eq!(sdk.forwarded().len(), 1);
 }
 
-// --- every offline error code the engine produces (offline-mode.md §5) ------------
+// --- every offline error code the engine produces (docs/domain.md §5) ------------
 
 /// What a test case does before it looks for its code.
 enum Case {
@@ -699,7 +699,7 @@ fn a_failing_token_provider_is_reported_as_a_forwarding_failure_and_retried() {
     assert_eq!(sdk.forwarded().len(), 1);
 }
 
-// --- connecting offline (offline-mode.md §2, incident android-602) ----------------
+// --- connecting offline (docs/domain.md §2, incident android-602) ----------------
 
 fn connect_offline(
     sdk: &mut Sdk,

@@ -3,7 +3,7 @@ Feature: Connection tokens for another account while forwarding
   A stored payment belongs to the account it was taken for. When the token
   provider hands out a token of another account, the backend refuses the
   forward and the SDK reports ACCOUNT_ID_MISMATCH_WHILE_FORWARDING
-  (offline-mode.md §5); nothing is charged to the wrong account.
+  (docs/domain.md §5); nothing is charged to the wrong account.
 
   Scenario: A forward with another account's token is refused with ACCOUNT_ID_MISMATCH_WHILE_FORWARDING
     Given a rig with a Stripe Reader M2

@@ -1,7 +1,7 @@
 @fault:battery
 Feature: The reader's battery runs low
   Battery bands: critical at 5 % or less, low from 5 to 20 %, nominal above
-  (offline-mode.md §7). A low battery is reported and payments go on; a
+  (docs/domain.md §7). A low battery is reported and payments go on; a
   critically low one disconnects the reader, which is not reconnected until
   it is charged.
 

@@ -1,7 +1,7 @@
 Feature: Bluetooth between the POS and a mobile reader
   Switching the POS's radio off disconnects the reader with
   bluetooth_disabled and is not auto-reconnected; a lost signal
-  (bluetooth_signal_lost) is (offline-mode.md §7). Stored payments live on the
+  (bluetooth_signal_lost) is (docs/domain.md §7). Stored payments live on the
   POS, so neither touches them.
 
   @fault:bluetooth_radio_off

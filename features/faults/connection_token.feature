@@ -2,7 +2,7 @@
 Feature: The connection token provider fails while forwarding
   A token failure is not tied to one payment: it is reported through
   onForwardingFailure with CONNECTION_TOKEN_PROVIDER_ERROR_WHILE_FORWARDING,
-  and forwarding resumes when the provider works again (offline-mode.md §4).
+  and forwarding resumes when the provider works again (docs/domain.md §4).
 
   Scenario: The token provider fails, then recovers, and the payment is forwarded
     Given a rig with a Stripe Reader M2

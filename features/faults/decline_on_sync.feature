@@ -2,7 +2,7 @@
 Feature: A payment approved offline is declined when forwarded
   The merchant carries the risk offline: a card declined at forwarding time is
   reported once through the forwarded callback and is not charged
-  (offline-mode.md §2, §6).
+  (docs/domain.md §2, §6).
 
   Scenario: The backend declines one forwarded payment; the next is charged
     Given a rig with a Stripe Reader M2

@@ -1,7 +1,7 @@
 @fault:latency
 Feature: A slow internet
   Extra latency below the SDK's request timeout only slows payments down;
-  latency beyond it makes the SDK fall back offline (offline-mode.md §3).
+  latency beyond it makes the SDK fall back offline (docs/domain.md §3).
 
   Scenario: A slow but working internet still takes payments online
     Given a rig with a Stripe Reader M2

@@ -2,7 +2,7 @@
 Feature: The reader reboots
   A reboot is safe: a mobile reader reconnects and takes payments again; a
   smart reader keeps its stored payments and resumes forwarding after it is
-  back (offline-mode.md §1).
+  back (docs/domain.md §1).
 
   Scenario: A mobile reader reboots and takes payments again
     Given a rig with a BBPOS WisePad 3

@@ -1,7 +1,7 @@
 @fault:required_update
 Feature: A required software update
   A required update is installed during the next connect and blocks use until
-  it is done (offline-mode.md §7).
+  it is done (docs/domain.md §7).
 
   Scenario: A required update installs at the next connect and payments go on
     Given a rig with a BBPOS WisePad 3

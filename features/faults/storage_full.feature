@@ -2,7 +2,7 @@
 Feature: The device's storage is full
   A store that cannot write refuses the payment with
   OFFLINE_PAYMENTS_DATABASE_TOO_LARGE, and the app is never told a payment
-  is stored when it is not (offline-mode.md §5, docs/offline.md).
+  is stored when it is not (docs/domain.md §5, docs/offline.md).
 
   Scenario: A full POS storage refuses offline payments until it has room again
     Given a rig with a Stripe Reader M2

@@ -2,7 +2,7 @@
 Feature: The USB cable of a mobile reader is pulled
   On Android the M2 and WisePad 3 can be reached over USB. Pulling the cable
   disconnects the reader with usb_disconnected and auto-reconnect follows
-  (offline-mode.md §7).
+  (docs/domain.md §7).
 
   Scenario: The USB cable is pulled and plugged back in
     Given a rig with a Stripe Reader M2

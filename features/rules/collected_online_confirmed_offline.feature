@@ -1,7 +1,7 @@
 Feature: A payment created online but confirmed offline
   An intent created online that cannot be confirmed online (the confirm
   request times out) falls back offline and keeps its intent id
-  (offline-mode.md §3). OFFLINE_COLLECT_AND_CONFIRM_MISMATCH needs the SDK to
+  (docs/domain.md §3). OFFLINE_COLLECT_AND_CONFIRM_MISMATCH needs the SDK to
   learn it is offline between collect and confirm; the reference app confirms
   in the same instant the card is read, so that window cannot be reached here.
 

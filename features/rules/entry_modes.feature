@@ -1,7 +1,7 @@
 Feature: How a card may be presented offline
   Offline, chip and contactless are accepted; swipe is refused with
   CARD_SWIPE_NOT_AVAILABLE. In the EEA the card must be inserted with PIN: a
-  tap is refused (offline-mode.md §2).
+  tap is refused (docs/domain.md §2).
 
   Scenario: A swiped card is refused offline
     Given a rig with a Stripe Reader M2

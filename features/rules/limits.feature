@@ -3,7 +3,7 @@ Feature: Amount, currency and storage limits offline
   (AMOUNT_EXCEEDS_MAX_OFFLINE_AMOUNT, 10,000 USD by default), must be in a
   currency enabled offline (INVALID_OFFLINE_CURRENCY), and the store has a
   record cap and an optional stored-amount limit
-  (OFFLINE_PAYMENTS_DATABASE_TOO_LARGE) (offline-mode.md §2, §5).
+  (OFFLINE_PAYMENTS_DATABASE_TOO_LARGE) (docs/domain.md §2, §5).
 
   Scenario: A payment over 10,000 USD is refused offline
     Given a rig with a Stripe Reader M2

@@ -1,6 +1,6 @@
 Feature: OfflineBehavior and the Terminal configuration
   The app chooses per payment: PREFER_ONLINE (the default), REQUIRE_ONLINE or
-  FORCE_OFFLINE (offline-mode.md §3). Offline mode must be enabled in the
+  FORCE_OFFLINE (docs/domain.md §3). Offline mode must be enabled in the
   Terminal configuration (§2).
 
   Scenario: REQUIRE_ONLINE fails while the internet is down

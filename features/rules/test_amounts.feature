@@ -1,6 +1,6 @@
 Feature: Test amounts online and offline
   The last two digits of the amount (in minor units) choose the issuer's
-  answer (offline-mode.md §6). Online the answer comes at once; offline the
+  answer (docs/domain.md §6). Online the answer comes at once; offline the
   payment is stored and the answer comes when it is forwarded (decline on
   sync). The Stripe Reader M2 has no PIN pad, so an amount that asks for a PIN
   declines with the issuer's PIN request.

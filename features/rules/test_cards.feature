@@ -1,5 +1,5 @@
 Feature: Test cards online and offline
-  Each documented test card (offline-mode.md §6) gives the issuer's answer
+  Each documented test card (docs/domain.md §6) gives the issuer's answer
   online. Offline, the SDK cannot ask the issuer: cards of a brand that may go
   offline are stored and the issuer answers when they are forwarded, so a
   declining card is "declined on sync". Some cards are refused offline with

@@ -1,4 +1,4 @@
-//! The command line: every command of architecture.md §6, parsed with clap.
+//! The command line: every command of docs/design.md §6, parsed with clap.
 //!
 //! Commands that are not built yet are still listed, so `--help` shows the
 //! whole interface, but they say so and exit with [`EXIT_NOT_BUILT`]: a

@@ -1,6 +1,6 @@
 //! readerlab: the harness around the emulator: the Rig abstraction and its
 //! targets, the invariant checker, the cucumber step vocabulary and runner,
-//! reports, the command line (architecture.md §3) and `readerlab proxy`, the
+//! reports, the command line (docs/design.md §3) and `readerlab proxy`, the
 //! Toxiproxy-compatible fault proxy as a server. Exploration and the
 //! served and lab targets come with later issues.
 //!

@@ -1,4 +1,4 @@
-//! Test cards and test amounts (offline-mode.md §6), and the online
+//! Test cards and test amounts (docs/domain.md §6), and the online
 //! authorization they produce.
 //!
 //! The tables are data in `fixtures/cards.toml`; this module parses them and
@@ -92,7 +92,7 @@ impl fmt::Debug for CardNumber {
     }
 }
 
-/// One test card of offline-mode.md §6.
+/// One test card of docs/domain.md §6.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestCard {
@@ -138,7 +138,7 @@ pub enum Outcome {
     PinRequired,
 }
 
-/// One test-amount ending of offline-mode.md §6.
+/// One test-amount ending of docs/domain.md §6.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestAmount {
@@ -475,7 +475,7 @@ mod tests {
         card("4242424242424242")
     }
 
-    /// The expectations are written out from offline-mode.md §6 and the brand
+    /// The expectations are written out from docs/domain.md §6 and the brand
     /// rules of §2, not read back from the fixture, so a wrong row fails here.
     #[rstest]
     #[case::visa("4242424242424242", "visa", Brand::Visa, Funding::Credit, true, approved())]

@@ -1,5 +1,5 @@
 //! Defect profiles: named switches that make the reference POS/SDK or the
-//! smart reader misbehave the way a field device did (incidents.md), so the
+//! smart reader misbehave the way a field device did (docs/incidents.md), so the
 //! harness can prove it catches that class of bug.
 //!
 //! A defect is off unless a run names it. Each switch sits at the one place

@@ -2,7 +2,7 @@
 //!
 //! Pure: given the readers around the POS at `now`, it returns every event of
 //! one discovery with the instant it happens. Per-model behaviour comes from
-//! the profiles (offline-mode.md §1 and §7):
+//! the profiles (docs/domain.md §1 and §7):
 //! - Bluetooth scan lists each advertising reader once, after `report_ms`.
 //! - Bluetooth proximity picks the one reader held closest (the first one
 //!   given) and, for Chipper 2X BT, reports it twice: serial only, then full.

@@ -1,5 +1,5 @@
 //! The SDK error codes the emulator reports, named as the Android and React
-//! Native SDKs name them (offline-mode.md §5 and §7), with the iOS number
+//! Native SDKs name them (docs/domain.md §5 and §7), with the iOS number
 //! where one is documented.
 //!
 //! These are *outcomes* the app must see, carried in events; they are not Rust
@@ -14,7 +14,7 @@ use std::fmt;
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[non_exhaustive]
 pub enum TerminalErrorCode {
-    // Offline mode (offline-mode.md §5).
+    // Offline mode (docs/domain.md §5).
     AmountExceedsMaxOfflineAmount,
     InvalidOfflineCurrency,
     OfflinePaymentsDatabaseTooLarge,
@@ -39,7 +39,7 @@ pub enum TerminalErrorCode {
     /// Offline with offline mode disabled in the configuration (PREFER_ONLINE).
     NotConnectedToInternet,
 
-    // Connecting and staying connected (offline-mode.md §7).
+    // Connecting and staying connected (docs/domain.md §7).
     ReaderBatteryCriticallyLow,
     AlreadyConnectedToReader,
     NotConnectedToReader,

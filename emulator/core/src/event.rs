@@ -76,7 +76,7 @@ impl From<&TestCard> for CardSummary {
     }
 }
 
-/// A PaymentIntent's `offlineDetails` (offline-mode.md §3): what the app
+/// A PaymentIntent's `offlineDetails` (docs/domain.md §3): what the app
 /// can read about a payment stored offline before it is forwarded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfflineDetails {
@@ -92,7 +92,7 @@ pub struct OfflineDetails {
     pub entry_mode: EntryMode,
 }
 
-/// Why a reader and the POS parted (offline-mode.md §7).
+/// Why a reader and the POS parted (docs/domain.md §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DisconnectReason {
@@ -259,7 +259,7 @@ pub struct DiscoveredReader {
     pub location: Option<String>,
 }
 
-/// Why an update failed (offline-mode.md §7), as injected into an offer.
+/// Why an update failed (docs/domain.md §7), as injected into an offer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UpdateFailure {

@@ -1,4 +1,4 @@
-//! The fault vocabulary of architecture.md §5 as history sees it: which kind
+//! The fault vocabulary of docs/design.md §5 as history sees it: which kind
 //! of fault was injected, on what, and whether it holds until cleared.
 //!
 //! Only names and data live here, so the history (`fault.injected`,

@@ -1,4 +1,4 @@
-//! The invariants the checker enforces (architecture.md §4), named once here
+//! The invariants the checker enforces (docs/design.md §4), named once here
 //! so the checker's reports and the defect profiles that break them agree.
 //!
 //! This is vocabulary only: judging a history is the checker's job
@@ -44,7 +44,7 @@ impl Invariant {
         Invariant::I8,
     ];
 
-    /// The short name architecture.md §4 gives it.
+    /// The short name docs/design.md §4 gives it.
     pub fn name(self) -> &'static str {
         match self {
             Invariant::I1 => "no loss",

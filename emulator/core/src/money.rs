@@ -1,7 +1,7 @@
 //! Amounts in minor units with their currency, as Stripe's API carries them.
 //!
 //! Test amounts decide outcomes by their last two digits in minor units
-//! (offline-mode.md §6); zero-decimal currencies use the two rightmost digits
+//! (docs/domain.md §6); zero-decimal currencies use the two rightmost digits
 //! of the whole amount, which is the same arithmetic, so no special case.
 
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! Reader profiles: what each of the five models can do, as plain data read
 //! from `fixtures/readers/<model>.toml`.
 //!
-//! Every capability offline-mode.md §1 and §7 lists has a field here, and every
+//! Every capability docs/domain.md §1 and §7 lists has a field here, and every
 //! undocumented number (durations, lags) is a field with its default written in
 //! the fixture, never a constant buried in the state machines. Parsing is pure
 //! (text in, profile or [`DataFileError`] out); reading the files is the job of
@@ -91,7 +91,7 @@ impl fmt::Display for ReaderModel {
     }
 }
 
-/// Reader family (offline-mode.md §1).
+/// Reader family (docs/domain.md §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
@@ -197,7 +197,7 @@ pub struct ReaderProfile {
     pub connection: ConnectionProfile,
 }
 
-/// Battery thresholds (offline-mode.md §7: critical ≤ 5 %, low ≤ 20 %).
+/// Battery thresholds (docs/domain.md §7: critical ≤ 5 %, low ≤ 20 %).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatteryProfile {
@@ -212,7 +212,7 @@ pub struct BatteryProfile {
     pub report_interval_s: u32,
 }
 
-/// Software update rules (offline-mode.md §7).
+/// Software update rules (docs/domain.md §7).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfile {
@@ -227,7 +227,7 @@ pub struct UpdateProfile {
     pub install_s: u32,
 }
 
-/// Reboots and power-down (offline-mode.md §7).
+/// Reboots and power-down (docs/domain.md §7).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RebootProfile {
@@ -261,7 +261,7 @@ pub struct DiscoveryProfile {
     pub full_report_ms: u32,
 }
 
-/// Connecting and auto-reconnect (offline-mode.md §7).
+/// Connecting and auto-reconnect (docs/domain.md §7).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionProfile {
@@ -311,7 +311,7 @@ impl ReaderProfile {
     }
 
     /// The rules serde cannot express. Family comes first because the link,
-    /// store and discovery rules are stated per family (offline-mode.md §1).
+    /// store and discovery rules are stated per family (docs/domain.md §1).
     fn validate(&self) -> Result<(), Violation> {
         use DiscoveryMethod::{BluetoothProximity, BluetoothScan, Internet};
         let p = self;
@@ -329,7 +329,7 @@ impl ReaderProfile {
         let family = p.model.family();
         ensure(p.family == family, "family", || {
             format!(
-                "{} is a {} reader (offline-mode.md §1), not {}",
+                "{} is a {} reader (docs/domain.md §1), not {}",
                 p.model,
                 spelled(&family),
                 spelled(&p.family)
@@ -345,7 +345,7 @@ impl ReaderProfile {
         };
         ensure(p.offline_store == store, "offline_store", || {
             format!(
-                "a {} reader keeps offline payments in {} (offline-mode.md §1), not {}",
+                "a {} reader keeps offline payments in {} (docs/domain.md §1), not {}",
                 spelled(&family),
                 spelled(&store),
                 spelled(&p.offline_store)
@@ -372,7 +372,7 @@ impl ReaderProfile {
         })?;
         no_duplicates(&p.entry_modes, "entry_modes")?;
         ensure(!p.offline_tipping || family == Family::Smart, "offline_tipping", || {
-            "tipping offline works only on smart readers (offline-mode.md §1)".to_owned()
+            "tipping offline works only on smart readers (docs/domain.md §1)".to_owned()
         })?;
 
         let b = &p.battery;
@@ -454,7 +454,7 @@ fn subset_rule<T: PartialEq + Serialize>(
         Some(item) => Err(Violation {
             key,
             message: format!(
-                "a {} reader allows only {} (offline-mode.md §1), not {}",
+                "a {} reader allows only {} (docs/domain.md §1), not {}",
                 spelled(&family),
                 spelled(&allowed),
                 spelled(item)

@@ -1,6 +1,6 @@
 //! The reference POS app: customers queue at the counter, and for each the
 //! app creates the payment, has the reader collect the card, confirms, and
-//! waits for the one outcome, the way offline-mode.md §3 describes an app.
+//! waits for the one outcome, the way docs/domain.md §3 describes an app.
 //!
 //! The app is as plain as a good integration: it serves one customer at a
 //! time, keeps its reader connected (reconnecting by hand when the SDK's

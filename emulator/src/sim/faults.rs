@@ -1,4 +1,4 @@
-//! Faults the simulator can place (architecture.md §5): what each one is,
+//! Faults the simulator can place (docs/design.md §5): what each one is,
 //! what it hits, and a random plan of them for a long run.
 //!
 //! A fault is plain data. [`super::Sim::inject`] performs it at once (a

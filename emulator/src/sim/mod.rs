@@ -77,7 +77,7 @@ pub struct RigSpec {
     /// How long every link must stay up for the queue to move (I4).
     /// Default 120 s: the SDK's own documented schedule (a 60 s wait for
     /// the token provider, then up to 30 s of back-off and a 30 s attempt)
-    /// can take that long after a single lost request, so architecture.md's
+    /// can take that long after a single lost request, so docs/design.md's
     /// 60 s would flag the reference behaviour (recorded in ARCHITECTURE.md).
     pub drain_window: Duration,
     /// How the POS reaches its mobile reader: Bluetooth when the model has

@@ -1,5 +1,5 @@
 //! Performing faults and timers on the rig: what each fault of
-//! architecture.md §5 does to links, devices, disks and the backend, the
+//! docs/design.md §5 does to links, devices, disks and the backend, the
 //! `fault.injected` / `fault.cleared` events that say so, and the end of a
 //! run (every fault cleared, storage scanned for card numbers).
 

@@ -10,7 +10,7 @@ use readerlab_emulator::core::EventBody;
 use readerlab_emulator::core::event::Event;
 use std::time::Duration;
 
-/// The drain window when the history does not state one: architecture.md §4's
+/// The drain window when the history does not state one: docs/design.md §4's
 /// default of 60 s.
 pub const DEFAULT_DRAIN_WINDOW: Duration = Duration::from_secs(60);
 

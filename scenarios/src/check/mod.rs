@@ -1,5 +1,5 @@
 //! The invariant checker: judges a recorded history against I1–I8
-//! (architecture.md §4) and says which invariant broke, for which payment,
+//! (docs/design.md §4) and says which invariant broke, for which payment,
 //! with the few events that show it. `docs/checker.md` says exactly what
 //! each invariant reads and when it reports.
 //!

@@ -1,5 +1,5 @@
 //! I6, offline rules: every payment stored offline obeyed the rules of
-//! offline-mode.md §2–§3 that its history shows.
+//! docs/domain.md §2–§3 that its history shows.
 //!
 //! Per stored payment: its intent was not `REQUIRE_ONLINE`, the card was not
 //! swiped, the brand can go offline (not Interac, not girocard), offline mode

@@ -1,4 +1,4 @@
-//! The Rig abstraction (architecture.md §2): what a scenario step can ask of
+//! The Rig abstraction (docs/design.md §2): what a scenario step can ask of
 //! a rig, whoever plays its parts.
 //!
 //! A [`Target`] says which parts are emulated and which capabilities that

@@ -1,4 +1,4 @@
-//! The backend's injectable faults (architecture.md §5, backend part): decline
+//! The backend's injectable faults (docs/design.md §5, backend part): decline
 //! on sync, a failing connection-token provider, HTTP 5xx/429 before a request
 //! is applied, and tokens minted for another account or mode.
 //!

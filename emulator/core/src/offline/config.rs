@@ -1,8 +1,8 @@
 //! The offline settings: what the Terminal configuration says (`offline.enabled`)
-//! and every number offline-mode.md documents or leaves to us.
+//! and every number docs/domain.md documents or leaves to us.
 //!
 //! Documented values are the defaults; undocumented ones are configurable,
-//! each with its default stated here and only here (style.md §7).
+//! each with its default stated here and only here.
 
 use crate::money::Currency;
 use crate::time::{hours, secs};
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// The offline part of a Terminal configuration, as the device last fetched
 /// it online. Changes reach a device only at its next online connect
-/// (offline-mode.md §2).
+/// (docs/domain.md §2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfflineConfig {
     /// `offline.enabled`; documented default false.

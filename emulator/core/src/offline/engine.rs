@@ -1,7 +1,7 @@
 //! The offline engine: the POS/SDK model of the mobile readers and, with the
 //! same code, the offline engine inside a smart reader (S700, WisePOS E).
 //!
-//! It plays what offline-mode.md §3 and §4 describe: a payment is created
+//! It plays what docs/domain.md §3 and §4 describe: a payment is created
 //! online or offline by its [`OfflineBehavior`], falls back offline when an
 //! online request times out, is checked against every offline rule when
 //! confirmed offline, and is acknowledged as stored only once the store says
@@ -143,7 +143,7 @@ pub enum Effect {
     MarkForwarded { offline_id: OfflineId },
 }
 
-/// `OfflineStatus` for one device (offline-mode.md §4).
+/// `OfflineStatus` for one device (docs/domain.md §4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfflineStatus {
     /// `networkStatus`.
@@ -434,7 +434,7 @@ impl OfflineEngine {
         }
     }
 
-    /// The offline connect rules of offline-mode.md §2 (incident android-602).
+    /// The offline connect rules of docs/domain.md §2 (incident android-602).
     fn offline_connect_check(
         &self,
         now: Millis,

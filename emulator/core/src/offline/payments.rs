@@ -1,7 +1,7 @@
 //! The payment flow of the offline engine: create, collect, confirm, online
 //! or offline, and the online-to-offline fallback after a request timeout.
 //!
-//! Rules applied here (offline-mode.md §3): an intent created offline has no
+//! Rules applied here (docs/domain.md §3): an intent created offline has no
 //! Stripe id, only an offline id, until forwarded; one created online and
 //! confirmed offline keeps its id. A card collected while online and
 //! confirmed while the SDK already knows it is offline is refused with

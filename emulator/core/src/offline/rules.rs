@@ -1,4 +1,4 @@
-//! The offline rules of offline-mode.md §2 and §3 as pure functions: whether
+//! The offline rules of docs/domain.md §2 and §3 as pure functions: whether
 //! a payment may be created offline, and whether a collected card may be
 //! confirmed and stored offline. Each refusal carries its documented SDK
 //! error code (§5); the order of the checks is fixed and documented below,
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// The app's choice per payment (offline-mode.md §3).
+/// The app's choice per payment (docs/domain.md §3).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OfflineBehavior {

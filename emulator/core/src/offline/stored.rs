@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The id a payment has while it exists only offline (a PaymentIntent created
-/// offline has no Stripe id until it is forwarded, offline-mode.md §3).
+/// offline has no Stripe id until it is forwarded, docs/domain.md §3).
 ///
 /// It is unique per payment forever: the SDK builds it from an instance id
 /// drawn when the app starts and a counter, so an app restart cannot hand the
@@ -112,7 +112,7 @@ pub struct StoredPayment {
     /// The offline id; its idempotency key is derived from it.
     pub offline_id: OfflineId,
     /// The Stripe id, when the intent was created online and confirmed
-    /// offline (it keeps its id, offline-mode.md §3).
+    /// offline (it keeps its id, docs/domain.md §3).
     pub intent_id: Option<String>,
     /// What was charged.
     pub amount: Money,

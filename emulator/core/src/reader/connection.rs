@@ -1,4 +1,4 @@
-//! Connecting, disconnecting and auto-reconnect (offline-mode.md §7).
+//! Connecting, disconnecting and auto-reconnect (docs/domain.md §7).
 //!
 //! A connect takes the profile's `connect_ms`; whether it succeeds is decided
 //! when it completes, so a battery, radio or power change during the attempt

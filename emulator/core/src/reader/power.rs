@@ -1,4 +1,4 @@
-//! Power, battery and reboots (offline-mode.md §7).
+//! Power, battery and reboots (docs/domain.md §7).
 //!
 //! Battery classes follow the profile: critical at or below
 //! `critical_percent`, low at or below `low_percent`. A connected reader whose

@@ -1,6 +1,6 @@
 //! What only smart readers (S700, WisePOS E) do: registration with a
 //! three-word code, their own internet connection, and the status the
-//! backend's reader list shows, which lags reality (offline-mode.md §7).
+//! backend's reader list shows, which lags reality (docs/domain.md §7).
 //!
 //! The registration code is chosen by the caller (the simulator draws it from
 //! its seeded generator), so this module needs no randomness of its own.

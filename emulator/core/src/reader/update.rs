@@ -1,4 +1,4 @@
-//! Software updates (offline-mode.md §7).
+//! Software updates (docs/domain.md §7).
 //!
 //! A required update (or an optional one past its deadline) installs while
 //! the SDK connects a mobile reader and blocks use until done. Installing
