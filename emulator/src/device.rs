@@ -10,15 +10,15 @@
 //! likewise. A device crash is modelled by dropping it ([`OfflineDevice::crash`])
 //! and starting a new one on the same disk and keychain.
 
+use crate::core::EventBody;
+use crate::core::Millis;
 use crate::core::TerminalErrorCode;
+use crate::core::TestCards;
 use crate::core::backend::{ApiCall, ApiReply};
-use crate::core::cards::TestCards;
-use crate::core::defect::{Defect, Defects};
-use crate::core::event::EventBody;
 use crate::core::offline::{
     Effect, Holder, Input, OfflineEngine, Session, Timings, UnreadableRecord,
 };
-use crate::core::time::Millis;
+use crate::core::{Defect, Defects};
 use crate::disk::Disk;
 use crate::store::{CorruptRecord, Keychain, Recovery, Store, StoreConfig, StoreError};
 use std::collections::VecDeque;

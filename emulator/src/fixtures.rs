@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::core::data_file::DataFileError;
-use crate::core::profile::{ReaderModel, ReaderProfile};
+use crate::core::DataFileError;
+use crate::core::{ReaderModel, ReaderProfile};
 
 /// The profiles compiled into the crate, in [`ReaderModel::ALL`] order (a test
 /// checks it), so a binary works without a checkout beside it.
@@ -166,7 +166,7 @@ pub fn repo_fixtures_dir() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::profile::{Family, LinkKind, StoreLocation};
+    use crate::core::{Family, LinkKind, StoreLocation};
     use rstest::rstest;
     use std::io::ErrorKind;
 

@@ -6,8 +6,8 @@
 //! sequence numbers, so a history has no gaps by construction; reading checks
 //! that they run 1, 2, 3, … and names the line of anything it cannot accept.
 
-use crate::core::event::{Event, EventBody, Part};
-use crate::core::time::Millis;
+use crate::core::Millis;
+use crate::core::{Event, EventBody, Part};
 use std::io::{self, BufRead, Write};
 
 /// Writes events as JSON Lines, numbering them from 1.
@@ -124,8 +124,8 @@ pub fn read_history(input: impl BufRead) -> Result<Vec<Event>, HistoryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::event::{DisconnectReason, EventBody};
-    use crate::core::profile::LinkKind;
+    use crate::core::LinkKind;
+    use crate::core::{DisconnectReason, EventBody};
 
     fn sample() -> Vec<u8> {
         let mut writer = HistoryWriter::new(Vec::new());

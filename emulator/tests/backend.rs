@@ -5,15 +5,15 @@
 
 mod stripe_fixtures;
 
+use readerlab_emulator::core::EntryMode;
+use readerlab_emulator::core::EventBody;
 use readerlab_emulator::core::backend::{
     ApiCall, ApiErrorKind, ApiReply, ApiRequest, Backend, BackendConfig, BackendFault,
     ChargeStatus, CurrencyTotals, ForwardMatch, IntentStatus, PresentedCard, RequestKind,
 };
-use readerlab_emulator::core::cards::{PinEntry, TestCards};
-use readerlab_emulator::core::event::EventBody;
 use readerlab_emulator::core::offline::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
-use readerlab_emulator::core::profile::EntryMode;
 use readerlab_emulator::core::{Currency, Millis, Money};
+use readerlab_emulator::core::{PinEntry, TestCards};
 use rstest::rstest;
 use serde_json::Value;
 use std::collections::BTreeSet;

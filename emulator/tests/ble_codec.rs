@@ -8,12 +8,12 @@
 //! JSON examples, fragment example and UUIDs are the code's.
 
 use proptest::prelude::*;
-use readerlab_emulator::core::cards::{Brand, Funding};
-use readerlab_emulator::core::event::{
+use readerlab_emulator::core::{
     BatteryStatus, CardSummary, DisconnectReason, EventBody, PowerOffCause,
 };
-use readerlab_emulator::core::profile::{EntryMode, LinkKind};
+use readerlab_emulator::core::{Brand, Funding};
 use readerlab_emulator::core::{Currency, Money};
+use readerlab_emulator::core::{EntryMode, LinkKind};
 use readerlab_emulator::wire::ble::frame::{
     Frame, FrameError, Kind, MAX_BODY, Reassembler, fragment,
 };

@@ -6,7 +6,7 @@
 //! `CentralLink`, battery and Device Information reads are answered, a
 //! second central is refused, and a disconnect is seen at both ends.
 
-use readerlab_emulator::core::event::EventBody;
+use readerlab_emulator::core::EventBody;
 use readerlab_emulator::core::{Currency, Money};
 use readerlab_emulator::serve::ble::{
     CentralEvent, CentralOp, CentralPort, DeviceInfo, PeripheralEvent, PeripheralPort,

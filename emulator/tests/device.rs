@@ -5,13 +5,13 @@
 
 mod common;
 
+use readerlab_emulator::core::EventBody;
 use readerlab_emulator::core::backend::{Backend, BackendConfig, BackendFault, ForwardMatch};
-use readerlab_emulator::core::event::EventBody;
 use readerlab_emulator::core::offline::{
     CaptureMethod, CollectedCard, Holder, Input, OfflineBehavior, Session,
 };
-use readerlab_emulator::core::profile::{EntryMode, ReaderModel};
 use readerlab_emulator::core::{Currency, Millis, Money, TerminalErrorCode as Code};
+use readerlab_emulator::core::{EntryMode, ReaderModel};
 use readerlab_emulator::disk::SimDisk;
 use readerlab_emulator::store::{LOG_FILE, SimKeychain, legacy};
 use std::time::Duration;

@@ -4,13 +4,13 @@
 //! pinned to an exact instant.
 
 use readerlab_emulator::core::backend::{ApiCall, ApiError, ApiErrorKind, ApiReply, ApiRequest};
-use readerlab_emulator::core::cards::{PinEntry, TestCards};
 use readerlab_emulator::core::offline::{
     Account, CaptureMethod, CollectedCard, Effect, Holder, Input, OfflineBehavior, OfflineConfig,
     OfflineEngine, OfflineId, Session, StoredPayment, Timings, UnreadableRecord,
 };
-use readerlab_emulator::core::profile::{EntryMode, ReaderModel};
 use readerlab_emulator::core::{Currency, EventBody, Millis, Money, TerminalErrorCode as Code};
+use readerlab_emulator::core::{EntryMode, ReaderModel};
+use readerlab_emulator::core::{PinEntry, TestCards};
 use rstest::rstest;
 use serde_json::json;
 use std::collections::VecDeque;

@@ -16,12 +16,12 @@ mod common;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
+use readerlab_emulator::core::EntryMode;
+use readerlab_emulator::core::EventBody;
 use readerlab_emulator::core::backend::{ApiCall, Backend, BackendConfig};
-use readerlab_emulator::core::event::EventBody;
 use readerlab_emulator::core::offline::{
     CaptureMethod, CollectedCard, Holder, Input, OfflineBehavior, OfflineId, Session,
 };
-use readerlab_emulator::core::profile::EntryMode;
 use readerlab_emulator::core::{Currency, Millis, Money};
 use readerlab_emulator::disk::SimDisk;
 use readerlab_emulator::store::{SimKeychain, StoreError, legacy};

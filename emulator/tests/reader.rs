@@ -6,15 +6,15 @@
 //! Every test runs on virtual time: the bench jumps the clock to the reader's
 //! next deadline, so 24 hours cost nothing.
 
-use readerlab_emulator::core::cards::TestCards;
-use readerlab_emulator::core::discovery::{DiscoveryRequest, discover};
-use readerlab_emulator::core::event::{
+use readerlab_emulator::core::TestCards;
+use readerlab_emulator::core::reader::{Input, InputError, Reader, UpdateOffer};
+use readerlab_emulator::core::{
     BatteryStatus, ConnectionStatus, DisconnectReason, EventBody, NetworkStatus, PaymentRequest,
     PowerOffCause, Prompt, ReportPhase, UpdateFailure,
 };
-use readerlab_emulator::core::profile::{DiscoveryMethod, EntryMode, LinkKind, ReaderModel};
-use readerlab_emulator::core::reader::{Input, InputError, Reader, UpdateOffer};
 use readerlab_emulator::core::{Currency, Millis, Money, TerminalErrorCode};
+use readerlab_emulator::core::{DiscoveryMethod, EntryMode, LinkKind, ReaderModel};
+use readerlab_emulator::core::{DiscoveryRequest, discover};
 use readerlab_emulator::fixtures::ReaderCatalog;
 use readerlab_emulator::history::HistoryWriter;
 use rstest::rstest;
@@ -461,7 +461,7 @@ fn reconnect_after_the_security_reboot_succeeds() {
     bench.advance(secs(20 * 3600));
     assert!(!bench.events.iter().any(|(_, e)| matches!(
         e,
-        EventBody::RebootStarted { kind: readerlab_emulator::core::event::RebootKind::Security }
+        EventBody::RebootStarted { kind: readerlab_emulator::core::RebootKind::Security }
     )));
 }
 

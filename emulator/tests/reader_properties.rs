@@ -5,11 +5,11 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use readerlab_emulator::core::cards::TestCards;
-use readerlab_emulator::core::event::{ConnectionStatus, EventBody};
-use readerlab_emulator::core::profile::{EntryMode, LinkKind, ReaderModel};
+use readerlab_emulator::core::TestCards;
 use readerlab_emulator::core::reader::{Input, Reader, UpdateOffer};
+use readerlab_emulator::core::{ConnectionStatus, EventBody};
 use readerlab_emulator::core::{Currency, Millis, Money};
+use readerlab_emulator::core::{EntryMode, LinkKind, ReaderModel};
 use readerlab_emulator::fixtures::ReaderCatalog;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -3,10 +3,10 @@
 //! back, every random fault kind is performed and recorded, and placed
 //! faults do what they say.
 
-use readerlab_emulator::core::event::EventBody;
-use readerlab_emulator::core::fault::FaultKind;
-use readerlab_emulator::core::profile::ReaderModel;
-use readerlab_emulator::core::time::Millis;
+use readerlab_emulator::core::EventBody;
+use readerlab_emulator::core::FaultKind;
+use readerlab_emulator::core::Millis;
+use readerlab_emulator::core::ReaderModel;
 use readerlab_emulator::history::read_history;
 use readerlab_emulator::sim::{Device, Fault, LinkId, RandomRun, RigSpec, Sim};
 use std::collections::BTreeSet;
@@ -111,7 +111,7 @@ fn a_placed_link_down_holds_payments_offline_until_it_is_cleared() {
                 readerlab_emulator::core::Currency::USD,
             ),
             card: "4242424242424242".into(),
-            entry_mode: readerlab_emulator::core::profile::EntryMode::Contactless,
+            entry_mode: readerlab_emulator::core::EntryMode::Contactless,
             behavior: readerlab_emulator::core::offline::OfflineBehavior::PreferOnline,
             reader: 0,
         });

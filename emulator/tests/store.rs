@@ -4,12 +4,12 @@
 //! compaction, a full disk, the record cap, a locked keychain, group commit
 //! across threads, and no card number in clear in any file.
 
-use readerlab_emulator::core::cards::{CardNumber, PinEntry, TestCards};
-use readerlab_emulator::core::error::TerminalErrorCode;
-use readerlab_emulator::core::money::{Currency, Money};
+use readerlab_emulator::core::EntryMode;
+use readerlab_emulator::core::Millis;
+use readerlab_emulator::core::TerminalErrorCode;
 use readerlab_emulator::core::offline::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
-use readerlab_emulator::core::profile::EntryMode;
-use readerlab_emulator::core::time::Millis;
+use readerlab_emulator::core::{CardNumber, PinEntry, TestCards};
+use readerlab_emulator::core::{Currency, Money};
 use readerlab_emulator::disk::{Disk, FileDisk, SimDisk};
 use readerlab_emulator::store::codec::{self, HEADER_LEN, PREFIX_LEN};
 use readerlab_emulator::store::{

@@ -13,11 +13,11 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
-use readerlab_emulator::core::cards::{PinEntry, TestCards};
-use readerlab_emulator::core::money::{Currency, Money};
+use readerlab_emulator::core::EntryMode;
+use readerlab_emulator::core::Millis;
 use readerlab_emulator::core::offline::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
-use readerlab_emulator::core::profile::EntryMode;
-use readerlab_emulator::core::time::Millis;
+use readerlab_emulator::core::{Currency, Money};
+use readerlab_emulator::core::{PinEntry, TestCards};
 use readerlab_emulator::disk::SimDisk;
 use readerlab_emulator::store::codec::{self, HEADER_LEN, RecordKind};
 use readerlab_emulator::store::{

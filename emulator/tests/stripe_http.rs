@@ -5,12 +5,12 @@
 //! (`encode_request` → HTTP → router → `decode_reply`).
 
 use readerlab_emulator::core::Millis;
+use readerlab_emulator::core::PinEntry;
 use readerlab_emulator::core::backend::{
     ActionResult, ApiCall, ApiReply, ApiRequest, Backend, BackendConfig, PresentedCard,
     ReaderCommand,
 };
-use readerlab_emulator::core::cards::PinEntry;
-use readerlab_emulator::core::profile::{EntryMode, ReaderModel};
+use readerlab_emulator::core::{EntryMode, ReaderModel};
 use readerlab_emulator::serve::stripe::{BackendHost, router};
 use readerlab_emulator::wire::stripe::{HttpRequest, decode_reply, encode_request};
 use serde_json::Value;

@@ -7,15 +7,15 @@
 
 mod stripe_fixtures;
 
+use readerlab_emulator::core::EventBody;
 use readerlab_emulator::core::backend::{
     ActionResult, Address, ApiCall, ApiReply, ApiRequest, Backend, BackendConfig, ListParams,
     PresentedCard, ReaderCommand,
 };
-use readerlab_emulator::core::cards::{CardNumber, PinEntry};
-use readerlab_emulator::core::event::EventBody;
 use readerlab_emulator::core::offline::CaptureMethod;
-use readerlab_emulator::core::profile::{EntryMode, ReaderModel};
+use readerlab_emulator::core::{CardNumber, PinEntry};
 use readerlab_emulator::core::{Currency, Millis, Money};
+use readerlab_emulator::core::{EntryMode, ReaderModel};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use stripe_fixtures::{err, fixture, keys, ok};

@@ -6,12 +6,12 @@
 //! parameters) have Stripe's shapes.
 
 use proptest::prelude::*;
+use readerlab_emulator::core::EntryMode;
 use readerlab_emulator::core::backend::{
     Address, ApiCall, ApiError, ApiErrorKind, ApiReply, ApiRequest, ListParams, PresentedCard,
 };
-use readerlab_emulator::core::cards::{Brand, CardNumber, Funding, PinEntry};
 use readerlab_emulator::core::offline::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
-use readerlab_emulator::core::profile::EntryMode;
+use readerlab_emulator::core::{Brand, CardNumber, Funding, PinEntry};
 use readerlab_emulator::core::{Currency, Millis, Money};
 use readerlab_emulator::wire::form::{Form, FormValue, encode_form, parse_form};
 use readerlab_emulator::wire::stripe::{

@@ -7,11 +7,11 @@
 //! runs before and after the store runs and the ratio uses their mean.
 
 use anyhow::Context;
-use readerlab_emulator::core::cards::{PinEntry, TestCards};
-use readerlab_emulator::core::money::{Currency, Money};
+use readerlab_emulator::core::EntryMode;
+use readerlab_emulator::core::Millis;
 use readerlab_emulator::core::offline::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
-use readerlab_emulator::core::profile::EntryMode;
-use readerlab_emulator::core::time::Millis;
+use readerlab_emulator::core::{Currency, Money};
+use readerlab_emulator::core::{PinEntry, TestCards};
 use readerlab_emulator::disk::FileDisk;
 use readerlab_emulator::store::{FileKeychain, GroupCommit, Store, StoreConfig, record_len};
 use serde::Serialize;

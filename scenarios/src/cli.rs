@@ -6,8 +6,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use readerlab_emulator::core::defect::Defect;
-use readerlab_emulator::core::profile::ReaderModel;
+use readerlab_emulator::core::Defect;
+use readerlab_emulator::core::ReaderModel;
 use readerlab_emulator::fixtures::ReaderCatalog;
 use readerlab_emulator::history::read_history;
 use std::path::PathBuf;
@@ -400,7 +400,7 @@ fn run(args: RunArgs) -> anyhow::Result<bool> {
         paths: args.paths,
         tags: args.tags,
         seed: args.seed,
-        defects: readerlab_emulator::core::defect::Defects::of(defects),
+        defects: readerlab_emulator::core::Defects::of(defects),
         target,
         retries: args.retries,
         progress: !args.json,
@@ -449,7 +449,7 @@ fn explore(args: &ExploreArgs) -> anyhow::Result<bool> {
         budget,
         seed: args.seed,
         reader: args.reader.as_deref().map(parse_model).transpose()?,
-        defects: readerlab_emulator::core::defect::Defects::of(defects),
+        defects: readerlab_emulator::core::Defects::of(defects),
         out: args.out.clone(),
         progress: !args.json,
     };

@@ -1,7 +1,7 @@
 //! `readerlab defects`: the defect profiles, the incident each models and
 //! the invariant a run with it breaks.
 
-use readerlab_emulator::core::defect::Defect;
+use readerlab_emulator::core::Defect;
 
 /// The table, one defect per row.
 pub fn table() -> String {

@@ -1,7 +1,7 @@
 //! `readerlab readers`: the reader catalogue as a table, as one model's full
 //! sheet, or as JSON. Pure formatting over profiles; the CLI does the I/O.
 
-use readerlab_emulator::core::profile::{Family, ReaderProfile, StoreLocation};
+use readerlab_emulator::core::{Family, ReaderProfile, StoreLocation};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -177,7 +177,7 @@ mod tests {
     #[test]
     fn the_sheet_of_one_model_names_every_capability() {
         insta::assert_snapshot!(details(
-            ReaderCatalog::builtin().get(readerlab_emulator::core::profile::ReaderModel::Chipper2x)
+            ReaderCatalog::builtin().get(readerlab_emulator::core::ReaderModel::Chipper2x)
         ));
     }
 }

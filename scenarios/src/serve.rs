@@ -9,9 +9,9 @@
 //! directory forwards them.
 
 use anyhow::{Context, bail};
-use readerlab_emulator::core::defect::{Defect, Defects};
 use readerlab_emulator::core::offline::OfflineConfig;
-use readerlab_emulator::core::profile::{LinkKind, ReaderModel};
+use readerlab_emulator::core::{Defect, Defects};
+use readerlab_emulator::core::{LinkKind, ReaderModel};
 use readerlab_emulator::serve::ble_bridge::BleCarrier;
 use readerlab_emulator::serve::rig::ClockMode;
 use readerlab_emulator::serve::server::{ServeConfig, Server};

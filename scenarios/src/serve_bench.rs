@@ -15,12 +15,12 @@
 //! assertions in tests.
 
 use anyhow::{Context, bail};
+use readerlab_emulator::core::Millis;
 use readerlab_emulator::core::backend::BackendConfig;
-use readerlab_emulator::core::cards::{PinEntry, TestCards};
-use readerlab_emulator::core::money::{Currency, Money};
 use readerlab_emulator::core::offline::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
-use readerlab_emulator::core::profile::{EntryMode, ReaderModel};
-use readerlab_emulator::core::time::Millis;
+use readerlab_emulator::core::{Currency, Money};
+use readerlab_emulator::core::{EntryMode, ReaderModel};
+use readerlab_emulator::core::{PinEntry, TestCards};
 use readerlab_emulator::serve::rig::ClockMode;
 use readerlab_emulator::serve::server::{ServeConfig, Server};
 use readerlab_emulator::sim::{Device, LOCATION, RigSpec, Sim};

@@ -5,9 +5,9 @@
 
 use crate::check::{self, Report};
 use anyhow::Context;
-use readerlab_emulator::core::defect::{Defect, Defects};
-use readerlab_emulator::core::fault::FaultKind;
-use readerlab_emulator::core::profile::ReaderModel;
+use readerlab_emulator::core::FaultKind;
+use readerlab_emulator::core::ReaderModel;
+use readerlab_emulator::core::{Defect, Defects};
 use readerlab_emulator::sim::{RandomRun, RigSpec, Sim};
 use serde::Serialize;
 use std::collections::BTreeMap;

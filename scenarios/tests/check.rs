@@ -5,17 +5,17 @@
 //! reports too much fails here as surely as one that reports too little.
 
 use readerlab::check::{CheckConfig, Report, check, check_with};
+use readerlab_emulator::core::Defects;
+use readerlab_emulator::core::EntryMode;
+use readerlab_emulator::core::FaultKind;
+use readerlab_emulator::core::Invariant;
+use readerlab_emulator::core::NetworkStatus;
 use readerlab_emulator::core::backend::RequestKind;
-use readerlab_emulator::core::cards::{Brand, Funding};
-use readerlab_emulator::core::defect::Defects;
-use readerlab_emulator::core::event::NetworkStatus;
-use readerlab_emulator::core::event::{CardSummary, Event, EventBody, OfflineDetails, Part};
-use readerlab_emulator::core::fault::FaultKind;
-use readerlab_emulator::core::invariant::Invariant;
 use readerlab_emulator::core::offline::{
     ForwardError, Mode, OfflineBehavior, OfflineConfig, OfflineId, OfflineStatus,
 };
-use readerlab_emulator::core::profile::EntryMode;
+use readerlab_emulator::core::{Brand, Funding};
+use readerlab_emulator::core::{CardSummary, Event, EventBody, OfflineDetails, Part};
 use readerlab_emulator::core::{Currency, Millis, Money};
 use rstest::rstest;
 use std::collections::{BTreeMap, BTreeSet};
@@ -511,8 +511,8 @@ fn a_broken_history_breaks_exactly_its_invariant_and_its_twin_holds(
     let mut lines = begin();
     lines.push((100, "reader/S700-1", stored(100, "off_r_1", 1000)));
     lines.push((100, "reader/S700-1", status(1, 1000)));
-    lines.push((40_000, "reader/S700-1", EventBody::RebootStarted { kind: readerlab_emulator::core::event::RebootKind::Requested }));
-    lines.push((85_000, "reader/S700-1", EventBody::RebootFinished { kind: readerlab_emulator::core::event::RebootKind::Requested }));
+    lines.push((40_000, "reader/S700-1", EventBody::RebootStarted { kind: readerlab_emulator::core::RebootKind::Requested }));
+    lines.push((85_000, "reader/S700-1", EventBody::RebootFinished { kind: readerlab_emulator::core::RebootKind::Requested }));
     lines.push((140_000, "reader/S700-1", forwarded("off_r_1", 1000)));
     lines.push((140_000, "reader/S700-1", status(0, 0)));
     lines

@@ -9,9 +9,9 @@ use readerlab::explore::generate::schedules;
 use readerlab::explore::schedule::Case;
 use readerlab::explore::{Budget, ExploreOptions, explore};
 use readerlab::run::{RunOptions, run};
-use readerlab_emulator::core::defect::{Defect, Defects};
-use readerlab_emulator::core::fault::FaultKind;
-use readerlab_emulator::core::profile::ReaderModel;
+use readerlab_emulator::core::FaultKind;
+use readerlab_emulator::core::ReaderModel;
+use readerlab_emulator::core::{Defect, Defects};
 use std::path::Path;
 use std::process::Command;
 

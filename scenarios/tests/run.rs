@@ -11,7 +11,7 @@ use quick_xml::events::Event as Xml;
 use readerlab::rig::{Capability, Rig, SimTarget, Target};
 use readerlab::run::{Outcome, RunOptions, RunReport, run};
 use readerlab::steps::{LabWorld, VOCABULARY};
-use readerlab_emulator::core::defect::{Defect, Defects};
+use readerlab_emulator::core::{Defect, Defects};
 use readerlab_emulator::sim::RigSpec;
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;

@@ -4,9 +4,9 @@
 //! as a user meets them.
 
 use readerlab::check;
-use readerlab_emulator::core::defect::{Defect, Defects};
-use readerlab_emulator::core::invariant::Invariant;
-use readerlab_emulator::core::profile::ReaderModel;
+use readerlab_emulator::core::Invariant;
+use readerlab_emulator::core::ReaderModel;
+use readerlab_emulator::core::{Defect, Defects};
 use readerlab_emulator::sim::{RandomRun, RigSpec, Sim};
 use rstest::rstest;
 use std::collections::BTreeSet;

@@ -501,10 +501,7 @@ pub enum EventBody {
     #[serde(rename = "backend.fault.armed")]
     BackendFaultArmed { fault: crate::backend::BackendFault },
     #[serde(rename = "backend.fault.fired")]
-    BackendFaultFired {
-        fault: crate::backend::BackendFault,
-        request: crate::backend::RequestKind,
-    },
+    BackendFaultFired { fault: crate::backend::BackendFault, request: crate::backend::RequestKind },
     #[serde(rename = "backend.faults.cleared")]
     BackendFaultsCleared,
     #[serde(rename = "backend.location.created")]

@@ -8,23 +8,44 @@
 //! simulator replay a run byte for byte and lets the served target reuse the
 //! very same logic on real sockets.
 
+// The leaf modules are private: their names are this crate's vocabulary and
+// are used from the root (`readerlab_core::Millis`). The three machines and the
+// codecs keep their namespaces, each with its own curated root.
+mod cards;
+mod data_file;
+mod defect;
+mod discovery;
+mod error;
+mod event;
+mod fault;
+mod invariant;
+mod money;
+mod profile;
+mod time;
+
 pub mod backend;
-pub mod cards;
-pub mod data_file;
-pub mod defect;
-pub mod discovery;
-pub mod error;
-pub mod event;
-pub mod fault;
-pub mod invariant;
-pub mod money;
 pub mod offline;
-pub mod profile;
 pub mod reader;
-pub mod time;
 pub mod wire;
 
+pub use cards::{
+    Authorization, Brand, CardNumber, Funding, Outcome, PinBehavior, PinEntry, TestAmount,
+    TestCard, TestCards, luhn_valid_digits,
+};
+pub use data_file::DataFileError;
+pub use defect::{Defect, DefectSheet, Defects, UnknownDefect};
+pub use discovery::{DiscoveryRequest, discover};
 pub use error::TerminalErrorCode;
-pub use event::{EventBody, Part};
+pub use event::{
+    BatteryStatus, CardSummary, ConnectionStatus, DisconnectReason, DiscoveredReader, Event,
+    EventBody, NetworkStatus, OfflineDetails, Part, PaymentRequest, PowerOffCause, Prompt,
+    RebootKind, ReportPhase, RigReader, StoredBy, UpdateFailure,
+};
+pub use fault::FaultKind;
+pub use invariant::Invariant;
 pub use money::{Currency, Money};
+pub use profile::{
+    BatteryProfile, ConnectionProfile, DiscoveryMethod, DiscoveryProfile, EntryMode, Family,
+    LinkKind, Pairing, ReaderModel, ReaderProfile, RebootProfile, StoreLocation, UpdateProfile,
+};
 pub use time::Millis;

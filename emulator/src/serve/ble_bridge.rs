@@ -20,8 +20,8 @@ use super::ble::{
     CentralEvent, CentralOp, CentralPort, DeviceInfo, PeripheralEvent, PeripheralPort,
 };
 use super::rig::ServedRig;
-use crate::core::event::EventBody;
-use crate::core::profile::ReaderModel;
+use crate::core::EventBody;
+use crate::core::ReaderModel;
 use crate::sim::{ReaderCall, ReaderNotice, ReaderTraffic, Sim};
 use crate::wire::ble::link::{CentralLink, Inbound, PeripheralLink};
 use crate::wire::ble::protocol::Command;

@@ -4,8 +4,8 @@
 //! Plain HTTP/1.1 with JSON bodies; every non-2xx answer becomes a
 //! [`ControlError`] carrying the server's message.
 
-use crate::core::event::Event;
-use crate::core::time::Millis;
+use crate::core::Event;
+use crate::core::Millis;
 use crate::sim::{Fault, PaymentSpec, RigSpec};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

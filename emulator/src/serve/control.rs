@@ -10,9 +10,9 @@
 //! `Authorization: Bearer <token>`.
 
 use super::rig::{ClockMode, ServeError, ServedRig};
-use crate::core::event::{Event, EventBody};
-use crate::core::profile::EntryMode;
-use crate::core::time::Millis;
+use crate::core::EntryMode;
+use crate::core::Millis;
+use crate::core::{Event, EventBody};
 use crate::sim::{Fault, FaultError, PaymentSpec, RigSpec, Sim};
 use axum::Router;
 use axum::body::{Body, Bytes};

@@ -21,9 +21,9 @@
 //! The lock is a plain mutex, never held across an `.await`.
 
 use super::ble_bridge::{BleBridge, BleCarrier, ReaderMessage};
+use crate::core::Event;
+use crate::core::Millis;
 use crate::core::backend::{ApiCall, ApiReply};
-use crate::core::event::Event;
-use crate::core::time::Millis;
 use crate::sim::{Finished, Outgoing, RigError, RigSpec, Sim};
 use crate::wire::stripe as wire;
 use bytes::Bytes;

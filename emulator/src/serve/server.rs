@@ -5,8 +5,8 @@
 use super::control;
 use super::rig::{ClockMode, ServedRig};
 use super::stripe::{self, BackendHost};
+use crate::core::ConnectionStatus;
 use crate::core::backend::{ApiCall, ApiError, ApiErrorKind, ApiReply};
-use crate::core::event::ConnectionStatus;
 use crate::sim::RigSpec;
 use std::io;
 use std::net::SocketAddr;

@@ -13,11 +13,11 @@
 //! its engine stores the payment offline like any intent created online.
 
 use super::{Device, LinkId, Sim};
+use crate::core::EntryMode;
+use crate::core::EventBody;
+use crate::core::Money;
 use crate::core::backend::{ActionResult, ReaderCommand};
-use crate::core::event::EventBody;
-use crate::core::money::Money;
 use crate::core::offline::{Account, CollectedCard, Input as EngineInput};
-use crate::core::profile::EntryMode;
 use crate::core::reader::Input as ReaderInput;
 
 /// A server-driven payment in progress on one reader.

@@ -9,9 +9,9 @@
 //! (the offline engine); the app only reads the events.
 
 use super::{Device, PaymentSpec, ReaderSlot, Sim, Timer};
-use crate::core::event::{ConnectionStatus, EventBody, Prompt};
 use crate::core::offline::{CaptureMethod, CollectedCard, Input as EngineInput};
 use crate::core::reader::Input as ReaderInput;
+use crate::core::{ConnectionStatus, EventBody, Prompt};
 use rand::RngExt;
 use std::collections::VecDeque;
 use std::time::Duration;

@@ -8,11 +8,11 @@
 //! about payments: that is the engine's and the store's.
 
 use super::medium::{Keys, Medium};
-use crate::core::cards::TestCards;
-use crate::core::defect::Defects;
-use crate::core::event::{EventBody, Part};
+use crate::core::Defects;
+use crate::core::Millis;
+use crate::core::TestCards;
 use crate::core::offline::{Holder, Input, Session, Timings};
-use crate::core::time::Millis;
+use crate::core::{EventBody, Part};
 use crate::device::{EngineSetup, OfflineDevice};
 use crate::store::{Keychain, StoreConfig};
 use std::sync::Arc;

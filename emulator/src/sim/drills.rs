@@ -9,9 +9,9 @@
 
 use super::faults::{Device, Fault, PlacedFault};
 use super::links::LinkId;
+use crate::core::Defect;
+use crate::core::Millis;
 use crate::core::backend::RequestKind;
-use crate::core::defect::Defect;
-use crate::core::time::Millis;
 use std::time::Duration;
 
 /// The faults that expose `defect` on `device` (the POS, or a smart reader

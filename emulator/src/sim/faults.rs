@@ -8,9 +8,9 @@
 //! locked device, ...) hold until [`super::Sim::clear`].
 
 use super::links::LinkId;
+use crate::core::FaultKind;
+use crate::core::Millis;
 use crate::core::backend::RequestKind;
-use crate::core::fault::FaultKind;
-use crate::core::time::Millis;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -150,7 +150,7 @@ pub struct PlanShape {
     /// Reader count, and which of them are smart (store their own payments).
     pub smart: Vec<bool>,
     /// Whether the POS reaches a mobile reader over Bluetooth or USB.
-    pub mobile_link: Option<crate::core::profile::LinkKind>,
+    pub mobile_link: Option<crate::core::LinkKind>,
     /// How busy: faults per kind scale with this (1.0: a busy day).
     pub intensity: f64,
 }
@@ -277,9 +277,7 @@ impl FaultPlan {
                 let reader = mobile[rng.random_range(0..mobile.len())];
                 let hold = Some(secs(rng.random_range(1..120)));
                 match link {
-                    Some(crate::core::profile::LinkKind::Usb) => {
-                        (Fault::UsbDetach { reader }, hold)
-                    }
+                    Some(crate::core::LinkKind::Usb) => (Fault::UsbDetach { reader }, hold),
                     _ => (Fault::SignalLost { reader }, hold),
                 }
             });

@@ -37,17 +37,17 @@ pub use reader_link::{ReaderCall, ReaderNotice, ReaderTraffic};
 pub use view::ReaderView;
 pub use workload::{PaymentSpec, WORKLOAD_CARDS, random_payments};
 
+use crate::core::FaultKind;
+use crate::core::Millis;
+use crate::core::TestCards;
 use crate::core::backend::{ApiCall, ApiReply, Backend, BackendConfig};
-use crate::core::cards::TestCards;
-use crate::core::defect::{Defect, Defects};
-use crate::core::event::{Event, EventBody, Part, RigReader, StoredBy};
-use crate::core::fault::FaultKind;
 use crate::core::offline::{
     Account, Holder, Input as EngineInput, OfflineConfig, Session, Timings,
 };
-use crate::core::profile::{Family, LinkKind, ReaderModel};
 use crate::core::reader::{Input as ReaderInput, Reader};
-use crate::core::time::Millis;
+use crate::core::{Defect, Defects};
+use crate::core::{Event, EventBody, Part, RigReader, StoredBy};
+use crate::core::{Family, LinkKind, ReaderModel};
 use crate::fixtures::ReaderCatalog;
 use app::PosApp;
 use rand::SeedableRng;

@@ -4,14 +4,14 @@
 //! run (every fault cleared, storage scanned for card numbers).
 
 use super::{Device, Fault, FaultError, LinkId, RequestFate, RequestRule, Sim, Timer};
+use crate::core::FaultKind;
+use crate::core::LinkKind;
+use crate::core::Millis;
 use crate::core::backend::{BackendFault, ForwardMatch};
-use crate::core::cards::luhn_valid_digits;
-use crate::core::event::{EventBody, Part};
-use crate::core::fault::FaultKind;
+use crate::core::luhn_valid_digits;
 use crate::core::offline::Input as EngineInput;
-use crate::core::profile::LinkKind;
 use crate::core::reader::{Input as ReaderInput, UpdateOffer};
-use crate::core::time::Millis;
+use crate::core::{EventBody, Part};
 use crate::disk::Disk;
 use crate::store::{LOG_FILE, codec, legacy};
 use rand::RngExt;

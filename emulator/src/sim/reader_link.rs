@@ -13,8 +13,8 @@
 //! connection status directly when it decides to start a payment.
 
 use super::Sim;
-use crate::core::event::EventBody;
-use crate::core::profile::LinkKind;
+use crate::core::EventBody;
+use crate::core::LinkKind;
 use crate::core::reader::Input as ReaderInput;
 use crate::wire::ble::frame::{Frame, fragment};
 use crate::wire::ble::protocol::{Command, Reply};
@@ -161,7 +161,7 @@ impl Sim {
     }
 
     /// The mobile readers whose link is carried: index, model and serial.
-    pub fn carried_readers(&self) -> Vec<(usize, crate::core::profile::ReaderModel, String)> {
+    pub fn carried_readers(&self) -> Vec<(usize, crate::core::ReaderModel, String)> {
         (0..self.readers.len())
             .filter(|i| self.carries_reader(*i))
             .map(|i| (i, self.readers[i].model, self.readers[i].reader.serial().to_owned()))

@@ -7,9 +7,9 @@
 //! anything about payments.
 
 use super::{Fault, LinkId, Sim};
-use crate::core::cards::CardNumber;
-use crate::core::event::{BatteryStatus, ConnectionStatus, StoredBy};
-use crate::core::profile::{EntryMode, LinkKind, ReaderModel};
+use crate::core::CardNumber;
+use crate::core::{BatteryStatus, ConnectionStatus, StoredBy};
+use crate::core::{EntryMode, LinkKind, ReaderModel};
 use serde::Serialize;
 
 /// One reader of the rig, as the control API shows it.

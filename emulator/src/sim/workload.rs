@@ -5,10 +5,10 @@
 //! Drawn once from the run's seed, before the run starts, so the workload
 //! never depends on what the faults did.
 
-use crate::core::money::{Currency, Money};
+use crate::core::Millis;
 use crate::core::offline::OfflineBehavior;
-use crate::core::profile::{EntryMode, ReaderProfile};
-use crate::core::time::Millis;
+use crate::core::{Currency, Money};
+use crate::core::{EntryMode, ReaderProfile};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;

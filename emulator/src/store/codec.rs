@@ -17,8 +17,8 @@
 //! associated data, so it cannot be altered without the record failing to
 //! decrypt, yet it can be read without the key to report a record that fails.
 
-use crate::core::money::{Currency, Money};
 use crate::core::offline::OfflineId;
+use crate::core::{Currency, Money};
 
 /// The first bytes of every store file.
 pub const FILE_MAGIC: [u8; 8] = *b"RDRLABST";

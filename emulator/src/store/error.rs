@@ -6,8 +6,8 @@
 
 use super::codec::Invalid;
 use super::crypto::KeyError;
-use crate::core::error::TerminalErrorCode;
-use crate::core::money::Money;
+use crate::core::Money;
+use crate::core::TerminalErrorCode;
 use crate::core::offline::OfflineId;
 use std::io;
 use std::sync::Arc;

@@ -14,11 +14,11 @@
 use super::codec::{self, HEADER_LEN};
 use super::crypto::{self, KEY_LEN, Keychain};
 use super::error::StoreError;
-use crate::core::cards::{Brand, CardNumber, Funding, PinEntry};
-use crate::core::money::{Currency, Money};
+use crate::core::EntryMode;
+use crate::core::Millis;
 use crate::core::offline::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
-use crate::core::profile::EntryMode;
-use crate::core::time::Millis;
+use crate::core::{Brand, CardNumber, Funding, PinEntry};
+use crate::core::{Currency, Money};
 use crate::disk::Disk;
 use serde::{Deserialize, Serialize};
 

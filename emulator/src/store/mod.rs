@@ -23,8 +23,8 @@ pub use crypto::{FileKeychain, KeyError, Keychain, SimKeychain};
 pub use error::{CorruptReason, CorruptRecord, StoreError};
 pub use group::{GroupCommit, GroupStats};
 
-use crate::core::money::{Currency, Money};
 use crate::core::offline::{OfflineId, StoredPayment};
+use crate::core::{Currency, Money};
 use crate::disk::{Disk, temp_name};
 use codec::{ClearHeader, RecordKind};
 use std::collections::{BTreeMap, HashMap};

@@ -2,11 +2,11 @@
 //! that was online with the backend's account, and starting a POS device on a
 //! simulated disk. Not a test binary itself (`tests/common/` is a module).
 
+use readerlab_emulator::core::Defects;
+use readerlab_emulator::core::Millis;
+use readerlab_emulator::core::TestCards;
 use readerlab_emulator::core::backend::Backend;
-use readerlab_emulator::core::cards::TestCards;
-use readerlab_emulator::core::defect::Defects;
 use readerlab_emulator::core::offline::{Account, Holder, OfflineConfig, Session, Timings};
-use readerlab_emulator::core::time::Millis;
 use readerlab_emulator::device::{EngineSetup, OfflineDevice};
 use readerlab_emulator::disk::SimDisk;
 use readerlab_emulator::store::{Recovery, SimKeychain, StoreConfig, StoreError};

@@ -8,8 +8,8 @@
 
 use super::facts::Facts;
 use super::report::Finding;
-use readerlab_emulator::core::event::EventBody;
-use readerlab_emulator::core::invariant::Invariant;
+use readerlab_emulator::core::EventBody;
+use readerlab_emulator::core::Invariant;
 use std::collections::BTreeMap;
 
 /// At most this many charges of one payment go into an excerpt.

@@ -15,9 +15,9 @@
 
 use super::facts::Facts;
 use super::report::Finding;
-use readerlab_emulator::core::cards::luhn_valid_digits;
-use readerlab_emulator::core::event::{Event, EventBody};
-use readerlab_emulator::core::invariant::Invariant;
+use readerlab_emulator::core::Invariant;
+use readerlab_emulator::core::luhn_valid_digits;
+use readerlab_emulator::core::{Event, EventBody};
 
 /// Shortest and longest card numbers (ISO/IEC 7812).
 const CARD_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;

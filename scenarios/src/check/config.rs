@@ -6,8 +6,8 @@
 //! anything else (no environment, no files), or the same history could be
 //! judged two ways.
 
+use readerlab_emulator::core::Event;
 use readerlab_emulator::core::EventBody;
-use readerlab_emulator::core::event::Event;
 use std::time::Duration;
 
 /// The drain window when the history does not state one: docs/design.md §4's

@@ -14,9 +14,9 @@
 use super::facts::Facts;
 use super::names;
 use super::report::Finding;
-use readerlab_emulator::core::event::{EventBody, Part};
-use readerlab_emulator::core::invariant::Invariant;
+use readerlab_emulator::core::Invariant;
 use readerlab_emulator::core::{Currency, Money};
+use readerlab_emulator::core::{EventBody, Part};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Stored events of waiting payments shown in a balance excerpt.

@@ -8,9 +8,9 @@
 //! time-ordered checks (I4, I5, I7) walk the history themselves.
 
 use super::report::Stats;
-use readerlab_emulator::core::event::{Event, EventBody, OfflineDetails, Part};
 use readerlab_emulator::core::offline::OfflineConfig;
 use readerlab_emulator::core::{Currency, Money};
+use readerlab_emulator::core::{Event, EventBody, OfflineDetails, Part};
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;

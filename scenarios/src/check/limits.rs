@@ -12,9 +12,9 @@
 
 use super::facts::Facts;
 use super::report::Finding;
-use readerlab_emulator::core::event::{EventBody, Part};
-use readerlab_emulator::core::invariant::Invariant;
+use readerlab_emulator::core::Invariant;
 use readerlab_emulator::core::{Currency, Money};
+use readerlab_emulator::core::{EventBody, Part};
 use std::collections::{BTreeMap, HashMap};
 
 /// What a holder holds, as far as the history shows.

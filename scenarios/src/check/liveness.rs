@@ -18,10 +18,10 @@
 
 use super::names;
 use super::report::Finding;
-use readerlab_emulator::core::event::{Event, EventBody, Part};
-use readerlab_emulator::core::fault::FaultKind;
-use readerlab_emulator::core::invariant::Invariant;
-use readerlab_emulator::core::time::Millis;
+use readerlab_emulator::core::FaultKind;
+use readerlab_emulator::core::Invariant;
+use readerlab_emulator::core::Millis;
+use readerlab_emulator::core::{Event, EventBody, Part};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 

@@ -10,8 +10,8 @@
 use super::facts::{Facts, Holder};
 use super::names;
 use super::report::Finding;
-use readerlab_emulator::core::event::{EventBody, Part};
-use readerlab_emulator::core::invariant::Invariant;
+use readerlab_emulator::core::Invariant;
+use readerlab_emulator::core::{EventBody, Part};
 use std::collections::BTreeSet;
 
 /// Lost payments: at most this many stored events go into an excerpt.

@@ -26,7 +26,7 @@ mod rules;
 pub use config::{CheckConfig, DEFAULT_DRAIN_WINDOW};
 pub use report::{MAX_PER_INVARIANT, Report, Stats, Violation};
 
-use readerlab_emulator::core::event::Event;
+use readerlab_emulator::core::Event;
 
 /// Judges `history` with the drain window it states (or the default).
 pub fn check(history: &[Event]) -> Report {

@@ -7,7 +7,7 @@
 
 use super::facts::Facts;
 use super::report::Finding;
-use readerlab_emulator::core::invariant::Invariant;
+use readerlab_emulator::core::Invariant;
 
 /// At most this many outcomes of one payment go into an excerpt.
 const MAX_OUTCOMES_SHOWN: usize = 4;

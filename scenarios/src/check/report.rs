@@ -7,8 +7,8 @@
 //! whatever it prints or serializes must come out in the same order for the
 //! same history.
 
-use readerlab_emulator::core::event::Event;
-use readerlab_emulator::core::invariant::Invariant;
+use readerlab_emulator::core::Event;
+use readerlab_emulator::core::Invariant;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -12,11 +12,11 @@
 use super::facts::{Facts, Stored};
 use super::names;
 use super::report::Finding;
-use readerlab_emulator::core::cards::Brand;
-use readerlab_emulator::core::event::EventBody;
-use readerlab_emulator::core::invariant::Invariant;
+use readerlab_emulator::core::Brand;
+use readerlab_emulator::core::EntryMode;
+use readerlab_emulator::core::EventBody;
+use readerlab_emulator::core::Invariant;
 use readerlab_emulator::core::offline::OfflineBehavior;
-use readerlab_emulator::core::profile::EntryMode;
 
 pub(super) fn check(facts: &Facts<'_>, found: &mut Vec<Finding>) {
     for (offline_id, payment) in facts.payments.iter() {

@@ -8,10 +8,10 @@
 //! case, from what devices report (`offline.status.changed` counts, forward
 //! attempts, outcomes) and the `fault.injected` events.
 
-use readerlab_emulator::core::error::TerminalErrorCode;
-use readerlab_emulator::core::event::{Event, EventBody, NetworkStatus};
-use readerlab_emulator::core::fault::FaultKind;
-use readerlab_emulator::core::invariant::Invariant;
+use readerlab_emulator::core::FaultKind;
+use readerlab_emulator::core::Invariant;
+use readerlab_emulator::core::TerminalErrorCode;
+use readerlab_emulator::core::{Event, EventBody, NetworkStatus};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -25,7 +25,7 @@ use proptest::strategy::{NewTree, Union, ValueTree};
 use proptest::test_runner::TestRunner;
 use proptest_state_machine::strategy::Sequential;
 use readerlab_emulator::core::offline::OfflineBehavior;
-use readerlab_emulator::core::profile::{EntryMode, ReaderModel};
+use readerlab_emulator::core::{EntryMode, ReaderModel};
 use std::collections::BTreeSet;
 
 /// Test cards payments are made with, most often the plain Visa; the rest

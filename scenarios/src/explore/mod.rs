@@ -31,8 +31,8 @@ use coverage::Coverage;
 use execute::{CaseRun, Failure, run_case};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use readerlab_emulator::core::defect::Defects;
-use readerlab_emulator::core::profile::ReaderModel;
+use readerlab_emulator::core::Defects;
+use readerlab_emulator::core::ReaderModel;
 use schedule::Case;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -269,7 +269,7 @@ impl Progress {
             report.cases,
             rate,
             report.coverage.faults.len(),
-            readerlab_emulator::core::fault::FaultKind::ALL.len(),
+            readerlab_emulator::core::FaultKind::ALL.len(),
             report.coverage.paths.len(),
             coverage::RISKY_PATHS.len(),
         )

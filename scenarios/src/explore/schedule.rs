@@ -10,7 +10,7 @@
 
 use crate::steps::{LabWorld, StepResult, backend, faults, payments, readers, rig, storage, time};
 use readerlab_emulator::core::offline::OfflineBehavior;
-use readerlab_emulator::core::profile::{EntryMode, ReaderModel};
+use readerlab_emulator::core::{EntryMode, ReaderModel};
 use readerlab_emulator::fixtures::ReaderCatalog;
 use serde::{Deserialize, Serialize};
 
@@ -646,7 +646,7 @@ pub fn model_name(model: ReaderModel) -> String {
 
 /// Whether a model stores its own payments.
 pub fn is_smart(model: ReaderModel) -> bool {
-    model.family() == readerlab_emulator::core::profile::Family::Smart
+    model.family() == readerlab_emulator::core::Family::Smart
 }
 
 /// US cents as a step writes them: `12.50 USD`.

@@ -15,7 +15,7 @@ use super::execute::{CaseRun, Failure, run_case};
 use super::generate::{Model, next, valid};
 use super::schedule::{Case, Op, RigPlan};
 use proptest::strategy::ValueTree;
-use readerlab_emulator::core::defect::Defects;
+use readerlab_emulator::core::Defects;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 

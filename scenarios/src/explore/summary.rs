@@ -3,7 +3,7 @@
 use super::coverage::RISKY_PATHS;
 use super::execute::Verdict;
 use super::{Budget, ExploreReport};
-use readerlab_emulator::core::fault::FaultKind;
+use readerlab_emulator::core::FaultKind;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 

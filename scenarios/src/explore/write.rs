@@ -15,7 +15,7 @@ use super::execute::{CaseRun, RIG_SEED, Verdict};
 use super::schedule::{CASE_FORMAT, Case};
 use super::{ExploreOptions, shrink};
 use crate::run::{Outcome, RunOptions, run};
-use readerlab_emulator::core::defect::Defects;
+use readerlab_emulator::core::Defects;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -16,7 +16,7 @@ mod served;
 
 pub use served::ServedTarget;
 
-use readerlab_emulator::core::event::Event;
+use readerlab_emulator::core::Event;
 use readerlab_emulator::sim::{Fault, PaymentSpec, RigSpec, Sim};
 use std::collections::BTreeSet;
 use std::fmt;

@@ -9,7 +9,7 @@
 //! `storage-faults` or `device-lock` skip with that reason.
 
 use super::{Capability, Rig, Target};
-use readerlab_emulator::core::event::Event;
+use readerlab_emulator::core::Event;
 use readerlab_emulator::serve::ble_bridge::BleCarrier;
 use readerlab_emulator::serve::client::ControlClient;
 use readerlab_emulator::serve::rig::ClockMode;
@@ -119,7 +119,7 @@ impl ServedRig {
         self.events.extend(new);
     }
 
-    fn now(&self) -> readerlab_emulator::core::time::Millis {
+    fn now(&self) -> readerlab_emulator::core::Millis {
         runtime()
             .block_on(self.client.now())
             .unwrap_or_else(|e| panic!("served rig: reading the clock: {e}"))

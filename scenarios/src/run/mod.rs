@@ -26,7 +26,7 @@ use cucumber::World as _;
 use cucumber::cli;
 use cucumber::event::ScenarioFinished;
 use cucumber::event::StepError;
-use readerlab_emulator::core::defect::Defects;
+use readerlab_emulator::core::Defects;
 use readerlab_emulator::history::HistoryWriter;
 use std::cell::Cell;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 
 use super::{LabWorld, StepResult};
 use cucumber::then;
-use readerlab_emulator::core::event::Event;
+use readerlab_emulator::core::Event;
 use serde_json::Value;
 use std::time::Duration;
 

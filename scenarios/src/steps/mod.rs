@@ -37,11 +37,11 @@ pub mod vocabulary;
 pub use vocabulary::{Domain, StepDoc, VOCABULARY};
 
 use crate::rig::{Capability, Rig, SimTarget, Target};
-use readerlab_emulator::core::defect::Defects;
-use readerlab_emulator::core::event::{Event, EventBody, StoredBy};
-use readerlab_emulator::core::money::{Currency, Money};
+use readerlab_emulator::core::Defects;
 use readerlab_emulator::core::offline::OfflineBehavior;
-use readerlab_emulator::core::profile::{EntryMode, Family, ReaderModel};
+use readerlab_emulator::core::{Currency, Money};
+use readerlab_emulator::core::{EntryMode, Family, ReaderModel};
+use readerlab_emulator::core::{Event, EventBody, StoredBy};
 use readerlab_emulator::sim::{Device, RigSpec};
 use std::fmt;
 use std::sync::Arc;

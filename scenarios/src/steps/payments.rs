@@ -6,10 +6,10 @@ use super::expect::{View, offline_id_of};
 use super::{LabWorld, OUTCOME_WAIT, StepResult, parse_behavior, parse_entry, parse_money};
 use cucumber::gherkin::Step;
 use cucumber::{given, when};
-use readerlab_emulator::core::cards::TestCards;
-use readerlab_emulator::core::event::{Event, EventBody};
-use readerlab_emulator::core::profile::EntryMode;
-use readerlab_emulator::core::time::Millis;
+use readerlab_emulator::core::EntryMode;
+use readerlab_emulator::core::Millis;
+use readerlab_emulator::core::TestCards;
+use readerlab_emulator::core::{Event, EventBody};
 use readerlab_emulator::fixtures::ReaderCatalog;
 use readerlab_emulator::sim::PaymentSpec;
 

@@ -3,7 +3,7 @@
 
 use super::{LabWorld, StepResult, model_named, parse_money};
 use cucumber::given;
-use readerlab_emulator::core::profile::LinkKind;
+use readerlab_emulator::core::LinkKind;
 
 #[given(
     regex = r"^a rig with an? (Stripe Reader M2|BBPOS WisePad 3|BBPOS Chipper 2X BT|Stripe Reader S700|BBPOS WisePOS E)$"
