@@ -75,7 +75,7 @@ def main():
     stripe.terminal.Reader.process_payment_intent(reader.id, payment_intent=intent.id)
     check(True, f"{intent.id} sent to the reader")
 
-    internet = {"LinkDown": {"link": {"ReaderBackend": index}}}
+    internet = {"link_down": {"link": {"ReaderBackend": index}}}
     control(args.base, "POST", "/faults", {"fault": internet})
     check(stripe.terminal.Reader.retrieve(reader.id).status == "offline",
           "the reader's internet is cut; the backend lists it offline")

@@ -13,9 +13,10 @@
 //! on real sockets (the served rig, the Stripe-compatible backend API, the
 //! control API, the Toxiproxy-compatible fault proxy). Nothing in `core` may
 //! depend on them; they depend on `core`. [`hw`] carries the Bluetooth ports
-//! of `serve::ble` over real BlueZ (behind the `bluez` and `btleplug`
+//! of `ble` over real BlueZ (behind the `bluez` and `btleplug`
 //! features; empty in the default build).
 
+pub mod ble;
 pub use readerlab_core as core;
 pub mod device;
 pub mod disk;

@@ -8,8 +8,8 @@ mod stripe_fixtures;
 use readerlab_emulator::core::EntryMode;
 use readerlab_emulator::core::EventBody;
 use readerlab_emulator::core::backend::{
-    ApiCall, ApiErrorKind, ApiReply, ApiRequest, Backend, BackendConfig, BackendFault,
-    ChargeStatus, CurrencyTotals, ForwardMatch, IntentStatus, PresentedCard, RequestKind,
+    ApiCall, ApiErrorKind, ApiReply, ApiRequest, ArmedFault, Backend, BackendConfig, ChargeStatus,
+    CurrencyTotals, ForwardMatch, IntentStatus, PresentedCard, RequestKind,
 };
 use readerlab_emulator::core::offline::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
 use readerlab_emulator::core::{Currency, Millis, Money};
@@ -360,7 +360,7 @@ fn idempotency_keys(
     };
     let payment = stored("off_app1_000001", number, 1_000);
     if let First::ServerError = first {
-        let fault = BackendFault::HttpError { status: 503, only: None, times: 1 };
+        let fault = ArmedFault::HttpError { status: 503, only: None, times: 1 };
         backend.arm(Millis::ZERO, fault).unwrap();
     }
     let first_reply = forward(&mut backend, Millis(1_000), &secret, &payment);
@@ -370,7 +370,7 @@ fn idempotency_keys(
         Second::Same => (secret, payment),
         Second::OtherAmount => (secret, StoredPayment { amount: usd(2_000), ..payment }),
         Second::OtherAccount => {
-            let fault = BackendFault::TokensFor {
+            let fault = ArmedFault::TokensFor {
                 account: "acct_other0000001".into(),
                 livemode: false,
                 times: Some(1),
@@ -740,7 +740,7 @@ fn forwards_to_another_account_or_mode_are_refused_and_not_saved(
     #[case] code: &str,
 ) {
     let mut backend = new_backend();
-    let fault = BackendFault::TokensFor {
+    let fault = ArmedFault::TokensFor {
         account: token_account.into(),
         livemode: token_livemode,
         times: Some(1),
@@ -767,7 +767,7 @@ fn forwards_to_another_account_or_mode_are_refused_and_not_saved(
 #[test]
 fn decline_on_sync_for_the_next_n_forwards() {
     let mut backend = new_backend();
-    let fault = BackendFault::DeclineOnSync {
+    let fault = ArmedFault::DeclineOnSync {
         when: ForwardMatch::Any,
         decline_code: "insufficient_funds".into(),
         times: Some(2),
@@ -802,7 +802,7 @@ fn decline_on_sync_for_the_next_n_forwards() {
 fn decline_on_sync_by_card_or_amount(#[case] when: ForwardMatch) {
     let mut backend = new_backend();
     let fault =
-        BackendFault::DeclineOnSync { when, decline_code: "expired_card".into(), times: None };
+        ArmedFault::DeclineOnSync { when, decline_code: "expired_card".into(), times: None };
     backend.arm(Millis::ZERO, fault).unwrap();
     let secret = token(&mut backend, Millis::ZERO);
     let hit = stored("off_hit", "5555555555554444", 1_234);
@@ -819,7 +819,7 @@ fn decline_on_sync_by_card_or_amount(#[case] when: ForwardMatch) {
 #[test]
 fn connection_token_provider_failure_for_the_next_n_creations() {
     let mut backend = new_backend();
-    backend.arm(Millis::ZERO, BackendFault::TokenProviderFailure { times: 2 }).unwrap();
+    backend.arm(Millis::ZERO, ArmedFault::TokenProviderFailure { times: 2 }).unwrap();
     let request = || call(None, None, ApiRequest::CreateConnectionToken { location: None });
     for _ in 0..2 {
         let error = err(backend.handle(Millis::ZERO, request()));
@@ -838,7 +838,7 @@ fn an_http_error_then_success_with_the_same_key_charges_once(
     let mut backend = new_backend();
     let secret = token(&mut backend, Millis::ZERO);
     let only = Some(RequestKind::ForwardOfflinePayment);
-    backend.arm(Millis::ZERO, BackendFault::HttpError { status, only, times: 2 }).unwrap();
+    backend.arm(Millis::ZERO, ArmedFault::HttpError { status, only, times: 2 }).unwrap();
     let payment = stored("off_1", VISA, 1_000);
     for _ in 0..2 {
         let error = err(forward(&mut backend, Millis(1_000), &secret, &payment));
@@ -853,7 +853,7 @@ fn an_http_error_then_success_with_the_same_key_charges_once(
 #[test]
 fn clearing_disarms_every_fault() {
     let mut backend = new_backend();
-    backend.arm(Millis::ZERO, BackendFault::TokenProviderFailure { times: 5 }).unwrap();
+    backend.arm(Millis::ZERO, ArmedFault::TokenProviderFailure { times: 5 }).unwrap();
     backend.clear_faults(Millis(1));
     token(&mut backend, Millis(2));
     let history = names(&events(&mut backend));

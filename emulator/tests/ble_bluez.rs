@@ -5,11 +5,11 @@
 //! so only `ci/ble.sh` runs it; without the stack it fails, saying so.
 #![cfg(all(feature = "bluez", feature = "btleplug"))]
 
-use readerlab_emulator::hw::bluez;
-use readerlab_emulator::hw::central::{self, Filter, Found};
-use readerlab_emulator::serve::ble::{
+use readerlab_emulator::ble::{
     CentralEvent, CentralOp, CentralPort, DeviceInfo, PeripheralEvent, PeripheralPort,
 };
+use readerlab_emulator::hw::bluez;
+use readerlab_emulator::hw::central::{self, Filter, Found};
 use readerlab_emulator::wire::ble::gatt;
 use std::time::Duration;
 use tokio::sync::oneshot;

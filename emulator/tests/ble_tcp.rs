@@ -1,17 +1,17 @@
 //! The Bluetooth carriers end to end: over real loopback sockets
-//! (`serve::ble_tcp`) and over the in-memory pair (`serve::ble_memory`), a
+//! (`ble::tcp`) and over the in-memory pair (`ble::memory`), a
 //! central connects with the MTUs negotiated, a command fragmented at MTU 23
 //! is written through the `CentralPort` and reassembled by a
 //! `PeripheralLink`, a reply and an event notified back are decoded by a
 //! `CentralLink`, battery and Device Information reads are answered, a
 //! second central is refused, and a disconnect is seen at both ends.
 
-use readerlab_emulator::core::EventBody;
-use readerlab_emulator::core::{Currency, Money};
-use readerlab_emulator::serve::ble::{
+use readerlab_emulator::ble::{
     CentralEvent, CentralOp, CentralPort, DeviceInfo, PeripheralEvent, PeripheralPort,
 };
-use readerlab_emulator::serve::{ble_memory, ble_tcp};
+use readerlab_emulator::ble::{memory as ble_memory, tcp as ble_tcp};
+use readerlab_emulator::core::EventBody;
+use readerlab_emulator::core::{Currency, Money};
 use readerlab_emulator::wire::ble::gatt;
 use readerlab_emulator::wire::ble::link::{CentralLink, Inbound, PeripheralLink};
 use readerlab_emulator::wire::ble::protocol::{Command, Reply};

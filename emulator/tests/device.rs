@@ -6,7 +6,7 @@
 mod common;
 
 use readerlab_emulator::core::EventBody;
-use readerlab_emulator::core::backend::{Backend, BackendConfig, BackendFault, ForwardMatch};
+use readerlab_emulator::core::backend::{ArmedFault, Backend, BackendConfig, ForwardMatch};
 use readerlab_emulator::core::offline::{
     CaptureMethod, CollectedCard, Holder, Input, OfflineBehavior, Session,
 };
@@ -256,7 +256,7 @@ fn rn_1061_a_decline_on_sync_is_reported_exactly_once() {
 #[test]
 fn an_armed_decline_on_sync_surfaces_through_the_forwarded_callback() {
     let mut pos = Counter::new();
-    let fault = BackendFault::DeclineOnSync {
+    let fault = ArmedFault::DeclineOnSync {
         when: ForwardMatch::Any,
         decline_code: "insufficient_funds".into(),
         times: Some(1),
@@ -351,7 +351,7 @@ fn rn_668_a_cold_start_without_internet_collects_from_the_last_online_session() 
 #[test]
 fn token_provider_failure_is_reported_and_forwarding_recovers() {
     let mut pos = Counter::new();
-    pos.backend.arm(pos.now, BackendFault::TokenProviderFailure { times: 2 }).expect("valid");
+    pos.backend.arm(pos.now, ArmedFault::TokenProviderFailure { times: 2 }).expect("valid");
     pos.pay("p1", 1_000, VISA, OfflineBehavior::PreferOnline);
     pos.forward_all();
     assert_eq!(pos.count("offline.forwarding.failed"), 2);
@@ -365,7 +365,7 @@ fn tokens_for_another_account_or_mode_report_the_mismatch_codes() {
         (BackendConfig::default().account.as_str(), true, Code::OfflineTestmodePaymentInLivemode),
     ] {
         let mut pos = Counter::new();
-        let fault = BackendFault::TokensFor { account: account.into(), livemode, times: None };
+        let fault = ArmedFault::TokensFor { account: account.into(), livemode, times: None };
         pos.backend.arm(pos.now, fault).expect("valid");
         pos.pay("p1", 1_000, VISA, OfflineBehavior::PreferOnline);
         pos.forward_all();

@@ -8,6 +8,7 @@ use readerlab_emulator::core::FaultKind;
 use readerlab_emulator::core::Millis;
 use readerlab_emulator::core::ReaderModel;
 use readerlab_emulator::history::read_history;
+use readerlab_emulator::sim::{BluetoothFault, LinkFault, PowerFault};
 use readerlab_emulator::sim::{Device, Fault, LinkId, RandomRun, RigSpec, Sim};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -100,7 +101,7 @@ fn a_busy_day_performs_every_random_fault_kind_and_records_it() {
 #[test]
 fn a_placed_link_down_holds_payments_offline_until_it_is_cleared() {
     let mut sim = Sim::new(RigSpec::single(ReaderModel::M2, 1)).expect("builds");
-    let down = Fault::LinkDown { link: LinkId::PosBackend };
+    let down: Fault = LinkFault::LinkDown { link: LinkId::PosBackend }.into();
     sim.schedule(Millis(10_000), down.clone(), None);
     for n in 0..3u64 {
         sim.pay(readerlab_emulator::sim::PaymentSpec {
@@ -128,9 +129,10 @@ fn a_placed_link_down_holds_payments_offline_until_it_is_cleared() {
 #[test]
 fn faults_the_rig_cannot_take_are_refused_with_the_reason() {
     let mut sim = Sim::new(RigSpec::single(ReaderModel::M2, 1)).expect("builds");
-    let error = sim.inject(Fault::AppKill { device: Device::Reader(0) }).expect_err("refused");
+    let error =
+        sim.inject(PowerFault::AppKill { device: Device::Reader(0) }.into()).expect_err("refused");
     assert!(error.to_string().contains("stores nothing"), "{error}");
-    let error = sim.inject(Fault::ReaderReboot { reader: 3 }).expect_err("refused");
+    let error = sim.inject(PowerFault::ReaderReboot { reader: 3 }.into()).expect_err("refused");
     assert!(error.to_string().contains("no reader #3"), "{error}");
 }
 
@@ -138,13 +140,13 @@ fn faults_the_rig_cannot_take_are_refused_with_the_reason() {
 fn an_mtu_is_only_renegotiated_down_within_the_links_range_and_only_on_bluetooth() {
     let mut sim = Sim::new(RigSpec::single(ReaderModel::M2, 1)).expect("builds");
     for mtu in [22, 186, 517] {
-        let refused = sim.inject(Fault::MtuReduced { reader: 0, mtu });
+        let refused = sim.inject(BluetoothFault::MtuReduced { reader: 0, mtu }.into());
         assert!(refused.is_err(), "MTU {mtu} must be refused, not clamped");
     }
-    sim.inject(Fault::MtuReduced { reader: 0, mtu: 23 }).expect("23 is the floor");
+    sim.inject(BluetoothFault::MtuReduced { reader: 0, mtu: 23 }.into()).expect("23 is the floor");
     let mut smart = Sim::new(RigSpec::single(ReaderModel::S700, 1)).expect("builds");
     assert!(
-        smart.inject(Fault::MtuReduced { reader: 0, mtu: 23 }).is_err(),
+        smart.inject(BluetoothFault::MtuReduced { reader: 0, mtu: 23 }.into()).is_err(),
         "an S700 is on the LAN"
     );
 }

@@ -173,6 +173,7 @@ async fn intents_are_created_retrieved_listed_and_replayed_by_key() {
 }
 
 #[tokio::test]
+#[expect(clippy::too_many_lines, reason = "one end-to-end script, read as a story")]
 async fn a_reader_processes_an_intent_the_shell_confirms_over_http() {
     let (addr, host) = serve().await;
     let location = send(

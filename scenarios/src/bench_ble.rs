@@ -15,10 +15,8 @@
 //! (ci/ble.sh). Like `bench store`, it measures and never judges.
 
 use anyhow::Context;
+use readerlab_emulator::ble::{CentralEvent, CentralOp, CentralPort, DeviceInfo, PeripheralEvent};
 use readerlab_emulator::hw::{bluez, central};
-use readerlab_emulator::serve::ble::{
-    CentralEvent, CentralOp, CentralPort, DeviceInfo, PeripheralEvent,
-};
 use readerlab_emulator::wire::ble::gatt;
 use serde::Serialize;
 use std::sync::Arc;

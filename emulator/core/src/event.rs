@@ -12,13 +12,12 @@ use crate::cards::{Brand, Funding, TestCard};
 use crate::defect::Defects;
 use crate::error::TerminalErrorCode;
 use crate::fault::FaultKind;
-use crate::money::Money;
-use crate::offline::{
-    ForwardError, Mode, OfflineBehavior, OfflineConfig, OfflineId, OfflineStatus,
-};
+use crate::money::{Currency, Money};
+use crate::offline::{ForwardError, Mode, OfflineBehavior, OfflineConfig, OfflineId};
 use crate::profile::{DiscoveryMethod, EntryMode, LinkKind, ReaderModel};
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// The part of the rig that emitted an event: `pos`, `backend`, `fault`,
@@ -184,6 +183,17 @@ pub enum NetworkStatus {
     Unknown,
     Offline,
     Online,
+}
+
+/// `OfflineStatus` for one device (docs/domain.md §4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineStatus {
+    /// `networkStatus`.
+    pub network: NetworkStatus,
+    /// `offlinePaymentsCount`: stored and not yet forwarded.
+    pub count: u32,
+    /// `offlinePaymentAmountsByCurrency`, minor units.
+    pub amounts: BTreeMap<Currency, u64>,
 }
 
 /// Why a reader rebooted.
@@ -499,9 +509,9 @@ pub enum EventBody {
         decline_code: Option<String>,
     },
     #[serde(rename = "backend.fault.armed")]
-    BackendFaultArmed { fault: crate::backend::BackendFault },
+    BackendFaultArmed { fault: crate::backend::ArmedFault },
     #[serde(rename = "backend.fault.fired")]
-    BackendFaultFired { fault: crate::backend::BackendFault, request: crate::backend::RequestKind },
+    BackendFaultFired { fault: crate::backend::ArmedFault, request: crate::backend::RequestKind },
     #[serde(rename = "backend.faults.cleared")]
     BackendFaultsCleared,
     #[serde(rename = "backend.location.created")]

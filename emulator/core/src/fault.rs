@@ -3,7 +3,7 @@
 //!
 //! Only names and data live here, so the history (`fault.injected`,
 //! `fault.cleared`) and the checker share them. Placing and performing
-//! faults is the simulator's work (`sim/faults.rs`).
+//! faults is the simulator's work (`emulator/src/sim/faults/`, a file per family).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

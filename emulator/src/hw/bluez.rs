@@ -51,7 +51,7 @@
 //! application.
 
 use super::{Context, HwError, Result};
-use crate::serve::ble::{DeviceInfo, PeripheralEvent, PeripheralPort};
+use crate::ble::{DeviceInfo, PeripheralEvent, PeripheralPort};
 use crate::wire::ble::gatt;
 use bluer::adv::{Advertisement as LeAdvertisement, AdvertisementHandle, Type};
 use bluer::gatt::CharacteristicWriter;

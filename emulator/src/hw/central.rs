@@ -16,7 +16,7 @@
 //! [`discover`] reports each identity it sees as its own [`Found`].
 
 use super::{Context, HwError, Result};
-use crate::serve::ble::{CentralEvent, CentralOp, CentralPort, DeviceInfo};
+use crate::ble::{CentralEvent, CentralOp, CentralPort, DeviceInfo};
 use crate::wire::ble::gatt;
 use btleplug::api::{
     Central, CentralEvent as BtEvent, Characteristic, Manager as _, Peripheral as _, ScanFilter,

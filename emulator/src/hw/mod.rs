@@ -1,13 +1,13 @@
-//! Bluetooth on real stacks: the carriers that move [`crate::serve::ble`]'s
+//! Bluetooth on real stacks: the carriers that move [`crate::ble`]'s
 //! ports over BlueZ rather than in memory or over TCP. Each submodule is
 //! behind a cargo feature, because both need libdbus and the default build
 //! must need nothing beyond cargo.
 //!
 //! - [`bluez`] (feature `bluez`): emulated readers as BLE peripherals,
 //!   served through bluetoothd's GATT application and advertising APIs
-//!   with `bluer`. Yields one [`crate::serve::ble::PeripheralPort`] per reader.
+//!   with `bluer`. Yields one [`crate::ble::PeripheralPort`] per reader.
 //! - [`central`] (feature `btleplug`): the POS end with `btleplug`: discover
-//!   readers, connect, and get a [`crate::serve::ble::CentralPort`]; plus
+//!   readers, connect, and get a [`crate::ble::CentralPort`]; plus
 //!   battery and Device Information reads that work on any BLE device, for
 //!   lab rigs that watch physical readers.
 //!

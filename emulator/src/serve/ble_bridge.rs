@@ -7,24 +7,23 @@
 //! (a [`CentralPort`] with a [`CentralLink`]). The SDK's commands
 //! ([`ReaderCall`]) are written by the central, fragmented to the MTU,
 //! reassembled by the peripheral and performed on the rig's reader
-//! ([`Sim::command_arrived`]); the reply goes back as notifications. The
+//! ([`crate::sim::Sim::command_arrived`]); the reply goes back as notifications. The
 //! reader's events ([`ReaderNotice`]) are notified by the peripheral and
 //! handed to the app when the central has decoded them
-//! ([`Sim::notice_arrived`]).
+//! ([`crate::sim::Sim::notice_arrived`]).
 //!
 //! [`BleBridge::carry`] completes when the far end has applied the message,
 //! which is what lets the virtual clock wait for it (the rig counts it as
 //! busy until then) and keeps served histories deterministic.
 
-use super::ble::{
+use crate::ble::{
     CentralEvent, CentralOp, CentralPort, DeviceInfo, PeripheralEvent, PeripheralPort,
 };
-use super::rig::ServedRig;
 use crate::core::EventBody;
 use crate::core::ReaderModel;
-use crate::sim::{ReaderCall, ReaderNotice, ReaderTraffic, Sim};
+use crate::sim::{ReaderCall, ReaderNotice, ReaderTraffic};
 use crate::wire::ble::link::{CentralLink, Inbound, PeripheralLink};
-use crate::wire::ble::protocol::Command;
+use crate::wire::ble::protocol::{Command, Reply};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -99,10 +98,19 @@ impl ReaderMessage {
 
 type Done = oneshot::Sender<()>;
 
+/// Where carried messages land: the rig's simulator, at the far end of the
+/// carrier. The served rig implements it; the bridge needs nothing else of it.
+pub trait FarEnd: std::fmt::Debug + Send + Sync + 'static {
+    /// Applies an SDK command at the reader; `None` when the rig is gone.
+    fn command_arrived(&self, reader: usize, command: Command) -> Option<Reply>;
+    /// Applies a reader's event at the POS.
+    fn notice_arrived(&self, reader: usize, body: &EventBody);
+}
+
 /// The carriers of a served rig's Bluetooth readers.
 #[derive(Debug)]
 pub struct BleBridge {
-    rig: ServedRig,
+    rig: Arc<dyn FarEnd>,
     ends: BTreeMap<usize, End>,
 }
 
@@ -145,7 +153,7 @@ impl BleBridge {
     /// the rig served by `rig`. Must be called inside a tokio runtime; the
     /// carriers come up in the background and messages wait for them.
     pub fn start(
-        rig: &ServedRig,
+        rig: Arc<dyn FarEnd>,
         readers: Vec<(usize, ReaderModel, String)>,
         carrier: BleCarrier,
     ) -> BleBridge {
@@ -156,13 +164,13 @@ impl BleBridge {
             let up = Arc::new(AtomicBool::new(true));
             let mtu = Arc::new(AtomicU16::new(crate::sim::RADIO_MTU));
             let info = device_info(model, &serial);
-            let (rig, link_up, link_mtu) = (rig.clone(), Arc::clone(&up), Arc::clone(&mtu));
+            let (rig, link_up, link_mtu) = (Arc::clone(&rig), Arc::clone(&up), Arc::clone(&mtu));
             tokio::spawn(async move {
                 match connect(carrier, model, info).await {
                     Ok((peripheral, dial, central, keep)) => {
                         let applied = Arc::new(Mutex::new(VecDeque::new()));
                         let reader = ReaderEnd {
-                            rig: rig.clone(),
+                            rig: Arc::clone(&rig),
                             index,
                             port: peripheral,
                             carrier_mtu: central.mtu,
@@ -195,7 +203,7 @@ impl BleBridge {
             });
             ends.insert(index, End { up, mtu, to_pos, notices });
         }
-        BleBridge { rig: rig.clone(), ends }
+        BleBridge { rig, ends }
     }
 
     /// Carries one message; returns when the far end applied it (at once
@@ -221,12 +229,12 @@ impl BleBridge {
             // The radio is down: the SDK answers itself, in process.
             ReaderMessage::Call(call) => {
                 let ReaderCall { reader, command } = call;
-                let _ = self.rig.with_sim(|sim: &mut Sim| sim.command_arrived(reader, command));
+                let _ = self.rig.command_arrived(reader, command);
                 false
             }
             ReaderMessage::Notice(notice) => {
                 let ReaderNotice { reader, body, .. } = notice;
-                let _ = self.rig.with_sim(|sim: &mut Sim| sim.notice_arrived(reader, &body));
+                self.rig.notice_arrived(reader, &body);
                 false
             }
         };
@@ -251,7 +259,7 @@ impl Dial {
         match self {
             Dial::Tcp(addr) => {
                 let _ = serial;
-                super::ble_tcp::connect(addr, OFFERED_MTU).await
+                crate::ble::tcp::connect(addr, OFFERED_MTU).await
             }
             #[cfg(all(feature = "bluez", feature = "btleplug"))]
             Dial::Bluez { adapter } => {
@@ -283,7 +291,7 @@ async fn connect(
     match carrier {
         BleCarrier::Tcp => {
             let (addr, peripheral) =
-                super::ble_tcp::listen("127.0.0.1:0", info, OFFERED_MTU).await?;
+                crate::ble::tcp::listen("127.0.0.1:0", info, OFFERED_MTU).await?;
             let dial = Dial::Tcp(addr);
             let central = dial.dial("").await?;
             Ok((peripheral, dial, central, None))
@@ -329,7 +337,7 @@ async fn bluez(
 
 /// The reader's end: performs commands, notifies events.
 struct ReaderEnd {
-    rig: ServedRig,
+    rig: Arc<dyn FarEnd>,
     index: usize,
     port: PeripheralPort,
     /// The MTU the carrier negotiated, and the renegotiated one.
@@ -388,8 +396,7 @@ impl ReaderEnd {
         let (seq, command) = command;
         let index = self.index;
         self.fit_mtu();
-        let Ok(reply) = self.rig.with_sim(|sim: &mut Sim| sim.command_arrived(index, command))
-        else {
+        let Some(reply) = self.rig.command_arrived(index, command) else {
             return;
         };
         match self.link.respond(seq, &reply) {
@@ -415,7 +422,7 @@ impl ReaderEnd {
 /// The POS's end: writes commands, applies events, drops and redials the
 /// connection as the radio link goes and comes.
 struct PosEnd {
-    rig: ServedRig,
+    rig: Arc<dyn FarEnd>,
     index: usize,
     serial: String,
     dial: Dial,
@@ -537,7 +544,7 @@ impl PosEnd {
                         self.serial
                     );
                 }
-                let _ = self.rig.with_sim(|sim: &mut Sim| sim.notice_arrived(index, &body));
+                self.rig.notice_arrived(index, &body);
                 if let Some(done) = lock(&self.applied).pop_front() {
                     let _ = done.send(());
                 }

@@ -13,6 +13,7 @@ use super::rig::{ClockMode, ServeError, ServedRig};
 use crate::core::EntryMode;
 use crate::core::Millis;
 use crate::core::{Event, EventBody};
+use crate::sim::PowerFault;
 use crate::sim::{Fault, FaultError, PaymentSpec, RigSpec, Sim};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -352,7 +353,7 @@ async fn reader_present_card(
 
 async fn reader_reboot(State(control): State<Control>, Path(serial): Path<String>) -> Answer {
     let index = reader_index(&control, &serial)?;
-    control.rig.with_sim(|sim| sim.inject(Fault::ReaderReboot { reader: index }))??;
+    control.rig.with_sim(|sim| sim.inject(PowerFault::ReaderReboot { reader: index }.into()))??;
     ok(json!({"rebooting": serial}))
 }
 
@@ -375,7 +376,8 @@ async fn reader_battery(
         return Err(Failure::new(StatusCode::BAD_REQUEST, "percent must be 0..=100"));
     }
     let fault =
-        Fault::Battery { reader: index, percent: battery.percent, charging: battery.charging };
+        PowerFault::Battery { reader: index, percent: battery.percent, charging: battery.charging }
+            .into();
     control.rig.with_sim(|sim| sim.inject(fault))??;
     ok(json!({"battery_percent": battery.percent, "charging": battery.charging}))
 }

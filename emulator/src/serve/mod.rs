@@ -8,17 +8,11 @@
 //! - [`control`]: the control API under `/_readerlab/`.
 //! - [`server`]: [`server::Server`], both APIs on one listener.
 //! - [`client`]: [`client::ControlClient`], the control API from outside.
-//! - [`ble`]: the ports every Bluetooth carrier presents to the rig and the POS.
-//! - [`ble_tcp`]: BLE-over-TCP, one listening socket per emulated reader,
-//!   and the central that connects to it.
-//! - [`ble_memory`]: the same carrier over in-process channels, for tests.
-//! - [`ble_bridge`]: carries a served rig's POS-to-reader Bluetooth link over a real carrier.
+//! - [`ble_bridge`]: carries a served rig's POS-to-reader Bluetooth link over
+//!   a carrier of [`crate::ble`] (BLE-over-TCP) or [`crate::hw`] (BlueZ).
 //! - [`proxy`]: the Toxiproxy-compatible fault proxy for real TCP links.
 
-pub mod ble;
 pub mod ble_bridge;
-pub mod ble_memory;
-pub mod ble_tcp;
 pub mod client;
 pub mod control;
 pub mod proxy;

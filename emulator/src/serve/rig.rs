@@ -215,7 +215,8 @@ impl ServedRig {
         let carrier = *lock(&self.shared.ble);
         spec.carried_reader_link = carrier.is_some();
         let sim = Sim::new(spec)?;
-        let bridge = carrier.map(|c| Arc::new(BleBridge::start(self, sim.carried_readers(), c)));
+        let bridge = carrier
+            .map(|c| Arc::new(BleBridge::start(Arc::new(self.clone()), sim.carried_readers(), c)));
         let mut state = self.state();
         state.generation += 1;
         state.origin = Instant::now();
@@ -516,4 +517,18 @@ impl ServedRig {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl super::ble_bridge::FarEnd for ServedRig {
+    fn command_arrived(
+        &self,
+        reader: usize,
+        command: crate::wire::ble::protocol::Command,
+    ) -> Option<crate::wire::ble::protocol::Reply> {
+        self.with_sim(|sim| sim.command_arrived(reader, command)).ok()
+    }
+
+    fn notice_arrived(&self, reader: usize, body: &crate::core::EventBody) {
+        let _ = self.with_sim(|sim| sim.notice_arrived(reader, body));
+    }
 }

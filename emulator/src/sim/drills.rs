@@ -7,6 +7,7 @@
 //! period, an upgrade, a damaged record, a lost response); it never touches
 //! the code under test.
 
+use super::faults::{BackendFault, LinkFault, PowerFault, StorageFault};
 use super::faults::{Device, Fault, PlacedFault};
 use super::links::LinkId;
 use crate::core::Defect;
@@ -25,7 +26,7 @@ pub fn drill(defect: Defect, device: Device, at: Millis) -> Vec<PlacedFault> {
     let min = |m: u64| Duration::from_secs(m * 60);
     let offline = |hold: Duration| PlacedFault {
         at,
-        fault: Fault::LinkDown { link: internet },
+        fault: LinkFault::LinkDown { link: internet }.into(),
         holds_for: Some(hold),
     };
     let then = |after: Duration, fault: Fault, holds_for: Option<Duration>| PlacedFault {
@@ -39,13 +40,17 @@ pub fn drill(defect: Defect, device: Device, at: Millis) -> Vec<PlacedFault> {
         // by a reconnect.
         Defect::DoubleForwardOnReconnect => vec![
             offline(min(20)),
-            then(min(19), Fault::Latency { link: internet, extra_ms: 2_500 }, Some(min(15))),
-            then(min(21), Fault::LinkFlapping { link: internet }, Some(min(10))),
+            then(
+                min(19),
+                LinkFault::Latency { link: internet, extra_ms: 2_500 }.into(),
+                Some(min(15)),
+            ),
+            then(min(21), LinkFault::LinkFlapping { link: internet }.into(), Some(min(10))),
         ],
         // android-731: payments wait offline, and the app is upgraded from
         // the version that wrote the old format.
         Defect::StoreLostOnUpgrade => {
-            vec![offline(min(30)), then(min(20), Fault::AppUpgrade { device }, None)]
+            vec![offline(min(30)), then(min(20), PowerFault::AppUpgrade { device }.into(), None)]
         }
         // ios-261, android-485: payments are stored while offline; the
         // network returns.
@@ -55,7 +60,8 @@ pub fn drill(defect: Defect, device: Device, at: Millis) -> Vec<PlacedFault> {
             offline(min(20)),
             then(
                 min(10),
-                Fault::DeclineOnSync { times: 3, decline_code: "insufficient_funds".into() },
+                BackendFault::DeclineOnSync { times: 3, decline_code: "insufficient_funds".into() }
+                    .into(),
                 None,
             ),
         ],
@@ -64,17 +70,18 @@ pub fn drill(defect: Defect, device: Device, at: Millis) -> Vec<PlacedFault> {
         // Late in the outage, so payments are waiting behind the damaged one.
         Defect::CorruptRecordAbortsQueue => vec![
             offline(min(40)),
-            then(min(30), Fault::RecordCorrupted { device }, None),
-            then(min(31), Fault::AppKill { device }, Some(Duration::from_secs(10))),
+            then(min(30), StorageFault::RecordCorrupted { device }.into(), None),
+            then(min(31), PowerFault::AppKill { device }.into(), Some(Duration::from_secs(10))),
         ],
         // Lost answers to the first three uploads the backend applies: each
         // retry must carry the same key.
         Defect::FreshIdempotencyKeyOnRetry => {
-            let lost = Fault::ResponseLost {
+            let lost: Fault = LinkFault::ResponseLost {
                 link: internet,
                 request: Some(RequestKind::ForwardOfflinePayment),
                 nth: 1,
-            };
+            }
+            .into();
             let mut drill = vec![offline(min(20))];
             drill.extend((0..3).map(|_| then(min(19), lost.clone(), None)));
             drill

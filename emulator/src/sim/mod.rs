@@ -23,14 +23,18 @@ mod drills;
 mod faults;
 mod links;
 mod medium;
-mod perform;
 mod reader_link;
+mod scan;
+mod timers;
 mod view;
 mod workload;
 
 pub use device::{DeviceSlot, SimOfflineDevice};
 pub use drills::drill;
-pub use faults::{Device, Fault, FaultPlan, PlacedFault, PlanShape};
+pub use faults::{
+    BackendFault, BluetoothFault, Device, Fault, FaultPlan, FaultRates, LinkFault, PlacedFault,
+    PlanShape, PowerFault, StorageFault,
+};
 pub use links::{Link, LinkId, RequestFate, RequestRule};
 pub use medium::{Keys, Medium};
 pub use reader_link::{ReaderCall, ReaderNotice, ReaderTraffic};
@@ -382,55 +386,13 @@ impl Sim {
         let mut readers = Vec::new();
         let mut rig_readers = Vec::new();
         for (index, model) in spec.readers.iter().enumerate() {
-            let profile = Arc::new(catalog.get(*model).clone());
-            let serial = format!("{}-{:04}", profile.serial_prefix, index + 1);
-            let smart = profile.family == Family::Smart;
-            let via = if smart {
-                LinkKind::Lan
-            } else if let Some(link) = spec.mobile_link {
-                if !profile.links.contains(&link) {
-                    return Err(RigError::NoSuchLink { model: *model, link });
-                }
-                link
-            } else if profile.links.contains(&LinkKind::Ble) {
-                LinkKind::Ble
-            } else {
-                LinkKind::Usb
-            };
-            let device = smart.then(|| {
-                let holder = Holder::SmartReader { serial: serial.clone() };
-                let key_seed = spec.seed ^ (index as u64 + 1);
-                let medium = medium_for(&spec, &serial, key_seed)?;
-                Ok::<_, RigError>(DeviceSlot::new(
-                    holder,
-                    Part::reader(&serial),
-                    medium,
-                    session.clone(),
-                ))
-            });
-            let device = device.transpose()?;
-            if smart {
+            let (slot, rig_reader) = reader_slot(&spec, &cards, &session, index, *model)?;
+            if slot.device.is_some() {
                 links.insert(LinkId::ReaderBackend(index), Link::internet());
             }
             links.insert(LinkId::PosReader(index), Link::local());
-            rig_readers.push(RigReader {
-                serial: serial.clone(),
-                model: *model,
-                stored_by: if smart { StoredBy::Reader } else { StoredBy::Pos },
-            });
-            let reader = Reader::new(profile, Arc::clone(&cards), serial, now);
-            readers.push(ReaderSlot {
-                reader,
-                model: *model,
-                device,
-                via,
-                next_connect: now,
-                power_fault: false,
-                drop_next: Vec::new(),
-                notice_delay: Duration::ZERO,
-                mtu: RADIO_MTU,
-                interval: Duration::ZERO,
-            });
+            rig_readers.push(rig_reader);
+            readers.push(slot);
         }
         let pos = DeviceSlot::new(
             Holder::Pos,
@@ -1037,44 +999,59 @@ impl Sim {
             running.handle(now, input);
         }
     }
+}
 
-    /// A device whose disk lost its power mid-write is down: its app dies
-    /// with it, and its power returns a little later.
-    /// An armed write failure fired: the history says so at that instant
-    /// (as for request faults), which is what the checker's quiet stretches
-    /// need; arming it recorded nothing.
-    fn check_write_fault(&mut self, device: Device) {
-        let Some(slot) = self.slot(device) else { return };
-        let fired = slot.disk.take_fired();
-        for _ in 0..fired {
-            *self.faults.entry(FaultKind::StorageFull).or_default() += 1;
-            let body = EventBody::FaultInjected {
-                fault: FaultKind::StorageFull,
-                target: self.device_target(device),
-                sustained: false,
-                detail: Some("a write failed for lack of space".to_owned()),
-            };
-            let now = self.now;
-            self.record(now, Part("fault".to_owned()), body);
+/// One reader of the rig at time zero: its profile's serial, how the POS
+/// reaches it, and (a smart reader) its own offline device.
+fn reader_slot(
+    spec: &RigSpec,
+    cards: &Arc<TestCards>,
+    session: &Session,
+    index: usize,
+    model: ReaderModel,
+) -> Result<(ReaderSlot, RigReader), RigError> {
+    let now = Millis::ZERO;
+    let profile = Arc::new(ReaderCatalog::builtin().get(model).clone());
+    let serial = format!("{}-{:04}", profile.serial_prefix, index + 1);
+    let smart = profile.family == Family::Smart;
+    let via = if smart {
+        LinkKind::Lan
+    } else if let Some(link) = spec.mobile_link {
+        if !profile.links.contains(&link) {
+            return Err(RigError::NoSuchLink { model, link });
         }
-    }
-
-    fn check_power(&mut self, device: Device) {
-        let Some(slot) = self.slot_untouched(device) else { return };
-        if !slot.powered || !slot.disk.is_powered_off() {
-            return;
-        }
-        slot.kill();
-        slot.powered = false;
-        let off_for = slot.off_for;
-        if let Device::Reader(index) = device {
-            let now = self.now;
-            let _ = self.readers[index].reader.handle(now, ReaderInput::PowerOff);
-            self.readers[index].power_fault = true;
-        }
-        let back = self.now + off_for;
-        self.at(back, Timer::PowerOn(device));
-    }
+        link
+    } else if profile.links.contains(&LinkKind::Ble) {
+        LinkKind::Ble
+    } else {
+        LinkKind::Usb
+    };
+    let device = smart.then(|| {
+        let holder = Holder::SmartReader { serial: serial.clone() };
+        let key_seed = spec.seed ^ (index as u64 + 1);
+        let medium = medium_for(spec, &serial, key_seed)?;
+        Ok::<_, RigError>(DeviceSlot::new(holder, Part::reader(&serial), medium, session.clone()))
+    });
+    let device = device.transpose()?;
+    let rig_reader = RigReader {
+        serial: serial.clone(),
+        model,
+        stored_by: if smart { StoredBy::Reader } else { StoredBy::Pos },
+    };
+    let reader = Reader::new(profile, Arc::clone(cards), serial, now);
+    let slot = ReaderSlot {
+        reader,
+        model,
+        device,
+        via,
+        next_connect: now,
+        power_fault: false,
+        drop_next: Vec::new(),
+        notice_delay: Duration::ZERO,
+        mtu: RADIO_MTU,
+        interval: Duration::ZERO,
+    };
+    Ok((slot, rig_reader))
 }
 
 /// The medium of a device named `name` (`pos` or a reader's serial): a

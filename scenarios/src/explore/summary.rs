@@ -81,54 +81,7 @@ impl ExploreReport {
             None => {
                 let _ = writeln!(out, "found nothing: every case held every invariant");
             }
-            Some(found) => {
-                let _ = writeln!(out);
-                let what = match &found.run.verdict {
-                    Verdict::Broken(report) => {
-                        let broke: Vec<String> =
-                            report.violated().iter().map(ToString::to_string).collect();
-                        format!("breaks {}", broke.join(", "))
-                    }
-                    Verdict::Crashed(message) => format!("crashes the rig: {message}"),
-                    Verdict::Holds => "holds".to_owned(),
-                };
-                let steps = found.case.step_count() - found.run.inert.len();
-                let _ = writeln!(out, "COUNTEREXAMPLE ({}): {what}", found.origin);
-                if let Verdict::Broken(report) = &found.run.verdict {
-                    for violation in &report.violations {
-                        let _ = writeln!(out, "  {}: {}", violation.invariant, violation.message);
-                    }
-                }
-                let _ = writeln!(
-                    out,
-                    "shrunk from {} to {steps} steps in {} runs:",
-                    found.found_steps, found.shrink_runs
-                );
-                let inert: Vec<usize> = found.run.inert.iter().map(|(i, _)| *i).collect();
-                for line in found.case.scenario_lines(&inert) {
-                    let _ = writeln!(out, "    {line}");
-                }
-                let _ = writeln!(out, "written: {}", found.files.feature.display());
-                let _ = writeln!(out, "history: {}", found.files.history.display());
-                let _ = writeln!(out, "replay:  {}", found.files.replay);
-                let v = &found.verified;
-                let check = if v.holds() {
-                    match v.passes_without {
-                        Some(_) => "readerlab run reproduces it, and it passes without the defect"
-                            .to_owned(),
-                        None => "readerlab run reproduces it".to_owned(),
-                    }
-                } else {
-                    format!(
-                        "WARNING: the written scenario does not behave as explored (fails with \
-                         the defect: {}, passes without: {:?}{}); please report this",
-                        v.fails,
-                        v.passes_without,
-                        v.problem.as_ref().map_or(String::new(), |p| format!(", {p}"))
-                    )
-                };
-                let _ = writeln!(out, "checked: {check}");
-            }
+            Some(found) => counterexample_text(found, &mut out),
         }
         let _ = writeln!(out, "wall time {:.2} s", self.wall.as_secs_f64());
         out
@@ -220,4 +173,53 @@ impl ExploreReport {
             "wall_seconds": self.wall.as_secs_f64(),
         })
     }
+}
+
+/// The counterexample part of the summary: what it breaks, its shrunk steps,
+/// the files written and whether the written scenario reproduces it.
+fn counterexample_text(found: &super::Counterexample, out: &mut String) {
+    let _ = writeln!(out);
+    let what = match &found.run.verdict {
+        Verdict::Broken(report) => {
+            let broke: Vec<String> = report.violated().iter().map(ToString::to_string).collect();
+            format!("breaks {}", broke.join(", "))
+        }
+        Verdict::Crashed(message) => format!("crashes the rig: {message}"),
+        Verdict::Holds => "holds".to_owned(),
+    };
+    let steps = found.case.step_count() - found.run.inert.len();
+    let _ = writeln!(out, "COUNTEREXAMPLE ({}): {what}", found.origin);
+    if let Verdict::Broken(report) = &found.run.verdict {
+        for violation in &report.violations {
+            let _ = writeln!(out, "  {}: {}", violation.invariant, violation.message);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "shrunk from {} to {steps} steps in {} runs:",
+        found.found_steps, found.shrink_runs
+    );
+    let inert: Vec<usize> = found.run.inert.iter().map(|(i, _)| *i).collect();
+    for line in found.case.scenario_lines(&inert) {
+        let _ = writeln!(out, "    {line}");
+    }
+    let _ = writeln!(out, "written: {}", found.files.feature.display());
+    let _ = writeln!(out, "history: {}", found.files.history.display());
+    let _ = writeln!(out, "replay:  {}", found.files.replay);
+    let v = &found.verified;
+    let check = if v.holds() {
+        match v.passes_without {
+            Some(_) => "readerlab run reproduces it, and it passes without the defect".to_owned(),
+            None => "readerlab run reproduces it".to_owned(),
+        }
+    } else {
+        format!(
+            "WARNING: the written scenario does not behave as explored (fails with \
+                 the defect: {}, passes without: {:?}{}); please report this",
+            v.fails,
+            v.passes_without,
+            v.problem.as_ref().map_or(String::new(), |p| format!(", {p}"))
+        )
+    };
+    let _ = writeln!(out, "checked: {check}");
 }

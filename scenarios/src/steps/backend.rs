@@ -7,7 +7,7 @@ use super::{LabWorld, StepResult};
 use crate::rig::Capability;
 use cucumber::{given, then};
 use readerlab_emulator::core::backend::RequestKind;
-use readerlab_emulator::sim::Fault;
+use readerlab_emulator::sim::BackendFault;
 
 #[given(regex = r"^the backend declines the next (\d+) forwarded payments? with ([a-z_]+)$")]
 pub(crate) fn declines_on_sync(
@@ -17,21 +17,21 @@ pub(crate) fn declines_on_sync(
 ) -> StepResult {
     world.need(Capability::BackendFaults);
     world.rig()?;
-    world.toggle(Fault::DeclineOnSync { times, decline_code }, true)
+    world.toggle(BackendFault::DeclineOnSync { times, decline_code }.into(), true)
 }
 
 #[given(regex = r"^the connection token provider fails (\d+) times?$")]
 pub(crate) fn token_failure(world: &mut LabWorld, times: u32) -> StepResult {
     world.need(Capability::BackendFaults);
     world.rig()?;
-    world.toggle(Fault::TokenProviderFailure { times }, true)
+    world.toggle(BackendFault::TokenProviderFailure { times }.into(), true)
 }
 
 #[given(regex = r"^the next (\d+) connection tokens? (?:is|are) for another account$")]
 pub(crate) fn another_account(world: &mut LabWorld, times: u32) -> StepResult {
     world.need(Capability::BackendFaults);
     world.rig()?;
-    world.toggle(Fault::AccountMismatch { times }, true)
+    world.toggle(BackendFault::AccountMismatch { times }.into(), true)
 }
 
 #[given(
@@ -52,7 +52,7 @@ pub(crate) fn http_error(
         "connection token" => Some(RequestKind::CreateConnectionToken),
         _ => None,
     };
-    world.toggle(Fault::HttpError { status, request, times }, true)
+    world.toggle(BackendFault::HttpError { status, request, times }.into(), true)
 }
 
 #[then(regex = r#"^the backend holds (\d+) charges? for "([^"]+)"$"#)]

@@ -7,6 +7,7 @@ use crate::rig::Capability;
 use cucumber::{given, when};
 use readerlab_emulator::core::backend::RequestKind;
 use readerlab_emulator::sim::{Device, Fault, LinkId};
+use readerlab_emulator::sim::{LinkFault, PowerFault};
 use std::time::Duration;
 
 /// How long a device stays off after it loses power.
@@ -47,7 +48,7 @@ pub(crate) fn the_internet(world: &mut LabWorld, change: String) -> StepResult {
     world.need(Capability::NetworkFaults);
     world.rig()?;
     for link in world.internet_links() {
-        world.toggle(Fault::LinkDown { link }, change == "goes down")?;
+        world.toggle(LinkFault::LinkDown { link }.into(), change == "goes down")?;
     }
     Ok(())
 }
@@ -59,7 +60,7 @@ pub(crate) fn a_devices_internet(world: &mut LabWorld, who: String, change: Stri
     world.need(Capability::NetworkFaults);
     world.rig()?;
     let link = world.internet_of(&who)?;
-    world.toggle(Fault::LinkDown { link }, change == "goes down")
+    world.toggle(LinkFault::LinkDown { link }.into(), change == "goes down")
 }
 
 #[when(regex = r"^the internet (starts|stops) flapping$")]
@@ -67,7 +68,7 @@ pub(crate) fn flapping(world: &mut LabWorld, change: String) -> StepResult {
     world.need(Capability::NetworkFaults);
     world.rig()?;
     for link in world.internet_links() {
-        world.toggle(Fault::LinkFlapping { link }, change == "starts")?;
+        world.toggle(LinkFault::LinkFlapping { link }.into(), change == "starts")?;
     }
     Ok(())
 }
@@ -80,7 +81,7 @@ pub(crate) fn latency(world: &mut LabWorld, extra_ms: String) -> StepResult {
     let on = !extra_ms.is_empty();
     let extra_ms = extra_ms.parse().unwrap_or(0);
     for link in world.internet_links() {
-        world.toggle(Fault::Latency { link, extra_ms }, on)?;
+        world.toggle(LinkFault::Latency { link, extra_ms }.into(), on)?;
     }
     Ok(())
 }
@@ -122,9 +123,9 @@ pub(crate) fn request_fault(
     world.rig()?;
     let (link, request, nth) = (world.internet_of(&who)?, request_kind(&kind)?, ordinal(&nth)?);
     let fault = if fate == "times out" {
-        Fault::RequestTimeout { link, request, nth }
+        LinkFault::RequestTimeout { link, request, nth }.into()
     } else {
-        Fault::ResponseLost { link, request, nth }
+        LinkFault::ResponseLost { link, request, nth }.into()
     };
     world.toggle(fault, true)
 }
@@ -136,7 +137,7 @@ pub(crate) fn app_killed(world: &mut LabWorld, who: String, change: String) -> S
     world.need(Capability::AppLifecycle);
     world.rig()?;
     let device = world.device(&who)?;
-    world.toggle(Fault::AppKill { device }, change == "is killed")
+    world.toggle(PowerFault::AppKill { device }.into(), change == "is killed")
 }
 
 #[when(
@@ -146,7 +147,7 @@ pub(crate) fn app_upgraded(world: &mut LabWorld, who: String) -> StepResult {
     world.need(Capability::AppLifecycle);
     world.rig()?;
     let device = world.device(&who)?;
-    world.toggle(Fault::AppUpgrade { device }, true)
+    world.toggle(PowerFault::AppUpgrade { device }.into(), true)
 }
 
 #[when(
@@ -156,7 +157,7 @@ pub(crate) fn locked(world: &mut LabWorld, who: String, change: String) -> StepR
     world.need(Capability::DeviceLock);
     world.rig()?;
     let device = world.device(&who)?;
-    world.toggle(Fault::DeviceLocked { device }, change == "locked")
+    world.toggle(PowerFault::DeviceLocked { device }.into(), change == "locked")
 }
 
 #[when(
@@ -168,5 +169,8 @@ pub(crate) fn loses_power(world: &mut LabWorld, who: String, mid_write: String) 
     let device = if who == "the POS" { Device::Pos } else { Device::Reader(world.reader(&who)?) };
     let mid_write = !mid_write.is_empty();
     let torn = if mid_write { TORN_BYTES } else { 0 };
-    world.toggle(Fault::PowerLoss { device, torn, mid_write, off_for: POWER_OFF_FOR }, true)
+    world.toggle(
+        PowerFault::PowerLoss { device, torn, mid_write, off_for: POWER_OFF_FOR }.into(),
+        true,
+    )
 }

@@ -6,7 +6,7 @@ use super::expect::{View, line, within};
 use super::{LabWorld, StepResult};
 use crate::rig::Capability;
 use cucumber::{then, when};
-use readerlab_emulator::sim::Fault;
+use readerlab_emulator::sim::{BluetoothFault, PowerFault};
 
 #[when(
     regex = r"^(the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E) reboots$"
@@ -15,7 +15,7 @@ pub(crate) fn reboots(world: &mut LabWorld, who: String) -> StepResult {
     world.need(Capability::Power);
     world.rig()?;
     let reader = world.reader(&who)?;
-    world.toggle(Fault::ReaderReboot { reader }, true)
+    world.toggle(PowerFault::ReaderReboot { reader }.into(), true)
 }
 
 #[when(
@@ -33,7 +33,10 @@ pub(crate) fn battery(
         return Err(format!("a battery reads at most 100%, not {percent}%"));
     }
     let reader = world.reader(&who)?;
-    world.toggle(Fault::Battery { reader, percent, charging: !charging.is_empty() }, true)
+    world.toggle(
+        PowerFault::Battery { reader, percent, charging: !charging.is_empty() }.into(),
+        true,
+    )
 }
 
 #[when(
@@ -43,7 +46,7 @@ pub(crate) fn required_update(world: &mut LabWorld, who: String) -> StepResult {
     world.need(Capability::SoftwareUpdates);
     world.rig()?;
     let reader = world.reader(&who)?;
-    world.toggle(Fault::RequiredUpdate { reader }, true)
+    world.toggle(PowerFault::RequiredUpdate { reader }.into(), true)
 }
 
 #[when(
@@ -53,7 +56,7 @@ pub(crate) fn signal(world: &mut LabWorld, who: String, change: String) -> StepR
     world.need(Capability::ReaderLinks);
     world.rig()?;
     let reader = world.reader(&who)?;
-    world.toggle(Fault::SignalLost { reader }, change == "lost")
+    world.toggle(BluetoothFault::SignalLost { reader }.into(), change == "lost")
 }
 
 #[when(
@@ -63,7 +66,7 @@ pub(crate) fn notification_lost(world: &mut LabWorld, event: String, who: String
     world.need(Capability::ReaderLinks);
     world.rig()?;
     let reader = world.reader(&who)?;
-    world.toggle(Fault::NotificationDropped { reader, event }, true)
+    world.toggle(BluetoothFault::NotificationDropped { reader, event }.into(), true)
 }
 
 #[when(
@@ -85,7 +88,7 @@ pub(crate) fn notifications_late(
         0
     };
     let ms = seconds.saturating_mul(1_000);
-    world.toggle(Fault::NotificationDelayed { reader, ms }, late)
+    world.toggle(BluetoothFault::NotificationDelayed { reader, ms }.into(), late)
 }
 
 #[when(
@@ -109,7 +112,7 @@ pub(crate) fn mtu_renegotiated(
     if down && !(23..=readerlab_emulator::sim::RADIO_MTU).contains(&mtu) {
         return Err(format!("an MTU renegotiated down is from 23 to 185 (the link's), not {mtu}"));
     }
-    world.toggle(Fault::MtuReduced { reader, mtu }, down)
+    world.toggle(BluetoothFault::MtuReduced { reader, mtu }.into(), down)
 }
 
 #[when(
@@ -127,14 +130,14 @@ pub(crate) fn connection_interval(
     let slow = change.starts_with("slows");
     let ms: u64 =
         if slow { ms.parse().map_err(|_| format!("{ms} ms is not a duration"))? } else { 0 };
-    world.toggle(Fault::SlowConnectionInterval { reader, ms }, slow)
+    world.toggle(BluetoothFault::SlowConnectionInterval { reader, ms }.into(), slow)
 }
 
 #[when(regex = r"^the POS's Bluetooth radio is switched (off|on)$")]
 pub(crate) fn radio(world: &mut LabWorld, change: String) -> StepResult {
     world.need(Capability::ReaderLinks);
     world.rig()?;
-    world.toggle(Fault::BluetoothRadioOff, change == "off")
+    world.toggle(BluetoothFault::BluetoothRadioOff.into(), change == "off")
 }
 
 #[when(
@@ -144,7 +147,7 @@ pub(crate) fn usb(world: &mut LabWorld, who: String, change: String) -> StepResu
     world.need(Capability::ReaderLinks);
     world.rig()?;
     let reader = world.reader(&who)?;
-    world.toggle(Fault::UsbDetach { reader }, change == "pulled")
+    world.toggle(BluetoothFault::UsbDetach { reader }.into(), change == "pulled")
 }
 
 /// Whether an event says the reader at `part` is now connected (`Some`), or

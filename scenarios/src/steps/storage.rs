@@ -4,7 +4,7 @@
 use super::{LabWorld, StepResult};
 use crate::rig::Capability;
 use cucumber::{given, then, when};
-use readerlab_emulator::sim::Fault;
+use readerlab_emulator::sim::{PowerFault, StorageFault};
 
 #[when(
     regex = r"^the storage of (the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E) (is full|has room again)$"
@@ -13,7 +13,7 @@ pub(crate) fn storage_full(world: &mut LabWorld, who: String, change: String) ->
     world.need(Capability::StorageFaults);
     world.rig()?;
     let device = world.device(&who)?;
-    world.toggle(Fault::StorageFull { device, nth_write: None }, change == "is full")
+    world.toggle(StorageFault::StorageFull { device, nth_write: None }.into(), change == "is full")
 }
 
 #[given(
@@ -23,7 +23,7 @@ pub(crate) fn next_write_fails(world: &mut LabWorld, who: String) -> StepResult 
     world.need(Capability::StorageFaults);
     world.rig()?;
     let device = world.device(&who)?;
-    world.toggle(Fault::StorageFull { device, nth_write: Some(1) }, true)
+    world.toggle(StorageFault::StorageFull { device, nth_write: Some(1) }.into(), true)
 }
 
 #[when(
@@ -33,7 +33,7 @@ pub(crate) fn record_damaged(world: &mut LabWorld, who: String) -> StepResult {
     world.need(Capability::StorageFaults);
     world.rig()?;
     let device = world.device(&who)?;
-    world.toggle(Fault::RecordCorrupted { device }, true)
+    world.toggle(StorageFault::RecordCorrupted { device }.into(), true)
 }
 
 #[when(
@@ -43,7 +43,7 @@ pub(crate) fn data_wiped(world: &mut LabWorld, who: String) -> StepResult {
     world.need(Capability::AppLifecycle);
     world.rig()?;
     let device = world.device(&who)?;
-    world.toggle(Fault::AppDataWiped { device }, true)
+    world.toggle(PowerFault::AppDataWiped { device }.into(), true)
 }
 
 #[then(

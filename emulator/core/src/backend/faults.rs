@@ -17,7 +17,7 @@ use thiserror::Error;
 /// One fault to arm on the backend.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum BackendFault {
+pub enum ArmedFault {
     /// Forwarded payments that `when` matches are declined by the issuer
     /// with `decline_code`, whatever the card would have done; `times`
     /// forwards, or every matching one when `None`.
@@ -75,30 +75,29 @@ pub enum InvalidFault {
     NotLast4,
 }
 
-impl BackendFault {
+impl ArmedFault {
     fn validate(&self) -> Result<(), InvalidFault> {
         let times = match self {
-            BackendFault::DeclineOnSync { decline_code, times, .. } => {
+            ArmedFault::DeclineOnSync { decline_code, times, .. } => {
                 if decline_code.is_empty() {
                     return Err(InvalidFault::EmptyDeclineCode);
                 }
-                if let BackendFault::DeclineOnSync {
-                    when: ForwardMatch::CardLast4 { last4 }, ..
-                } = self
+                if let ArmedFault::DeclineOnSync { when: ForwardMatch::CardLast4 { last4 }, .. } =
+                    self
                     && !(last4.len() == 4 && last4.bytes().all(|b| b.is_ascii_digit()))
                 {
                     return Err(InvalidFault::NotLast4);
                 }
                 *times
             }
-            BackendFault::TokenProviderFailure { times } => Some(*times),
-            BackendFault::HttpError { status, times, .. } => {
+            ArmedFault::TokenProviderFailure { times } => Some(*times),
+            ArmedFault::HttpError { status, times, .. } => {
                 if !(*status == 429 || (500..=599).contains(status)) {
                     return Err(InvalidFault::NotAnHttpFaultStatus(*status));
                 }
                 Some(*times)
             }
-            BackendFault::TokensFor { times, .. } => *times,
+            ArmedFault::TokensFor { times, .. } => *times,
         };
         if times == Some(0) {
             return Err(InvalidFault::ZeroTimes);
@@ -108,18 +107,17 @@ impl BackendFault {
 
     fn times(&self) -> Option<u32> {
         match self {
-            BackendFault::DeclineOnSync { times, .. } | BackendFault::TokensFor { times, .. } => {
-                *times
+            ArmedFault::DeclineOnSync { times, .. } | ArmedFault::TokensFor { times, .. } => *times,
+            ArmedFault::TokenProviderFailure { times } | ArmedFault::HttpError { times, .. } => {
+                Some(*times)
             }
-            BackendFault::TokenProviderFailure { times }
-            | BackendFault::HttpError { times, .. } => Some(*times),
         }
     }
 }
 
 #[derive(Debug)]
 struct Armed {
-    fault: BackendFault,
+    fault: ArmedFault,
     /// Firings left; `None` fires forever.
     left: Option<u32>,
 }
@@ -131,7 +129,7 @@ pub(crate) struct ArmedFaults {
 }
 
 impl ArmedFaults {
-    pub(crate) fn arm(&mut self, fault: BackendFault) -> Result<(), InvalidFault> {
+    pub(crate) fn arm(&mut self, fault: ArmedFault) -> Result<(), InvalidFault> {
         fault.validate()?;
         let left = fault.times();
         self.armed.push(Armed { fault, left });
@@ -142,7 +140,7 @@ impl ArmedFaults {
         self.armed.clear();
     }
 
-    pub(crate) fn armed(&self) -> impl Iterator<Item = &BackendFault> {
+    pub(crate) fn armed(&self) -> impl Iterator<Item = &ArmedFault> {
         self.armed.iter().map(|a| &a.fault)
     }
 
@@ -150,8 +148,8 @@ impl ArmedFaults {
     /// it is disarmed at zero) and `pick`'s answer is returned with it.
     fn fire<T>(
         &mut self,
-        mut pick: impl FnMut(&BackendFault) -> Option<T>,
-    ) -> Option<(BackendFault, T)> {
+        mut pick: impl FnMut(&ArmedFault) -> Option<T>,
+    ) -> Option<(ArmedFault, T)> {
         let index = self.armed.iter().position(|a| pick(&a.fault).is_some())?;
         let armed = &mut self.armed[index];
         let answer = pick(&armed.fault)?;
@@ -166,9 +164,9 @@ impl ArmedFaults {
     }
 
     /// An HTTP status to answer a request of `kind` with, before applying it.
-    pub(crate) fn http_error(&mut self, kind: RequestKind) -> Option<(BackendFault, u16)> {
+    pub(crate) fn http_error(&mut self, kind: RequestKind) -> Option<(ArmedFault, u16)> {
         self.fire(|fault| match fault {
-            BackendFault::HttpError { status, only, .. } if only.is_none_or(|k| k == kind) => {
+            ArmedFault::HttpError { status, only, .. } if only.is_none_or(|k| k == kind) => {
                 Some(*status)
             }
             _ => None,
@@ -176,15 +174,15 @@ impl ArmedFaults {
     }
 
     /// Whether this connection-token creation fails.
-    pub(crate) fn token_provider_failure(&mut self) -> Option<BackendFault> {
-        self.fire(|fault| matches!(fault, BackendFault::TokenProviderFailure { .. }).then_some(()))
+    pub(crate) fn token_provider_failure(&mut self) -> Option<ArmedFault> {
+        self.fire(|fault| matches!(fault, ArmedFault::TokenProviderFailure { .. }).then_some(()))
             .map(|(fault, ())| fault)
     }
 
     /// The account and mode to mint the next token for, if a fault says.
-    pub(crate) fn token_binding(&mut self) -> Option<(BackendFault, (String, bool))> {
+    pub(crate) fn token_binding(&mut self) -> Option<(ArmedFault, (String, bool))> {
         self.fire(|fault| match fault {
-            BackendFault::TokensFor { account, livemode, .. } => Some((account.clone(), *livemode)),
+            ArmedFault::TokensFor { account, livemode, .. } => Some((account.clone(), *livemode)),
             _ => None,
         })
     }
@@ -193,9 +191,9 @@ impl ArmedFaults {
     pub(crate) fn decline_on_sync(
         &mut self,
         payment: &StoredPayment,
-    ) -> Option<(BackendFault, String)> {
+    ) -> Option<(ArmedFault, String)> {
         self.fire(|fault| match fault {
-            BackendFault::DeclineOnSync { when, decline_code, .. } if when.matches(payment) => {
+            ArmedFault::DeclineOnSync { when, decline_code, .. } if when.matches(payment) => {
                 Some(decline_code.clone())
             }
             _ => None,
@@ -208,8 +206,8 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    fn http(status: u16, times: u32) -> BackendFault {
-        BackendFault::HttpError { status, only: None, times }
+    fn http(status: u16, times: u32) -> ArmedFault {
+        ArmedFault::HttpError { status, only: None, times }
     }
 
     #[test]
@@ -225,7 +223,7 @@ mod tests {
     #[test]
     fn faults_fire_in_arming_order_and_respect_their_filter() {
         let mut faults = ArmedFaults::default();
-        let only_forwards = BackendFault::HttpError {
+        let only_forwards = ArmedFault::HttpError {
             status: 500,
             only: Some(RequestKind::ForwardOfflinePayment),
             times: 1,
@@ -241,13 +239,13 @@ mod tests {
     #[case::not_an_error(http(200, 1), InvalidFault::NotAnHttpFaultStatus(200))]
     #[case::client_error(http(404, 1), InvalidFault::NotAnHttpFaultStatus(404))]
     #[case::zero(http(500, 0), InvalidFault::ZeroTimes)]
-    #[case::zero_tokens(BackendFault::TokenProviderFailure { times: 0 }, InvalidFault::ZeroTimes)]
+    #[case::zero_tokens(ArmedFault::TokenProviderFailure { times: 0 }, InvalidFault::ZeroTimes)]
     #[case::no_code(
-        BackendFault::DeclineOnSync { when: ForwardMatch::Any, decline_code: String::new(), times: None },
+        ArmedFault::DeclineOnSync { when: ForwardMatch::Any, decline_code: String::new(), times: None },
         InvalidFault::EmptyDeclineCode
     )]
     #[case::full_number(
-        BackendFault::DeclineOnSync {
+        ArmedFault::DeclineOnSync {
             when: ForwardMatch::CardLast4 { last4: "4242424242424242".into() },
             decline_code: "insufficient_funds".into(),
             times: None,
@@ -255,7 +253,7 @@ mod tests {
         InvalidFault::NotLast4
     )]
     fn faults_that_could_not_fire_as_meant_are_refused(
-        #[case] fault: BackendFault,
+        #[case] fault: ArmedFault,
         #[case] error: InvalidFault,
     ) {
         assert_eq!(ArmedFaults::default().arm(fault), Err(error));

@@ -9,7 +9,7 @@
 
 use crate::backend::api::{ApiCall, ApiError, ApiErrorKind, ApiReply, RequestKind};
 use crate::backend::config::BackendConfig;
-use crate::backend::faults::{ArmedFaults, BackendFault, InvalidFault};
+use crate::backend::faults::{ArmedFault, ArmedFaults, InvalidFault};
 use crate::backend::idempotency::{IdempotencyKeys, KeyLookup, KeyScope};
 use crate::backend::objects;
 use crate::backend::records::{Charge, ChargeStatus, PaymentIntent};
@@ -187,7 +187,7 @@ impl Backend {
     }
 
     /// Arms a fault at `now`; it fires on the requests it matches.
-    pub fn arm(&mut self, now: Millis, fault: BackendFault) -> Result<(), InvalidFault> {
+    pub fn arm(&mut self, now: Millis, fault: ArmedFault) -> Result<(), InvalidFault> {
         self.faults.arm(fault.clone())?;
         self.emit(now, EventBody::BackendFaultArmed { fault });
         Ok(())
@@ -200,7 +200,7 @@ impl Backend {
     }
 
     /// The faults still armed, in arming order.
-    pub fn armed_faults(&self) -> impl Iterator<Item = &BackendFault> {
+    pub fn armed_faults(&self) -> impl Iterator<Item = &ArmedFault> {
         self.faults.armed()
     }
 

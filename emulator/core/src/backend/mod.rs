@@ -21,6 +21,7 @@ mod lists;
 mod objects;
 mod payments;
 mod records;
+mod rig_readers;
 mod terminal;
 mod terminal_requests;
 mod tokens;
@@ -30,7 +31,7 @@ pub use api::{
     RequestKind,
 };
 pub use config::BackendConfig;
-pub use faults::{BackendFault, ForwardMatch, InvalidFault};
+pub use faults::{ArmedFault, ForwardMatch, InvalidFault};
 pub use ledger::{Backend, CurrencyTotals};
 pub use objects::error_body;
 pub use records::{Charge, ChargeStatus, Decline, IntentStatus, OfflineCharge, PaymentIntent};

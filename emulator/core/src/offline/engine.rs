@@ -17,68 +17,21 @@
 //! answered simply times out here, which is how lost responses are modelled.
 
 use super::config::{OfflineConfig, Timings};
+use super::effects::{Effect, Outbox};
 use super::forwarder::Forwarder;
 use super::rules::{CollectedCard, Mode, OfflineBehavior, StoredTotals};
+use super::session::{Account, Holder, Session, UnreadableRecord};
 use super::{CaptureMethod, OfflineId, StoredPayment};
-use crate::backend::{ApiCall, ApiReply};
+use crate::backend::ApiReply;
 use crate::cards::TestCards;
 use crate::defect::{Defect, Defects};
 use crate::error::TerminalErrorCode as Code;
-use crate::event::{EventBody, NetworkStatus};
-use crate::money::{Currency, Money};
+use crate::event::{EventBody, NetworkStatus, OfflineStatus};
+use crate::money::Money;
 use crate::profile::ReaderModel;
 use crate::time::Millis;
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-
-/// Who runs this engine, which decides where payments are stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Holder {
-    /// The SDK on the POS, for mobile readers.
-    Pos,
-    /// A smart reader, which stores its own offline payments and reports its
-    /// status to the POS with a lag.
-    SmartReader { serial: String },
-}
-
-/// The account the device last saw online.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Account {
-    /// `acct_…`.
-    pub id: String,
-    /// Live or test mode.
-    pub livemode: bool,
-}
-
-/// What the SDK keeps between app runs (no payment data: those live in the
-/// store). An app restart hands it back to [`OfflineEngine::new`], which is
-/// the offline start-up path of incident rn-668.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    /// The last account seen online.
-    pub account: Option<Account>,
-    /// The configuration fetched at the last online connect.
-    pub config: Option<OfflineConfig>,
-    /// Last online connection per reader model.
-    pub online_by_model: BTreeMap<ReaderModel, Millis>,
-    /// Last online connection per Location.
-    pub online_by_location: BTreeMap<String, Millis>,
-}
-
-/// A stored record the store could not read back (corrupt or undecryptable):
-/// what its clear header still says. The engine reports it; dropping it from
-/// the store afterwards is the shell's work, by the record's position, which
-/// needs no (possibly garbled) id.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnreadableRecord {
-    /// The payment's offline id, if the header survived.
-    pub offline_id: Option<OfflineId>,
-    /// Its amount, if the header survived.
-    pub amount: Option<Money>,
-    /// Why it could not be read.
-    pub reason: String,
-}
 
 /// Something that happens to the engine.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,57 +80,6 @@ pub enum Input {
     /// Damaged records the store has now dropped, after dropping them at
     /// start-up failed (a full disk, say): reported to the app now.
     Unreadable { records: Vec<UnreadableRecord> },
-}
-
-/// Work the engine asks its shell to do.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Effect {
-    /// Send this call to the backend; answer with [`Input::ApiReplied`] (or
-    /// never, if it is lost).
-    Call { call: u64, request: ApiCall },
-    /// Append and sync this payment (group commit allowed); answer with
-    /// [`Input::Persisted`] or [`Input::PersistFailed`].
-    Persist { payment: StoredPayment },
-    /// Durably mark this payment forwarded; answer with
-    /// [`Input::MarkedForwarded`] or [`Input::MarkFailed`].
-    MarkForwarded { offline_id: OfflineId },
-}
-
-/// `OfflineStatus` for one device (docs/domain.md §4).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OfflineStatus {
-    /// `networkStatus`.
-    pub network: NetworkStatus,
-    /// `offlinePaymentsCount`: stored and not yet forwarded.
-    pub count: u32,
-    /// `offlinePaymentAmountsByCurrency`, minor units.
-    pub amounts: BTreeMap<Currency, u64>,
-}
-
-/// Events and effects waiting for the shell, and the call counter.
-#[derive(Debug, Default)]
-pub(super) struct Outbox {
-    events: VecDeque<(Millis, EventBody)>,
-    effects: VecDeque<Effect>,
-    next_call: u64,
-}
-
-impl Outbox {
-    pub(super) fn event(&mut self, at: Millis, body: EventBody) {
-        self.events.push_back((at, body));
-    }
-
-    pub(super) fn effect(&mut self, effect: Effect) {
-        self.effects.push_back(effect);
-    }
-
-    /// Queues a call and returns its id.
-    pub(super) fn call(&mut self, request: ApiCall) -> u64 {
-        self.next_call += 1;
-        let call = self.next_call;
-        self.effects.push_back(Effect::Call { call, request });
-        call
-    }
 }
 
 /// One payment the app created, from create to its one outcome.

@@ -19,8 +19,8 @@
 //! The forwarder is driven by [`super::OfflineEngine`], which owns the
 //! clock, the call ids and the output queues.
 
-use super::engine::Outbox;
-use super::{Effect, ForwardError, OfflineId, StoredPayment};
+use super::effects::{Effect, Outbox};
+use super::{ForwardError, OfflineId, StoredPayment};
 use crate::backend::{ApiCall, ApiError, ApiErrorKind, ApiReply, ApiRequest};
 use crate::defect::{Defect, Defects};
 use crate::error::TerminalErrorCode as Code;

@@ -10,8 +10,10 @@
 //! unnoticed, confirm timed out, and the payment was stored), so the offline
 //! path then takes the card collected online.
 
-use super::engine::{Effect, Intent, OfflineEngine, Step, UnreadableRecord};
+use super::effects::Effect;
+use super::engine::{Intent, OfflineEngine, Step};
 use super::rules::{self, CollectedCard, Mode, OfflineBehavior};
+use super::session::UnreadableRecord;
 use super::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
 use crate::backend::{ApiCall, ApiErrorKind, ApiReply, ApiRequest, PresentedCard};
 use crate::defect::Defect;

@@ -147,6 +147,17 @@ mod card_number_text {
     }
 }
 
+/// Why a forwarded payment did not succeed, as `onPaymentIntentForwarded`
+/// reports it: a Stripe code (`card_declined`, with the issuer's decline
+/// code: decline on sync) or an SDK code (`ACCOUNT_ID_MISMATCH_WHILE_FORWARDING`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardError {
+    /// The error code.
+    pub code: String,
+    /// The issuer's decline code, for a decline on sync.
+    pub decline_code: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

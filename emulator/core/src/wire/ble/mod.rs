@@ -1,6 +1,6 @@
 //! The Bluetooth side of the wire, pure data and functions; the carriers
-//! that move these bytes live in the shells (`serve::ble_tcp`,
-//! `serve::ble_memory`).
+//! that move these bytes live in the shells (`ble::tcp`,
+//! `ble::memory`).
 //!
 //! - [`gatt`]: the GATT profile of an emulated mobile reader (UUIDs, the
 //!   advertisement, ATT MTU arithmetic).

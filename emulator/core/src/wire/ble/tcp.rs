@@ -2,7 +2,7 @@
 //! needs (MTU exchange, writes and their acknowledgements, notifications,
 //! reads, disconnect) as PDUs on a byte stream, so tools without a
 //! Bluetooth stack can talk to an emulated reader. The tokio shells are
-//! `serve::ble_tcp` (both ends).
+//! `ble::tcp` (both ends).
 //!
 //! Every PDU is `opcode (u8) | length (u16 LE) | payload (length bytes)`:
 //!

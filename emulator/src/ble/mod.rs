@@ -5,6 +5,14 @@
 //! A carrier moves attribute *values* (one write or one notification each,
 //! at most `gatt::att_payload(mtu)` bytes); framing, fragmentation and the
 //! reader protocol are the sans-IO codec's business in `wire::ble`.
+//!
+//! The ports sit below both the carriers here ([`tcp`]: BLE-over-TCP, one
+//! listening socket per emulated reader and the central that connects to it;
+//! [`memory`]: the same over in-process channels, for tests) and the BlueZ
+//! ones in [`crate::hw`], and below the served rig that uses them all.
+
+pub mod memory;
+pub mod tcp;
 
 use tokio::sync::{mpsc, oneshot, watch};
 

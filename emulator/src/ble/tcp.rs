@@ -17,9 +17,7 @@
 //! notified while no central is connected are dropped. The listener's task
 //! ends when the port is dropped.
 
-use super::ble::{
-    CentralEvent, CentralOp, CentralPort, DeviceInfo, PeripheralEvent, PeripheralPort,
-};
+use super::{CentralEvent, CentralOp, CentralPort, DeviceInfo, PeripheralEvent, PeripheralPort};
 use crate::wire::ble::gatt;
 use crate::wire::ble::tcp::{MAX_PAYLOAD, Pdu, PduDecoder};
 use std::collections::VecDeque;

@@ -13,9 +13,7 @@
 //! the peripheral port is dropped, telling a connected central
 //! `Disconnected`.
 
-use super::ble::{
-    CentralEvent, CentralOp, CentralPort, DeviceInfo, PeripheralEvent, PeripheralPort,
-};
+use super::{CentralEvent, CentralOp, CentralPort, DeviceInfo, PeripheralEvent, PeripheralPort};
 use crate::wire::ble::gatt;
 use std::io;
 use tokio::sync::{mpsc, oneshot, watch};
