@@ -419,13 +419,13 @@ fn run(args: RunArgs) -> anyhow::Result<bool> {
     if let Some(path) = &args.junit {
         let file = std::fs::File::create(path)
             .with_context(|| format!("cannot write JUnit to {}", path.display()))?;
-        crate::report::write_junit(&report, std::io::BufWriter::new(file))
+        crate::run::report::write_junit(&report, std::io::BufWriter::new(file))
             .with_context(|| format!("cannot write JUnit to {}", path.display()))?;
     }
     if args.json {
-        println!("{}", serde_json::to_string(&crate::report::json(&report))?);
+        println!("{}", serde_json::to_string(&crate::run::report::json(&report))?);
     } else {
-        print!("{}", crate::report::summary(&report));
+        print!("{}", crate::run::report::summary(&report));
     }
     Ok(report.passed())
 }

@@ -15,7 +15,6 @@ pub mod defects;
 pub mod explore;
 pub mod proxy;
 pub mod readers;
-pub mod report;
 pub mod rig;
 pub mod run;
 #[cfg(feature = "btleplug")]
