@@ -1,8 +1,12 @@
-//! The command line: every command of docs/design.md §6, parsed with clap.
+//! The command line: the commands of docs/design.md §6 that are built,
+//! parsed with clap.
 //!
-//! Commands that are not built yet are still listed, so `--help` shows the
-//! whole interface, but they say so and exit with [`EXIT_NOT_BUILT`]: a
-//! harness that pretended to run would let a CI job pass on nothing.
+//! What is not built is not listed: no stub answers for a command that does
+//! not exist yet (`replay`) or for one this build leaves out (`bench ble`
+//! without the features `bluez` and `btleplug`, `readers --scan` without
+//! `btleplug`). Clap refuses them as it refuses any unknown command or flag
+//! (exit 2), so a CI job calling them fails loudly instead of passing on
+//! nothing.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -13,8 +17,6 @@ use readerlab_emulator::history::read_history;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Exit status of a command that has not been built yet (sysexits' EX_UNAVAILABLE).
-pub const EXIT_NOT_BUILT: u8 = 69;
 /// Exit status for bad input: a broken fixture, an unknown model, bad flags,
 /// a history that cannot be read.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -36,8 +38,6 @@ enum Command {
     Run(RunArgs),
     /// Explore random rigs and fault schedules on the simulator; shrink what fails and write it as a .feature.
     Explore(ExploreArgs),
-    /// Replay a recorded history (.jsonl) or a .feature deterministically. [not built yet]
-    Replay(NotBuilt),
     /// Run the invariant checker over a recorded history (JSON Lines).
     Check(CheckArgs),
     /// Serve the emulated rig on real sockets: the backend's Stripe-compatible API and the control API.
@@ -176,9 +176,11 @@ enum BenchCommand {
     /// BLE over BlueZ: write→notify round trips, notifications and writes
     /// per second between two adapters (needs `--features bluez,btleplug`
     /// and a BlueZ stack; ci/ble.sh runs it on bluezoo).
+    #[cfg(all(feature = "bluez", feature = "btleplug"))]
     Ble(BleBenchArgs),
 }
 
+#[cfg(all(feature = "bluez", feature = "btleplug"))]
 #[derive(Debug, clap::Args)]
 struct BleBenchArgs {
     /// Print one JSON object instead of a table.
@@ -234,14 +236,6 @@ struct ServeBenchArgs {
     timeout: u64,
 }
 
-/// Arguments of a command that is not built yet: accepted as they come, so
-/// the answer is always "not built", never a flag error.
-#[derive(Debug, clap::Args)]
-struct NotBuilt {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
-}
-
 #[derive(Debug, clap::Args)]
 struct CheckArgs {
     /// The history to judge: one event per line, as `docs/history.md` describes.
@@ -265,60 +259,34 @@ struct ReadersArgs {
     /// Instead: scan for Bluetooth readers in range (physical or emulated)
     /// and read each one's Device Information and battery (needs a build
     /// with `--features btleplug` and a BlueZ stack).
+    #[cfg(feature = "btleplug")]
     #[arg(long, conflicts_with_all = ["model", "profiles"])]
     scan: bool,
     /// With --scan: the adapter to scan from (`hci1`; default: the first).
+    #[cfg(feature = "btleplug")]
     #[arg(long, value_name = "NAME", requires = "scan")]
     adapter: Option<String>,
     /// With --scan: how long to scan.
+    #[cfg(feature = "btleplug")]
     #[arg(long, default_value_t = 5.0, value_name = "S", requires = "scan")]
     seconds: f64,
     /// With --scan: every BLE device, not only those advertising the reader service.
+    #[cfg(feature = "btleplug")]
     #[arg(long, requires = "scan")]
     all: bool,
-}
-
-/// Which issue brings each command that is not built yet.
-fn not_built(command: &str) -> ExitCode {
-    let arrives = match command {
-        "replay" => {
-            "later (a written .feature replays with `readerlab run FILE`; a history is \
-             judged again with `readerlab check FILE`)"
-        }
-        _ => "later",
-    };
-    eprintln!("readerlab {command}: not built yet; it arrives {arrives}. Nothing was run.");
-    ExitCode::from(EXIT_NOT_BUILT)
 }
 
 /// Parses the command line, runs the command and maps failures to exit codes.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Readers(args) if args.scan => match scan_readers(&args) {
-            Some(outcome) => outcome,
-            None => {
-                eprintln!(
-                    "readerlab readers --scan: this readerlab was built without Bluetooth; build \
-                     it with `--features btleplug` (and a BlueZ stack). Nothing was scanned."
-                );
-                return ExitCode::from(EXIT_NOT_BUILT);
-            }
-        },
+        #[cfg(feature = "btleplug")]
+        Command::Readers(args) if args.scan => scan_readers(&args),
         Command::Readers(args) => readers(&args),
         Command::Bench(BenchArgs { what: BenchCommand::Store(args) }) => bench_store(&args),
         Command::Bench(BenchArgs { what: BenchCommand::Serve(args) }) => bench_serve(&args),
-        Command::Bench(BenchArgs { what: BenchCommand::Ble(args) }) => match bench_ble(&args) {
-            Some(outcome) => outcome,
-            None => {
-                eprintln!(
-                    "readerlab bench ble: this readerlab was built without Bluetooth; build it \
-                     with `--features bluez,btleplug` (cargo run --release -p readerlab \
-                     --features bluez,btleplug -- bench ble). Nothing was run."
-                );
-                return ExitCode::from(EXIT_NOT_BUILT);
-            }
-        },
+        #[cfg(all(feature = "bluez", feature = "btleplug"))]
+        Command::Bench(BenchArgs { what: BenchCommand::Ble(args) }) => bench_ble(&args),
         Command::Run(args) => match run(args) {
             Ok(true) => return ExitCode::SUCCESS,
             Ok(false) => return ExitCode::from(EXIT_VIOLATED),
@@ -329,7 +297,6 @@ pub fn main() -> ExitCode {
             Ok(false) => return ExitCode::from(EXIT_VIOLATED),
             Err(error) => Err(error),
         },
-        Command::Replay(_) => return not_built("replay"),
         Command::Check(args) => match check(&args) {
             Ok(true) => return ExitCode::SUCCESS,
             Ok(false) => return ExitCode::from(EXIT_VIOLATED),
@@ -528,48 +495,34 @@ fn bench_store(args: &StoreBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `bench ble`; `None` when this binary was built without it.
+/// Runs `bench ble`.
 #[cfg(all(feature = "bluez", feature = "btleplug"))]
-fn bench_ble(args: &BleBenchArgs) -> Option<anyhow::Result<()>> {
+fn bench_ble(args: &BleBenchArgs) -> anyhow::Result<()> {
     let options = crate::bench_ble::BleBenchOptions {
         peripheral_address: args.peripheral.clone(),
         central_address: args.central.clone(),
         round_trips: args.round_trips,
         burst: args.burst,
     };
-    Some(crate::bench_ble::ble(&options).and_then(|bench| {
-        if args.json {
-            println!("{}", serde_json::to_string(&bench)?);
-        } else {
-            print!("{}", crate::bench_ble::table(&bench));
-        }
-        Ok(())
-    }))
+    let bench = crate::bench_ble::ble(&options)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&bench)?);
+    } else {
+        print!("{}", crate::bench_ble::table(&bench));
+    }
+    Ok(())
 }
 
-/// Runs `bench ble`; `None` when this binary was built without it.
-#[cfg(not(all(feature = "bluez", feature = "btleplug")))]
-fn bench_ble(_args: &BleBenchArgs) -> Option<anyhow::Result<()>> {
-    None
-}
-
-/// `readers --scan`; `None` when this binary was built without Bluetooth.
+/// `readers --scan`.
 #[cfg(feature = "btleplug")]
-fn scan_readers(args: &ReadersArgs) -> Option<anyhow::Result<()>> {
-    Some(crate::scan::scan(args.adapter.as_deref(), args.seconds, args.all).and_then(|seen| {
-        if args.json {
-            println!("{}", serde_json::to_string(&seen)?);
-        } else {
-            print!("{}", crate::scan::table(&seen));
-        }
-        Ok(())
-    }))
-}
-
-/// `readers --scan`; `None` when this binary was built without Bluetooth.
-#[cfg(not(feature = "btleplug"))]
-fn scan_readers(_args: &ReadersArgs) -> Option<anyhow::Result<()>> {
-    None
+fn scan_readers(args: &ReadersArgs) -> anyhow::Result<()> {
+    let seen = crate::scan::scan(args.adapter.as_deref(), args.seconds, args.all)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&seen)?);
+    } else {
+        print!("{}", crate::scan::table(&seen));
+    }
+    Ok(())
 }
 
 fn readers(args: &ReadersArgs) -> anyhow::Result<()> {
