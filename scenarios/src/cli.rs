@@ -8,12 +8,12 @@
 //! (exit 2), so a CI job calling them fails loudly instead of passing on
 //! nothing.
 
+use crate::commands::{self, Outcome, Verdict, parse_model};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use readerlab_emulator::core::Defect;
 use readerlab_emulator::core::ReaderModel;
 use readerlab_emulator::fixtures::ReaderCatalog;
-use readerlab_emulator::history::read_history;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,17 +35,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run Gherkin features against a target (default: the bundled features on the simulator).
-    Run(RunArgs),
+    Run(commands::run::Args),
     /// Explore random rigs and fault schedules on the simulator; shrink what fails and write it as a .feature.
-    Explore(ExploreArgs),
+    Explore(commands::explore::Args),
     /// Run the invariant checker over a recorded history (JSON Lines).
-    Check(CheckArgs),
+    Check(commands::check::Args),
     /// Serve the emulated rig on real sockets: the backend's Stripe-compatible API and the control API.
     Serve(crate::serve::ServeArgs),
     /// List the reader models and their capabilities.
     Readers(ReadersArgs),
     /// Print the step vocabulary, with an example each.
-    Steps(StepsArgs),
+    Steps(commands::steps::Args),
     /// List the defect profiles, the incident each models and the invariant it breaks.
     Defects(DefectsArgs),
     /// One long random run on the simulator, judged by the checker.
@@ -54,73 +54,6 @@ enum Command {
     Bench(BenchArgs),
     /// Serve a Toxiproxy-compatible fault proxy for real TCP links (docs/proxy.md).
     Proxy(crate::proxy::ProxyArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct RunArgs {
-    /// Feature files or directories; FILE:LINE runs the scenario (or the
-    /// example row) on that line. None: the bundled features.
-    paths: Vec<String>,
-    /// Only scenarios whose tags match this expression (`@incident and not @slow`).
-    #[arg(long, value_name = "EXPR")]
-    tags: Option<String>,
-    /// Who plays the rig: `sim` (in process) or `served` (a readerlab serve per scenario, through its sockets).
-    #[arg(long, default_value = "sim", value_name = "TARGET")]
-    target: String,
-    /// The seed of every scenario; the same seed gives the same histories.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// With `--target served`: carry the POS's link to each Bluetooth
-    /// reader over a real carrier (`tcp`: BLE-over-TCP on loopback).
-    #[arg(long, value_name = "CARRIER")]
-    ble: Option<readerlab_emulator::serve::ble_bridge::BleCarrier>,
-    /// Write JUnit XML here (one test case per scenario).
-    #[arg(long, value_name = "FILE")]
-    junit: Option<PathBuf>,
-    /// Switch a defect profile on (repeatable); see `readerlab defects`.
-    #[arg(long = "defect", value_name = "NAME")]
-    defects: Vec<String>,
-    /// Write each scenario's history (JSON Lines) into this directory.
-    #[arg(long, value_name = "DIR")]
-    history_dir: Option<PathBuf>,
-    /// Try a failed scenario again up to N times (only its last try is reported).
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    retries: usize,
-    /// Print one JSON object (counts, every scenario) instead of the summary.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-struct ExploreArgs {
-    /// Run this many generated cases.
-    #[arg(long, value_name = "N", conflicts_with = "time")]
-    cases: Option<u64>,
-    /// Explore for this many seconds (the default: 30).
-    #[arg(long, value_name = "SECS")]
-    time: Option<f64>,
-    /// The seed cases are drawn from; the same seed draws the same cases.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Explore rigs of this one model (m2, wisepad3, chipper2x, s700, wisepos_e).
-    #[arg(long, value_name = "MODEL")]
-    reader: Option<String>,
-    /// Switch a defect profile on (repeatable); see `readerlab defects`.
-    #[arg(long = "defect", value_name = "NAME")]
-    defects: Vec<String>,
-    /// Write counterexamples here, and keep found cases in DIR/cases to re-run first.
-    #[arg(long, value_name = "DIR", default_value = "readerlab-explore")]
-    out: PathBuf,
-    /// Print one JSON object instead of the summary.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-struct StepsArgs {
-    /// Print JSON instead of text.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -237,15 +170,6 @@ struct ServeBenchArgs {
 }
 
 #[derive(Debug, clap::Args)]
-struct CheckArgs {
-    /// The history to judge: one event per line, as `docs/history.md` describes.
-    history: PathBuf,
-    /// Print the report as one JSON object instead of text.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, clap::Args)]
 struct ReadersArgs {
     /// Show one model in full (m2, wisepad3, chipper2x, s700, wisepos_e).
     model: Option<String>,
@@ -287,146 +211,32 @@ pub fn main() -> ExitCode {
         Command::Bench(BenchArgs { what: BenchCommand::Serve(args) }) => bench_serve(&args),
         #[cfg(all(feature = "bluez", feature = "btleplug"))]
         Command::Bench(BenchArgs { what: BenchCommand::Ble(args) }) => bench_ble(&args),
-        Command::Run(args) => match run(args) {
-            Ok(true) => return ExitCode::SUCCESS,
-            Ok(false) => return ExitCode::from(EXIT_VIOLATED),
-            Err(error) => Err(error),
-        },
-        Command::Explore(args) => match explore(&args) {
-            Ok(true) => return ExitCode::SUCCESS,
-            Ok(false) => return ExitCode::from(EXIT_VIOLATED),
-            Err(error) => Err(error),
-        },
-        Command::Check(args) => match check(&args) {
-            Ok(true) => return ExitCode::SUCCESS,
-            Ok(false) => return ExitCode::from(EXIT_VIOLATED),
-            Err(error) => Err(error),
-        },
+        Command::Run(args) => return exit_status(commands::run::run(args)),
+        Command::Explore(args) => return exit_status(commands::explore::run(&args)),
+        Command::Check(args) => return exit_status(commands::check::run(&args)),
         Command::Serve(args) => crate::serve::serve(&args),
-        Command::Steps(args) => {
-            print!(
-                "{}",
-                if args.json {
-                    crate::steps::vocabulary::json()
-                } else {
-                    crate::steps::vocabulary::text()
-                }
-            );
-            Ok(())
-        }
+        Command::Steps(args) => return exit_status(commands::steps::run(&args)),
         Command::Defects(args) => {
             print!("{}", if args.json { crate::defects::json() } else { crate::defects::table() });
             Ok(())
         }
         Command::Proxy(args) => crate::proxy::run(&args),
-        Command::Sim(args) => match sim(&args) {
-            Ok(true) => return ExitCode::SUCCESS,
-            Ok(false) => return ExitCode::from(EXIT_VIOLATED),
-            Err(error) => Err(error),
-        },
+        Command::Sim(args) => return exit_status(sim(&args).map(Verdict::of)),
     };
+    exit_status(outcome.map(|()| Verdict::Holds))
+}
+
+/// The exit status of an outcome: 0 holds, 1 broken, 2 bad input (said on
+/// stderr).
+fn exit_status(outcome: Outcome) -> ExitCode {
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Verdict::Holds) => ExitCode::SUCCESS,
+        Ok(Verdict::Broken) => ExitCode::from(EXIT_VIOLATED),
         Err(error) => {
             eprintln!("readerlab: {error:#}");
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
-}
-
-/// Judges a history file; `Ok(false)` when an invariant broke. The report
-/// goes to stdout either way, so a CI log shows what held as well.
-fn check(args: &CheckArgs) -> anyhow::Result<bool> {
-    let path = &args.history;
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open history {}", path.display()))?;
-    let history = read_history(std::io::BufReader::new(file))
-        .with_context(|| format!("cannot read history {}", path.display()))?;
-    let report = crate::check::check(&history);
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else if report.holds() {
-        println!("{}", report.summary());
-    } else {
-        print!("{report}");
-    }
-    Ok(report.holds())
-}
-
-/// Runs `readerlab run`; `Ok(false)` when a scenario failed. Problems with
-/// the features themselves (each naming file and line) are bad input.
-fn run(args: RunArgs) -> anyhow::Result<bool> {
-    let defects =
-        args.defects.iter().map(|name| name.parse::<Defect>()).collect::<Result<Vec<_>, _>>()?;
-    let target: std::sync::Arc<dyn crate::rig::Target> = match args.target.as_str() {
-        "sim" => std::sync::Arc::new(crate::rig::SimTarget),
-        "served" => std::sync::Arc::new(crate::rig::ServedTarget { ble: args.ble }),
-        other => anyhow::bail!("unknown target `{other}` (known: sim, served)"),
-    };
-    let options = crate::run::RunOptions {
-        paths: args.paths,
-        tags: args.tags,
-        seed: args.seed,
-        defects: readerlab_emulator::core::Defects::of(defects),
-        target,
-        retries: args.retries,
-        progress: !args.json,
-        history_dir: args.history_dir,
-    };
-    let report = match crate::run::run(options) {
-        Ok(report) => report,
-        Err(problems) => {
-            for problem in &problems {
-                eprintln!("{problem}");
-            }
-            let noun = if problems.len() == 1 { "problem" } else { "problems" };
-            anyhow::bail!("{} {noun} with the features; nothing was run", problems.len());
-        }
-    };
-    if let Some(path) = &args.junit {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("cannot write JUnit to {}", path.display()))?;
-        crate::run::report::write_junit(&report, std::io::BufWriter::new(file))
-            .with_context(|| format!("cannot write JUnit to {}", path.display()))?;
-    }
-    if args.json {
-        println!("{}", serde_json::to_string(&crate::run::report::json(&report))?);
-    } else {
-        print!("{}", crate::run::report::summary(&report));
-    }
-    Ok(report.passed())
-}
-
-/// Runs `readerlab explore`; `Ok(false)` when a counterexample was found.
-fn explore(args: &ExploreArgs) -> anyhow::Result<bool> {
-    let defects =
-        args.defects.iter().map(|name| name.parse::<Defect>()).collect::<Result<Vec<_>, _>>()?;
-    let budget = match (args.cases, args.time) {
-        (Some(cases), _) => crate::explore::Budget::Cases(cases),
-        (None, Some(seconds)) => {
-            anyhow::ensure!(
-                seconds.is_finite() && seconds > 0.0,
-                "--time must be a number of seconds above 0, not {seconds}"
-            );
-            crate::explore::Budget::Time(std::time::Duration::from_secs_f64(seconds))
-        }
-        (None, None) => crate::explore::Budget::Time(std::time::Duration::from_secs(30)),
-    };
-    let options = crate::explore::ExploreOptions {
-        budget,
-        seed: args.seed,
-        reader: args.reader.as_deref().map(parse_model).transpose()?,
-        defects: readerlab_emulator::core::Defects::of(defects),
-        out: args.out.clone(),
-        progress: !args.json,
-    };
-    let report = crate::explore::explore(options).map_err(|e| anyhow::anyhow!(e))?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report.json())?);
-    } else {
-        print!("{}", report.text());
-    }
-    Ok(report.found.is_none())
 }
 
 /// Runs `readerlab sim`; `Ok(false)` when an invariant broke.
@@ -459,13 +269,6 @@ fn sim(args: &SimArgs) -> anyhow::Result<bool> {
         print!("{}", crate::simulate::summary(&outcome));
     }
     Ok(outcome.holds)
-}
-
-fn parse_model(id: &str) -> anyhow::Result<ReaderModel> {
-    ReaderModel::from_id(id).with_context(|| {
-        let known: Vec<&str> = ReaderModel::ALL.iter().map(|m| m.id()).collect();
-        format!("unknown reader model `{id}`; known models: {}", known.join(", "))
-    })
 }
 
 fn bench_serve(args: &ServeBenchArgs) -> anyhow::Result<()> {

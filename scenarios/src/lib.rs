@@ -11,6 +11,7 @@ pub mod bench;
 pub mod bench_ble;
 pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod defects;
 pub mod explore;
 pub mod proxy;
