@@ -11,8 +11,6 @@
 use crate::commands::{self, Outcome, Verdict, parse_model};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use readerlab_emulator::core::Defect;
-use readerlab_emulator::core::ReaderModel;
 use readerlab_emulator::fixtures::ReaderCatalog;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,55 +39,19 @@ enum Command {
     /// Run the invariant checker over a recorded history (JSON Lines).
     Check(commands::check::Args),
     /// Serve the emulated rig on real sockets: the backend's Stripe-compatible API and the control API.
-    Serve(crate::serve::ServeArgs),
+    Serve(commands::serve::Args),
     /// List the reader models and their capabilities.
     Readers(ReadersArgs),
     /// Print the step vocabulary, with an example each.
     Steps(commands::steps::Args),
     /// List the defect profiles, the incident each models and the invariant it breaks.
-    Defects(DefectsArgs),
+    Defects(commands::defects::Args),
     /// One long random run on the simulator, judged by the checker.
-    Sim(SimArgs),
+    Sim(commands::sim::Args),
     /// Measure parts of the rig on this machine.
     Bench(BenchArgs),
     /// Serve a Toxiproxy-compatible fault proxy for real TCP links (docs/proxy.md).
-    Proxy(crate::proxy::ProxyArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct DefectsArgs {
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-struct SimArgs {
-    /// Virtual hours of customers and faults.
-    #[arg(long, default_value_t = 24)]
-    hours: u64,
-    /// Customers at the counter over those hours.
-    #[arg(long, default_value_t = 1_000)]
-    payments: u32,
-    /// The seed every random choice comes from.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// A reader of the rig (m2, wisepad3, chipper2x, s700, wisepos_e);
-    /// repeat for more (at most one mobile reader). Default: m2.
-    #[arg(long = "reader", value_name = "MODEL")]
-    readers: Vec<String>,
-    /// Switch on a defect profile (`readerlab defects` lists them); repeatable.
-    #[arg(long = "defect", value_name = "NAME")]
-    defects: Vec<String>,
-    /// Fault intensity: 1 is a busy day, 0 only the defects' drills.
-    #[arg(long, default_value_t = 1.0)]
-    intensity: f64,
-    /// Write the history (JSON Lines) to this file.
-    #[arg(long, value_name = "FILE")]
-    history: Option<PathBuf>,
-    /// Print one JSON object instead of the summary.
-    #[arg(long)]
-    json: bool,
+    Proxy(commands::proxy::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -214,14 +176,11 @@ pub fn main() -> ExitCode {
         Command::Run(args) => return exit_status(commands::run::run(args)),
         Command::Explore(args) => return exit_status(commands::explore::run(&args)),
         Command::Check(args) => return exit_status(commands::check::run(&args)),
-        Command::Serve(args) => crate::serve::serve(&args),
+        Command::Serve(args) => return exit_status(commands::serve::run(&args)),
         Command::Steps(args) => return exit_status(commands::steps::run(&args)),
-        Command::Defects(args) => {
-            print!("{}", if args.json { crate::defects::json() } else { crate::defects::table() });
-            Ok(())
-        }
-        Command::Proxy(args) => crate::proxy::run(&args),
-        Command::Sim(args) => return exit_status(sim(&args).map(Verdict::of)),
+        Command::Defects(args) => return exit_status(commands::defects::run(&args)),
+        Command::Proxy(args) => return exit_status(commands::proxy::run(&args)),
+        Command::Sim(args) => return exit_status(commands::sim::run(&args)),
     };
     exit_status(outcome.map(|()| Verdict::Holds))
 }
@@ -237,38 +196,6 @@ fn exit_status(outcome: Outcome) -> ExitCode {
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
-}
-
-/// Runs `readerlab sim`; `Ok(false)` when an invariant broke.
-fn sim(args: &SimArgs) -> anyhow::Result<bool> {
-    let readers = if args.readers.is_empty() {
-        vec![ReaderModel::M2]
-    } else {
-        args.readers.iter().map(|id| parse_model(id)).collect::<anyhow::Result<_>>()?
-    };
-    let defects =
-        args.defects.iter().map(|name| name.parse::<Defect>()).collect::<Result<Vec<_>, _>>()?;
-    anyhow::ensure!(
-        args.intensity.is_finite() && args.intensity >= 0.0,
-        "--intensity must be a number of at least 0, not {}",
-        args.intensity
-    );
-    let request = crate::simulate::SimRequest {
-        hours: args.hours,
-        payments: args.payments,
-        seed: args.seed,
-        readers,
-        defects,
-        intensity: args.intensity,
-        history: args.history.clone(),
-    };
-    let outcome = crate::simulate::run(&request)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&outcome)?);
-    } else {
-        print!("{}", crate::simulate::summary(&outcome));
-    }
-    Ok(outcome.holds)
 }
 
 fn bench_serve(args: &ServeBenchArgs) -> anyhow::Result<()> {

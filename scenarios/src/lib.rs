@@ -12,15 +12,11 @@ pub mod bench_ble;
 pub mod check;
 pub mod cli;
 pub mod commands;
-pub mod defects;
 pub mod explore;
-pub mod proxy;
 pub mod readers;
 pub mod rig;
 pub mod run;
 #[cfg(feature = "btleplug")]
 pub mod scan;
-pub mod serve;
 pub mod serve_bench;
-pub mod simulate;
 pub mod steps;

@@ -10,8 +10,12 @@
 //! pass a CI job on nothing.
 
 pub mod check;
+pub mod defects;
 pub mod explore;
+pub mod proxy;
 pub mod run;
+pub mod serve;
+pub mod sim;
 pub mod steps;
 
 use anyhow::Context;
