@@ -8,10 +8,8 @@
 //! (exit 2), so a CI job calling them fails loudly instead of passing on
 //! nothing.
 
-use crate::commands::{self, Outcome, Verdict, parse_model};
-use anyhow::Context;
+use crate::commands::{self, Outcome, Verdict};
 use clap::{Parser, Subcommand};
-use readerlab_emulator::fixtures::ReaderCatalog;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -41,7 +39,7 @@ enum Command {
     /// Serve the emulated rig on real sockets: the backend's Stripe-compatible API and the control API.
     Serve(commands::serve::Args),
     /// List the reader models and their capabilities.
-    Readers(ReadersArgs),
+    Readers(commands::readers::Args),
     /// Print the step vocabulary, with an example each.
     Steps(commands::steps::Args),
     /// List the defect profiles, the incident each models and the invariant it breaks.
@@ -131,44 +129,11 @@ struct ServeBenchArgs {
     timeout: u64,
 }
 
-#[derive(Debug, clap::Args)]
-struct ReadersArgs {
-    /// Show one model in full (m2, wisepad3, chipper2x, s700, wisepos_e).
-    model: Option<String>,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Read the profiles from this directory (one <model>.toml per model)
-    /// instead of the bundled ones.
-    #[arg(long, value_name = "DIR")]
-    profiles: Option<PathBuf>,
-    /// Instead: scan for Bluetooth readers in range (physical or emulated)
-    /// and read each one's Device Information and battery (needs a build
-    /// with `--features btleplug` and a BlueZ stack).
-    #[cfg(feature = "btleplug")]
-    #[arg(long, conflicts_with_all = ["model", "profiles"])]
-    scan: bool,
-    /// With --scan: the adapter to scan from (`hci1`; default: the first).
-    #[cfg(feature = "btleplug")]
-    #[arg(long, value_name = "NAME", requires = "scan")]
-    adapter: Option<String>,
-    /// With --scan: how long to scan.
-    #[cfg(feature = "btleplug")]
-    #[arg(long, default_value_t = 5.0, value_name = "S", requires = "scan")]
-    seconds: f64,
-    /// With --scan: every BLE device, not only those advertising the reader service.
-    #[cfg(feature = "btleplug")]
-    #[arg(long, requires = "scan")]
-    all: bool,
-}
-
 /// Parses the command line, runs the command and maps failures to exit codes.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        #[cfg(feature = "btleplug")]
-        Command::Readers(args) if args.scan => scan_readers(&args),
-        Command::Readers(args) => readers(&args),
+        Command::Readers(args) => return exit_status(commands::readers::run(&args)),
         Command::Bench(BenchArgs { what: BenchCommand::Store(args) }) => bench_store(&args),
         Command::Bench(BenchArgs { what: BenchCommand::Serve(args) }) => bench_serve(&args),
         #[cfg(all(feature = "bluez", feature = "btleplug"))]
@@ -240,46 +205,5 @@ fn bench_ble(args: &BleBenchArgs) -> anyhow::Result<()> {
     } else {
         print!("{}", crate::bench_ble::table(&bench));
     }
-    Ok(())
-}
-
-/// `readers --scan`.
-#[cfg(feature = "btleplug")]
-fn scan_readers(args: &ReadersArgs) -> anyhow::Result<()> {
-    let seen = crate::scan::scan(args.adapter.as_deref(), args.seconds, args.all)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&seen)?);
-    } else {
-        print!("{}", crate::scan::table(&seen));
-    }
-    Ok(())
-}
-
-fn readers(args: &ReadersArgs) -> anyhow::Result<()> {
-    let catalog = match &args.profiles {
-        Some(dir) => ReaderCatalog::load_dir(dir)
-            .with_context(|| format!("loading reader profiles from {}", dir.display()))?,
-        None => ReaderCatalog::builtin().clone(),
-    };
-    let out = match &args.model {
-        Some(id) => {
-            let model = parse_model(id)?;
-            let profile = catalog.get(model);
-            if args.json {
-                crate::readers::json(std::slice::from_ref(profile))
-            } else {
-                crate::readers::details(profile)
-            }
-        }
-        None => {
-            let profiles: Vec<_> = catalog.iter().cloned().collect();
-            if args.json {
-                crate::readers::json(&profiles)
-            } else {
-                crate::readers::table(&profiles)
-            }
-        }
-    };
-    print!("{out}");
     Ok(())
 }

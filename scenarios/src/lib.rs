@@ -13,10 +13,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod explore;
-pub mod readers;
 pub mod rig;
 pub mod run;
-#[cfg(feature = "btleplug")]
-pub mod scan;
 pub mod serve_bench;
 pub mod steps;

@@ -13,6 +13,7 @@ pub mod check;
 pub mod defects;
 pub mod explore;
 pub mod proxy;
+pub mod readers;
 pub mod run;
 pub mod serve;
 pub mod sim;
