@@ -14,6 +14,7 @@
 //! It measures; it does not judge: no thresholds here, and no timed
 //! assertions in tests.
 
+use crate::commands::{Outcome, Verdict};
 use anyhow::{Context, bail};
 use readerlab_emulator::core::Millis;
 use readerlab_emulator::core::backend::BackendConfig;
@@ -28,6 +29,48 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// The flags of `readerlab bench serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Smart readers in the rig (S700 and WisePOS E, alternating).
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    readers: usize,
+    /// Stored payments in all, spread evenly over the readers.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    payments: usize,
+    /// Where the readers' stores live: the simulator's in-memory disks, or
+    /// real files (every forwarded mark is then an fdatasync).
+    #[arg(long, value_enum, default_value = "simulated")]
+    disk: BenchDisk,
+    /// With `--disk files`: this directory instead of a fresh temporary one.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Give up when forwarding takes longer than this many seconds.
+    #[arg(long, default_value_t = 600, value_name = "S")]
+    timeout: u64,
+}
+
+/// Runs `bench serve` and prints what it measured.
+pub fn run(args: &Args) -> Outcome {
+    let spec = ServeBenchSpec {
+        readers: args.readers,
+        payments: args.payments,
+        disk: args.disk,
+        dir: args.dir.clone(),
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let bench = serve(&spec)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&bench)?);
+    } else {
+        print!("{}", table(&bench));
+    }
+    Ok(Verdict::Holds)
+}
 
 /// Where the readers' stores live during the bench.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -134,10 +177,10 @@ pub fn serve(spec: &ServeBenchSpec) -> anyhow::Result<ServeBench> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    runtime.block_on(run(spec))
+    runtime.block_on(bench(spec))
 }
 
-async fn run(spec: &ServeBenchSpec) -> anyhow::Result<ServeBench> {
+async fn bench(spec: &ServeBenchSpec) -> anyhow::Result<ServeBench> {
     let temp;
     let data_dir = match (spec.disk, &spec.dir) {
         (BenchDisk::Simulated, _) => None,

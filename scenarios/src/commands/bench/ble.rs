@@ -14,6 +14,7 @@
 //! Built only with `--features bluez,btleplug`; CI runs it on bluezoo
 //! (ci/ble.sh). Like `bench store`, it measures and never judges.
 
+use crate::commands::{Outcome, Verdict};
 use anyhow::Context;
 use readerlab_emulator::hw::{bluez, central};
 use readerlab_emulator::serve::ble::{
@@ -25,6 +26,43 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+
+/// The flags of `readerlab bench ble`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Round trips timed (after 10 untimed ones).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    round_trips: usize,
+    /// Values in the notification burst and in the write run.
+    #[arg(long, default_value_t = 2_000, value_name = "N")]
+    burst: usize,
+    /// Address of the adapter that serves the emulated reader.
+    #[arg(long, default_value = "00:00:00:00:00:01", value_name = "ADDR")]
+    peripheral: String,
+    /// Address of the adapter the central connects from.
+    #[arg(long, default_value = "00:00:00:00:00:02", value_name = "ADDR")]
+    central: String,
+}
+
+/// Runs `bench ble` and prints what it measured.
+pub fn run(args: &Args) -> Outcome {
+    let options = BleBenchOptions {
+        peripheral_address: args.peripheral.clone(),
+        central_address: args.central.clone(),
+        round_trips: args.round_trips,
+        burst: args.burst,
+    };
+    let bench = ble(&options)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&bench)?);
+    } else {
+        print!("{}", table(&bench));
+    }
+    Ok(Verdict::Holds)
+}
 
 /// What to measure and where.
 #[derive(Clone, Debug)]
@@ -148,10 +186,10 @@ pub fn ble(options: &BleBenchOptions) -> anyhow::Result<BleBench> {
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
-    runtime.block_on(run(options))
+    runtime.block_on(measure(options))
 }
 
-async fn run(options: &BleBenchOptions) -> anyhow::Result<BleBench> {
+async fn measure(options: &BleBenchOptions) -> anyhow::Result<BleBench> {
     let peripheral_name = bluez::adapter_with_address(&options.peripheral_address).await?;
     let central_name = bluez::adapter_with_address(&options.central_address).await?;
     let serial = "STRM2-BENCH";
