@@ -2,7 +2,7 @@
 //! sheet, or as JSON. The formatting ([`table`], [`details`], [`json`]) is
 //! pure over profiles; [`run`] loads the catalogue and prints. With
 //! `--scan` (feature `btleplug` only) it lists the Bluetooth readers in
-//! range instead ([`scan`]).
+//! range instead (its `scan` module).
 
 use super::{Outcome, Verdict, parse_model};
 use anyhow::Context;
