@@ -1,24 +1,23 @@
-//! The command line: every command of docs/design.md §6, parsed with clap.
+//! The command line: the commands of docs/design.md §6 that are built,
+//! parsed with clap. Each command lives in [`crate::commands`]; this file
+//! only names them and turns their [`Outcome`] into the exit status.
 //!
-//! Commands that are not built yet are still listed, so `--help` shows the
-//! whole interface, but they say so and exit with [`EXIT_NOT_BUILT`]: a
-//! harness that pretended to run would let a CI job pass on nothing.
+//! What is not built is not listed: no stub answers for a command that does
+//! not exist yet (`replay`) or for one this build leaves out (`bench ble`
+//! without the features `bluez` and `btleplug`, `readers --scan` without
+//! `btleplug`). Clap refuses them as it refuses any unknown command or flag
+//! (exit 2), so a CI job calling them fails loudly instead of passing on
+//! nothing.
 
-use anyhow::Context;
+use crate::commands::{self, Outcome, Verdict};
 use clap::{Parser, Subcommand};
-use readerlab_emulator::core::Defect;
-use readerlab_emulator::core::ReaderModel;
-use readerlab_emulator::fixtures::ReaderCatalog;
-use readerlab_emulator::history::read_history;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Exit status of a command that has not been built yet (sysexits' EX_UNAVAILABLE).
-pub const EXIT_NOT_BUILT: u8 = 69;
 /// Exit status for bad input: a broken fixture, an unknown model, bad flags,
 /// a history that cannot be read.
 pub const EXIT_BAD_INPUT: u8 = 2;
-/// Exit status of `check` when the history breaks an invariant.
+/// Exit status of [`Verdict::Broken`]: a scenario failed (`run`), an
+/// invariant broke (`check`, `sim`), a counterexample was found (`explore`).
 pub const EXIT_VIOLATED: u8 = 1;
 
 /// Emulator and test harness for card readers that take payments offline
@@ -33,570 +32,54 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run Gherkin features against a target (default: the bundled features on the simulator).
-    Run(RunArgs),
+    Run(commands::run::Args),
     /// Explore random rigs and fault schedules on the simulator; shrink what fails and write it as a .feature.
-    Explore(ExploreArgs),
-    /// Replay a recorded history (.jsonl) or a .feature deterministically. [not built yet]
-    Replay(NotBuilt),
+    Explore(commands::explore::Args),
     /// Run the invariant checker over a recorded history (JSON Lines).
-    Check(CheckArgs),
+    Check(commands::check::Args),
     /// Serve the emulated rig on real sockets: the backend's Stripe-compatible API and the control API.
-    Serve(crate::serve::ServeArgs),
+    Serve(commands::serve::Args),
     /// List the reader models and their capabilities.
-    Readers(ReadersArgs),
+    Readers(commands::readers::Args),
     /// Print the step vocabulary, with an example each.
-    Steps(StepsArgs),
+    Steps(commands::steps::Args),
     /// List the defect profiles, the incident each models and the invariant it breaks.
-    Defects(DefectsArgs),
+    Defects(commands::defects::Args),
     /// One long random run on the simulator, judged by the checker.
-    Sim(SimArgs),
+    Sim(commands::sim::Args),
     /// Measure parts of the rig on this machine.
-    Bench(BenchArgs),
+    Bench(commands::bench::Args),
     /// Serve a Toxiproxy-compatible fault proxy for real TCP links (docs/proxy.md).
-    Proxy(crate::proxy::ProxyArgs),
+    Proxy(commands::proxy::Args),
 }
 
-#[derive(Debug, clap::Args)]
-struct RunArgs {
-    /// Feature files or directories; FILE:LINE runs the scenario (or the
-    /// example row) on that line. None: the bundled features.
-    paths: Vec<String>,
-    /// Only scenarios whose tags match this expression (`@incident and not @slow`).
-    #[arg(long, value_name = "EXPR")]
-    tags: Option<String>,
-    /// Who plays the rig: `sim` (in process) or `served` (a readerlab serve per scenario, through its sockets).
-    #[arg(long, default_value = "sim", value_name = "TARGET")]
-    target: String,
-    /// The seed of every scenario; the same seed gives the same histories.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// With `--target served`: carry the POS's link to each Bluetooth
-    /// reader over a real carrier (`tcp`: BLE-over-TCP on loopback).
-    #[arg(long, value_name = "CARRIER")]
-    ble: Option<readerlab_emulator::serve::ble_bridge::BleCarrier>,
-    /// Write JUnit XML here (one test case per scenario).
-    #[arg(long, value_name = "FILE")]
-    junit: Option<PathBuf>,
-    /// Switch a defect profile on (repeatable); see `readerlab defects`.
-    #[arg(long = "defect", value_name = "NAME")]
-    defects: Vec<String>,
-    /// Write each scenario's history (JSON Lines) into this directory.
-    #[arg(long, value_name = "DIR")]
-    history_dir: Option<PathBuf>,
-    /// Try a failed scenario again up to N times (only its last try is reported).
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    retries: usize,
-    /// Print one JSON object (counts, every scenario) instead of the summary.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-struct ExploreArgs {
-    /// Run this many generated cases.
-    #[arg(long, value_name = "N", conflicts_with = "time")]
-    cases: Option<u64>,
-    /// Explore for this many seconds (the default: 30).
-    #[arg(long, value_name = "SECS")]
-    time: Option<f64>,
-    /// The seed cases are drawn from; the same seed draws the same cases.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Explore rigs of this one model (m2, wisepad3, chipper2x, s700, wisepos_e).
-    #[arg(long, value_name = "MODEL")]
-    reader: Option<String>,
-    /// Switch a defect profile on (repeatable); see `readerlab defects`.
-    #[arg(long = "defect", value_name = "NAME")]
-    defects: Vec<String>,
-    /// Write counterexamples here, and keep found cases in DIR/cases to re-run first.
-    #[arg(long, value_name = "DIR", default_value = "readerlab-explore")]
-    out: PathBuf,
-    /// Print one JSON object instead of the summary.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-struct StepsArgs {
-    /// Print JSON instead of text.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-struct DefectsArgs {
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-struct SimArgs {
-    /// Virtual hours of customers and faults.
-    #[arg(long, default_value_t = 24)]
-    hours: u64,
-    /// Customers at the counter over those hours.
-    #[arg(long, default_value_t = 1_000)]
-    payments: u32,
-    /// The seed every random choice comes from.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// A reader of the rig (m2, wisepad3, chipper2x, s700, wisepos_e);
-    /// repeat for more (at most one mobile reader). Default: m2.
-    #[arg(long = "reader", value_name = "MODEL")]
-    readers: Vec<String>,
-    /// Switch on a defect profile (`readerlab defects` lists them); repeatable.
-    #[arg(long = "defect", value_name = "NAME")]
-    defects: Vec<String>,
-    /// Fault intensity: 1 is a busy day, 0 only the defects' drills.
-    #[arg(long, default_value_t = 1.0)]
-    intensity: f64,
-    /// Write the history (JSON Lines) to this file.
-    #[arg(long, value_name = "FILE")]
-    history: Option<PathBuf>,
-    /// Print one JSON object instead of the summary.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-struct BenchArgs {
-    #[command(subcommand)]
-    what: BenchCommand,
-}
-
-#[derive(Debug, Subcommand)]
-enum BenchCommand {
-    /// Stored payments per second on real files (raw append+fdatasync, then
-    /// the store with group commit at 1, 8 and 64 collectors).
-    Store(StoreBenchArgs),
-    /// Stored payments forwarded per second through `readerlab serve`'s HTTP
-    /// backend by many smart readers, and memory per idle reader.
-    Serve(ServeBenchArgs),
-    /// BLE over BlueZ: write→notify round trips, notifications and writes
-    /// per second between two adapters (needs `--features bluez,btleplug`
-    /// and a BlueZ stack; ci/ble.sh runs it on bluezoo).
-    Ble(BleBenchArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct BleBenchArgs {
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Round trips timed (after 10 untimed ones).
-    #[arg(long, default_value_t = 200, value_name = "N")]
-    round_trips: usize,
-    /// Values in the notification burst and in the write run.
-    #[arg(long, default_value_t = 2_000, value_name = "N")]
-    burst: usize,
-    /// Address of the adapter that serves the emulated reader.
-    #[arg(long, default_value = "00:00:00:00:00:01", value_name = "ADDR")]
-    peripheral: String,
-    /// Address of the adapter the central connects from.
-    #[arg(long, default_value = "00:00:00:00:00:02", value_name = "ADDR")]
-    central: String,
-}
-
-#[derive(Debug, clap::Args)]
-struct StoreBenchArgs {
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Seconds per measurement (five measurements in all).
-    #[arg(long, default_value_t = 2.0, value_name = "S")]
-    seconds: f64,
-    /// Work in this directory instead of a fresh temporary one.
-    #[arg(long, value_name = "DIR")]
-    dir: Option<PathBuf>,
-}
-
-#[derive(Debug, clap::Args)]
-struct ServeBenchArgs {
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Smart readers in the rig (S700 and WisePOS E, alternating).
-    #[arg(long, default_value_t = 1_000, value_name = "N")]
-    readers: usize,
-    /// Stored payments in all, spread evenly over the readers.
-    #[arg(long, default_value_t = 100_000, value_name = "N")]
-    payments: usize,
-    /// Where the readers' stores live: the simulator's in-memory disks, or
-    /// real files (every forwarded mark is then an fdatasync).
-    #[arg(long, value_enum, default_value = "simulated")]
-    disk: crate::serve_bench::BenchDisk,
-    /// With `--disk files`: this directory instead of a fresh temporary one.
-    #[arg(long, value_name = "DIR")]
-    dir: Option<PathBuf>,
-    /// Give up when forwarding takes longer than this many seconds.
-    #[arg(long, default_value_t = 600, value_name = "S")]
-    timeout: u64,
-}
-
-/// Arguments of a command that is not built yet: accepted as they come, so
-/// the answer is always "not built", never a flag error.
-#[derive(Debug, clap::Args)]
-struct NotBuilt {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
-}
-
-#[derive(Debug, clap::Args)]
-struct CheckArgs {
-    /// The history to judge: one event per line, as `docs/history.md` describes.
-    history: PathBuf,
-    /// Print the report as one JSON object instead of text.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-struct ReadersArgs {
-    /// Show one model in full (m2, wisepad3, chipper2x, s700, wisepos_e).
-    model: Option<String>,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Read the profiles from this directory (one <model>.toml per model)
-    /// instead of the bundled ones.
-    #[arg(long, value_name = "DIR")]
-    profiles: Option<PathBuf>,
-    /// Instead: scan for Bluetooth readers in range (physical or emulated)
-    /// and read each one's Device Information and battery (needs a build
-    /// with `--features btleplug` and a BlueZ stack).
-    #[arg(long, conflicts_with_all = ["model", "profiles"])]
-    scan: bool,
-    /// With --scan: the adapter to scan from (`hci1`; default: the first).
-    #[arg(long, value_name = "NAME", requires = "scan")]
-    adapter: Option<String>,
-    /// With --scan: how long to scan.
-    #[arg(long, default_value_t = 5.0, value_name = "S", requires = "scan")]
-    seconds: f64,
-    /// With --scan: every BLE device, not only those advertising the reader service.
-    #[arg(long, requires = "scan")]
-    all: bool,
-}
-
-/// Which issue brings each command that is not built yet.
-fn not_built(command: &str) -> ExitCode {
-    let arrives = match command {
-        "replay" => {
-            "later (a written .feature replays with `readerlab run FILE`; a history is \
-             judged again with `readerlab check FILE`)"
-        }
-        _ => "later",
-    };
-    eprintln!("readerlab {command}: not built yet; it arrives {arrives}. Nothing was run.");
-    ExitCode::from(EXIT_NOT_BUILT)
-}
-
-/// Parses the command line, runs the command and maps failures to exit codes.
+/// Parses the command line, runs the command and maps its outcome to the
+/// exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let outcome = match cli.command {
-        Command::Readers(args) if args.scan => match scan_readers(&args) {
-            Some(outcome) => outcome,
-            None => {
-                eprintln!(
-                    "readerlab readers --scan: this readerlab was built without Bluetooth; build \
-                     it with `--features btleplug` (and a BlueZ stack). Nothing was scanned."
-                );
-                return ExitCode::from(EXIT_NOT_BUILT);
-            }
-        },
-        Command::Readers(args) => readers(&args),
-        Command::Bench(BenchArgs { what: BenchCommand::Store(args) }) => bench_store(&args),
-        Command::Bench(BenchArgs { what: BenchCommand::Serve(args) }) => bench_serve(&args),
-        Command::Bench(BenchArgs { what: BenchCommand::Ble(args) }) => match bench_ble(&args) {
-            Some(outcome) => outcome,
-            None => {
-                eprintln!(
-                    "readerlab bench ble: this readerlab was built without Bluetooth; build it \
-                     with `--features bluez,btleplug` (cargo run --release -p readerlab \
-                     --features bluez,btleplug -- bench ble). Nothing was run."
-                );
-                return ExitCode::from(EXIT_NOT_BUILT);
-            }
-        },
-        Command::Run(args) => match run(args) {
-            Ok(true) => return ExitCode::SUCCESS,
-            Ok(false) => return ExitCode::from(EXIT_VIOLATED),
-            Err(error) => Err(error),
-        },
-        Command::Explore(args) => match explore(&args) {
-            Ok(true) => return ExitCode::SUCCESS,
-            Ok(false) => return ExitCode::from(EXIT_VIOLATED),
-            Err(error) => Err(error),
-        },
-        Command::Replay(_) => return not_built("replay"),
-        Command::Check(args) => match check(&args) {
-            Ok(true) => return ExitCode::SUCCESS,
-            Ok(false) => return ExitCode::from(EXIT_VIOLATED),
-            Err(error) => Err(error),
-        },
-        Command::Serve(args) => crate::serve::serve(&args),
-        Command::Steps(args) => {
-            print!(
-                "{}",
-                if args.json {
-                    crate::steps::vocabulary::json()
-                } else {
-                    crate::steps::vocabulary::text()
-                }
-            );
-            Ok(())
-        }
-        Command::Defects(args) => {
-            print!("{}", if args.json { crate::defects::json() } else { crate::defects::table() });
-            Ok(())
-        }
-        Command::Proxy(args) => crate::proxy::run(&args),
-        Command::Sim(args) => match sim(&args) {
-            Ok(true) => return ExitCode::SUCCESS,
-            Ok(false) => return ExitCode::from(EXIT_VIOLATED),
-            Err(error) => Err(error),
-        },
+    let outcome = match Cli::parse().command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Explore(args) => commands::explore::run(&args),
+        Command::Check(args) => commands::check::run(&args),
+        Command::Serve(args) => commands::serve::run(&args),
+        Command::Readers(args) => commands::readers::run(&args),
+        Command::Steps(args) => commands::steps::run(&args),
+        Command::Defects(args) => commands::defects::run(&args),
+        Command::Sim(args) => commands::sim::run(&args),
+        Command::Bench(args) => commands::bench::run(&args),
+        Command::Proxy(args) => commands::proxy::run(&args),
     };
+    exit_status(outcome)
+}
+
+/// The exit status of an outcome: 0 holds, 1 broken, 2 bad input (said on
+/// stderr as `readerlab: ` and the error with its causes).
+fn exit_status(outcome: Outcome) -> ExitCode {
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Verdict::Holds) => ExitCode::SUCCESS,
+        Ok(Verdict::Broken) => ExitCode::from(EXIT_VIOLATED),
         Err(error) => {
             eprintln!("readerlab: {error:#}");
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
-}
-
-/// Judges a history file; `Ok(false)` when an invariant broke. The report
-/// goes to stdout either way, so a CI log shows what held as well.
-fn check(args: &CheckArgs) -> anyhow::Result<bool> {
-    let path = &args.history;
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open history {}", path.display()))?;
-    let history = read_history(std::io::BufReader::new(file))
-        .with_context(|| format!("cannot read history {}", path.display()))?;
-    let report = crate::check::check(&history);
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else if report.holds() {
-        println!("{}", report.summary());
-    } else {
-        print!("{report}");
-    }
-    Ok(report.holds())
-}
-
-/// Runs `readerlab run`; `Ok(false)` when a scenario failed. Problems with
-/// the features themselves (each naming file and line) are bad input.
-fn run(args: RunArgs) -> anyhow::Result<bool> {
-    let defects =
-        args.defects.iter().map(|name| name.parse::<Defect>()).collect::<Result<Vec<_>, _>>()?;
-    let target: std::sync::Arc<dyn crate::rig::Target> = match args.target.as_str() {
-        "sim" => std::sync::Arc::new(crate::rig::SimTarget),
-        "served" => std::sync::Arc::new(crate::rig::ServedTarget { ble: args.ble }),
-        other => anyhow::bail!("unknown target `{other}` (known: sim, served)"),
-    };
-    let options = crate::run::RunOptions {
-        paths: args.paths,
-        tags: args.tags,
-        seed: args.seed,
-        defects: readerlab_emulator::core::Defects::of(defects),
-        target,
-        retries: args.retries,
-        progress: !args.json,
-        history_dir: args.history_dir,
-    };
-    let report = match crate::run::run(options) {
-        Ok(report) => report,
-        Err(problems) => {
-            for problem in &problems {
-                eprintln!("{problem}");
-            }
-            let noun = if problems.len() == 1 { "problem" } else { "problems" };
-            anyhow::bail!("{} {noun} with the features; nothing was run", problems.len());
-        }
-    };
-    if let Some(path) = &args.junit {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("cannot write JUnit to {}", path.display()))?;
-        crate::report::write_junit(&report, std::io::BufWriter::new(file))
-            .with_context(|| format!("cannot write JUnit to {}", path.display()))?;
-    }
-    if args.json {
-        println!("{}", serde_json::to_string(&crate::report::json(&report))?);
-    } else {
-        print!("{}", crate::report::summary(&report));
-    }
-    Ok(report.passed())
-}
-
-/// Runs `readerlab explore`; `Ok(false)` when a counterexample was found.
-fn explore(args: &ExploreArgs) -> anyhow::Result<bool> {
-    let defects =
-        args.defects.iter().map(|name| name.parse::<Defect>()).collect::<Result<Vec<_>, _>>()?;
-    let budget = match (args.cases, args.time) {
-        (Some(cases), _) => crate::explore::Budget::Cases(cases),
-        (None, Some(seconds)) => {
-            anyhow::ensure!(
-                seconds.is_finite() && seconds > 0.0,
-                "--time must be a number of seconds above 0, not {seconds}"
-            );
-            crate::explore::Budget::Time(std::time::Duration::from_secs_f64(seconds))
-        }
-        (None, None) => crate::explore::Budget::Time(std::time::Duration::from_secs(30)),
-    };
-    let options = crate::explore::ExploreOptions {
-        budget,
-        seed: args.seed,
-        reader: args.reader.as_deref().map(parse_model).transpose()?,
-        defects: readerlab_emulator::core::Defects::of(defects),
-        out: args.out.clone(),
-        progress: !args.json,
-    };
-    let report = crate::explore::explore(options).map_err(|e| anyhow::anyhow!(e))?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report.json())?);
-    } else {
-        print!("{}", report.text());
-    }
-    Ok(report.found.is_none())
-}
-
-/// Runs `readerlab sim`; `Ok(false)` when an invariant broke.
-fn sim(args: &SimArgs) -> anyhow::Result<bool> {
-    let readers = if args.readers.is_empty() {
-        vec![ReaderModel::M2]
-    } else {
-        args.readers.iter().map(|id| parse_model(id)).collect::<anyhow::Result<_>>()?
-    };
-    let defects =
-        args.defects.iter().map(|name| name.parse::<Defect>()).collect::<Result<Vec<_>, _>>()?;
-    anyhow::ensure!(
-        args.intensity.is_finite() && args.intensity >= 0.0,
-        "--intensity must be a number of at least 0, not {}",
-        args.intensity
-    );
-    let request = crate::simulate::SimRequest {
-        hours: args.hours,
-        payments: args.payments,
-        seed: args.seed,
-        readers,
-        defects,
-        intensity: args.intensity,
-        history: args.history.clone(),
-    };
-    let outcome = crate::simulate::run(&request)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&outcome)?);
-    } else {
-        print!("{}", crate::simulate::summary(&outcome));
-    }
-    Ok(outcome.holds)
-}
-
-fn parse_model(id: &str) -> anyhow::Result<ReaderModel> {
-    ReaderModel::from_id(id).with_context(|| {
-        let known: Vec<&str> = ReaderModel::ALL.iter().map(|m| m.id()).collect();
-        format!("unknown reader model `{id}`; known models: {}", known.join(", "))
-    })
-}
-
-fn bench_serve(args: &ServeBenchArgs) -> anyhow::Result<()> {
-    let spec = crate::serve_bench::ServeBenchSpec {
-        readers: args.readers,
-        payments: args.payments,
-        disk: args.disk,
-        dir: args.dir.clone(),
-        timeout: std::time::Duration::from_secs(args.timeout),
-    };
-    let bench = crate::serve_bench::serve(&spec)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&bench)?);
-    } else {
-        print!("{}", crate::serve_bench::table(&bench));
-    }
-    Ok(())
-}
-
-fn bench_store(args: &StoreBenchArgs) -> anyhow::Result<()> {
-    let bench = crate::bench::store(args.seconds, args.dir.as_deref())?;
-    if args.json {
-        println!("{}", serde_json::to_string(&bench)?);
-    } else {
-        print!("{}", crate::bench::table(&bench));
-    }
-    Ok(())
-}
-
-/// Runs `bench ble`; `None` when this binary was built without it.
-#[cfg(all(feature = "bluez", feature = "btleplug"))]
-fn bench_ble(args: &BleBenchArgs) -> Option<anyhow::Result<()>> {
-    let options = crate::bench_ble::BleBenchOptions {
-        peripheral_address: args.peripheral.clone(),
-        central_address: args.central.clone(),
-        round_trips: args.round_trips,
-        burst: args.burst,
-    };
-    Some(crate::bench_ble::ble(&options).and_then(|bench| {
-        if args.json {
-            println!("{}", serde_json::to_string(&bench)?);
-        } else {
-            print!("{}", crate::bench_ble::table(&bench));
-        }
-        Ok(())
-    }))
-}
-
-/// Runs `bench ble`; `None` when this binary was built without it.
-#[cfg(not(all(feature = "bluez", feature = "btleplug")))]
-fn bench_ble(_args: &BleBenchArgs) -> Option<anyhow::Result<()>> {
-    None
-}
-
-/// `readers --scan`; `None` when this binary was built without Bluetooth.
-#[cfg(feature = "btleplug")]
-fn scan_readers(args: &ReadersArgs) -> Option<anyhow::Result<()>> {
-    Some(crate::scan::scan(args.adapter.as_deref(), args.seconds, args.all).and_then(|seen| {
-        if args.json {
-            println!("{}", serde_json::to_string(&seen)?);
-        } else {
-            print!("{}", crate::scan::table(&seen));
-        }
-        Ok(())
-    }))
-}
-
-/// `readers --scan`; `None` when this binary was built without Bluetooth.
-#[cfg(not(feature = "btleplug"))]
-fn scan_readers(_args: &ReadersArgs) -> Option<anyhow::Result<()>> {
-    None
-}
-
-fn readers(args: &ReadersArgs) -> anyhow::Result<()> {
-    let catalog = match &args.profiles {
-        Some(dir) => ReaderCatalog::load_dir(dir)
-            .with_context(|| format!("loading reader profiles from {}", dir.display()))?,
-        None => ReaderCatalog::builtin().clone(),
-    };
-    let out = match &args.model {
-        Some(id) => {
-            let model = parse_model(id)?;
-            let profile = catalog.get(model);
-            if args.json {
-                crate::readers::json(std::slice::from_ref(profile))
-            } else {
-                crate::readers::details(profile)
-            }
-        }
-        None => {
-            let profiles: Vec<_> = catalog.iter().cloned().collect();
-            if args.json {
-                crate::readers::json(&profiles)
-            } else {
-                crate::readers::table(&profiles)
-            }
-        }
-    };
-    print!("{out}");
-    Ok(())
 }

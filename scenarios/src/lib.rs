@@ -1,26 +1,15 @@
-//! readerlab: the harness around the emulator: the Rig abstraction and its
-//! targets, the invariant checker, the cucumber step vocabulary and runner,
-//! reports, the command line (docs/design.md §3) and `readerlab proxy`, the
-//! Toxiproxy-compatible fault proxy as a server. Exploration and the
-//! served and lab targets come with later issues.
+//! readerlab: the harness around the emulator (docs/design.md §3): the Rig
+//! abstraction and its targets ([`rig`]), the invariant checker ([`check`]),
+//! the cucumber step vocabulary ([`steps`]) and runner with its reports
+//! ([`run`]), exploration ([`explore`]), and the command line ([`cli`]),
+//! whose every command lives in [`commands`].
 //!
 //! It depends on `readerlab-emulator`, never the other way round.
 
-pub mod bench;
-#[cfg(all(feature = "bluez", feature = "btleplug"))]
-pub mod bench_ble;
 pub mod check;
 pub mod cli;
-pub mod defects;
+pub mod commands;
 pub mod explore;
-pub mod proxy;
-pub mod readers;
-pub mod report;
 pub mod rig;
 pub mod run;
-#[cfg(feature = "btleplug")]
-pub mod scan;
-pub mod serve;
-pub mod serve_bench;
-pub mod simulate;
 pub mod steps;

@@ -7,7 +7,7 @@
 //! matching files, so nextest runs each feature file as its own test. Other
 //! libtest flags are accepted and ignored.
 
-use readerlab::report;
+use readerlab::run::report;
 use readerlab::run::{RunOptions, bundled, run};
 use std::process::ExitCode;
 

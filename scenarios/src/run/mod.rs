@@ -10,9 +10,10 @@
 //!    any invariant broke, whatever its own steps said.
 //! 3. [`collect::Collector`], a cucumber writer, keeps one result per
 //!    scenario (a retried scenario keeps its last try) and prints progress.
-//! 4. [`report`](crate::report) prints the summary and writes JUnit XML.
+//! 4. [`report`] prints the summary and writes JUnit XML.
 
 mod collect;
+pub mod report;
 pub mod source;
 
 pub use collect::{Outcome, ScenarioResult};

@@ -6,6 +6,7 @@
 //! assertions in tests: the machine is shared and noisy, so the raw baseline
 //! runs before and after the store runs and the ratio uses their mean.
 
+use crate::commands::{Outcome, Verdict};
 use anyhow::Context;
 use readerlab_emulator::core::EntryMode;
 use readerlab_emulator::core::Millis;
@@ -17,9 +18,34 @@ use readerlab_emulator::store::{FileKeychain, GroupCommit, Store, StoreConfig, r
 use serde::Serialize;
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// The flags of `readerlab bench store`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Seconds per measurement (five measurements in all).
+    #[arg(long, default_value_t = 2.0, value_name = "S")]
+    seconds: f64,
+    /// Work in this directory instead of a fresh temporary one.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+/// Runs `bench store` and prints what it measured.
+pub fn run(args: &Args) -> Outcome {
+    let bench = store(args.seconds, args.dir.as_deref())?;
+    if args.json {
+        println!("{}", serde_json::to_string(&bench)?);
+    } else {
+        print!("{}", table(&bench));
+    }
+    Ok(Verdict::Holds)
+}
 
 /// The collector counts measured.
 pub const COLLECTORS: [usize; 3] = [1, 8, 64];

@@ -1,7 +1,22 @@
 //! `readerlab defects`: the defect profiles, the incident each models and
 //! the invariant a run with it breaks.
 
+use super::{Outcome, Verdict};
 use readerlab_emulator::core::Defect;
+
+/// The flags of `readerlab defects`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Prints the defect profiles.
+pub fn run(args: &Args) -> Outcome {
+    print!("{}", if args.json { json() } else { table() });
+    Ok(Verdict::Holds)
+}
 
 /// The table, one defect per row.
 pub fn table() -> String {

@@ -8,6 +8,7 @@
 //! acknowledges only synced payments), so a later `serve` on the same
 //! directory forwards them.
 
+use super::{Outcome, Verdict};
 use anyhow::{Context, bail};
 use readerlab_emulator::core::offline::OfflineConfig;
 use readerlab_emulator::core::{Defect, Defects};
@@ -21,11 +22,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// The rig `serve` starts without `--rig`.
-pub const DEFAULT_RIG: &str = include_str!("../../fixtures/rigs/counter.toml");
+pub const DEFAULT_RIG: &str = include_str!("../../../fixtures/rigs/counter.toml");
 
 /// `readerlab serve`'s arguments.
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {
+pub struct Args {
     /// The rig to serve (TOML; see fixtures/rigs/counter.toml, the default).
     #[arg(long, value_name = "RIG.toml")]
     pub rig: Option<PathBuf>,
@@ -128,7 +129,7 @@ fn load_rig(path: Option<&Path>) -> anyhow::Result<RigSpec> {
 }
 
 /// Runs `readerlab serve` until Ctrl-C.
-pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+pub fn run(args: &Args) -> Outcome {
     let mut spec = load_rig(args.rig.as_deref())?;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create the data directory {}", args.data.display()))?;
@@ -170,11 +171,11 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             "stopped; {queued} stored payment(s) still waiting to be forwarded are kept in {}",
             args.data.display()
         );
-        anyhow::Ok(())
+        anyhow::Ok(Verdict::Holds)
     })
 }
 
-fn print_banner(args: &ServeArgs, server: &Server) -> anyhow::Result<()> {
+fn print_banner(args: &Args, server: &Server) -> anyhow::Result<()> {
     let addr = server.addr();
     let readers = server.rig().read(Sim::reader_views)?;
     println!(

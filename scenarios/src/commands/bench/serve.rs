@@ -14,6 +14,7 @@
 //! It measures; it does not judge: no thresholds here, and no timed
 //! assertions in tests.
 
+use crate::commands::{Outcome, Verdict};
 use anyhow::{Context, bail};
 use readerlab_emulator::core::Millis;
 use readerlab_emulator::core::backend::BackendConfig;
@@ -28,6 +29,49 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// The flags of `readerlab bench serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Smart readers in the rig (S700 and WisePOS E, alternating).
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    readers: usize,
+    /// Stored payments in all, spread evenly over the readers.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    payments: usize,
+    /// Where the readers' stores live: the simulator's in-memory disks, or
+    /// real files (every forwarded mark is then an fdatasync).
+    #[arg(long, value_enum, default_value = "simulated")]
+    disk: BenchDisk,
+    /// With `--disk files`: this directory instead of a fresh temporary one.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Give up when forwarding takes longer than this many seconds.
+    #[arg(long, default_value_t = 600, value_name = "S")]
+    timeout: u64,
+}
+
+/// Runs `bench serve` and prints what it measured.
+pub fn run(args: &Args) -> Outcome {
+    let spec = ServeBenchSpec {
+        readers: args.readers,
+        payments: args.payments,
+        disk: args.disk,
+        dir: args.dir.clone(),
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let bench = serve(&spec)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&bench)?);
+    } else {
+        print!("{}", table(&bench));
+    }
+    Ok(Verdict::Holds)
+}
 
 /// Where the readers' stores live during the bench.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -134,27 +178,81 @@ pub fn serve(spec: &ServeBenchSpec) -> anyhow::Result<ServeBench> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    runtime.block_on(run(spec))
+    runtime.block_on(bench(spec))
 }
 
-async fn run(spec: &ServeBenchSpec) -> anyhow::Result<ServeBench> {
-    let temp;
-    let data_dir = match (spec.disk, &spec.dir) {
-        (BenchDisk::Simulated, _) => None,
+/// Where the stores live: `None` for simulated disks, else the directory,
+/// with the temporary directory to keep alive when none was given.
+fn data_dir(spec: &ServeBenchSpec) -> anyhow::Result<(Option<PathBuf>, Option<TempDir>)> {
+    Ok(match (spec.disk, &spec.dir) {
+        (BenchDisk::Simulated, _) => (None, None),
         (BenchDisk::Files, Some(dir)) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            Some(dir.clone())
+            (Some(dir.clone()), None)
         }
         (BenchDisk::Files, None) => {
-            temp = tempfile::tempdir().context("creating a temporary directory")?;
-            Some(temp.path().to_owned())
+            let temp = tempfile::tempdir().context("creating a temporary directory")?;
+            (Some(temp.path().to_owned()), Some(temp))
         }
-    };
+    })
+}
+
+/// A rig of `readers` smart readers, S700 and WisePOS E alternating.
+fn smart_rig(readers: usize, data_dir: Option<PathBuf>) -> RigSpec {
     let mut rig = RigSpec::single(ReaderModel::S700, 1);
-    rig.readers = (0..spec.readers)
+    rig.readers = (0..readers)
         .map(|i| if i % 2 == 0 { ReaderModel::S700 } else { ReaderModel::WiseposE })
         .collect();
     rig.data_dir = data_dir;
+    rig
+}
+
+/// Fills the stores: `total` payments spread evenly over the readers.
+fn fill_stores(sim: &mut Sim, readers: usize, total: usize, account: &str) -> anyhow::Result<()> {
+    for index in 0..readers {
+        let share = total / readers + usize::from(index < total % readers);
+        let serial = sim.serial(index).unwrap_or_default().to_owned();
+        let payments = payments_for(&serial, share, account);
+        sim.preload_stored(Device::Reader(index), &payments)
+            .with_context(|| format!("storing payments on {serial}"))?;
+    }
+    Ok(())
+}
+
+/// What the rig holds after forwarding.
+struct Ledger {
+    /// History events recorded.
+    events: usize,
+    /// Distinct stored payments charged.
+    offline_ids: usize,
+    /// Charges tied to a stored payment.
+    charges: usize,
+    /// HTTP requests the backend answered so far.
+    requests: u64,
+}
+
+/// Reads the ledger: the offline charges, distinct and in all.
+fn ledger(sim: &Sim) -> Ledger {
+    let backend = sim.backend();
+    let offline: Vec<_> = backend
+        .charges()
+        .filter_map(|c| c.offline.as_ref())
+        .map(|o| o.offline_id.clone())
+        .collect();
+    let distinct: BTreeSet<_> = offline.iter().cloned().collect();
+    Ledger {
+        events: sim.events().len(),
+        offline_ids: distinct.len(),
+        charges: offline.len(),
+        requests: backend.requests_handled(),
+    }
+}
+
+/// Serves the rig, fills its stores, waits until every payment is forwarded
+/// and checks the ledger.
+async fn bench(spec: &ServeBenchSpec) -> anyhow::Result<ServeBench> {
+    let (data_dir, _temp) = data_dir(spec)?;
+    let rig = smart_rig(spec.readers, data_dir);
     let (rss_before, _) = memory_kib();
     eprintln!(
         "bench serve: starting {} smart readers ({:?} disks) on 127.0.0.1…",
@@ -177,16 +275,7 @@ async fn run(spec: &ServeBenchSpec) -> anyhow::Result<ServeBench> {
     let (readers, total) = (spec.readers, spec.payments);
     let preload = Instant::now();
     let requests_before = served.read(|sim| sim.backend().requests_handled())?;
-    served.with_sim(|sim| -> anyhow::Result<()> {
-        for index in 0..readers {
-            let share = total / readers + usize::from(index < total % readers);
-            let serial = sim.serial(index).unwrap_or_default().to_owned();
-            let payments = payments_for(&serial, share, &account);
-            sim.preload_stored(Device::Reader(index), &payments)
-                .with_context(|| format!("storing payments on {serial}"))?;
-        }
-        Ok(())
-    })??;
+    served.with_sim(|sim| fill_stores(sim, readers, total, &account))??;
     let preload_s = preload.elapsed().as_secs_f64();
 
     let start = Instant::now();
@@ -210,16 +299,7 @@ async fn run(spec: &ServeBenchSpec) -> anyhow::Result<ServeBench> {
     }
     let forward_s = start.elapsed().as_secs_f64();
     served.quiesce().await;
-    let (events, offline_ids, charges, requests_after) = served.read(|sim| {
-        let backend = sim.backend();
-        let offline: Vec<_> = backend
-            .charges()
-            .filter_map(|c| c.offline.as_ref())
-            .map(|o| o.offline_id.clone())
-            .collect();
-        let distinct: BTreeSet<_> = offline.iter().cloned().collect();
-        (sim.events().len(), distinct.len(), offline.len(), backend.requests_handled())
-    })?;
+    let Ledger { events, offline_ids, charges, requests: requests_after } = served.read(ledger)?;
     let (_, peak) = memory_kib();
     server.shutdown().await.context("shutting the server down")?;
     if charges != total || offline_ids != total {

@@ -3,6 +3,7 @@
 //! virtual against wall time) and, on failure, the seed and the one-line
 //! command that replays it.
 
+use super::{Outcome, Verdict, parse_defects, parse_model};
 use crate::check::{self, Report};
 use anyhow::Context;
 use readerlab_emulator::core::FaultKind;
@@ -13,6 +14,67 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// The flags of `readerlab sim`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Virtual hours of customers and faults.
+    #[arg(long, default_value_t = 24)]
+    hours: u64,
+    /// Customers at the counter over those hours.
+    #[arg(long, default_value_t = 1_000)]
+    payments: u32,
+    /// The seed every random choice comes from.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// A reader of the rig (m2, wisepad3, chipper2x, s700, wisepos_e);
+    /// repeat for more (at most one mobile reader). Default: m2.
+    #[arg(long = "reader", value_name = "MODEL")]
+    readers: Vec<String>,
+    /// Switch on a defect profile (`readerlab defects` lists them); repeatable.
+    #[arg(long = "defect", value_name = "NAME")]
+    defects: Vec<String>,
+    /// Fault intensity: 1 is a busy day, 0 only the defects' drills.
+    #[arg(long, default_value_t = 1.0)]
+    intensity: f64,
+    /// Write the history (JSON Lines) to this file.
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `readerlab sim`; [`Verdict::Broken`] when an invariant broke.
+pub fn run(args: &Args) -> Outcome {
+    let readers = if args.readers.is_empty() {
+        vec![ReaderModel::M2]
+    } else {
+        args.readers.iter().map(|id| parse_model(id)).collect::<anyhow::Result<_>>()?
+    };
+    let defects = parse_defects(&args.defects)?;
+    anyhow::ensure!(
+        args.intensity.is_finite() && args.intensity >= 0.0,
+        "--intensity must be a number of at least 0, not {}",
+        args.intensity
+    );
+    let request = SimRequest {
+        hours: args.hours,
+        payments: args.payments,
+        seed: args.seed,
+        readers,
+        defects,
+        intensity: args.intensity,
+        history: args.history.clone(),
+    };
+    let outcome = simulate(&request)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&outcome)?);
+    } else {
+        print!("{}", summary(&outcome));
+    }
+    Ok(Verdict::of(outcome.holds))
+}
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -61,7 +123,7 @@ pub struct SimOutcome {
 }
 
 /// Runs the simulation and the checker.
-pub fn run(request: &SimRequest) -> anyhow::Result<SimOutcome> {
+pub fn simulate(request: &SimRequest) -> anyhow::Result<SimOutcome> {
     let spec = RigSpec {
         readers: request.readers.clone(),
         defects: Defects::of(request.defects.iter().copied()),

@@ -14,6 +14,7 @@
 //! Built only with `--features bluez,btleplug`; CI runs it on bluezoo
 //! (ci/ble.sh). Like `bench store`, it measures and never judges.
 
+use crate::commands::{Outcome, Verdict};
 use anyhow::Context;
 use readerlab_emulator::ble::{CentralEvent, CentralOp, CentralPort, DeviceInfo, PeripheralEvent};
 use readerlab_emulator::hw::{bluez, central};
@@ -22,7 +23,45 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// The flags of `readerlab bench ble`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Round trips timed (after 10 untimed ones).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    round_trips: usize,
+    /// Values in the notification burst and in the write run.
+    #[arg(long, default_value_t = 2_000, value_name = "N")]
+    burst: usize,
+    /// Address of the adapter that serves the emulated reader.
+    #[arg(long, default_value = "00:00:00:00:00:01", value_name = "ADDR")]
+    peripheral: String,
+    /// Address of the adapter the central connects from.
+    #[arg(long, default_value = "00:00:00:00:00:02", value_name = "ADDR")]
+    central: String,
+}
+
+/// Runs `bench ble` and prints what it measured.
+pub fn run(args: &Args) -> Outcome {
+    let options = BleBenchOptions {
+        peripheral_address: args.peripheral.clone(),
+        central_address: args.central.clone(),
+        round_trips: args.round_trips,
+        burst: args.burst,
+    };
+    let bench = ble(&options)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&bench)?);
+    } else {
+        print!("{}", table(&bench));
+    }
+    Ok(Verdict::Holds)
+}
 
 /// What to measure and where.
 #[derive(Clone, Debug)]
@@ -146,150 +185,32 @@ pub fn ble(options: &BleBenchOptions) -> anyhow::Result<BleBench> {
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
-    runtime.block_on(run(options))
+    runtime.block_on(measure(options))
 }
 
-async fn run(options: &BleBenchOptions) -> anyhow::Result<BleBench> {
+async fn measure(options: &BleBenchOptions) -> anyhow::Result<BleBench> {
     let peripheral_name = bluez::adapter_with_address(&options.peripheral_address).await?;
     let central_name = bluez::adapter_with_address(&options.central_address).await?;
     let serial = "STRM2-BENCH";
-    let advertisement = gatt::Advertisement::of("m2", serial).context("m2 is a mobile model")?;
-    let info = DeviceInfo {
-        manufacturer: "readerlab".into(),
-        model: "m2".into(),
-        serial: serial.into(),
-        firmware: "bench".into(),
-    };
     eprintln!(
         "bench ble: reader {serial} on {peripheral_name} ({}), central on {central_name} ({})",
         options.peripheral_address, options.central_address
     );
-    let (served, ports) = bluez::advertise(Some(&peripheral_name), vec![(advertisement, info)])
-        .await
-        .context("serving the reader")?;
-    let mut port = ports.into_iter().next().context("one port per reader")?;
-
-    // The reader: echo writes back while `echo` is on; note the MTU.
-    let echo = Arc::new(AtomicBool::new(true));
-    let peripheral_mtu = Arc::new(AtomicU16::new(0));
-    let echoes = port.notify.clone();
-    let (echo_on, mtu_seen) = (echo.clone(), peripheral_mtu.clone());
-    let reader = tokio::spawn(async move {
-        while let Some(event) = port.events.recv().await {
-            match event {
-                PeripheralEvent::Connected { mtu } | PeripheralEvent::Mtu(mtu) => {
-                    mtu_seen.store(mtu, Ordering::SeqCst);
-                }
-                PeripheralEvent::Write(value) if echo_on.load(Ordering::SeqCst) => {
-                    if echoes.send(value).await.is_err() {
-                        break;
-                    }
-                }
-                PeripheralEvent::Write(_) | PeripheralEvent::Disconnected => {}
-            }
-        }
-    });
-    let notify = port.notify;
-
-    let start = Instant::now();
-    let found = central::find(
-        &central::Filter::named(serial),
-        Some(&central_name),
-        Duration::from_secs(30),
-    )
-    .await
-    .context("finding the reader")?;
-    let discover_ms = start.elapsed().as_secs_f64() * 1e3;
-    let start = Instant::now();
-    let mut central_port = central::connect(&found, Some(&central_name), Duration::from_secs(30))
-        .await
-        .context("connecting to the reader")?;
-    let connect_ms = start.elapsed().as_secs_f64() * 1e3;
+    let reader = EchoReader::serve(&peripheral_name, serial).await?;
+    let (mut central_port, discover_ms, connect_ms) = connect(&central_name, serial).await?;
     let central_mtu = central_port.mtu;
-    // The subscription's MTU reaches the echo task just after connect returns.
-    let deadline = Instant::now() + STEP;
-    while peripheral_mtu.load(Ordering::SeqCst) == 0 {
-        anyhow::ensure!(Instant::now() < deadline, "the reader never saw the subscription");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let peripheral_mtu = peripheral_mtu.load(Ordering::SeqCst);
+    let peripheral_mtu = reader.subscribed_mtu().await?;
     let value_bytes = gatt::att_payload(peripheral_mtu.min(central_mtu)).max(1);
     eprintln!(
         "bench ble: found in {discover_ms:.0} ms, connected in {connect_ms:.0} ms, \
          MTU {peripheral_mtu} (reader) / {central_mtu} (central), {value_bytes}-byte values"
     );
-
-    eprintln!("bench ble: {} write→notify round trips…", options.round_trips);
-    let small = 20;
-    let mut samples = Vec::with_capacity(options.round_trips);
-    for i in 0..options.round_trips + 10 {
-        let value: Vec<u8> = (0..small).map(|b| (b + i) as u8).collect();
-        let sent = Instant::now();
-        let ack = write(&central_port, value.clone()).await?;
-        let echoed = notification(&mut central_port).await?;
-        let elapsed = sent.elapsed();
-        acked(ack).await?;
-        anyhow::ensure!(echoed == value, "round trip {i}: the echo differs from the write");
-        if i >= 10 {
-            samples.push(elapsed.as_secs_f64() * 1e6);
-        }
-    }
-    samples.sort_by(f64::total_cmp);
-    let round_trip = RoundTrips {
-        n: samples.len(),
-        value_bytes: small,
-        min_us: samples.first().copied().unwrap_or_default(),
-        median_us: percentile(&samples, 50.0),
-        p99_us: percentile(&samples, 99.0),
-        max_us: samples.last().copied().unwrap_or_default(),
-    };
-
-    eprintln!("bench ble: a burst of {} notifications…", options.burst);
+    let round_trip = round_trips(&mut central_port, options.round_trips).await?;
     let value = vec![0x5a; value_bytes];
-    let start = Instant::now();
-    let sender = {
-        let (notify, value, count) = (notify.clone(), value.clone(), options.burst);
-        tokio::spawn(async move {
-            for _ in 0..count {
-                if notify.send(value.clone()).await.is_err() {
-                    break;
-                }
-            }
-        })
-    };
-    let mut received = 0;
-    let mut last = start;
-    while received < options.burst {
-        match tokio::time::timeout(Duration::from_secs(5), central_port.events.recv()).await {
-            Ok(Some(CentralEvent::Notification(_))) => {
-                received += 1;
-                last = Instant::now();
-            }
-            Ok(Some(CentralEvent::Mtu(_))) => {}
-            Ok(Some(CentralEvent::Disconnected) | None) => anyhow::bail!("the reader disconnected"),
-            Err(_) => break,
-        }
-    }
-    sender.await.context("the burst's sender")?;
-    let notify_burst = burst(options.burst, received, value_bytes, (last - start).as_secs_f64());
-
-    eprintln!("bench ble: {} writes with response…", options.burst);
-    echo.store(false, Ordering::SeqCst);
-    let start = Instant::now();
-    for _ in 0..options.burst {
-        acked(write(&central_port, value.clone()).await?).await?;
-    }
-    let writes = burst(options.burst, options.burst, value_bytes, start.elapsed().as_secs_f64());
-
-    central_port.ops.send(CentralOp::Disconnect).await.context("disconnecting")?;
-    while let Some(event) = central_port.events.recv().await {
-        if event == CentralEvent::Disconnected {
-            break;
-        }
-    }
-    drop(notify);
-    drop(served);
-    reader.abort();
+    let notify_burst = notify_burst(&reader, &mut central_port, options.burst, &value).await?;
+    let writes = write_run(&reader, &central_port, options.burst, &value).await?;
+    disconnect(&mut central_port).await?;
+    reader.stop();
     Ok(BleBench {
         peripheral_adapter: format!("{peripheral_name} {}", options.peripheral_address),
         central_adapter: format!("{central_name} {}", options.central_address),
@@ -301,6 +222,196 @@ async fn run(options: &BleBenchOptions) -> anyhow::Result<BleBench> {
         notify_burst,
         writes,
     })
+}
+
+/// The emulated reader on the peripheral adapter: it echoes each write
+/// back as a notification while echoing is on, and notes the MTU it sees.
+struct EchoReader {
+    /// Values to notify to the central.
+    notify: mpsc::Sender<Vec<u8>>,
+    /// The advertisement and GATT application; dropping it stops them.
+    served: bluez::BluezPeripheral,
+    /// The task answering the reader's events.
+    task: JoinHandle<()>,
+    /// The battery level the reader reports, kept for the whole bench.
+    battery: watch::Sender<u8>,
+    /// Whether writes are echoed.
+    echo: Arc<AtomicBool>,
+    /// The MTU of the subscription (0 until subscribed).
+    mtu: Arc<AtomicU16>,
+}
+
+impl EchoReader {
+    /// Serves one M2 advertising `serial` on `adapter`.
+    async fn serve(adapter: &str, serial: &str) -> anyhow::Result<Self> {
+        let advertisement =
+            gatt::Advertisement::of("m2", serial).context("m2 is a mobile model")?;
+        let info = DeviceInfo {
+            manufacturer: "readerlab".into(),
+            model: "m2".into(),
+            serial: serial.into(),
+            firmware: "bench".into(),
+        };
+        let (served, ports) = bluez::advertise(Some(adapter), vec![(advertisement, info)])
+            .await
+            .context("serving the reader")?;
+        let mut port = ports.into_iter().next().context("one port per reader")?;
+        let echo = Arc::new(AtomicBool::new(true));
+        let mtu = Arc::new(AtomicU16::new(0));
+        let echoes = port.notify.clone();
+        let (echo_on, mtu_seen) = (echo.clone(), mtu.clone());
+        let task = tokio::spawn(async move {
+            while let Some(event) = port.events.recv().await {
+                match event {
+                    PeripheralEvent::Connected { mtu } | PeripheralEvent::Mtu(mtu) => {
+                        mtu_seen.store(mtu, Ordering::SeqCst);
+                    }
+                    PeripheralEvent::Write(value) if echo_on.load(Ordering::SeqCst) => {
+                        if echoes.send(value).await.is_err() {
+                            break;
+                        }
+                    }
+                    PeripheralEvent::Write(_) | PeripheralEvent::Disconnected => {}
+                }
+            }
+        });
+        Ok(EchoReader { notify: port.notify, served, task, battery: port.battery, echo, mtu })
+    }
+
+    /// The subscription's MTU, which reaches the echo task just after
+    /// connect returns.
+    async fn subscribed_mtu(&self) -> anyhow::Result<u16> {
+        let deadline = Instant::now() + STEP;
+        while self.mtu.load(Ordering::SeqCst) == 0 {
+            anyhow::ensure!(Instant::now() < deadline, "the reader never saw the subscription");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(self.mtu.load(Ordering::SeqCst))
+    }
+
+    /// Writes are acknowledged from now on, no longer echoed.
+    fn stop_echo(&self) {
+        self.echo.store(false, Ordering::SeqCst);
+    }
+
+    /// Stops notifying and advertising, and the echo task.
+    fn stop(self) {
+        let EchoReader { notify, served, task, battery, .. } = self;
+        drop(notify);
+        drop(served);
+        task.abort();
+        drop(battery);
+    }
+}
+
+/// Finds the reader advertising `serial` from `adapter` and connects;
+/// returns the port and the milliseconds to find and to connect.
+async fn connect(adapter: &str, serial: &str) -> anyhow::Result<(CentralPort, f64, f64)> {
+    let start = Instant::now();
+    let found =
+        central::find(&central::Filter::named(serial), Some(adapter), Duration::from_secs(30))
+            .await
+            .context("finding the reader")?;
+    let discover_ms = start.elapsed().as_secs_f64() * 1e3;
+    let start = Instant::now();
+    let port = central::connect(&found, Some(adapter), Duration::from_secs(30))
+        .await
+        .context("connecting to the reader")?;
+    let connect_ms = start.elapsed().as_secs_f64() * 1e3;
+    Ok((port, discover_ms, connect_ms))
+}
+
+/// `count` write→notify round trips of 20 bytes, timed after 10 untimed.
+async fn round_trips(port: &mut CentralPort, count: usize) -> anyhow::Result<RoundTrips> {
+    eprintln!("bench ble: {count} write→notify round trips…");
+    let small = 20;
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..count + 10 {
+        let value: Vec<u8> = (0..small).map(|b| (b + i) as u8).collect();
+        let sent = Instant::now();
+        let ack = write(port, value.clone()).await?;
+        let echoed = notification(port).await?;
+        let elapsed = sent.elapsed();
+        acked(ack).await?;
+        anyhow::ensure!(echoed == value, "round trip {i}: the echo differs from the write");
+        if i >= 10 {
+            samples.push(elapsed.as_secs_f64() * 1e6);
+        }
+    }
+    samples.sort_by(f64::total_cmp);
+    Ok(RoundTrips {
+        n: samples.len(),
+        value_bytes: small,
+        min_us: samples.first().copied().unwrap_or_default(),
+        median_us: percentile(&samples, 50.0),
+        p99_us: percentile(&samples, 99.0),
+        max_us: samples.last().copied().unwrap_or_default(),
+    })
+}
+
+/// `count` notifications of `value` sent back to back by the reader, until
+/// the central has them all or none came for 5 s.
+async fn notify_burst(
+    reader: &EchoReader,
+    port: &mut CentralPort,
+    count: usize,
+    value: &[u8],
+) -> anyhow::Result<Burst> {
+    eprintln!("bench ble: a burst of {count} notifications…");
+    let start = Instant::now();
+    let sender = {
+        let (notify, value) = (reader.notify.clone(), value.to_vec());
+        tokio::spawn(async move {
+            for _ in 0..count {
+                if notify.send(value.clone()).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let mut received = 0;
+    let mut last = start;
+    while received < count {
+        match tokio::time::timeout(Duration::from_secs(5), port.events.recv()).await {
+            Ok(Some(CentralEvent::Notification(_))) => {
+                received += 1;
+                last = Instant::now();
+            }
+            Ok(Some(CentralEvent::Mtu(_))) => {}
+            Ok(Some(CentralEvent::Disconnected) | None) => anyhow::bail!("the reader disconnected"),
+            Err(_) => break,
+        }
+    }
+    sender.await.context("the burst's sender")?;
+    Ok(burst(count, received, value.len(), (last - start).as_secs_f64()))
+}
+
+/// `count` writes of `value` with response, one outstanding at a time,
+/// acknowledged by the reader (echo off).
+async fn write_run(
+    reader: &EchoReader,
+    port: &CentralPort,
+    count: usize,
+    value: &[u8],
+) -> anyhow::Result<Burst> {
+    eprintln!("bench ble: {count} writes with response…");
+    reader.stop_echo();
+    let start = Instant::now();
+    for _ in 0..count {
+        acked(write(port, value.to_vec()).await?).await?;
+    }
+    Ok(burst(count, count, value.len(), start.elapsed().as_secs_f64()))
+}
+
+/// Disconnects and waits until the central says so.
+async fn disconnect(port: &mut CentralPort) -> anyhow::Result<()> {
+    port.ops.send(CentralOp::Disconnect).await.context("disconnecting")?;
+    while let Some(event) = port.events.recv().await {
+        if event == CentralEvent::Disconnected {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The report as text.

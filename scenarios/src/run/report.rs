@@ -1,7 +1,7 @@
 //! Reports of a `readerlab run`: the summary people read, the JSON tools
 //! read, and JUnit XML for CI (one test case per scenario).
 
-use crate::run::{Outcome, RunReport};
+use super::{Outcome, RunReport};
 use junit_report::{Duration as JDuration, ReportBuilder, TestCase, TestSuiteBuilder};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -24,7 +24,7 @@ pub fn summary(report: &RunReport) -> String {
                 report.replay_command(result)
             ));
             if let Some(dir) = &report.options.history_dir {
-                let file = crate::run::history_file(dir, Path::new(&result.path), result.line);
+                let file = super::history_file(dir, Path::new(&result.path), result.line);
                 out.push_str(&format!("  history: {}\n", file.display()));
             }
         }

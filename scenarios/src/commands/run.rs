@@ -1,0 +1,89 @@
+//! `readerlab run`: the command line of the scenario runner ([`crate::run`]):
+//! builds the run's options from the flags, reports problems with the
+//! features as bad input, and prints the summary or the JSON, and writes
+//! JUnit when asked.
+
+use super::{Outcome, Verdict, parse_defects};
+use crate::run::report;
+use anyhow::Context;
+use std::path::PathBuf;
+
+/// The flags of `readerlab run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Feature files or directories; FILE:LINE runs the scenario (or the
+    /// example row) on that line. None: the bundled features.
+    paths: Vec<String>,
+    /// Only scenarios whose tags match this expression (`@incident and not @slow`).
+    #[arg(long, value_name = "EXPR")]
+    tags: Option<String>,
+    /// Who plays the rig: `sim` (in process) or `served` (a readerlab serve per scenario, through its sockets).
+    #[arg(long, default_value = "sim", value_name = "TARGET")]
+    target: String,
+    /// The seed of every scenario; the same seed gives the same histories.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// With `--target served`: carry the POS's link to each Bluetooth
+    /// reader over a real carrier (`tcp`: BLE-over-TCP on loopback).
+    #[arg(long, value_name = "CARRIER")]
+    ble: Option<readerlab_emulator::serve::ble_bridge::BleCarrier>,
+    /// Write JUnit XML here (one test case per scenario).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Switch a defect profile on (repeatable); see `readerlab defects`.
+    #[arg(long = "defect", value_name = "NAME")]
+    defects: Vec<String>,
+    /// Write each scenario's history (JSON Lines) into this directory.
+    #[arg(long, value_name = "DIR")]
+    history_dir: Option<PathBuf>,
+    /// Try a failed scenario again up to N times (only its last try is reported).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    retries: usize,
+    /// Print one JSON object (counts, every scenario) instead of the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `readerlab run`; [`Verdict::Broken`] when a scenario failed.
+/// Problems with the features themselves (each naming file and line) are
+/// bad input.
+pub fn run(args: Args) -> Outcome {
+    let defects = parse_defects(&args.defects)?;
+    let target: std::sync::Arc<dyn crate::rig::Target> = match args.target.as_str() {
+        "sim" => std::sync::Arc::new(crate::rig::SimTarget),
+        "served" => std::sync::Arc::new(crate::rig::ServedTarget { ble: args.ble }),
+        other => anyhow::bail!("unknown target `{other}` (known: sim, served)"),
+    };
+    let options = crate::run::RunOptions {
+        paths: args.paths,
+        tags: args.tags,
+        seed: args.seed,
+        defects: readerlab_emulator::core::Defects::of(defects),
+        target,
+        retries: args.retries,
+        progress: !args.json,
+        history_dir: args.history_dir,
+    };
+    let report = match crate::run::run(options) {
+        Ok(report) => report,
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            let noun = if problems.len() == 1 { "problem" } else { "problems" };
+            anyhow::bail!("{} {noun} with the features; nothing was run", problems.len());
+        }
+    };
+    if let Some(path) = &args.junit {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot write JUnit to {}", path.display()))?;
+        report::write_junit(&report, std::io::BufWriter::new(file))
+            .with_context(|| format!("cannot write JUnit to {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report::json(&report))?);
+    } else {
+        print!("{}", report::summary(&report));
+    }
+    Ok(Verdict::of(report.passed()))
+}
