@@ -97,7 +97,7 @@ impl Target for Without {
         SimTarget.capabilities().difference(&self.0).copied().collect()
     }
 
-    fn start(&self, spec: RigSpec) -> Result<Box<dyn Rig>, String> {
+    fn start(&self, spec: RigSpec) -> Result<Box<dyn Rig>, readerlab::rig::StartError> {
         SimTarget.start(spec)
     }
 }

@@ -106,6 +106,32 @@ impl FromStr for Capability {
     }
 }
 
+/// Why a target could not start a rig.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The rig as specified cannot be built (no reader, two mobile readers,
+    /// a link the model lacks, a store that cannot be opened).
+    #[error(transparent)]
+    Rig(#[from] readerlab_emulator::sim::RigError),
+    /// The served rig's temporary data directory could not be made.
+    #[error("a data directory for the served rig: {0}")]
+    DataDir(std::io::Error),
+    /// The served rig's server did not start.
+    #[error(transparent)]
+    Server(#[from] readerlab_emulator::serve::server::StartError),
+}
+
+/// Why a fault was not performed.
+#[derive(Debug, thiserror::Error)]
+pub enum InjectError {
+    /// The rig refused it (no such reader, not applicable, no effect now).
+    #[error(transparent)]
+    Refused(#[from] readerlab_emulator::sim::FaultError),
+    /// The served rig's control API refused it or could not be reached.
+    #[error(transparent)]
+    Control(#[from] readerlab_emulator::serve::client::ControlError),
+}
+
 /// Who plays the rig's parts.
 pub trait Target: fmt::Debug + Send + Sync {
     /// The name `--target` takes.
@@ -113,7 +139,7 @@ pub trait Target: fmt::Debug + Send + Sync {
     /// What this target can do.
     fn capabilities(&self) -> BTreeSet<Capability>;
     /// Builds and starts a rig.
-    fn start(&self, spec: RigSpec) -> Result<Box<dyn Rig>, String>;
+    fn start(&self, spec: RigSpec) -> Result<Box<dyn Rig>, StartError>;
     /// How many scenarios may run at once (`None`: as many as the runner
     /// likes). A target on shared hardware, one radio say, says 1.
     fn max_concurrent(&self) -> Option<usize> {
@@ -126,7 +152,7 @@ pub trait Rig: fmt::Debug {
     /// A customer arrives at the counter (now, or at `spec.at` if later).
     fn pay(&mut self, payment: PaymentSpec);
     /// Performs a fault now.
-    fn inject(&mut self, fault: Fault) -> Result<(), String>;
+    fn inject(&mut self, fault: Fault) -> Result<(), InjectError>;
     /// Ends a sustained fault.
     fn clear(&mut self, fault: &Fault);
     /// Lets `span` of time pass.
@@ -158,8 +184,8 @@ impl Target for SimTarget {
         Capability::ALL.into_iter().collect()
     }
 
-    fn start(&self, spec: RigSpec) -> Result<Box<dyn Rig>, String> {
-        Ok(Box::new(SimRig(Sim::new(spec).map_err(|e| e.to_string())?)))
+    fn start(&self, spec: RigSpec) -> Result<Box<dyn Rig>, StartError> {
+        Ok(Box::new(SimRig(Sim::new(spec)?)))
     }
 }
 
@@ -172,8 +198,8 @@ impl Rig for SimRig {
         self.0.pay(payment);
     }
 
-    fn inject(&mut self, fault: Fault) -> Result<(), String> {
-        self.0.inject(fault).map_err(|e| e.to_string())
+    fn inject(&mut self, fault: Fault) -> Result<(), InjectError> {
+        Ok(self.0.inject(fault)?)
     }
 
     fn clear(&mut self, fault: &Fault) {

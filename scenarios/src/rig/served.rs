@@ -8,7 +8,7 @@
 //! fill up, rot or lock on demand, so scenarios needing `power`,
 //! `storage-faults` or `device-lock` skip with that reason.
 
-use super::{Capability, Rig, Target};
+use super::{Capability, InjectError, Rig, StartError, Target};
 use readerlab_emulator::core::Event;
 use readerlab_emulator::serve::ble_bridge::BleCarrier;
 use readerlab_emulator::serve::client::ControlClient;
@@ -69,11 +69,11 @@ impl Target for ServedTarget {
         (self.ble == Some(BleCarrier::Bluez)).then_some(1)
     }
 
-    fn start(&self, mut spec: RigSpec) -> Result<Box<dyn Rig>, String> {
+    fn start(&self, mut spec: RigSpec) -> Result<Box<dyn Rig>, StartError> {
         let data = tempfile::Builder::new()
             .prefix("readerlab-served-")
             .tempdir()
-            .map_err(|e| format!("a data directory for the served rig: {e}"))?;
+            .map_err(StartError::DataDir)?;
         spec.data_dir = Some(data.path().to_owned());
         let config = ServeConfig {
             listen: "127.0.0.1:0".parse().expect("a socket address"),
@@ -83,7 +83,7 @@ impl Target for ServedTarget {
             secret_key: SECRET_KEY.to_owned(),
             ble: self.ble,
         };
-        let server = runtime().block_on(Server::start(config)).map_err(|e| e.to_string())?;
+        let server = runtime().block_on(Server::start(config))?;
         let client = ControlClient::new(server.addr(), None);
         let mut rig = ServedRig { server: Some(server), client, events: Vec::new(), _data: data };
         rig.refresh();
@@ -134,8 +134,8 @@ impl Rig for ServedRig {
         self.refresh();
     }
 
-    fn inject(&mut self, fault: Fault) -> Result<(), String> {
-        let result = runtime().block_on(self.client.inject(&fault)).map_err(|e| e.to_string());
+    fn inject(&mut self, fault: Fault) -> Result<(), InjectError> {
+        let result = runtime().block_on(self.client.inject(&fault)).map_err(InjectError::from);
         self.refresh();
         result
     }

@@ -35,7 +35,7 @@ impl LabWorld {
     pub(crate) fn toggle(&mut self, fault: Fault, on: bool) -> StepResult {
         let rig = self.rig()?;
         if on {
-            rig.inject(fault)
+            rig.inject(fault).map_err(|e| e.to_string())
         } else {
             rig.clear(&fault);
             Ok(())

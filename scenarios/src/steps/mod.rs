@@ -177,7 +177,7 @@ impl LabWorld {
                             `Given a rig with a Stripe Reader M2`"
                     .to_owned());
             }
-            let rig = self.setup.target.start(self.spec.clone())?;
+            let rig = self.setup.target.start(self.spec.clone()).map_err(|e| e.to_string())?;
             self.rig = Some(rig);
         }
         Ok(self.rig.as_deref_mut().expect("started above"))
