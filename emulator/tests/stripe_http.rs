@@ -286,3 +286,38 @@ async fn a_reader_processes_an_intent_the_shell_confirms_over_http() {
     let charges = send(addr, &stripe("GET", "/v1/charges", "", None)).await;
     assert_eq!(charges.json["data"][0]["payment_intent"], intent.as_str());
 }
+
+#[tokio::test]
+async fn a_form_nested_past_the_depth_limit_is_a_400_and_the_server_lives_on() {
+    let (addr, _host) = serve().await;
+    // ~45 KB: 15,000 levels of brackets, in a body and in a query string.
+    let deep = format!("metadata{}=1", "[a]".repeat(15_000));
+    let body = format!("amount=1000&currency=usd&{deep}");
+    let response = send(addr, &stripe("POST", "/v1/payment_intents", &body, None)).await;
+    assert_eq!(response.status, 400, "{}", response.json);
+    assert_eq!(response.json["error"]["type"], "invalid_request_error");
+    let param = response.json["error"]["param"].as_str().unwrap();
+    assert!(param.starts_with("metadata[a][a]"), "{param}");
+    assert!(param.len() < 1000, "the error names the parameter, shortened: {}", param.len());
+    assert!(response.json["error"]["message"].as_str().unwrap().contains("32"));
+    let response = send(addr, &stripe("GET", &format!("/v1/payment_intents?{deep}"), "", None)).await;
+    assert_eq!(response.status, 400, "{}", response.json);
+    assert_eq!(response.json["error"]["type"], "invalid_request_error");
+
+    // 32 levels are fine as far as the form goes.
+    let ok = format!("limit=1&x{}=1", "[a]".repeat(32));
+    let response = send(addr, &stripe("GET", &format!("/v1/payment_intents?{ok}"), "", None)).await;
+    assert_eq!(response.json["error"]["code"], "parameter_unknown", "{}", response.json);
+
+    // More than 1,000 parameters.
+    let many: Vec<String> = (0..1001).map(|i| format!("metadata[k{i}]=v")).collect();
+    let body = format!("amount=1000&currency=usd&{}", many.join("&"));
+    let response = send(addr, &stripe("POST", "/v1/payment_intents", &body, None)).await;
+    assert_eq!(response.status, 400, "{}", response.json);
+    assert_eq!(response.json["error"]["type"], "invalid_request_error");
+    assert!(response.json["error"]["message"].as_str().unwrap().contains("1000"));
+
+    // Still serving.
+    let list = send(addr, &stripe("GET", "/v1/payment_intents", "", None)).await;
+    assert_eq!(list.status, 200, "{}", list.json);
+}
