@@ -32,7 +32,7 @@ pub use device::{DeviceSlot, SimOfflineDevice};
 pub use drills::drill;
 pub use faults::{Device, Fault, FaultPlan, PlacedFault, PlanShape};
 pub use links::{Link, LinkId, RequestFate, RequestRule};
-pub use medium::{Keys, Medium};
+pub use medium::{Keys, Medium, RunFile};
 pub use reader_link::{ReaderCall, ReaderNotice, ReaderTraffic};
 pub use view::ReaderView;
 pub use workload::{PaymentSpec, WORKLOAD_CARDS, random_payments};
@@ -401,12 +401,10 @@ impl Sim {
                 let holder = Holder::SmartReader { serial: serial.clone() };
                 let key_seed = spec.seed ^ (index as u64 + 1);
                 let medium = medium_for(&spec, &serial, key_seed)?;
-                Ok::<_, RigError>(DeviceSlot::new(
-                    holder,
-                    Part::reader(&serial),
-                    medium,
-                    session.clone(),
-                ))
+                Ok::<_, RigError>(
+                    DeviceSlot::new(holder, Part::reader(&serial), medium, session.clone())
+                        .with_run_file(run_file_for(&spec, &serial)),
+                )
             });
             let device = device.transpose()?;
             if smart {
@@ -437,7 +435,8 @@ impl Sim {
             Part::pos(),
             medium_for(&spec, "pos", spec.seed)?,
             session,
-        );
+        )
+        .with_run_file(run_file_for(&spec, "pos"));
         let mut sim = Sim {
             rng: ChaCha8Rng::seed_from_u64(spec.seed),
             now,
@@ -1075,6 +1074,12 @@ impl Sim {
         let back = self.now + off_for;
         self.at(back, Timer::PowerOn(device));
     }
+}
+
+/// Where a device on real files counts its app runs across processes
+/// (`<data>/<name>/app-runs`); none on a simulated disk.
+fn run_file_for(spec: &RigSpec, name: &str) -> Option<medium::RunFile> {
+    spec.data_dir.as_ref().map(|root| medium::RunFile::new(&root.join(name)))
 }
 
 /// The medium of a device named `name` (`pos` or a reader's serial): a

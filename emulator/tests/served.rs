@@ -1,0 +1,156 @@
+//! The whole served process: `Server::start` on a loopback port, driven
+//! from outside through real sockets (the control API's client, raw HTTP),
+//! as `readerlab serve` runs and as lab scripts talk to it.
+
+use readerlab_emulator::core::EntryMode;
+use readerlab_emulator::core::Millis;
+use readerlab_emulator::core::ReaderModel;
+use readerlab_emulator::core::offline::OfflineBehavior;
+use readerlab_emulator::core::{Currency, Money};
+use readerlab_emulator::serve::client::ControlClient;
+use readerlab_emulator::serve::rig::ClockMode;
+use readerlab_emulator::serve::server::{ServeConfig, Server};
+use readerlab_emulator::sim::{Fault, LinkId, PaymentSpec, RigSpec};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const KEY: &str = "sk_test_readerlab";
+
+fn config(data: Option<&Path>) -> ServeConfig {
+    let mut rig = RigSpec::single(ReaderModel::M2, 1);
+    rig.data_dir = data.map(Path::to_owned);
+    ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        clock: ClockMode::Virtual,
+        token: None,
+        rig,
+        secret_key: KEY.to_owned(),
+        ble: None,
+    }
+}
+
+async fn start(data: Option<&Path>) -> (Server, ControlClient) {
+    let server = Server::start(config(data)).await.unwrap();
+    let client = ControlClient::new(server.addr(), None);
+    (server, client)
+}
+
+async fn advance(client: &ControlClient, by: Duration) -> Millis {
+    let now = client.now().await.unwrap();
+    client.advance(now + by, false).await.unwrap()
+}
+
+fn offline_payment(name: &str, amount: u64, at: Millis) -> PaymentSpec {
+    PaymentSpec {
+        name: name.to_owned(),
+        at,
+        amount: Money::new(amount, Currency::USD),
+        card: "4242424242424242".to_owned(),
+        entry_mode: EntryMode::Contactless,
+        behavior: OfflineBehavior::ForceOffline,
+        reader: 0,
+    }
+}
+
+/// The history's events as JSON, with their names.
+async fn events(client: &ControlClient) -> Vec<Value> {
+    let history = client.history(0).await.unwrap();
+    history.iter().map(|e| serde_json::to_value(e).unwrap()).collect()
+}
+
+fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == name).collect()
+}
+
+/// One HTTP/1.1 exchange on a fresh connection; (status, body).
+async fn http(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{head}\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+    let status = String::from_utf8_lossy(&raw[..split])
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    (status, raw[split + 4..].to_vec())
+}
+
+async fn http_json(addr: SocketAddr, head: &str, body: &str) -> (u16, Value) {
+    let (status, body) = http(addr, head, body.as_bytes()).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_ids_never_repeat_across_restarts_of_the_process_on_the_same_data() {
+    let data = tempfile::tempdir().unwrap();
+    let internet = Fault::LinkDown { link: LinkId::PosBackend };
+
+    // First process: three payments stored while the POS is offline, still
+    // stored when it stops.
+    let (server, client) = start(Some(data.path())).await;
+    let now = advance(&client, Duration::from_secs(5)).await;
+    client.inject(&internet).await.unwrap();
+    for i in 1..=3 {
+        client.pay(&offline_payment(&format!("pay_a{i}"), 1000 + 100 * i, now)).await.unwrap();
+    }
+    advance(&client, Duration::from_secs(60)).await;
+    let first = events(&client).await;
+    let stored_first: BTreeSet<String> = named(&first, "offline.payment.stored")
+        .iter()
+        .map(|e| e["offline_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stored_first.len(), 3, "{first:#?}");
+    server.shutdown().await.unwrap();
+
+    // Second process on the same data: three more, offline again.
+    let (server, client) = start(Some(data.path())).await;
+    client.inject(&internet).await.unwrap();
+    let now = advance(&client, Duration::from_secs(5)).await;
+    for i in 4..=6 {
+        client.pay(&offline_payment(&format!("pay_b{i}"), 1000 + 100 * i, now)).await.unwrap();
+    }
+    advance(&client, Duration::from_secs(60)).await;
+    let second = events(&client).await;
+    let failed = named(&second, "payment.failed");
+    assert!(failed.is_empty(), "payments refused after the restart: {failed:#?}");
+    let stored_second: BTreeSet<String> = named(&second, "offline.payment.stored")
+        .iter()
+        .map(|e| e["offline_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stored_second.len(), 3, "{second:#?}");
+    assert!(
+        stored_first.is_disjoint(&stored_second),
+        "ids repeated: {stored_first:?} then {stored_second:?}"
+    );
+
+    // The internet returns: every payment is charged exactly once.
+    client.clear(&internet).await.unwrap();
+    advance(&client, Duration::from_secs(600)).await;
+    let (status, ledger) = http_json(server.addr(), "GET /_readerlab/ledger HTTP/1.1", "").await;
+    assert_eq!(status, 200);
+    let mut amounts: Vec<u64> = ledger["charges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["amount"].as_u64().unwrap())
+        .collect();
+    amounts.sort_unstable();
+    assert_eq!(amounts, (1..=6).map(|i| 1000 + 100 * i).collect::<Vec<u64>>(), "{ledger:#}");
+    let last = events(&client).await;
+    let forwarded = named(&last, "offline.payment.forwarded");
+    assert_eq!(forwarded.len(), 6, "{forwarded:#?}");
+    assert!(forwarded.iter().all(|e| e["error"].is_null()), "{forwarded:#?}");
+    server.shutdown().await.unwrap();
+}
