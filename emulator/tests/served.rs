@@ -9,7 +9,7 @@ use readerlab_emulator::core::offline::OfflineBehavior;
 use readerlab_emulator::core::{Currency, Money};
 use readerlab_emulator::serve::client::ControlClient;
 use readerlab_emulator::serve::rig::ClockMode;
-use readerlab_emulator::serve::server::{ServeConfig, Server};
+use readerlab_emulator::serve::server::{ServeConfig, ServeLimits, Server};
 use readerlab_emulator::sim::{Fault, LinkId, PaymentSpec, RigSpec};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -152,5 +152,84 @@ async fn offline_ids_never_repeat_across_restarts_of_the_process_on_the_same_dat
     let forwarded = named(&last, "offline.payment.forwarded");
     assert_eq!(forwarded.len(), 6, "{forwarded:#?}");
     assert!(forwarded.iter().all(|e| e["error"].is_null()), "{forwarded:#?}");
+    server.shutdown().await.unwrap();
+}
+
+/// Reads until the server closes; `None` if it is still open after `wait`.
+async fn closed_within(stream: &mut TcpStream, wait: Duration) -> Option<Vec<u8>> {
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(wait, async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    read.await.ok().map(|()| got)
+}
+
+fn short_limits(per_ip: usize) -> ServeLimits {
+    ServeLimits {
+        header_read_timeout: Duration::from_millis(600),
+        idle_timeout: Duration::from_millis(900),
+        max_connections_per_ip: per_ip,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_that_never_finish_their_headers_are_closed_after_the_timeout() {
+    let server = Server::start_with(config(None), short_limits(128)).await.unwrap();
+    let addr = server.addr();
+    let mut slow = Vec::new();
+    for _ in 0..60 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"GET /_readerlab/clock HT").await.unwrap();
+        slow.push(stream);
+    }
+    // A normal client is answered while they hang.
+    let (status, clock) = http_json(addr, "GET /_readerlab/clock HTTP/1.1", "").await;
+    assert_eq!(status, 200, "{clock}");
+    assert!(closed_within(&mut slow[0], Duration::from_millis(200)).await.is_none());
+    for stream in &mut slow {
+        let closed = closed_within(stream, Duration::from_secs(5)).await;
+        assert!(closed.is_some(), "a connection that never finished its request line is still open");
+    }
+
+    // A kept-alive connection is closed once idle.
+    let mut kept = TcpStream::connect(addr).await.unwrap();
+    let head = format!("GET /_readerlab/clock HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    kept.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 4096];
+    let n = kept.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+    assert!(closed_within(&mut kept, Duration::from_millis(300)).await.is_none());
+    assert!(closed_within(&mut kept, Duration::from_secs(5)).await.is_some(), "idle kept forever");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_address_may_hold_only_so_many_connections() {
+    let server = Server::start_with(config(None), short_limits(4)).await.unwrap();
+    let addr = server.addr();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"GET /_readerlab/clock HT").await.unwrap();
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut refused = TcpStream::connect(addr).await.unwrap();
+    let head = format!("GET /_readerlab/clock HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let _ = refused.write_all(head.as_bytes()).await;
+    let answer = closed_within(&mut refused, Duration::from_millis(500)).await;
+    let answer = answer.expect("the fifth connection is closed at once");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.is_empty() || text.starts_with("HTTP/1.1 503"), "{text}");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, _) = http_json(addr, "GET /_readerlab/clock HTTP/1.1", "").await;
+    assert_eq!(status, 200);
     server.shutdown().await.unwrap();
 }

@@ -6,7 +6,8 @@
 //!   clock, its devices' backend calls carried over HTTP.
 //! - [`stripe`]: the backend's Stripe-compatible HTTP API.
 //! - [`control`]: the control API under `/_readerlab/`.
-//! - [`server`]: [`server::Server`], both APIs on one listener.
+//! - [`server`]: [`server::Server`], both APIs on one listener, its
+//!   connections served by `conn` (timeouts, connections per client).
 //! - [`client`]: [`client::ControlClient`], the control API from outside.
 //! - [`ble`]: the ports every Bluetooth carrier presents to the rig and the POS.
 //! - [`ble_tcp`]: BLE-over-TCP, one listening socket per emulated reader,
@@ -20,6 +21,7 @@ pub mod ble_bridge;
 pub mod ble_memory;
 pub mod ble_tcp;
 pub mod client;
+mod conn;
 pub mod control;
 pub mod proxy;
 pub mod rig;

@@ -32,6 +32,30 @@ pub struct ServeConfig {
     pub ble: Option<super::ble_bridge::BleCarrier>,
 }
 
+/// How long a connection may take and how many one client may hold
+/// (docs/http-api.md, "Limits"). A connection past its time is closed; one
+/// past the count is answered 503 and closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServeLimits {
+    /// A request's head (request line and headers) must be complete this
+    /// long after the connection opened or its first byte arrived.
+    pub header_read_timeout: std::time::Duration,
+    /// A kept-alive connection with no request for this long is closed.
+    pub idle_timeout: std::time::Duration,
+    /// Connections one client address may have open at once.
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> ServeLimits {
+        ServeLimits {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(60),
+            max_connections_per_ip: 128,
+        }
+    }
+}
+
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -83,6 +107,11 @@ impl Server {
     /// Binds, starts the rig and serves until [`Server::shutdown`]. Must be
     /// called inside a tokio runtime.
     pub async fn start(config: ServeConfig) -> Result<Server, StartError> {
+        Server::start_with(config, ServeLimits::default()).await
+    }
+
+    /// [`Server::start`] with these connection limits.
+    pub async fn start_with(config: ServeConfig, limits: ServeLimits) -> Result<Server, StartError> {
         if !config.listen.ip().is_loopback() && config.token.is_none() {
             return Err(StartError::TokenRequired(config.listen));
         }
@@ -120,14 +149,8 @@ impl Server {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
-        let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await
-        });
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(super::conn::serve(listener, app, limits, stopped));
         Ok(Server { addr, rig, stop, task })
     }
 
