@@ -9,7 +9,7 @@ use readerlab_emulator::core::offline::OfflineBehavior;
 use readerlab_emulator::core::{Currency, Money};
 use readerlab_emulator::serve::client::ControlClient;
 use readerlab_emulator::serve::rig::ClockMode;
-use readerlab_emulator::serve::server::{ServeConfig, ServeLimits, Server};
+use readerlab_emulator::serve::server::{ServeConfig, ServeLimits, Server, StartError, check_exposure};
 use readerlab_emulator::sim::{Fault, LinkId, PaymentSpec, RigSpec};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -230,6 +230,44 @@ async fn one_client_address_may_hold_only_so_many_connections() {
     drop(held);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (status, _) = http_json(addr, "GET /_readerlab/clock HTTP/1.1", "").await;
+    assert_eq!(status, 200);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_loopback_the_public_default_secret_key_is_refused_at_start() {
+    let mut exposed = config(None);
+    exposed.listen = "0.0.0.0:0".parse().unwrap();
+    exposed.token = Some("lab-token".to_owned());
+    let refused = Server::start(exposed.clone()).await.unwrap_err();
+    assert!(matches!(refused, StartError::DefaultSecretKey(_)), "{refused}");
+    assert!(refused.to_string().contains("--secret-key"), "{refused}");
+    // The same check without binding, on an address of another host.
+    let lan: SocketAddr = "192.0.2.10:12111".parse().unwrap();
+    let token = Some("lab-token");
+    assert!(matches!(check_exposure(lan, token, KEY), Err(StartError::DefaultSecretKey(_))));
+    assert!(matches!(check_exposure(lan, None, "sk_test_mine"), Err(StartError::TokenRequired(_))));
+    assert!(check_exposure(lan, token, "sk_test_mine").is_ok());
+    assert!(check_exposure("127.0.0.1:0".parse().unwrap(), None, KEY).is_ok());
+    assert!(check_exposure("[::1]:0".parse().unwrap(), None, KEY).is_ok());
+
+    // With a key of its own it starts, and /v1 takes only that key.
+    exposed.secret_key = "sk_test_lab_only".to_owned();
+    let server = Server::start(exposed).await.unwrap();
+    let local = SocketAddr::from(([127, 0, 0, 1], server.addr().port()));
+    let (status, _) = http_json(
+        local,
+        "GET /v1/payment_intents HTTP/1.1\r\nAuthorization: Bearer sk_test_readerlab",
+        "",
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = http_json(
+        local,
+        "GET /v1/payment_intents HTTP/1.1\r\nAuthorization: Bearer sk_test_lab_only",
+        "",
+    )
+    .await;
     assert_eq!(status, 200);
     server.shutdown().await.unwrap();
 }

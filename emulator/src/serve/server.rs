@@ -25,7 +25,8 @@ pub struct ServeConfig {
     pub token: Option<String>,
     /// The rig to start (its `data_dir` says where stores live).
     pub rig: RigSpec,
-    /// The secret key backend clients must present (`sk_test_…`).
+    /// The secret key backend clients must present (`sk_test_…`); when
+    /// `listen` is not loopback, not the public default.
     pub secret_key: String,
     /// The carrier of the POS-to-reader link of Bluetooth readers; `None`:
     /// in process.
@@ -62,12 +63,38 @@ pub enum StartError {
     /// Beyond loopback the control API must be protected.
     #[error("{0} is not a loopback address: the control API then needs --token")]
     TokenRequired(SocketAddr),
+    /// Beyond loopback the backend must not take the public default key.
+    #[error("{0} is not a loopback address: the backend then needs its own key (pass --secret-key)")]
+    DefaultSecretKey(SocketAddr),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
     /// The rig could not be built.
     #[error("cannot start the rig: {0}")]
     Rig(#[from] super::rig::ServeError),
+}
+
+/// Whether a server may listen on `listen` with this token and key. On
+/// loopback anything goes; beyond it (any other address, the unspecified
+/// `0.0.0.0` and `::` included) the control API needs a token and the
+/// backend a secret key other than the public default
+/// (`BackendConfig::default().secret_key`, printed in every doc), which
+/// would let anyone who can reach the port act for the account.
+pub fn check_exposure(
+    listen: SocketAddr,
+    token: Option<&str>,
+    secret_key: &str,
+) -> Result<(), StartError> {
+    if listen.ip().is_loopback() {
+        return Ok(());
+    }
+    if token.is_none() {
+        return Err(StartError::TokenRequired(listen));
+    }
+    if secret_key == crate::core::backend::BackendConfig::default().secret_key {
+        return Err(StartError::DefaultSecretKey(listen));
+    }
+    Ok(())
 }
 
 /// A running server.
@@ -112,9 +139,7 @@ impl Server {
 
     /// [`Server::start`] with these connection limits.
     pub async fn start_with(config: ServeConfig, limits: ServeLimits) -> Result<Server, StartError> {
-        if !config.listen.ip().is_loopback() && config.token.is_none() {
-            return Err(StartError::TokenRequired(config.listen));
-        }
+        check_exposure(config.listen, config.token.as_deref(), &config.secret_key)?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
