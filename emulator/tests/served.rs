@@ -271,3 +271,28 @@ async fn beyond_loopback_the_public_default_secret_key_is_refused_at_start() {
     assert_eq!(status, 200);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_api_refuses_an_amount_beyond_the_maximum_in_its_error_shape() {
+    let (server, _client) = start(None).await;
+    let addr = server.addr();
+    let pay = |amount: u64| {
+        format!(
+            r#"{{"name": "pay_big", "at": 0, "amount": {{"amount": {amount}, "currency": "usd"}},
+               "card": "4242424242424242", "entry_mode": "contactless",
+               "behavior": "PREFER_ONLINE", "reader": 0}}"#
+        )
+    };
+    for amount in [9_223_372_036_854_775_807, 100_000_000, 0] {
+        let (status, answer) =
+            http_json(addr, "POST /_readerlab/pos/payments HTTP/1.1", &pay(amount)).await;
+        assert_eq!(status, 400, "{amount}: {answer}");
+        assert_eq!(answer["error"]["status"], 400, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("amount") && message.contains("99999999"), "{message}");
+    }
+    let (status, answer) =
+        http_json(addr, "POST /_readerlab/pos/payments HTTP/1.1", &pay(99_999_999)).await;
+    assert_eq!(status, 202, "{answer}");
+    server.shutdown().await.unwrap();
+}

@@ -321,3 +321,32 @@ async fn a_form_nested_past_the_depth_limit_is_a_400_and_the_server_lives_on() {
     let list = send(addr, &stripe("GET", "/v1/payment_intents", "", None)).await;
     assert_eq!(list.status, 200, "{}", list.json);
 }
+
+#[tokio::test]
+async fn amounts_beyond_stripes_maximum_are_refused_naming_amount() {
+    let (addr, _host) = serve().await;
+    for amount in ["18446744073709551615", "100000000"] {
+        let body = format!("amount={amount}&currency=usd");
+        let response = send(addr, &stripe("POST", "/v1/payment_intents", &body, None)).await;
+        assert_eq!(response.status, 400, "{amount}: {}", response.json);
+        assert_eq!(response.json["error"]["type"], "invalid_request_error");
+        assert_eq!(response.json["error"]["code"], "amount_too_large", "{}", response.json);
+        assert_eq!(response.json["error"]["param"], "amount");
+    }
+    let response =
+        send(addr, &stripe("POST", "/v1/payment_intents", "amount=18446744073709551616&currency=usd", None))
+            .await;
+    assert_eq!(response.json["error"]["code"], "parameter_invalid_integer", "{}", response.json);
+    assert_eq!(response.json["error"]["param"], "amount");
+    let response =
+        send(addr, &stripe("POST", "/v1/payment_intents", "amount=99999999&currency=usd", None)).await;
+    assert_eq!(response.status, 200, "{}", response.json);
+    assert_eq!(response.json["amount"], 99_999_999);
+    // A forwarded payment is held to the same range.
+    let forwarded = r#"{"offline_id":"off_x_000001","intent_id":null,"amount":{"amount":18446744073709551615,"currency":"usd"},"stored_at":0,"card":{"number":"4242424242424242","brand":"visa","funding":"credit","entry_mode":"contactless","pin":"not_entered"},"capture":"automatic","account":"acct_x","livemode":false,"location":"","reader":""}"#;
+    let mut request = stripe("POST", "/v1/readerlab/offline_payments", forwarded, None);
+    request.headers[1].1 = "application/json".to_owned();
+    let response = send(addr, &request).await;
+    assert_eq!(response.status, 400, "{}", response.json);
+    assert_eq!(response.json["error"]["code"], "amount_too_large", "{}", response.json);
+}

@@ -394,6 +394,14 @@ async fn pos_view(State(control): State<Control>) -> Answer {
 
 async fn pos_pay(State(control): State<Control>, body: Bytes) -> Answer {
     let spec: PaymentSpec = parse(&body, "payment (a PaymentSpec: see docs/control-api.md)")?;
+    let amount = spec.amount.amount;
+    if !(1..=crate::core::MAX_AMOUNT).contains(&amount) {
+        let message = format!(
+            "amount {amount} is out of range: give 1..={} minor units",
+            crate::core::MAX_AMOUNT
+        );
+        return Err(Failure::new(StatusCode::BAD_REQUEST, message));
+    }
     let readers = control.rig.read(|sim| sim.reader_views().len())?;
     if spec.reader >= readers {
         let message = format!("the rig has no reader #{} (it has {readers})", spec.reader);

@@ -174,6 +174,7 @@ fn route(method: &str, segments: &[&str], p: &mut Params) -> Result<Option<ApiRe
 fn create_intent(p: &mut Params) -> Result<ApiRequest, ApiError> {
     let amount =
         p.integer("amount")?.ok_or_else(|| crate::wire::params::missing_param("amount"))?;
+    check_amount(amount)?;
     let currency_text = p.required_text("currency")?;
     let currency: Currency = currency_text.parse().map_err(|_| {
         invalid_param(
@@ -328,7 +329,24 @@ fn forward(body: &[u8]) -> Result<ApiRequest, ApiError> {
             "payment",
         )
     })?;
+    check_amount(payment.amount.amount)?;
     Ok(ApiRequest::ForwardOfflinePayment { payment })
+}
+
+/// Stripe's ceiling on an amount: 99,999,999 minor units (zero is the
+/// backend's `parameter_invalid_integer`).
+fn check_amount(amount: u64) -> Result<(), ApiError> {
+    if amount <= crate::money::MAX_AMOUNT {
+        return Ok(());
+    }
+    Err(invalid_param(
+        "amount_too_large",
+        &format!(
+            "Amount must be no more than {} in the currency's smallest unit ($999,999.99).",
+            crate::money::MAX_AMOUNT
+        ),
+        "amount",
+    ))
 }
 
 fn form_error(error: &crate::wire::form::FormError) -> ApiError {
