@@ -94,12 +94,14 @@ async fn http_json(addr: SocketAddr, head: &str, body: &str) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_ids_never_repeat_across_restarts_of_the_process_on_the_same_data() {
-    let data = tempfile::tempdir().unwrap();
+    // The keys go beside the data directory: both inside one temporary root.
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
     let internet = Fault::LinkDown { link: LinkId::PosBackend };
 
     // First process: three payments stored while the POS is offline, still
     // stored when it stops.
-    let (server, client) = start(Some(data.path())).await;
+    let (server, client) = start(Some(&data)).await;
     let now = advance(&client, Duration::from_secs(5)).await;
     client.inject(&internet).await.unwrap();
     for i in 1..=3 {
@@ -115,7 +117,7 @@ async fn offline_ids_never_repeat_across_restarts_of_the_process_on_the_same_dat
     server.shutdown().await.unwrap();
 
     // Second process on the same data: three more, offline again.
-    let (server, client) = start(Some(data.path())).await;
+    let (server, client) = start(Some(&data)).await;
     client.inject(&internet).await.unwrap();
     let now = advance(&client, Duration::from_secs(5)).await;
     for i in 4..=6 {
@@ -294,5 +296,76 @@ async fn the_control_api_refuses_an_amount_beyond_the_maximum_in_its_error_shape
     let (status, answer) =
         http_json(addr, "POST /_readerlab/pos/payments HTTP/1.1", &pay(99_999_999)).await;
     assert_eq!(status, 202, "{answer}");
+    server.shutdown().await.unwrap();
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_key_lives_outside_the_data_directory_and_nothing_is_world_readable() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    // A data directory written by an earlier version: the key inside it.
+    let old_keys = data.join("pos").join("keys");
+    let old_key = {
+        use readerlab_emulator::store::Keychain as _;
+        readerlab_emulator::store::FileKeychain::open(&old_keys).unwrap().key().unwrap()
+    };
+
+    let (server, client) = start(Some(&data)).await;
+    let now = advance(&client, Duration::from_secs(5)).await;
+    client.inject(&Fault::LinkDown { link: LinkId::PosBackend }).await.unwrap();
+    client.pay(&offline_payment("pay_k1", 1200, now)).await.unwrap();
+    advance(&client, Duration::from_secs(30)).await;
+    assert_eq!(named(&events(&client).await, "offline.payment.stored").len(), 1);
+    server.shutdown().await.unwrap();
+
+    // The key moved beside the data directory, not into it.
+    let keys = root.path().join("data.keys");
+    let key_file = keys.join("pos").join("store.key");
+    assert_eq!(std::fs::read(&key_file).unwrap(), old_key, "the old key was carried over");
+    assert!(!old_keys.exists(), "the key stayed in the data directory");
+    assert_eq!(mode(&key_file), 0o600);
+    assert_eq!(mode(&keys.join("pos")), 0o700);
+    assert_eq!(mode(&keys), 0o700);
+    let stored = files_under(&data);
+    assert!(stored.iter().any(|f| f.ends_with("offline-payments.log")), "{stored:?}");
+    for file in &stored {
+        let bytes = std::fs::read(file).unwrap();
+        assert!(!bytes.windows(old_key.len()).any(|w| w == old_key), "{} holds the key", file.display());
+        assert_eq!(mode(file) & 0o077, 0, "{} is readable by others", file.display());
+    }
+    assert_eq!(mode(&data.join("pos")), 0o700);
+    assert_eq!(mode(&data.join("pos").join("store")), 0o700);
+
+    // The next process finds the key where it now lives, and its store.
+    let (server, client) = start(Some(&data)).await;
+    let recovered = named(&events(&client).await, "offline.store.recovered")
+        .first()
+        .map(|e| e["pending"].clone());
+    assert_eq!(recovered, Some(Value::from(1)));
     server.shutdown().await.unwrap();
 }
