@@ -369,3 +369,56 @@ async fn the_store_key_lives_outside_the_data_directory_and_nothing_is_world_rea
     assert_eq!(recovered, Some(Value::from(1)));
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_api_answers_its_index_with_a_slash_and_errors_in_its_own_shape() {
+    let (server, _client) = start(None).await;
+    let addr = server.addr();
+    for path in ["/_readerlab", "/_readerlab/"] {
+        let (status, index) = http_json(addr, &format!("GET {path} HTTP/1.1"), "").await;
+        assert_eq!(status, 200, "{path}: {index}");
+        assert!(index["endpoints"].as_array().is_some_and(|e| !e.is_empty()), "{path}: {index}");
+    }
+    // A body over the limit, a method the path does not take, a query that
+    // does not parse: all in {"error": {"status", "message"}}.
+    let big = "x".repeat(3 << 20);
+    for (head, body, expected) in [
+        ("POST /_readerlab/pos/payments HTTP/1.1", big.as_str(), 413),
+        ("DELETE /_readerlab/clock HTTP/1.1", "", 405),
+        ("GET /_readerlab/history?from=minus HTTP/1.1", "", 400),
+    ] {
+        let (status, answer) = http_json(addr, head, body).await;
+        assert_eq!(status, expected, "{head}: {answer}");
+        assert_eq!(answer["error"]["status"], expected, "{head}: {answer}");
+        assert!(answer["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{answer}");
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_case_insensitive_in_both_apis() {
+    let mut guarded = config(None);
+    guarded.token = Some("lab-token".to_owned());
+    let server = Server::start(guarded).await.unwrap();
+    let addr = server.addr();
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let (status, answer) = http_json(
+            addr,
+            &format!("GET /_readerlab/clock HTTP/1.1\r\nAuthorization: {scheme} lab-token"),
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "control, {scheme}: {answer}");
+        let (status, answer) = http_json(
+            addr,
+            &format!("GET /v1/payment_intents HTTP/1.1\r\nAuthorization: {scheme} {KEY}"),
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "backend, {scheme}: {answer}");
+    }
+    let (status, _) =
+        http_json(addr, "GET /_readerlab/clock HTTP/1.1\r\nAuthorization: Bearer nope", "").await;
+    assert_eq!(status, 401);
+    server.shutdown().await.unwrap();
+}

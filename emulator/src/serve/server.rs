@@ -158,8 +158,7 @@ impl Server {
         rig.set_ble(config.ble);
         rig.start(config.rig.clone())?;
         let host: Arc<dyn BackendHost> = Arc::new(RigBackend(rig.clone()));
-        let app = stripe::router(host)
-            .nest("/_readerlab", control::router(rig.clone(), config.token.clone()));
+        let app = control::mount(stripe::router(host), rig.clone(), config.token.clone());
         if config.clock == ClockMode::Real {
             // Clients may ask for a payment as soon as we answer: let the
             // readers finish connecting to the POS first (under 2 s).
