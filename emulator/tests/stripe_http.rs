@@ -350,3 +350,22 @@ async fn amounts_beyond_stripes_maximum_are_refused_naming_amount() {
     assert_eq!(response.status, 400, "{}", response.json);
     assert_eq!(response.json["error"]["code"], "amount_too_large", "{}", response.json);
 }
+
+#[tokio::test]
+async fn idempotency_keys_and_ids_longer_than_255_characters_are_refused() {
+    let (addr, _host) = serve().await;
+    let body = "amount=1000&currency=usd";
+    let long = "k".repeat(256);
+    let response = send(addr, &stripe("POST", "/v1/payment_intents", body, Some(&long))).await;
+    assert_eq!(response.status, 400, "{}", response.json);
+    assert_eq!(response.json["error"]["type"], "invalid_request_error");
+    assert!(response.json["error"]["message"].as_str().unwrap().contains("255"));
+    let ok = send(addr, &stripe("POST", "/v1/payment_intents", body, Some(&long[..255]))).await;
+    assert_eq!(ok.status, 200, "{}", ok.json);
+
+    let path = format!("/v1/payment_intents/pi_{}", "x".repeat(300));
+    let response = send(addr, &stripe("GET", &path, "", None)).await;
+    assert_eq!(response.status, 400, "{}", response.json);
+    assert!(response.json["error"]["message"].as_str().unwrap().contains("255"));
+    assert!(response.json.to_string().len() < 1000, "the id is not echoed whole");
+}
