@@ -11,7 +11,7 @@ fn repo_file(path: &str) -> String {
 
 /// Names given to `EventBody` variants with `#[serde(rename = "a.b")]`.
 fn names_in_code() -> BTreeSet<String> {
-    repo_file("emulator/src/core/event.rs")
+    repo_file("emulator/core/src/event.rs")
         .lines()
         .filter_map(|l| l.trim().strip_prefix("#[serde(rename = \""))
         .filter_map(|rest| rest.split('"').next())
