@@ -9,7 +9,9 @@ use readerlab_emulator::core::offline::OfflineBehavior;
 use readerlab_emulator::core::{Currency, Money};
 use readerlab_emulator::serve::client::ControlClient;
 use readerlab_emulator::serve::rig::ClockMode;
-use readerlab_emulator::serve::server::{ServeConfig, ServeLimits, Server, StartError, check_exposure};
+use readerlab_emulator::serve::server::{
+    ServeConfig, ServeLimits, Server, StartError, check_exposure,
+};
 use readerlab_emulator::sim::{Fault, LinkId, PaymentSpec, RigSpec};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -196,7 +198,10 @@ async fn connections_that_never_finish_their_headers_are_closed_after_the_timeou
     assert!(closed_within(&mut slow[0], Duration::from_millis(200)).await.is_none());
     for stream in &mut slow {
         let closed = closed_within(stream, Duration::from_secs(5)).await;
-        assert!(closed.is_some(), "a connection that never finished its request line is still open");
+        assert!(
+            closed.is_some(),
+            "a connection that never finished its request line is still open"
+        );
     }
 
     // A kept-alive connection is closed once idle.
@@ -355,7 +360,11 @@ async fn the_store_key_lives_outside_the_data_directory_and_nothing_is_world_rea
     assert!(stored.iter().any(|f| f.ends_with("offline-payments.log")), "{stored:?}");
     for file in &stored {
         let bytes = std::fs::read(file).unwrap();
-        assert!(!bytes.windows(old_key.len()).any(|w| w == old_key), "{} holds the key", file.display());
+        assert!(
+            !bytes.windows(old_key.len()).any(|w| w == old_key),
+            "{} holds the key",
+            file.display()
+        );
         assert_eq!(mode(file) & 0o077, 0, "{} is readable by others", file.display());
     }
     assert_eq!(mode(&data.join("pos")), 0o700);

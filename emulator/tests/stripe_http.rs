@@ -300,7 +300,8 @@ async fn a_form_nested_past_the_depth_limit_is_a_400_and_the_server_lives_on() {
     assert!(param.starts_with("metadata[a][a]"), "{param}");
     assert!(param.len() < 1000, "the error names the parameter, shortened: {}", param.len());
     assert!(response.json["error"]["message"].as_str().unwrap().contains("32"));
-    let response = send(addr, &stripe("GET", &format!("/v1/payment_intents?{deep}"), "", None)).await;
+    let response =
+        send(addr, &stripe("GET", &format!("/v1/payment_intents?{deep}"), "", None)).await;
     assert_eq!(response.status, 400, "{}", response.json);
     assert_eq!(response.json["error"]["type"], "invalid_request_error");
 
@@ -333,13 +334,16 @@ async fn amounts_beyond_stripes_maximum_are_refused_naming_amount() {
         assert_eq!(response.json["error"]["code"], "amount_too_large", "{}", response.json);
         assert_eq!(response.json["error"]["param"], "amount");
     }
-    let response =
-        send(addr, &stripe("POST", "/v1/payment_intents", "amount=18446744073709551616&currency=usd", None))
-            .await;
+    let response = send(
+        addr,
+        &stripe("POST", "/v1/payment_intents", "amount=18446744073709551616&currency=usd", None),
+    )
+    .await;
     assert_eq!(response.json["error"]["code"], "parameter_invalid_integer", "{}", response.json);
     assert_eq!(response.json["error"]["param"], "amount");
     let response =
-        send(addr, &stripe("POST", "/v1/payment_intents", "amount=99999999&currency=usd", None)).await;
+        send(addr, &stripe("POST", "/v1/payment_intents", "amount=99999999&currency=usd", None))
+            .await;
     assert_eq!(response.status, 200, "{}", response.json);
     assert_eq!(response.json["amount"], 99_999_999);
     // A forwarded payment is held to the same range.

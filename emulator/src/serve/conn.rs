@@ -58,7 +58,8 @@ pub(super) async fn serve(
                 };
                 let Some(slot) = Slot::take(&per_ip, peer.ip(), limits.max_connections_per_ip)
                 else {
-                    refuse(stream, limits.max_connections_per_ip);
+                    refuse(&stream, limits.max_connections_per_ip);
+                    drop(stream);
                     continue;
                 };
                 let (app, limits, stop) = (app.clone(), limits.clone(), stop.clone());
@@ -72,9 +73,8 @@ pub(super) async fn serve(
         }
     }
     drop(listener);
-    let drained = tokio::time::timeout(DRAIN, async {
-        while connections.join_next().await.is_some() {}
-    });
+    let drained =
+        tokio::time::timeout(DRAIN, async { while connections.join_next().await.is_some() {} });
     if drained.await.is_err() {
         connections.abort_all();
     }
@@ -118,7 +118,7 @@ impl Drop for Slot {
 
 /// A connection over the count: a 503 if the socket takes it at once, then
 /// closed. Nothing of the request is read.
-fn refuse(stream: TcpStream, max: usize) {
+fn refuse(stream: &TcpStream, max: usize) {
     let body = format!(
         "{{\"error\":{{\"type\":\"api_error\",\"status\":503,\"message\":\"Too many connections \
          from this address: at most {max} at once.\"}}}}"

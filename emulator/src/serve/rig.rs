@@ -214,12 +214,10 @@ impl ServedRig {
             spec.data_dir = Some(root.join("rigs").join(generation.to_string()));
             // Their keys beside the data root, not inside it.
             if spec.keys_dir.is_none() {
-                let keys = crate::sim::default_keys_dir(root).map_err(|e| {
-                    RigError::Storage {
-                        device: "rig".to_owned(),
-                        dir: root.display().to_string(),
-                        message: e.to_string(),
-                    }
+                let keys = crate::sim::default_keys_dir(root).map_err(|e| RigError::Storage {
+                    device: "rig".to_owned(),
+                    dir: root.display().to_string(),
+                    message: e.to_string(),
                 })?;
                 spec.keys_dir = Some(keys.join("rigs").join(generation.to_string()));
             }

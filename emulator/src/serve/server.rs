@@ -64,7 +64,9 @@ pub enum StartError {
     #[error("{0} is not a loopback address: the control API then needs --token")]
     TokenRequired(SocketAddr),
     /// Beyond loopback the backend must not take the public default key.
-    #[error("{0} is not a loopback address: the backend then needs its own key (pass --secret-key)")]
+    #[error(
+        "{0} is not a loopback address: the backend then needs its own key (pass --secret-key)"
+    )]
     DefaultSecretKey(SocketAddr),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
@@ -138,7 +140,10 @@ impl Server {
     }
 
     /// [`Server::start`] with these connection limits.
-    pub async fn start_with(config: ServeConfig, limits: ServeLimits) -> Result<Server, StartError> {
+    pub async fn start_with(
+        config: ServeConfig,
+        limits: ServeLimits,
+    ) -> Result<Server, StartError> {
         check_exposure(config.listen, config.token.as_deref(), &config.secret_key)?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

@@ -92,8 +92,13 @@ impl Target for ServedTarget {
         };
         let server = runtime().block_on(Server::start(config)).map_err(|e| e.to_string())?;
         let client = ControlClient::new(server.addr(), None);
-        let mut rig =
-            ServedRig { server: Some(server), client, events: Vec::new(), _data: data, _keys: keys };
+        let mut rig = ServedRig {
+            server: Some(server),
+            client,
+            events: Vec::new(),
+            _data: data,
+            _keys: keys,
+        };
         rig.refresh();
         Ok(Box::new(rig))
     }

@@ -338,7 +338,8 @@ impl OfflineEngine {
         // above the highest stored, so none collides with a stored one.
         let prefix = format!("off_{}_", self.instance);
         for payment in &pending {
-            if let Some(n) = payment.offline_id.0.strip_prefix(&prefix).and_then(|n| n.parse().ok()) {
+            if let Some(n) = payment.offline_id.0.strip_prefix(&prefix).and_then(|n| n.parse().ok())
+            {
                 self.next_offline = self.next_offline.max(n);
             }
         }
