@@ -92,9 +92,40 @@ pub fn to_jsonl(events: &[Event]) -> Vec<u8> {
     writer.into_inner().expect("writing to memory")
 }
 
-/// Reads a whole history, checking sequence numbers and time order.
-/// Blank lines are allowed (an editor's trailing newline) and skipped.
+/// Reads a whole history, as `readerlab check` takes it: the events of
+/// [`read_events`], which must be at least one and open with `rig.started`
+/// (every target writes it first). An empty file is what a broken history
+/// writer leaves, and judging it would find every invariant holding.
 pub fn read_history(input: impl BufRead) -> Result<Vec<Event>, HistoryError> {
+    let (events, first_line) = read_lines(input)?;
+    match events.first() {
+        None => Err(HistoryError::Malformed {
+            line: 1,
+            message: "the history has no events (a history opens with rig.started)".to_owned(),
+        }),
+        Some(first) if !matches!(first.body, EventBody::RigStarted { .. }) => {
+            Err(HistoryError::Malformed {
+                line: first_line,
+                message: format!(
+                    "the history opens with {} instead of rig.started: it is not a whole history",
+                    first.body.name()
+                ),
+            })
+        }
+        Some(_) => Ok(events),
+    }
+}
+
+/// Reads events as JSON Lines, checking sequence numbers and time order;
+/// any number of them, from any event on (an excerpt, a test's fragment).
+/// Blank lines are allowed (an editor's trailing newline) and skipped.
+pub fn read_events(input: impl BufRead) -> Result<Vec<Event>, HistoryError> {
+    read_lines(input).map(|(events, _)| events)
+}
+
+/// [`read_events`], and the line of the first event (1 when there is none).
+fn read_lines(input: impl BufRead) -> Result<(Vec<Event>, usize), HistoryError> {
+    let mut first_line = 1;
     let mut events: Vec<Event> = Vec::new();
     for (index, line) in input.lines().enumerate() {
         let line_no = index + 1;
@@ -116,9 +147,12 @@ pub fn read_history(input: impl BufRead) -> Result<Vec<Event>, HistoryError> {
                 format!("time {} is before the previous event's {}", event.t_ms, previous.t_ms);
             return Err(HistoryError::Malformed { line: line_no, message });
         }
+        if events.is_empty() {
+            first_line = line_no;
+        }
         events.push(event);
     }
-    Ok(events)
+    Ok((events, first_line))
 }
 
 #[cfg(test)]
@@ -147,9 +181,41 @@ mod tests {
         "#);
     }
 
+    /// [`sample`] opened by a `rig.started`, as every history is.
+    fn opened() -> Vec<u8> {
+        let mut writer = HistoryWriter::new(Vec::new());
+        let started = EventBody::RigStarted {
+            seed: 1,
+            defects: crate::core::Defects::none(),
+            readers: Vec::new(),
+            offline: crate::core::offline::OfflineConfig::enabled(),
+            drain_window_ms: 120_000,
+        };
+        writer.record(Millis(0), &Part("rig".to_owned()), &started).unwrap();
+        for event in read_events(&sample()[..]).unwrap() {
+            writer.record(event.t_ms, &event.part, &event.body).unwrap();
+        }
+        writer.into_inner().unwrap()
+    }
+
+    #[test]
+    fn an_empty_history_or_one_without_its_opening_is_refused() {
+        for text in ["", "\n\n  \n"] {
+            let err = read_history(text.as_bytes()).unwrap_err();
+            assert_eq!(err.line(), 1, "{err}");
+            assert!(err.to_string().contains("no events"), "{err}");
+        }
+        let err = read_history(&sample()[..]).unwrap_err();
+        assert_eq!(err.line(), 1, "{err}");
+        assert!(err.to_string().contains("rig.started"), "{err}");
+        assert_eq!(read_history(&opened()[..]).unwrap().len(), 3);
+        // A page or an excerpt is still readable as events.
+        assert_eq!(read_events(&sample()[..]).unwrap().len(), 2);
+    }
+
     #[test]
     fn a_written_history_reads_back_as_the_same_events() {
-        let events = read_history(&sample()[..]).unwrap();
+        let events = read_events(&sample()[..]).unwrap();
         assert_eq!(events.len(), 2);
         assert_eq!(events[1].seq, 2);
         assert_eq!(events[1].body.name(), "reader.disconnected");
@@ -174,7 +240,7 @@ mod tests {
             ),
         ];
         for (text, line, fragment) in cases {
-            let err = read_history(text.as_bytes()).unwrap_err();
+            let err = read_events(text.as_bytes()).unwrap_err();
             assert_eq!(err.line(), line, "{err}");
             assert!(err.to_string().contains(fragment), "{err}");
         }

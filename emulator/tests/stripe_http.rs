@@ -287,3 +287,90 @@ async fn a_reader_processes_an_intent_the_shell_confirms_over_http() {
     let charges = send(addr, &stripe("GET", "/v1/charges", "", None)).await;
     assert_eq!(charges.json["data"][0]["payment_intent"], intent.as_str());
 }
+
+#[tokio::test]
+async fn a_form_nested_past_the_depth_limit_is_a_400_and_the_server_lives_on() {
+    let (addr, _host) = serve().await;
+    // ~45 KB: 15,000 levels of brackets, in a body and in a query string.
+    let deep = format!("metadata{}=1", "[a]".repeat(15_000));
+    let body = format!("amount=1000&currency=usd&{deep}");
+    let response = send(addr, &stripe("POST", "/v1/payment_intents", &body, None)).await;
+    assert_eq!(response.status, 400, "{}", response.json);
+    assert_eq!(response.json["error"]["type"], "invalid_request_error");
+    let param = response.json["error"]["param"].as_str().unwrap();
+    assert!(param.starts_with("metadata[a][a]"), "{param}");
+    assert!(param.len() < 1000, "the error names the parameter, shortened: {}", param.len());
+    assert!(response.json["error"]["message"].as_str().unwrap().contains("32"));
+    let response =
+        send(addr, &stripe("GET", &format!("/v1/payment_intents?{deep}"), "", None)).await;
+    assert_eq!(response.status, 400, "{}", response.json);
+    assert_eq!(response.json["error"]["type"], "invalid_request_error");
+
+    // 32 levels are fine as far as the form goes.
+    let ok = format!("limit=1&x{}=1", "[a]".repeat(32));
+    let response = send(addr, &stripe("GET", &format!("/v1/payment_intents?{ok}"), "", None)).await;
+    assert_eq!(response.json["error"]["code"], "parameter_unknown", "{}", response.json);
+
+    // More than 1,000 parameters.
+    let many: Vec<String> = (0..1001).map(|i| format!("metadata[k{i}]=v")).collect();
+    let body = format!("amount=1000&currency=usd&{}", many.join("&"));
+    let response = send(addr, &stripe("POST", "/v1/payment_intents", &body, None)).await;
+    assert_eq!(response.status, 400, "{}", response.json);
+    assert_eq!(response.json["error"]["type"], "invalid_request_error");
+    assert!(response.json["error"]["message"].as_str().unwrap().contains("1000"));
+
+    // Still serving.
+    let list = send(addr, &stripe("GET", "/v1/payment_intents", "", None)).await;
+    assert_eq!(list.status, 200, "{}", list.json);
+}
+
+#[tokio::test]
+async fn amounts_beyond_stripes_maximum_are_refused_naming_amount() {
+    let (addr, _host) = serve().await;
+    for amount in ["18446744073709551615", "100000000"] {
+        let body = format!("amount={amount}&currency=usd");
+        let response = send(addr, &stripe("POST", "/v1/payment_intents", &body, None)).await;
+        assert_eq!(response.status, 400, "{amount}: {}", response.json);
+        assert_eq!(response.json["error"]["type"], "invalid_request_error");
+        assert_eq!(response.json["error"]["code"], "amount_too_large", "{}", response.json);
+        assert_eq!(response.json["error"]["param"], "amount");
+    }
+    let response = send(
+        addr,
+        &stripe("POST", "/v1/payment_intents", "amount=18446744073709551616&currency=usd", None),
+    )
+    .await;
+    assert_eq!(response.json["error"]["code"], "parameter_invalid_integer", "{}", response.json);
+    assert_eq!(response.json["error"]["param"], "amount");
+    let response =
+        send(addr, &stripe("POST", "/v1/payment_intents", "amount=99999999&currency=usd", None))
+            .await;
+    assert_eq!(response.status, 200, "{}", response.json);
+    assert_eq!(response.json["amount"], 99_999_999);
+    // A forwarded payment is held to the same range.
+    let forwarded = r#"{"offline_id":"off_x_000001","intent_id":null,"amount":{"amount":18446744073709551615,"currency":"usd"},"stored_at":0,"card":{"number":"4242424242424242","brand":"visa","funding":"credit","entry_mode":"contactless","pin":"not_entered"},"capture":"automatic","account":"acct_x","livemode":false,"location":"","reader":""}"#;
+    let mut request = stripe("POST", "/v1/readerlab/offline_payments", forwarded, None);
+    request.headers[1].1 = "application/json".to_owned();
+    let response = send(addr, &request).await;
+    assert_eq!(response.status, 400, "{}", response.json);
+    assert_eq!(response.json["error"]["code"], "amount_too_large", "{}", response.json);
+}
+
+#[tokio::test]
+async fn idempotency_keys_and_ids_longer_than_255_characters_are_refused() {
+    let (addr, _host) = serve().await;
+    let body = "amount=1000&currency=usd";
+    let long = "k".repeat(256);
+    let response = send(addr, &stripe("POST", "/v1/payment_intents", body, Some(&long))).await;
+    assert_eq!(response.status, 400, "{}", response.json);
+    assert_eq!(response.json["error"]["type"], "invalid_request_error");
+    assert!(response.json["error"]["message"].as_str().unwrap().contains("255"));
+    let ok = send(addr, &stripe("POST", "/v1/payment_intents", body, Some(&long[..255]))).await;
+    assert_eq!(ok.status, 200, "{}", ok.json);
+
+    let path = format!("/v1/payment_intents/pi_{}", "x".repeat(300));
+    let response = send(addr, &stripe("GET", &path, "", None)).await;
+    assert_eq!(response.status, 400, "{}", response.json);
+    assert!(response.json["error"]["message"].as_str().unwrap().contains("255"));
+    assert!(response.json.to_string().len() < 1000, "the id is not echoed whole");
+}

@@ -379,3 +379,18 @@ fn check_refuses_an_unreadable_history_naming_the_file_and_the_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("absent.jsonl"), "{}", stderr(&out));
 }
+
+#[test]
+fn check_refuses_an_empty_history_or_one_without_rig_started_as_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = history_file(&dir, &[]);
+    let out = readerlab(&["check", &path]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&path) && err.contains("no events"), "{err}");
+    assert!(stdout(&out).is_empty());
+    let path = history_file(&dir, &ONE_PAYMENT[1..]);
+    let out = readerlab(&["check", &path]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("rig.started"), "{}", stderr(&out));
+}

@@ -43,7 +43,7 @@ pub use event::{
 };
 pub use fault::FaultKind;
 pub use invariant::Invariant;
-pub use money::{Currency, Money};
+pub use money::{Currency, MAX_AMOUNT, Money};
 pub use profile::{
     BatteryProfile, ConnectionProfile, DiscoveryMethod, DiscoveryProfile, EntryMode, Family,
     LinkKind, Pairing, ReaderModel, ReaderProfile, RebootProfile, StoreLocation, UpdateProfile,

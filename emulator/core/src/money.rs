@@ -63,6 +63,9 @@ impl fmt::Display for Currency {
     }
 }
 
+/// The largest amount Stripe takes, in minor units (99,999,999: $999,999.99).
+pub const MAX_AMOUNT: u64 = 99_999_999;
+
 /// An amount in minor units of its currency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {

@@ -3,7 +3,8 @@
 //! It keeps one open handle per file it appends to, so a group commit costs
 //! one `write` and one `fdatasync`. It must not pretend: `sync` really calls
 //! `sync_data`, a newly created file's directory entry is synced too, and
-//! `replace` syncs the directory after the rename.
+//! `replace` syncs the directory after the rename. The directory is made
+//! 0700 and every file 0600 (owner only), existing ones included.
 
 use super::{Disk, check_name, temp_name};
 use std::collections::{BTreeSet, HashMap};
@@ -25,7 +26,14 @@ impl FileDisk {
     /// Uses `dir`, creating it if needed.
     pub fn open(dir: impl Into<PathBuf>) -> io::Result<FileDisk> {
         let dir = dir.into();
-        fs::create_dir_all(&dir)?;
+        crate::store::crypto::create_private_dir(&dir)?;
+        crate::store::crypto::make_private(&dir, 0o700)?;
+        for entry in fs::read_dir(&dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                crate::store::crypto::make_private(&entry.path(), 0o600)?;
+            }
+        }
         Ok(FileDisk { dir, open: HashMap::new(), created: BTreeSet::new() })
     }
 
@@ -43,7 +51,7 @@ impl FileDisk {
         if !self.open.contains_key(name) {
             let path = self.path(name)?;
             let existed = path.exists();
-            let file = OpenOptions::new().create(true).append(true).open(&path)?;
+            let file = private_options().create(true).append(true).open(&path)?;
             if !existed {
                 self.created.insert(name.to_owned());
             }
@@ -57,6 +65,14 @@ impl FileDisk {
         self.created.clear();
         Ok(())
     }
+}
+
+/// Options that create a file readable and writable by its owner only.
+fn private_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
 }
 
 impl Disk for FileDisk {
@@ -105,7 +121,7 @@ impl Disk for FileDisk {
         // The cached handle points at the inode being replaced.
         self.open.remove(name);
         let written = (|| {
-            let mut file = File::create(&temp)?;
+            let mut file = private_options().write(true).create(true).truncate(true).open(&temp)?;
             file.write_all(bytes)?;
             file.sync_all()
         })();

@@ -5,7 +5,9 @@
 //! Bad input is answered, never fatal: malformed JSON is a 400 naming
 //! where it broke, an unknown reader a 404, a fault the rig cannot perform
 //! a 409 with the simulator's reason, anything asked of a rig that is not
-//! running a 409. Errors are `{"error": {"status": N, "message": "..."}}`.
+//! running a 409. Errors are `{"error": {"status": N, "message": "..."}}`,
+//! the framework's own answers (413, 405, a query that does not parse)
+//! included.
 //! When the server listens beyond loopback, every request needs
 //! `Authorization: Bearer <token>`.
 
@@ -17,7 +19,7 @@ use crate::sim::PowerFault;
 use crate::sim::{Fault, FaultError, PaymentSpec, RigSpec, Sim};
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -34,11 +36,22 @@ pub struct Control {
     token: Option<Arc<str>>,
 }
 
-/// The `/_readerlab` router (nest it there).
+/// `app` with the control API under `/_readerlab`, its index answered at
+/// `/_readerlab` and at `/_readerlab/` (the address `serve` prints).
+pub fn mount(app: Router, rig: ServedRig, token: Option<String>) -> Router {
+    let control = router(rig, token);
+    // A nested router does not see `/_readerlab/`; routed to as a service it
+    // sees the whole path, which its `/_readerlab/` route answers.
+    let whole = control.clone().into_service::<axum::body::Body>();
+    app.route_service("/_readerlab/", whole).nest("/_readerlab", control)
+}
+
+/// The `/_readerlab` router (nest it there, or use [`mount`]).
 pub fn router(rig: ServedRig, token: Option<String>) -> Router {
     let control = Control { rig, token: token.map(Arc::from) };
     Router::new()
         .route("/", get(index))
+        .route("/_readerlab/", get(index))
         .route("/rig", get(rig_view).post(rig_start))
         .route("/rig/finish", post(rig_finish))
         .route("/clock", get(clock_view))
@@ -55,8 +68,43 @@ pub fn router(rig: ServedRig, token: Option<String>) -> Router {
         .route("/history", get(history))
         .route("/ledger", get(ledger))
         .fallback(not_found)
+        .layer(axum::middleware::map_response(in_error_shape))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(control.clone(), authorize))
         .with_state(control)
+}
+
+/// The largest control request body: rig specs, faults and payments are
+/// small JSON objects.
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// Gives the answers the framework writes itself (a body over the limit,
+/// 413; a method the path does not take, 405; a query string that does not
+/// parse, 400) the control API's error shape, keeping their status and
+/// their text as the message.
+async fn in_error_shape(response: Response) -> Response {
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text
+    };
+    let mut shaped = Failure::new(status, message).into_response();
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        shaped.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    shaped
 }
 
 /// An error answer.
@@ -118,7 +166,10 @@ async fn authorize(
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(|v| v.trim().split_once(' '))
+            // The scheme is case-insensitive (RFC 7235), as on /v1.
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, presented)| presented.trim());
         if presented != Some(token.as_ref()) {
             return Failure::new(
                 StatusCode::UNAUTHORIZED,
@@ -396,6 +447,14 @@ async fn pos_view(State(control): State<Control>) -> Answer {
 
 async fn pos_pay(State(control): State<Control>, body: Bytes) -> Answer {
     let spec: PaymentSpec = parse(&body, "payment (a PaymentSpec: see docs/control-api.md)")?;
+    let amount = spec.amount.amount;
+    if !(1..=crate::core::MAX_AMOUNT).contains(&amount) {
+        let message = format!(
+            "amount {amount} is out of range: give 1..={} minor units",
+            crate::core::MAX_AMOUNT
+        );
+        return Err(Failure::new(StatusCode::BAD_REQUEST, message));
+    }
     let readers = control.rig.read(|sim| sim.reader_views().len())?;
     if spec.reader >= readers {
         let message = format!("the rig has no reader #{} (it has {readers})", spec.reader);

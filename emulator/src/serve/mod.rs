@@ -6,7 +6,8 @@
 //!   clock, its devices' backend calls carried over HTTP.
 //! - [`stripe`]: the backend's Stripe-compatible HTTP API.
 //! - [`control`]: the control API under `/_readerlab/`.
-//! - [`server`]: [`server::Server`], both APIs on one listener.
+//! - [`server`]: [`server::Server`], both APIs on one listener, its
+//!   connections served by `conn` (timeouts, connections per client).
 //! - [`client`]: [`client::ControlClient`], the control API from outside.
 //! - [`ble_bridge`]: carries a served rig's POS-to-reader Bluetooth link over
 //!   a carrier of [`crate::ble`] (BLE-over-TCP) or [`crate::hw`] (BlueZ).
@@ -14,6 +15,7 @@
 
 pub mod ble_bridge;
 pub mod client;
+mod conn;
 pub mod control;
 pub mod proxy;
 pub mod rig;

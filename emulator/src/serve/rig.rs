@@ -188,7 +188,8 @@ impl ServedRig {
     }
 
     /// Rigs whose spec names no data directory keep their stores under
-    /// `root/rigs/<generation>`.
+    /// `root/rigs/<generation>`, and their keys under
+    /// `<root>.keys/rigs/<generation>`.
     pub fn set_data_root(&self, root: std::path::PathBuf) {
         *lock(&self.shared.data_root) = Some(root);
     }
@@ -211,6 +212,15 @@ impl ServedRig {
             && let Some(root) = lock(&self.shared.data_root).as_ref()
         {
             spec.data_dir = Some(root.join("rigs").join(generation.to_string()));
+            // Their keys beside the data root, not inside it.
+            if spec.keys_dir.is_none() {
+                let keys = crate::sim::default_keys_dir(root).map_err(|e| RigError::Storage {
+                    device: "rig".to_owned(),
+                    dir: root.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                spec.keys_dir = Some(keys.join("rigs").join(generation.to_string()));
+            }
         }
         let carrier = *lock(&self.shared.ble);
         spec.carried_reader_link = carrier.is_some();

@@ -25,11 +25,36 @@ pub struct ServeConfig {
     pub token: Option<String>,
     /// The rig to start (its `data_dir` says where stores live).
     pub rig: RigSpec,
-    /// The secret key backend clients must present (`sk_test_…`).
+    /// The secret key backend clients must present (`sk_test_…`); when
+    /// `listen` is not loopback, not the public default.
     pub secret_key: String,
     /// The carrier of the POS-to-reader link of Bluetooth readers; `None`:
     /// in process.
     pub ble: Option<super::ble_bridge::BleCarrier>,
+}
+
+/// How long a connection may take and how many one client may hold
+/// (docs/http-api.md, "Limits"). A connection past its time is closed; one
+/// past the count is answered 503 and closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServeLimits {
+    /// A request's head (request line and headers) must be complete this
+    /// long after the connection opened or its first byte arrived.
+    pub header_read_timeout: std::time::Duration,
+    /// A kept-alive connection with no request for this long is closed.
+    pub idle_timeout: std::time::Duration,
+    /// Connections one client address may have open at once.
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> ServeLimits {
+        ServeLimits {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(60),
+            max_connections_per_ip: 128,
+        }
+    }
 }
 
 /// Why the server did not start.
@@ -38,12 +63,40 @@ pub enum StartError {
     /// Beyond loopback the control API must be protected.
     #[error("{0} is not a loopback address: the control API then needs --token")]
     TokenRequired(SocketAddr),
+    /// Beyond loopback the backend must not take the public default key.
+    #[error(
+        "{0} is not a loopback address: the backend then needs its own key (pass --secret-key)"
+    )]
+    DefaultSecretKey(SocketAddr),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
     /// The rig could not be built.
     #[error("cannot start the rig: {0}")]
     Rig(#[from] super::rig::ServeError),
+}
+
+/// Whether a server may listen on `listen` with this token and key. On
+/// loopback anything goes; beyond it (any other address, the unspecified
+/// `0.0.0.0` and `::` included) the control API needs a token and the
+/// backend a secret key other than the public default
+/// (`BackendConfig::default().secret_key`, printed in every doc), which
+/// would let anyone who can reach the port act for the account.
+pub fn check_exposure(
+    listen: SocketAddr,
+    token: Option<&str>,
+    secret_key: &str,
+) -> Result<(), StartError> {
+    if listen.ip().is_loopback() {
+        return Ok(());
+    }
+    if token.is_none() {
+        return Err(StartError::TokenRequired(listen));
+    }
+    if secret_key == crate::core::backend::BackendConfig::default().secret_key {
+        return Err(StartError::DefaultSecretKey(listen));
+    }
+    Ok(())
 }
 
 /// A running server.
@@ -83,9 +136,15 @@ impl Server {
     /// Binds, starts the rig and serves until [`Server::shutdown`]. Must be
     /// called inside a tokio runtime.
     pub async fn start(config: ServeConfig) -> Result<Server, StartError> {
-        if !config.listen.ip().is_loopback() && config.token.is_none() {
-            return Err(StartError::TokenRequired(config.listen));
-        }
+        Server::start_with(config, ServeLimits::default()).await
+    }
+
+    /// [`Server::start`] with these connection limits.
+    pub async fn start_with(
+        config: ServeConfig,
+        limits: ServeLimits,
+    ) -> Result<Server, StartError> {
+        check_exposure(config.listen, config.token.as_deref(), &config.secret_key)?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -104,8 +163,7 @@ impl Server {
         rig.set_ble(config.ble);
         rig.start(config.rig.clone())?;
         let host: Arc<dyn BackendHost> = Arc::new(RigBackend(rig.clone()));
-        let app = stripe::router(host)
-            .nest("/_readerlab", control::router(rig.clone(), config.token.clone()));
+        let app = control::mount(stripe::router(host), rig.clone(), config.token.clone());
         if config.clock == ClockMode::Real {
             // Clients may ask for a payment as soon as we answer: let the
             // readers finish connecting to the POS first (under 2 s).
@@ -120,14 +178,8 @@ impl Server {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
-        let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await
-        });
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(super::conn::serve(listener, app, limits, stopped));
         Ok(Server { addr, rig, stop, task })
     }
 

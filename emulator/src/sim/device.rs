@@ -7,7 +7,7 @@
 //! has since died is never delivered to the next one. It decides nothing
 //! about payments: that is the engine's and the store's.
 
-use super::medium::{Keys, Medium};
+use super::medium::{Keys, Medium, RunFile};
 use crate::core::Defects;
 use crate::core::Millis;
 use crate::core::TestCards;
@@ -39,6 +39,10 @@ pub struct DeviceSlot {
     pub generation: u64,
     /// App runs so far; makes each run's instance id unique.
     runs: u32,
+    /// On real files: where the runs are counted durably, so that a new
+    /// process on the same data goes on counting (and its offline ids stay
+    /// new); `None`: counted in memory only (the simulator).
+    run_file: Option<RunFile>,
     /// Whether the device has power (a power loss keeps it down until its
     /// power returns).
     pub powered: bool,
@@ -67,10 +71,18 @@ impl DeviceSlot {
             running: None,
             generation: 0,
             runs: 0,
+            run_file: None,
             powered: true,
             wanted: true,
             off_for: std::time::Duration::from_secs(20),
         }
+    }
+
+    /// The same slot counting its app runs durably in `file` (a device on
+    /// real files), or in memory only (`None`).
+    pub fn with_run_file(mut self, file: Option<RunFile>) -> DeviceSlot {
+        self.run_file = file;
+        self
     }
 
     /// Starts the app if it should run and can: powered, and its store opens
@@ -87,7 +99,16 @@ impl DeviceSlot {
         if self.running.is_some() || !self.powered || !self.wanted || self.keys.key().is_err() {
             return false;
         }
-        self.runs += 1;
+        let run = match &self.run_file {
+            None => self.runs + 1,
+            // A run that cannot be counted durably does not start: its ids
+            // could repeat an earlier process's.
+            Some(file) => match file.claim(self.runs) {
+                Ok(run) => run,
+                Err(_) => return false,
+            },
+        };
+        self.runs = run;
         let setup = EngineSetup {
             holder: self.holder.clone(),
             // Unique across devices and app runs: offline ids embed it.

@@ -12,8 +12,9 @@
 
 use crate::disk::{Disk, FileDisk, SimDisk};
 use crate::store::{FileKeychain, KeyError, Keychain, SimKeychain};
-use std::io;
-use std::path::Path;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A device's disk.
@@ -154,5 +155,62 @@ impl Keychain for Keys {
             Keys::Simulated(keys) => keys.next_epoch(),
             Keys::Files(files) => Keys::files_lock(files).next_epoch(),
         }
+    }
+}
+
+/// The durable count of a device's app runs on real files: the highest run
+/// any process ever started on this data directory. Offline ids embed the
+/// run (`off_pos3_000001`), so a new `serve` on the same directory starts
+/// above every earlier process's runs and never repeats an id, stored or
+/// forwarded (whose idempotency key it is). The file sits next to the
+/// device's `store/`, not in it, so wiping the app's data keeps it. The
+/// simulator's devices have none: their runs are counted in memory, as the
+/// whole rig lives in one process.
+#[derive(Clone, Debug)]
+pub struct RunFile {
+    path: PathBuf,
+}
+
+impl RunFile {
+    /// The name of the file in the device's directory.
+    pub const NAME: &'static str = "app-runs";
+
+    /// The counter in `dir` (the device's directory).
+    pub fn new(dir: &Path) -> RunFile {
+        RunFile { path: dir.join(Self::NAME) }
+    }
+
+    /// The highest run recorded (0 when none is).
+    pub fn recorded(&self) -> io::Result<u32> {
+        match fs::read_to_string(&self.path) {
+            Ok(text) => text.trim().parse().map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} is not a run count", self.path.display()),
+                )
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Claims the run after `counted` (this process's own count) and after
+    /// every run recorded, and makes it durable before returning it.
+    pub fn claim(&self, counted: u32) -> io::Result<u32> {
+        let run = counted.max(self.recorded()?).checked_add(1).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, "the app run count is exhausted")
+        })?;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let temp = self.path.with_extension("tmp");
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temp)?;
+        file.write_all(format!("{run}\n").as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&temp, &self.path)?;
+        File::open(dir)?.sync_all()?;
+        Ok(run)
     }
 }

@@ -36,7 +36,7 @@ pub use faults::{
     PlanShape, PowerFault, StorageFault,
 };
 pub use links::{Link, LinkId, RequestFate, RequestRule};
-pub use medium::{Keys, Medium};
+pub use medium::{Keys, Medium, RunFile};
 pub use reader_link::{ReaderCall, ReaderNotice, ReaderTraffic};
 pub use view::ReaderView;
 pub use workload::{PaymentSpec, WORKLOAD_CARDS, random_payments};
@@ -88,11 +88,16 @@ pub struct RigSpec {
     /// it (the default, `None`), or USB (Android POS, M2 and WisePad 3).
     pub mobile_link: Option<LinkKind>,
     /// Where the devices keep their stores: `None` for simulated disks (the
-    /// default), or a directory whose `<device>/store` and `<device>/keys`
-    /// hold each device's real files (the served rig; a rig started again
-    /// on the same directory finds what was stored).
+    /// default), or a directory whose `<device>/store` holds each device's
+    /// real files (the served rig; a rig started again on the same
+    /// directory finds what was stored).
     #[serde(skip)]
     pub data_dir: Option<PathBuf>,
+    /// With a `data_dir`: where the devices' keys live, `<keys>/<device>`,
+    /// never inside the data directory (docs/store.md, "Keys"); `None`: the
+    /// data directory's sibling `<data>.keys` ([`default_keys_dir`]).
+    #[serde(skip)]
+    pub keys_dir: Option<PathBuf>,
     /// Whether the devices' calls to the backend leave the simulator
     /// ([`Sim::take_outgoing`]) for a shell to carry, over HTTP say, and come
     /// back through [`Sim::reply`]; `false` (the default) delivers them in
@@ -127,6 +132,7 @@ impl RigSpec {
             drain_window: Duration::from_secs(120),
             mobile_link: None,
             data_dir: None,
+            keys_dir: None,
             external_backend: false,
             model_latency: true,
             carried_reader_link: false,
@@ -399,7 +405,8 @@ impl Sim {
             Part::pos(),
             medium_for(&spec, "pos", spec.seed)?,
             session,
-        );
+        )
+        .with_run_file(run_file_for(&spec, "pos"));
         let mut sim = Sim {
             rng: ChaCha8Rng::seed_from_u64(spec.seed),
             now,
@@ -1030,7 +1037,10 @@ fn reader_slot(
         let holder = Holder::SmartReader { serial: serial.clone() };
         let key_seed = spec.seed ^ (index as u64 + 1);
         let medium = medium_for(spec, &serial, key_seed)?;
-        Ok::<_, RigError>(DeviceSlot::new(holder, Part::reader(&serial), medium, session.clone()))
+        Ok::<_, RigError>(
+            DeviceSlot::new(holder, Part::reader(&serial), medium, session.clone())
+                .with_run_file(run_file_for(spec, &serial)),
+        )
     });
     let device = device.transpose()?;
     let rig_reader = RigReader {
@@ -1054,8 +1064,17 @@ fn reader_slot(
     Ok((slot, rig_reader))
 }
 
+/// Where a device on real files counts its app runs across processes
+/// (`<data>/<name>/app-runs`); none on a simulated disk.
+fn run_file_for(spec: &RigSpec, name: &str) -> Option<medium::RunFile> {
+    spec.data_dir.as_ref().map(|root| medium::RunFile::new(&root.join(name)))
+}
+
 /// The medium of a device named `name` (`pos` or a reader's serial): a
-/// simulated disk and keychain, or real files under the rig's data directory.
+/// simulated disk and keychain, or real files: the store under the rig's
+/// data directory (`<data>/<name>/store`), the keys apart from it
+/// (`<keys>/<name>`, see [`RigSpec::keys_dir`]). A key an earlier version
+/// kept inside the data directory (`<data>/<name>/keys`) is moved out first.
 fn medium_for(spec: &RigSpec, name: &str, key_seed: u64) -> Result<(Medium, Keys), RigError> {
     let Some(root) = &spec.data_dir else {
         return Ok((
@@ -1069,7 +1088,38 @@ fn medium_for(spec: &RigSpec, name: &str, key_seed: u64) -> Result<(Medium, Keys
         dir: dir.display().to_string(),
         message,
     };
+    let keys_root = match &spec.keys_dir {
+        Some(keys) => keys.clone(),
+        None => default_keys_dir(root).map_err(|e| failed(e.to_string()))?,
+    };
     let disk = Medium::files(&dir.join("store")).map_err(|e| failed(e.to_string()))?;
-    let keys = Keys::files(&dir.join("keys")).map_err(|e| failed(e.to_string()))?;
+    let key_dir = keys_root.join(name);
+    crate::store::move_keychain(&dir.join("keys"), &key_dir).map_err(|e| failed(e.to_string()))?;
+    let keys = Keys::files(&key_dir).map_err(|e| failed(e.to_string()))?;
     Ok((disk, keys))
+}
+
+/// Where the keys of the stores under `data` live by default: the sibling
+/// directory `<data>.keys` (`readerlab-data` → `readerlab-data.keys`), so
+/// copying, archiving or wiping the data directory never carries the key.
+/// `data` is made absolute first (`.` has no name of its own).
+pub fn default_keys_dir(data: &std::path::Path) -> std::io::Result<PathBuf> {
+    let absolute = match std::fs::canonicalize(data) {
+        Ok(path) => path,
+        Err(_) => std::path::absolute(data)?,
+    };
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => {
+            let mut keys = name.to_os_string();
+            keys.push(".keys");
+            Ok(parent.join(keys))
+        }
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} has no parent directory to keep the keys beside it: use another data directory",
+                data.display()
+            ),
+        )),
+    }
 }

@@ -188,6 +188,14 @@ impl FileKeychain {
     pub fn open(dir: impl Into<PathBuf>) -> Result<FileKeychain, KeyError> {
         let dir = dir.into();
         create_private_dir(&dir)?;
+        // A directory or key made by hand (or by an older version) is made
+        // private too.
+        make_private(&dir, 0o700)?;
+        for name in [KEY_FILE, EPOCH_FILE] {
+            if dir.join(name).exists() {
+                make_private(&dir.join(name), 0o600)?;
+            }
+        }
         let key_path = dir.join(KEY_FILE);
         let key = match fs::read(&key_path) {
             Ok(bytes) => <[u8; KEY_LEN]>::try_from(bytes.as_slice()).map_err(|_| {
@@ -235,7 +243,66 @@ impl Keychain for FileKeychain {
     }
 }
 
-fn create_private_dir(dir: &Path) -> io::Result<()> {
+/// Moves a keychain from `old` to `new` (the key and its epoch together),
+/// unless `old` has none: how a key an earlier version kept inside the data
+/// directory leaves it. A key already at `new` as well is an error naming
+/// both (which one encrypts the store cannot be told here).
+pub fn move_keychain(old: &Path, new: &Path) -> io::Result<()> {
+    if !old.join(KEY_FILE).exists() {
+        return Ok(());
+    }
+    if new.join(KEY_FILE).exists() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "a store key in both {} and {}: keep the one that encrypts the store, in {}",
+                old.display(),
+                new.display(),
+                new.display()
+            ),
+        ));
+    }
+    let parent = new.parent().unwrap_or(Path::new("."));
+    create_private_dir(parent)?;
+    if new.exists() {
+        // An empty directory left by an earlier attempt.
+        let _ = fs::remove_dir(new);
+    }
+    if fs::rename(old, new).is_err() {
+        // Another file system: copy durably, then remove the original.
+        create_private_dir(new)?;
+        for name in [KEY_FILE, EPOCH_FILE] {
+            match fs::read(old.join(name)) {
+                Ok(bytes) => write_private(new, name, &bytes)?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        fs::remove_dir_all(old)?;
+    }
+    File::open(parent)?.sync_all()?;
+    if let Some(old_parent) = old.parent() {
+        File::open(old_parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Sets `path`'s permissions to `mode` if it allows more (Unix only).
+pub(crate) fn make_private(path: &Path, mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let current = fs::metadata(path)?.permissions().mode() & 0o777;
+        if current & !mode != 0 {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

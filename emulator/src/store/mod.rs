@@ -19,7 +19,7 @@ mod group;
 pub mod legacy;
 mod recover;
 
-pub use crypto::{FileKeychain, KeyError, Keychain, SimKeychain};
+pub use crypto::{FileKeychain, KeyError, Keychain, SimKeychain, move_keychain};
 pub use error::{CorruptReason, CorruptRecord, StoreError};
 pub use group::{GroupCommit, GroupStats};
 

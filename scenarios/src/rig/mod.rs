@@ -113,8 +113,8 @@ pub enum StartError {
     /// a link the model lacks, a store that cannot be opened).
     #[error(transparent)]
     Rig(#[from] readerlab_emulator::sim::RigError),
-    /// The served rig's temporary data directory could not be made.
-    #[error("a data directory for the served rig: {0}")]
+    /// The served rig's temporary data or key directory could not be made.
+    #[error("a temporary directory for the served rig: {0}")]
     DataDir(std::io::Error),
     /// The served rig's server did not start.
     #[error(transparent)]

@@ -75,6 +75,13 @@ impl Target for ServedTarget {
             .tempdir()
             .map_err(StartError::DataDir)?;
         spec.data_dir = Some(data.path().to_owned());
+        // The keys apart from the data, as `serve` keeps them, in a
+        // temporary directory of their own that goes with the rig.
+        let keys = tempfile::Builder::new()
+            .prefix("readerlab-served-keys-")
+            .tempdir()
+            .map_err(StartError::DataDir)?;
+        spec.keys_dir = Some(keys.path().to_owned());
         let config = ServeConfig {
             listen: "127.0.0.1:0".parse().expect("a socket address"),
             clock: ClockMode::Virtual,
@@ -85,7 +92,13 @@ impl Target for ServedTarget {
         };
         let server = runtime().block_on(Server::start(config))?;
         let client = ControlClient::new(server.addr(), None);
-        let mut rig = ServedRig { server: Some(server), client, events: Vec::new(), _data: data };
+        let mut rig = ServedRig {
+            server: Some(server),
+            client,
+            events: Vec::new(),
+            _data: data,
+            _keys: keys,
+        };
         rig.refresh();
         Ok(Box::new(rig))
     }
@@ -98,6 +111,7 @@ struct ServedRig {
     /// The history as fetched so far.
     events: Vec<Event>,
     _data: tempfile::TempDir,
+    _keys: tempfile::TempDir,
 }
 
 impl fmt::Debug for ServedRig {

@@ -88,7 +88,7 @@ fn split_line(arg: &str) -> (&str, Option<usize>) {
 fn read_path(path: &str) -> Result<Vec<Source>, String> {
     let on_disk = Path::new(path);
     if on_disk.is_file() {
-        let text = std::fs::read_to_string(on_disk).map_err(|e| format!("{path}: {e}"))?;
+        let text = read_text(on_disk, path)?;
         return Ok(vec![Source { path: path.to_owned(), text, lines: None }]);
     }
     if on_disk.is_dir() {
@@ -101,9 +101,9 @@ fn read_path(path: &str) -> Result<Vec<Source>, String> {
         return files
             .into_iter()
             .map(|file| {
-                let text = std::fs::read_to_string(&file)
-                    .map_err(|e| format!("{}: {e}", file.display()))?;
-                Ok(Source { path: file.display().to_string(), text, lines: None })
+                let shown = file.display().to_string();
+                let text = read_text(&file, &shown)?;
+                Ok(Source { path: shown, text, lines: None })
             })
             .collect();
     }
@@ -117,6 +117,25 @@ fn read_path(path: &str) -> Result<Vec<Source>, String> {
     } else {
         Ok(bundled)
     }
+}
+
+/// A feature file's text; one that is not UTF-8 is named at its first
+/// invalid byte: `PATH:LINE:COLUMN` (the column counts bytes from 1) and
+/// the byte's offset in the file.
+fn read_text(file: &Path, shown: &str) -> Result<String, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{shown}: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let line_start = bytes[..at].iter().rposition(|b| *b == b'\n').map_or(0, |n| n + 1);
+        let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        format!(
+            "{shown}:{line}:{}: not UTF-8: byte {at} (0x{:02x}) does not begin a valid UTF-8 \
+             character; a feature file must be UTF-8 text",
+            at - line_start + 1,
+            bytes[at]
+        )
+    })
 }
 
 fn walk(dir: &Path, into: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -169,6 +188,14 @@ pub fn prepare(
     let mut features = Vec::new();
     let mut unsupported = Vec::new();
     for source in sources {
+        if source.text.trim().is_empty() {
+            // The parser would name the line after the end.
+            errors.push(format!(
+                "{}:1: the feature file is empty: a feature starts with `Feature:`",
+                source.path
+            ));
+            continue;
+        }
         let feature = match Feature::parse(&source.text, GherkinEnv::default()) {
             Ok(feature) => feature,
             Err(e) => {
@@ -374,6 +401,33 @@ mod tests {
         let errors = prepare(&[source(text)], None, &all()).unwrap_err();
         // The parser names where it stopped: here the end of the file.
         assert!(errors[0].starts_with("t.feature:5:1: malformed feature"), "{errors:?}");
+    }
+
+    #[test]
+    fn an_empty_feature_file_is_reported_at_line_1() {
+        for text in ["", "\n\n", "  \n\t\n"] {
+            let errors = prepare(&[source(text)], None, &all()).unwrap_err();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(errors[0].starts_with("t.feature:1:"), "{errors:?}");
+            assert!(errors[0].contains("empty"), "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn a_feature_file_that_is_not_utf8_is_named_at_its_first_invalid_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.feature");
+        std::fs::write(&path, b"Feature: f\n  Scenario: caf\xe9 \xff\n").unwrap();
+        let shown = path.display().to_string();
+        let errors = resolve(std::slice::from_ref(&shown)).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        // Line 2, the 16th byte of the line (byte 26 of the file).
+        assert!(errors[0].starts_with(&format!("{shown}:2:16: ")), "{errors:?}");
+        assert!(errors[0].contains("UTF-8") && errors[0].contains("0xe9"), "{errors:?}");
+        assert!(errors[0].contains("byte 26"), "{errors:?}");
+        // In a directory too.
+        let errors = resolve(&[dir.path().display().to_string()]).unwrap_err();
+        assert!(errors[0].starts_with(&format!("{shown}:2:16: ")), "{errors:?}");
     }
 
     #[test]

@@ -335,6 +335,16 @@ impl OfflineEngine {
             unreadable: u32::try_from(unreadable.len()).unwrap_or(u32::MAX),
         };
         self.out.event(now, body);
+        // A store written by an earlier run under this very instance (an
+        // older data directory, whose run count was not kept): new ids start
+        // above the highest stored, so none collides with a stored one.
+        let prefix = format!("off_{}_", self.instance);
+        for payment in &pending {
+            if let Some(n) = payment.offline_id.0.strip_prefix(&prefix).and_then(|n| n.parse().ok())
+            {
+                self.next_offline = self.next_offline.max(n);
+            }
+        }
         for payment in pending {
             if self.forwarder.contains(&payment.offline_id) {
                 continue;

@@ -8,6 +8,12 @@
 //! `[N]` (index; stripe-python always sends `[0]`, `[1]`, …): an index may
 //! name an existing element (`a[0][b]=1&a[0][c]=2`) or the next one, never
 //! leave a gap.
+//!
+//! Limits, checked while reading and before anything is built, so no input
+//! can exhaust the stack or the memory beyond the body's own size: at most
+//! [`MAX_DEPTH`] levels of brackets in one parameter and at most
+//! [`MAX_PARAMS`] parameters (pairs) in one form. Building and inserting
+//! walk a path with loops, not recursion.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,6 +26,16 @@ pub enum FormValue {
     Map(BTreeMap<String, FormValue>),
     List(Vec<FormValue>),
 }
+
+/// The most levels of brackets one parameter may have (`a[b][c]` has 2).
+/// Stripe's own limit is smaller; 32 is far beyond any real request.
+pub const MAX_DEPTH: usize = 32;
+
+/// The most parameters (`name=value` pairs) one form may have.
+pub const MAX_PARAMS: usize = 1000;
+
+/// The most characters of a parameter's name an error repeats.
+const PARAM_SHOWN: usize = 200;
 
 /// A form's top level: parameter name to value.
 pub type Form = BTreeMap<String, FormValue>;
@@ -44,24 +60,39 @@ enum Segment {
 /// Parses an `application/x-www-form-urlencoded` body or query string.
 pub fn parse_form(input: &[u8]) -> Result<Form, FormError> {
     let mut form = Form::new();
-    for pair in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+    for (index, pair) in input.split(|b| *b == b'&').filter(|p| !p.is_empty()).enumerate() {
         let (raw_key, raw_value) = match pair.iter().position(|b| *b == b'=') {
             Some(at) => (&pair[..at], &pair[at + 1..]),
             None => (pair, &pair[pair.len()..]),
         };
+        if index == MAX_PARAMS {
+            return Err(FormError {
+                param: shown(&String::from_utf8_lossy(raw_key)),
+                reason: format!("more than {MAX_PARAMS} parameters in one request"),
+            });
+        }
         let key = decode(raw_key).map_err(|reason| FormError {
-            param: String::from_utf8_lossy(raw_key).into_owned(),
+            param: shown(&String::from_utf8_lossy(raw_key)),
             reason,
         })?;
         let value = decode(raw_value).map_err(|reason| FormError {
-            param: key.clone(),
+            param: shown(&key),
             reason: format!("value: {reason}"),
         })?;
-        let fail = |reason: &str| FormError { param: key.clone(), reason: reason.to_owned() };
+        let fail = |reason: &str| FormError { param: shown(&key), reason: reason.to_owned() };
         let (name, segments) = split_key(&key).map_err(&fail)?;
         insert_top(&mut form, name, &segments, value).map_err(fail)?;
     }
     Ok(form)
+}
+
+/// A parameter's name as an error repeats it: whole, or its first
+/// [`PARAM_SHOWN`] characters and `…`.
+fn shown(key: &str) -> String {
+    match key.char_indices().nth(PARAM_SHOWN) {
+        None => key.to_owned(),
+        Some((at, _)) => format!("{}…", &key[..at]),
+    }
 }
 
 /// Encodes a form the way stripe-python does: brackets literal, lists with
@@ -154,6 +185,9 @@ fn split_key(key: &str) -> Result<(&str, Vec<Segment>), &'static str> {
     }
     let mut segments = Vec::new();
     while !rest.is_empty() {
+        if segments.len() == MAX_DEPTH {
+            return Err("nested deeper than 32 levels of brackets (the most a parameter may have)");
+        }
         let inner = rest.strip_prefix('[').ok_or("text after a `]` that does not open a `[`")?;
         let close = inner.find(']').ok_or("a `[` without its `]`")?;
         let segment = &inner[..close];
@@ -187,49 +221,53 @@ fn insert_top(
     }
 }
 
-/// A fresh value for the rest of a path.
+/// A fresh value for the rest of a path, built from the leaf outwards.
 fn build(segments: &[Segment], value: String) -> FormValue {
-    match segments.split_first() {
-        None => FormValue::Text(value),
-        Some((Segment::Key(key), rest)) => {
-            FormValue::Map(BTreeMap::from([(key.clone(), build(rest, value))]))
-        }
-        Some((Segment::Index(_) | Segment::Append, rest)) => {
-            FormValue::List(vec![build(rest, value)])
-        }
+    let mut built = FormValue::Text(value);
+    for segment in segments.iter().rev() {
+        built = match segment {
+            Segment::Key(key) => FormValue::Map(BTreeMap::from([(key.clone(), built)])),
+            Segment::Index(_) | Segment::Append => FormValue::List(vec![built]),
+        };
     }
+    built
 }
 
-/// Puts `value` at `segments` below an existing `slot`.
+/// Puts `value` at `segments` below an existing `slot`, walking down the
+/// path one segment at a time.
 fn insert(slot: &mut FormValue, segments: &[Segment], value: String) -> Result<(), &'static str> {
-    let Some((first, rest)) = segments.split_first() else {
-        return Err("given more than once");
-    };
-    match (slot, first) {
-        (FormValue::Map(map), Segment::Key(key)) => match map.get_mut(key) {
-            Some(child) => insert(child, rest, value),
-            None => {
-                map.insert(key.clone(), build(rest, value));
-                Ok(())
+    let mut slot = slot;
+    let mut segments = segments;
+    loop {
+        let Some((first, rest)) = segments.split_first() else {
+            return Err("given more than once");
+        };
+        segments = rest;
+        slot = match (slot, first) {
+            (FormValue::Map(map), Segment::Key(key)) => {
+                if !map.contains_key(key) {
+                    map.insert(key.clone(), build(rest, value));
+                    return Ok(());
+                }
+                map.get_mut(key).expect("checked above")
             }
-        },
-        (FormValue::List(list), Segment::Append) => {
-            list.push(build(rest, value));
-            Ok(())
-        }
-        (FormValue::List(list), Segment::Index(index)) => {
-            if *index < list.len() {
-                insert(&mut list[*index], rest, value)
-            } else if *index == list.len() {
+            (FormValue::List(list), Segment::Append) => {
                 list.push(build(rest, value));
-                Ok(())
-            } else {
-                Err("a list index that skips an element")
+                return Ok(());
             }
-        }
-        (FormValue::Text(_), _) => Err("given both as a value and with brackets"),
-        (FormValue::Map(_), _) => Err("given both as a hash and as a list"),
-        (FormValue::List(_), Segment::Key(_)) => Err("given both as a list and as a hash"),
+            (FormValue::List(list), Segment::Index(index)) => {
+                if *index == list.len() {
+                    list.push(build(rest, value));
+                    return Ok(());
+                }
+                list.get_mut(*index).ok_or("a list index that skips an element")?
+            }
+            (FormValue::Text(_), _) => return Err("given both as a value and with brackets"),
+            (FormValue::Map(_), _) => return Err("given both as a hash and as a list"),
+            (FormValue::List(_), Segment::Key(_)) => {
+                return Err("given both as a list and as a hash");
+            }
+        };
     }
 }
 
@@ -278,6 +316,21 @@ mod tests {
             let error = parse_form(input).unwrap_err();
             assert_eq!(error.param, param, "{}: {error}", String::from_utf8_lossy(input));
         }
+    }
+
+    #[test]
+    fn depth_and_parameter_count_are_limited_before_anything_is_built() {
+        let at_limit = format!("a{}=1", "[k]".repeat(MAX_DEPTH));
+        assert!(parse_form(at_limit.as_bytes()).is_ok());
+        let deep = format!("a{}=1", "[k]".repeat(15_000));
+        let error = parse_form(deep.as_bytes()).unwrap_err();
+        assert!(error.reason.contains("32 levels"), "{error}");
+        assert!(error.param.starts_with("a[k][k]") && error.param.ends_with('…'));
+        assert!(error.param.chars().count() <= PARAM_SHOWN + 1);
+        let many: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("p{i}=1")).collect();
+        let error = parse_form(many.join("&").as_bytes()).unwrap_err();
+        assert_eq!(error.param, format!("p{MAX_PARAMS}"));
+        assert!(parse_form(many[..MAX_PARAMS].join("&").as_bytes()).is_ok());
     }
 
     #[test]

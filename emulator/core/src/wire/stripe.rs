@@ -40,6 +40,24 @@ pub struct HttpRequest {
     pub body: Vec<u8>,
 }
 
+/// The longest `Idempotency-Key`, id in a URL, or forwarded offline id
+/// taken, in characters (Stripe's limit for idempotency keys; the store's
+/// for offline ids, in bytes).
+pub const MAX_ID_LEN: usize = 255;
+
+/// A 400 `invalid_request_error` for a key or id over [`MAX_ID_LEN`].
+fn too_long(message: &str) -> ApiError {
+    ApiError {
+        status: 400,
+        kind: ApiErrorKind::InvalidRequestError,
+        code: None,
+        decline_code: None,
+        message: message.to_owned(),
+        payment_intent: None,
+        param: None,
+    }
+}
+
 /// Reads one Stripe request into the call the backend runs.
 pub fn decode_request(
     method: &str,
@@ -50,6 +68,13 @@ pub fn decode_request(
     secret_key: &str,
 ) -> Result<ApiCall, ApiError> {
     let token = authenticate(authorization, secret_key)?;
+    if let Some(key) = idempotency_key
+        && key.chars().count() > MAX_ID_LEN
+    {
+        return Err(too_long(&format!(
+            "Keys for idempotent requests can only be {MAX_ID_LEN} characters long."
+        )));
+    }
     let (path, query) = match path_and_query.split_once('?') {
         Some((path, query)) => (path, query),
         None => (path_and_query, ""),
@@ -65,6 +90,11 @@ pub fn decode_request(
         .map_err(|_| unrecognized())?;
     if segments.iter().any(String::is_empty) {
         return Err(unrecognized());
+    }
+    if segments.iter().any(|s| s.chars().count() > MAX_ID_LEN) {
+        return Err(too_long(&format!(
+            "An id in the URL is longer than {MAX_ID_LEN} characters: no object has such an id."
+        )));
     }
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = method.to_ascii_uppercase();
@@ -174,6 +204,7 @@ fn route(method: &str, segments: &[&str], p: &mut Params) -> Result<Option<ApiRe
 fn create_intent(p: &mut Params) -> Result<ApiRequest, ApiError> {
     let amount =
         p.integer("amount")?.ok_or_else(|| crate::wire::params::missing_param("amount"))?;
+    check_amount(amount)?;
     let currency_text = p.required_text("currency")?;
     let currency: Currency = currency_text.parse().map_err(|_| {
         invalid_param(
@@ -328,7 +359,32 @@ fn forward(body: &[u8]) -> Result<ApiRequest, ApiError> {
             "payment",
         )
     })?;
+    check_amount(payment.amount.amount)?;
+    let id = &payment.offline_id.0;
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        return Err(invalid_param(
+            "parameter_invalid_string",
+            &format!("offline_id must be 1 to {MAX_ID_LEN} bytes long."),
+            "offline_id",
+        ));
+    }
     Ok(ApiRequest::ForwardOfflinePayment { payment })
+}
+
+/// Stripe's ceiling on an amount: 99,999,999 minor units (zero is the
+/// backend's `parameter_invalid_integer`).
+fn check_amount(amount: u64) -> Result<(), ApiError> {
+    if amount <= crate::money::MAX_AMOUNT {
+        return Ok(());
+    }
+    Err(invalid_param(
+        "amount_too_large",
+        &format!(
+            "Amount must be no more than {} in the currency's smallest unit ($999,999.99).",
+            crate::money::MAX_AMOUNT
+        ),
+        "amount",
+    ))
 }
 
 fn form_error(error: &crate::wire::form::FormError) -> ApiError {
