@@ -188,77 +188,14 @@ pub fn prepare(
     let mut features = Vec::new();
     let mut unsupported = Vec::new();
     for source in sources {
-        if source.text.trim().is_empty() {
-            // The parser would name the line after the end.
-            errors.push(format!(
-                "{}:1: the feature file is empty: a feature starts with `Feature:`",
-                source.path
-            ));
-            continue;
-        }
-        let feature = match Feature::parse(&source.text, GherkinEnv::default()) {
-            Ok(feature) => feature,
-            Err(e) => {
-                // "Error at 12:5: {expected tokens}"
-                let text = e.to_string();
-                let at = text.strip_prefix("Error at ").and_then(|t| t.split_once(": "));
-                match at {
-                    Some((position, expected)) => errors.push(format!(
-                        "{}:{position}: malformed feature (the Gherkin parser stopped here, expecting {expected})",
-                        source.path
-                    )),
-                    None => errors.push(format!("{}: malformed feature: {text}", source.path)),
-                }
+        let (mut feature, rows) = match parse_feature(source) {
+            Ok(parsed) => parsed,
+            Err(problem) => {
+                errors.push(problem);
                 continue;
             }
         };
-        let rows = outline_rows(&feature);
-        let mut feature = match feature.expand_examples() {
-            Ok(feature) => feature,
-            Err(e) => {
-                errors.push(format!("{}: {e}", source.path));
-                continue;
-            }
-        };
-        feature.path = Some(PathBuf::from(&source.path));
-        let background: Vec<Step> =
-            feature.background.iter().flat_map(|b| b.steps.clone()).collect();
-        let rule_backgrounds: Vec<Vec<Step>> = feature
-            .rules
-            .iter()
-            .map(|r| r.background.iter().flat_map(|b| b.steps.clone()).collect())
-            .collect();
-        let mut check_steps = |list: &[Step]| {
-            for step in list {
-                match steps.find(step) {
-                    Ok(Some(_)) => {}
-                    Ok(None) => errors.push(format!(
-                        "{}:{}: undefined step: {} {} (see `readerlab steps`)",
-                        source.path,
-                        step.position.line,
-                        step.keyword.trim(),
-                        step.value
-                    )),
-                    Err(ambiguous) => errors.push(format!(
-                        "{}:{}: ambiguous step: {} {} matches {} step definitions",
-                        source.path,
-                        step.position.line,
-                        step.keyword.trim(),
-                        step.value,
-                        ambiguous.possible_matches.len()
-                    )),
-                }
-            }
-        };
-        check_steps(&background);
-        for rule_background in &rule_backgrounds {
-            check_steps(rule_background);
-        }
-        let all_scenarios =
-            feature.scenarios.iter().chain(feature.rules.iter().flat_map(|r| r.scenarios.iter()));
-        for scenario in all_scenarios {
-            check_steps(&scenario.steps);
-        }
+        check_steps(&feature, source, &steps, &mut errors);
         if feature.scenarios.is_empty() && feature.rules.iter().all(|r| r.scenarios.is_empty()) {
             errors.push(format!(
                 "{}:{}: the feature has no scenario",
@@ -336,6 +273,81 @@ pub fn prepare(
         }
     }
     if errors.is_empty() { Ok(Prepared { features, unsupported }) } else { Err(errors) }
+}
+
+/// Reads one source as Gherkin, with its Scenario Outlines expanded; a
+/// problem names the file and line. Also returns the examples' rows (row
+/// line to the line of its outline).
+fn parse_feature(source: &Source) -> Result<(Feature, BTreeMap<usize, usize>), String> {
+    if source.text.trim().is_empty() {
+        // The parser would name the line after the end.
+        return Err(format!(
+            "{}:1: the feature file is empty: a feature starts with `Feature:`",
+            source.path
+        ));
+    }
+    let feature = Feature::parse(&source.text, GherkinEnv::default()).map_err(|e| {
+        // "Error at 12:5: {expected tokens}"
+        let text = e.to_string();
+        match text.strip_prefix("Error at ").and_then(|t| t.split_once(": ")) {
+            Some((position, expected)) => format!(
+                "{}:{position}: malformed feature (the Gherkin parser stopped here, expecting {expected})",
+                source.path
+            ),
+            None => format!("{}: malformed feature: {text}", source.path),
+        }
+    })?;
+    let rows = outline_rows(&feature);
+    let mut feature = feature.expand_examples().map_err(|e| format!("{}: {e}", source.path))?;
+    feature.path = Some(PathBuf::from(&source.path));
+    Ok((feature, rows))
+}
+
+/// Every step of the feature (backgrounds, rules, scenarios) against the
+/// vocabulary: an undefined or ambiguous one is a problem naming its line.
+fn check_steps(
+    feature: &Feature,
+    source: &Source,
+    steps: &cucumber::step::Collection<LabWorld>,
+    errors: &mut Vec<String>,
+) {
+    let background: Vec<Step> = feature.background.iter().flat_map(|b| b.steps.clone()).collect();
+    let rule_backgrounds: Vec<Vec<Step>> = feature
+        .rules
+        .iter()
+        .map(|r| r.background.iter().flat_map(|b| b.steps.clone()).collect())
+        .collect();
+    let mut check = |list: &[Step]| {
+        for step in list {
+            match steps.find(step) {
+                Ok(Some(_)) => {}
+                Ok(None) => errors.push(format!(
+                    "{}:{}: undefined step: {} {} (see `readerlab steps`)",
+                    source.path,
+                    step.position.line,
+                    step.keyword.trim(),
+                    step.value
+                )),
+                Err(ambiguous) => errors.push(format!(
+                    "{}:{}: ambiguous step: {} {} matches {} step definitions",
+                    source.path,
+                    step.position.line,
+                    step.keyword.trim(),
+                    step.value,
+                    ambiguous.possible_matches.len()
+                )),
+            }
+        }
+    };
+    check(&background);
+    for rule_background in &rule_backgrounds {
+        check(rule_background);
+    }
+    let all_scenarios =
+        feature.scenarios.iter().chain(feature.rules.iter().flat_map(|r| r.scenarios.iter()));
+    for scenario in all_scenarios {
+        check(&scenario.steps);
+    }
 }
 
 /// What to do with one scenario.
