@@ -26,12 +26,12 @@ impl FileDisk {
     /// Uses `dir`, creating it if needed.
     pub fn open(dir: impl Into<PathBuf>) -> io::Result<FileDisk> {
         let dir = dir.into();
-        crate::store::crypto::create_private_dir(&dir)?;
-        crate::store::crypto::make_private(&dir, 0o700)?;
+        super::create_private_dir(&dir)?;
+        super::make_private(&dir, 0o700)?;
         for entry in fs::read_dir(&dir)? {
             let entry = entry?;
             if entry.file_type()?.is_file() {
-                crate::store::crypto::make_private(&entry.path(), 0o600)?;
+                super::make_private(&entry.path(), 0o600)?;
             }
         }
         Ok(FileDisk { dir, open: HashMap::new(), created: BTreeSet::new() })

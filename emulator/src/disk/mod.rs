@@ -15,7 +15,9 @@ mod sim;
 pub use file::FileDisk;
 pub use sim::SimDisk;
 
+use std::fs;
 use std::io;
+use std::path::Path;
 
 /// A flat directory of named files.
 ///
@@ -80,4 +82,28 @@ pub(crate) fn check_name(name: &str) -> io::Result<()> {
             format!("`{name}` is not a plain file name"),
         ))
     }
+}
+
+/// Sets `path`'s permissions to `mode` if it allows more (Unix only).
+pub(crate) fn make_private(path: &Path, mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let current = fs::metadata(path)?.permissions().mode() & 0o777;
+        if current & !mode != 0 {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// Creates `dir` (and its parents) readable by the owner only.
+pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }

@@ -11,7 +11,6 @@
 //! flight. Only a connection waiting for a request is ever timed out: a
 //! long answer (a followed history) is not idle.
 
-use super::server::ServeLimits;
 use axum::Router;
 use axum::body::Body;
 use hyper::body::{Bytes, Frame, Incoming, SizeHint};
@@ -29,6 +28,30 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+
+/// How long a connection may take and how many one client may hold
+/// (docs/http-api.md, "Limits"). A connection past its time is closed; one
+/// past the count is answered 503 and closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServeLimits {
+    /// A request's head (request line and headers) must be complete this
+    /// long after the connection opened or its first byte arrived.
+    pub header_read_timeout: std::time::Duration,
+    /// A kept-alive connection with no request for this long is closed.
+    pub idle_timeout: std::time::Duration,
+    /// Connections one client address may have open at once.
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> ServeLimits {
+        ServeLimits {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(60),
+            max_connections_per_ip: 128,
+        }
+    }
+}
 
 /// How long shutdown waits for open connections before it drops them.
 const DRAIN: Duration = Duration::from_secs(5);

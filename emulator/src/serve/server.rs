@@ -2,6 +2,7 @@
 //! (`/v1/...`) and the control API (`/_readerlab/...`), around one
 //! [`ServedRig`]; started and shut down cleanly.
 
+pub use super::conn::ServeLimits;
 use super::control;
 use super::rig::{ClockMode, ServedRig};
 use super::stripe::{self, BackendHost};
@@ -31,30 +32,6 @@ pub struct ServeConfig {
     /// The carrier of the POS-to-reader link of Bluetooth readers; `None`:
     /// in process.
     pub ble: Option<super::ble_bridge::BleCarrier>,
-}
-
-/// How long a connection may take and how many one client may hold
-/// (docs/http-api.md, "Limits"). A connection past its time is closed; one
-/// past the count is answered 503 and closed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServeLimits {
-    /// A request's head (request line and headers) must be complete this
-    /// long after the connection opened or its first byte arrived.
-    pub header_read_timeout: std::time::Duration,
-    /// A kept-alive connection with no request for this long is closed.
-    pub idle_timeout: std::time::Duration,
-    /// Connections one client address may have open at once.
-    pub max_connections_per_ip: usize,
-}
-
-impl Default for ServeLimits {
-    fn default() -> ServeLimits {
-        ServeLimits {
-            header_read_timeout: std::time::Duration::from_secs(10),
-            idle_timeout: std::time::Duration::from_secs(60),
-            max_connections_per_ip: 128,
-        }
-    }
 }
 
 /// Why the server did not start.

@@ -187,13 +187,13 @@ impl FileKeychain {
     /// random key (0600) if there is none.
     pub fn open(dir: impl Into<PathBuf>) -> Result<FileKeychain, KeyError> {
         let dir = dir.into();
-        create_private_dir(&dir)?;
+        crate::disk::create_private_dir(&dir)?;
         // A directory or key made by hand (or by an older version) is made
         // private too.
-        make_private(&dir, 0o700)?;
+        crate::disk::make_private(&dir, 0o700)?;
         for name in [KEY_FILE, EPOCH_FILE] {
             if dir.join(name).exists() {
-                make_private(&dir.join(name), 0o600)?;
+                crate::disk::make_private(&dir.join(name), 0o600)?;
             }
         }
         let key_path = dir.join(KEY_FILE);
@@ -263,14 +263,14 @@ pub fn move_keychain(old: &Path, new: &Path) -> io::Result<()> {
         ));
     }
     let parent = new.parent().unwrap_or(Path::new("."));
-    create_private_dir(parent)?;
+    crate::disk::create_private_dir(parent)?;
     if new.exists() {
         // An empty directory left by an earlier attempt.
         let _ = fs::remove_dir(new);
     }
     if fs::rename(old, new).is_err() {
         // Another file system: copy durably, then remove the original.
-        create_private_dir(new)?;
+        crate::disk::create_private_dir(new)?;
         for name in [KEY_FILE, EPOCH_FILE] {
             match fs::read(old.join(name)) {
                 Ok(bytes) => write_private(new, name, &bytes)?,
@@ -285,29 +285,6 @@ pub fn move_keychain(old: &Path, new: &Path) -> io::Result<()> {
         File::open(old_parent)?.sync_all()?;
     }
     Ok(())
-}
-
-/// Sets `path`'s permissions to `mode` if it allows more (Unix only).
-pub(crate) fn make_private(path: &Path, mode: u32) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let current = fs::metadata(path)?.permissions().mode() & 0o777;
-        if current & !mode != 0 {
-            fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = (path, mode);
-    Ok(())
-}
-
-pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 /// Writes `name` in `dir` atomically and durably, readable by the owner only.
