@@ -294,24 +294,7 @@ impl StateMachineTest for Harness {
                     h.sync_outcome(outcome);
                 }
             }
-            Step::Forward(pick) => {
-                if h.acked.is_empty() || h.store.is_none() {
-                    return h;
-                }
-                let i = h.acked[pick.index(h.acked.len())];
-                let store = h.store.as_mut().unwrap();
-                match store.mark_forwarded(&payment(i).offline_id) {
-                    Ok(()) => {
-                        let outcome = store.sync();
-                        if h.sync_outcome(outcome) {
-                            h.acked.retain(|&a| a != i);
-                            h.forwarded.insert(i);
-                        }
-                    }
-                    Err(StoreError::KeysUnavailable) => assert!(h.locked),
-                    Err(e) => panic!("mark_forwarded failed: {e}"),
-                }
-            }
+            Step::Forward(pick) => h.forward(pick),
             Step::Crash { torn } => {
                 h.store = None;
                 h.buffered.clear();
@@ -347,28 +330,7 @@ impl StateMachineTest for Harness {
                     h.damage(record, byte, mask);
                 }
             }
-            Step::Upgrade => {
-                if h.store.is_none() {
-                    return h;
-                }
-                h.store = None;
-                h.buffered.clear();
-                // The old release's store holds the acknowledged payments;
-                // damaged ones were reported and are not carried over.
-                let old: Vec<usize> =
-                    h.acked.iter().copied().filter(|i| !h.corrupted.contains(i)).collect();
-                let payments: Vec<StoredPayment> = old.iter().map(|&i| payment(i)).collect();
-                match legacy::write_v1(&mut h.disk.clone(), &mut h.keys.clone(), &payments) {
-                    Ok(()) => {
-                        h.acked = old;
-                        h.corrupted.clear();
-                    }
-                    Err(StoreError::KeysUnavailable) => assert!(h.locked),
-                    Err(StoreError::Full) => {}
-                    Err(e) => panic!("writing the v1 store failed: {e}"),
-                }
-                h.reopen();
-            }
+            Step::Upgrade => h.upgrade(),
             Step::Lock => {
                 h.keys.lock();
                 h.locked = true;
@@ -396,4 +358,50 @@ prop_state_machine! {
 
     #[test]
     fn the_store_keeps_every_acknowledged_payment(sequential 1..60 => Harness);
+}
+
+impl Harness {
+    /// Marks an acknowledged payment forwarded and syncs the mark.
+    fn forward(&mut self, pick: prop::sample::Index) {
+        if self.acked.is_empty() || self.store.is_none() {
+            return;
+        }
+        let i = self.acked[pick.index(self.acked.len())];
+        let store = self.store.as_mut().unwrap();
+        match store.mark_forwarded(&payment(i).offline_id) {
+            Ok(()) => {
+                let outcome = store.sync();
+                if self.sync_outcome(outcome) {
+                    self.acked.retain(|&a| a != i);
+                    self.forwarded.insert(i);
+                }
+            }
+            Err(StoreError::KeysUnavailable) => assert!(self.locked),
+            Err(e) => panic!("mark_forwarded failed: {e}"),
+        }
+    }
+
+    /// The app is replaced by the release that writes the old format.
+    fn upgrade(&mut self) {
+        if self.store.is_none() {
+            return;
+        }
+        self.store = None;
+        self.buffered.clear();
+        // The old release's store holds the acknowledged payments;
+        // damaged ones were reported and are not carried over.
+        let old: Vec<usize> =
+            self.acked.iter().copied().filter(|i| !self.corrupted.contains(i)).collect();
+        let payments: Vec<StoredPayment> = old.iter().map(|&i| payment(i)).collect();
+        match legacy::write_v1(&mut self.disk.clone(), &mut self.keys.clone(), &payments) {
+            Ok(()) => {
+                self.acked = old;
+                self.corrupted.clear();
+            }
+            Err(StoreError::KeysUnavailable) => assert!(self.locked),
+            Err(StoreError::Full) => {}
+            Err(e) => panic!("writing the v1 store failed: {e}"),
+        }
+        self.reopen();
+    }
 }

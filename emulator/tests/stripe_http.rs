@@ -122,6 +122,11 @@ fn stripe(method: &str, path: &str, body: &str, key: Option<&str>) -> HttpReques
     }
 }
 
+/// A Stripe client's POST with the test key.
+async fn post(addr: SocketAddr, path: &str, body: &str) -> Response {
+    send(addr, &stripe("POST", path, body, None)).await
+}
+
 async fn device(addr: SocketAddr, call: ApiCall) -> ApiReply {
     let response = send(addr, &encode_request(&call, KEY)).await;
     decode_reply(response.status, &response.body)
@@ -173,67 +178,42 @@ async fn intents_are_created_retrieved_listed_and_replayed_by_key() {
 }
 
 #[tokio::test]
-#[expect(clippy::too_many_lines, reason = "one end-to-end script, read as a story")]
 async fn a_reader_processes_an_intent_the_shell_confirms_over_http() {
     let (addr, host) = serve().await;
-    let location = send(
+    let location = post(
         addr,
-        &stripe(
-            "POST",
-            "/v1/terminal/locations",
-            "display_name=Shop&address[line1]=1+Main+St&address[city]=SF&address[country]=US\
+        "/v1/terminal/locations",
+        "display_name=Shop&address[line1]=1+Main+St&address[city]=SF&address[country]=US\
              &address[postal_code]=94110&address[state]=CA",
-            None,
-        ),
     )
     .await;
     assert_eq!(location.status, 200, "{}", location.json);
     let location = location.json["id"].as_str().unwrap().to_owned();
-    let reader = send(
+    let reader = post(
         addr,
-        &stripe(
-            "POST",
-            "/v1/terminal/readers",
-            &format!("registration_code=simulated-s700&location={location}&label=Front"),
-            None,
-        ),
+        "/v1/terminal/readers",
+        &format!("registration_code=simulated-s700&location={location}&label=Front"),
     )
     .await;
     assert_eq!(reader.status, 200, "{}", reader.json);
     assert_eq!(reader.json["device_type"], "stripe_s700");
     let reader = reader.json["id"].as_str().unwrap().to_owned();
-    let intent = send(
-        addr,
-        &stripe(
-            "POST",
-            "/v1/payment_intents",
-            "amount=1500&currency=usd&capture_method=manual",
-            None,
-        ),
-    )
-    .await;
+    let intent =
+        post(addr, "/v1/payment_intents", "amount=1500&currency=usd&capture_method=manual").await;
     let intent = intent.json["id"].as_str().unwrap().to_owned();
 
-    let process = send(
+    let process = post(
         addr,
-        &stripe(
-            "POST",
-            &format!("/v1/terminal/readers/{reader}/process_payment_intent"),
-            &format!("payment_intent={intent}&process_config[skip_tipping]=true"),
-            None,
-        ),
+        &format!("/v1/terminal/readers/{reader}/process_payment_intent"),
+        &format!("payment_intent={intent}&process_config[skip_tipping]=true"),
     )
     .await;
     assert_eq!(process.status, 200, "{}", process.json);
     assert_eq!(process.json["action"]["status"], "in_progress");
-    let present = send(
+    let present = post(
         addr,
-        &stripe(
-            "POST",
-            &format!("/v1/test_helpers/terminal/readers/{reader}/present_payment_method"),
-            "type=card_present&card_present[number]=4242424242424242",
-            None,
-        ),
+        &format!("/v1/test_helpers/terminal/readers/{reader}/present_payment_method"),
+        "type=card_present&card_present[number]=4242424242424242",
     )
     .await;
     assert_eq!(present.status, 200, "{}", present.json);

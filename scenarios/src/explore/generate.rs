@@ -323,7 +323,14 @@ pub fn transitions(model: &Model) -> BoxedStrategy<Op> {
         }
     }
 
-    // The backend.
+    backend_faults(&mut w, p);
+
+    w.boxed()
+}
+
+/// The backend's faults: declines on sync, token failures, tokens for another
+/// account, HTTP errors (drawn last, in this order).
+fn backend_faults(w: &mut Weighted, p: u32) {
     w.draw(2 + 2 * p, || {
         let codes = select(vec!["insufficient_funds", "generic_decline", "card_declined"]);
         (1u32..=3, codes)
@@ -341,8 +348,6 @@ pub fn transitions(model: &Model) -> BoxedStrategy<Op> {
         );
         http.prop_map(|(times, request, status)| Op::Http { times, request, status }).boxed()
     });
-
-    w.boxed()
 }
 
 /// One alternative of [`Weighted`]: an operation as it is, or a strategy

@@ -356,24 +356,11 @@ pub enum Op {
 
 impl Op {
     /// The step's text, without its keyword.
-    #[expect(clippy::too_many_lines, reason = "one arm per step kind: the vocabulary, written out")]
     pub fn text(&self) -> String {
         let either = |yes: bool, a: &str, b: &str| if yes { a.to_owned() } else { b.to_owned() };
         match self {
             Op::Pay { name, cents, reader, card, entry, behavior, wait } => {
-                let mut text = format!(
-                    "the customer {} {} as \"p{name}\" at the {} with the \"{card}\" card",
-                    if *wait { "pays" } else { "starts paying" },
-                    usd(*cents),
-                    model_name(*reader),
-                );
-                if let Some(entry) = entry {
-                    text.push_str(&format!(" by {}", entry_phrase(*entry)));
-                }
-                if let Some(behavior) = behavior {
-                    text.push_str(&format!(" with {}", behavior_name(*behavior)));
-                }
-                text
+                pay_text(*name, *cents, *reader, card, *entry, *behavior, *wait)
             }
             Op::Pass { seconds } => {
                 let (count, unit) = time_phrase(*seconds);
@@ -462,15 +449,11 @@ impl Op {
             Op::TokenFails { times } => {
                 format!("the connection token provider fails {times} {}", plural(*times, "time"))
             }
-            Op::OtherAccount { times } => format!(
-                "the next {times} connection {} for another account",
-                if *times == 1 { "token is" } else { "tokens are" }
-            ),
-            Op::Http { times, request, status } => format!(
-                "the backend answers the next {times} {}{} with HTTP {status}",
-                request.map_or(String::new(), |r| format!("\"{}\" ", r.phrase())),
-                plural(*times, "request")
-            ),
+            Op::OtherAccount { times } => {
+                let tokens = if *times == 1 { "token is" } else { "tokens are" };
+                format!("the next {times} connection {tokens} for another account")
+            }
+            Op::Http { times, request, status } => http_text(*times, *request, *status),
         }
     }
 
@@ -697,6 +680,40 @@ fn time_phrase(seconds: u64) -> (u64, &'static str) {
 
 fn plural(count: u32, noun: &str) -> String {
     if count == 1 { noun.to_owned() } else { format!("{noun}s") }
+}
+
+/// The text of a customer's payment step.
+fn pay_text(
+    name: u32,
+    cents: u64,
+    reader: ReaderModel,
+    card: &str,
+    entry: Option<EntryMode>,
+    behavior: Option<OfflineBehavior>,
+    wait: bool,
+) -> String {
+    let mut text = format!(
+        "the customer {} {} as \"p{name}\" at the {} with the \"{card}\" card",
+        if wait { "pays" } else { "starts paying" },
+        usd(cents),
+        model_name(reader),
+    );
+    if let Some(entry) = entry {
+        text.push_str(&format!(" by {}", entry_phrase(entry)));
+    }
+    if let Some(behavior) = behavior {
+        text.push_str(&format!(" with {}", behavior_name(behavior)));
+    }
+    text
+}
+
+/// The text of an HTTP-error step.
+fn http_text(times: u32, request: Option<Request>, status: u16) -> String {
+    format!(
+        "the backend answers the next {times} {}{} with HTTP {status}",
+        request.map_or(String::new(), |r| format!("\"{}\" ", r.phrase())),
+        plural(times, "request")
+    )
 }
 
 #[cfg(test)]

@@ -132,24 +132,6 @@ impl Collector {
     ) {
         let path = feature.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         let key = (path.clone(), scenario.position.line);
-        let step_failed =
-            |step: &gherkin::Step, error: &event::StepError| -> Result<String, String> {
-                if let event::StepError::Panic(info) = error
-                    && let Some(Skipped(reason)) = info.downcast_ref::<Skipped>()
-                {
-                    return Err(reason.clone());
-                }
-                let why = match error {
-                    event::StepError::Panic(info) => panic_message(info.as_ref()),
-                    other => other.to_string(),
-                };
-                Ok(format!(
-                    "{path}:{}: {} {}\n{why}",
-                    step.position.line,
-                    step.keyword.trim(),
-                    step.value
-                ))
-            };
         match event {
             event::Scenario::Started => {
                 let running = Running {
@@ -169,7 +151,7 @@ impl Collector {
             }
             event::Scenario::Step(step, event::Step::Failed(_, _, _, error))
             | event::Scenario::Background(step, event::Step::Failed(_, _, _, error)) => {
-                let verdict = step_failed(&step, &error);
+                let verdict = step_failure(&path, &step, &error);
                 if let Some(running) = self.running.get_mut(&key) {
                     match verdict {
                         Ok(failure) => running.failure = Some(failure),
@@ -227,6 +209,25 @@ impl Collector {
             _ => {}
         }
     }
+}
+
+/// What a failed step means: `Ok(failure)` naming file, line and step, or
+/// `Err(reason)` when the step said the target cannot do it (a skip).
+fn step_failure(
+    path: &str,
+    step: &gherkin::Step,
+    error: &event::StepError,
+) -> Result<String, String> {
+    if let event::StepError::Panic(info) = error
+        && let Some(Skipped(reason)) = info.downcast_ref::<Skipped>()
+    {
+        return Err(reason.clone());
+    }
+    let why = match error {
+        event::StepError::Panic(info) => panic_message(info.as_ref()),
+        other => other.to_string(),
+    };
+    Ok(format!("{path}:{}: {} {}\n{why}", step.position.line, step.keyword.trim(), step.value))
 }
 
 /// The message a panic carried.

@@ -7,7 +7,7 @@
 //! that depends on the reader's state (offline, busy) is not saved under the
 //! idempotency key, so a retry after the reader came back can run.
 
-use crate::backend::api::{ApiError, ApiErrorKind, ApiReply, ApiRequest, ListParams};
+use crate::backend::api::{Address, ApiError, ApiErrorKind, ApiReply, ApiRequest, ListParams};
 use crate::backend::ledger::{Backend, Caller, Executed};
 use crate::backend::lists;
 use crate::backend::objects;
@@ -27,7 +27,6 @@ const DEFAULT_PRESENTED_CARD: &str = "4242424242424242";
 
 impl Backend {
     /// Runs a Terminal or list request for `caller`.
-    #[expect(clippy::too_many_lines, reason = "one arm per Terminal request: a dispatch table")]
     pub(super) fn execute_terminal(
         &mut self,
         now: Millis,
@@ -38,58 +37,16 @@ impl Backend {
             ApiRequest::ListPaymentIntents { page } => self.list_intents(caller, page),
             ApiRequest::ListCharges { page } => self.list_charges(caller, page),
             ApiRequest::CreateLocation { display_name, address } => {
-                self.terminal.counters.locations += 1;
-                let id = format!("tml_{:016}", self.terminal.counters.locations);
-                let location = Location {
-                    id: id.clone(),
-                    account: caller.account.clone(),
-                    livemode: caller.livemode,
-                    display_name: display_name.clone(),
-                    address: address.clone(),
-                };
-                let json = objects::location(&location);
-                self.terminal.locations.insert(id.clone(), location);
-                self.emit(now, EventBody::LocationCreated { location: id });
-                ApiReply::Ok(json)
+                self.create_location(now, caller, display_name, address)
             }
             ApiRequest::RetrieveLocation { location } => match self.find_location(caller, location)
             {
                 Ok(location) => ApiReply::Ok(objects::location(location)),
                 Err(error) => ApiReply::Err(error),
             },
-            ApiRequest::ListLocations { page } => {
-                let ids = self
-                    .terminal
-                    .locations
-                    .values()
-                    .filter(|l| l.account == caller.account && l.livemode == caller.livemode)
-                    .map(|l| l.id.clone())
-                    .collect();
-                let locations = &self.terminal.locations;
-                reply(lists::page("terminal.location", "/v1/terminal/locations", ids, page, |id| {
-                    objects::location(&locations[id])
-                }))
-            }
+            ApiRequest::ListLocations { page } => self.list_locations(caller, page),
             ApiRequest::CreateConfiguration { name, offline_enabled } => {
-                self.terminal.counters.configurations += 1;
-                let id = format!("tmc_{:016}", self.terminal.counters.configurations);
-                let configuration = Configuration {
-                    id: id.clone(),
-                    account: caller.account.clone(),
-                    livemode: caller.livemode,
-                    name: name.clone(),
-                    is_account_default: false,
-                    offline_enabled: *offline_enabled,
-                };
-                let json = objects::configuration(&configuration);
-                self.terminal.configurations.insert(id.clone(), configuration);
-                let event = EventBody::ConfigurationUpdated {
-                    configuration: id,
-                    is_account_default: false,
-                    offline_enabled: *offline_enabled,
-                };
-                self.emit(now, event);
-                ApiReply::Ok(json)
+                self.create_configuration(now, caller, name, *offline_enabled)
             }
             ApiRequest::UpdateConfiguration { configuration, name, offline_enabled } => {
                 self.update_configuration(now, caller, configuration, name, *offline_enabled)
@@ -100,20 +57,7 @@ impl Backend {
                     Err(error) => ApiReply::Err(error),
                 }
             }
-            ApiRequest::ListConfigurations { page } => {
-                let ids = self
-                    .terminal
-                    .configurations
-                    .values()
-                    .filter(|c| c.account == caller.account && c.livemode == caller.livemode)
-                    .map(|c| c.id.clone())
-                    .collect();
-                let configurations = &self.terminal.configurations;
-                let url = "/v1/terminal/configurations";
-                reply(lists::page("terminal.configuration", url, ids, page, |id| {
-                    objects::configuration(&configurations[id])
-                }))
-            }
+            ApiRequest::ListConfigurations { page } => self.list_configurations(caller, page),
             ApiRequest::RegisterReader { registration_code, location, label } => {
                 return self.register(now, caller, registration_code, location, label);
             }
@@ -121,19 +65,7 @@ impl Backend {
                 Ok(reader) => ApiReply::Ok(self.reader_json(reader)),
                 Err(error) => ApiReply::Err(error),
             },
-            ApiRequest::ListReaders { page } => {
-                let ids = self
-                    .terminal
-                    .readers
-                    .values()
-                    .filter(|r| r.account == caller.account && r.livemode == caller.livemode)
-                    .map(|r| r.id.clone())
-                    .collect();
-                let readers = &self.terminal.readers;
-                reply(lists::page("terminal.reader", "/v1/terminal/readers", ids, page, |id| {
-                    self.reader_json(&readers[id])
-                }))
-            }
+            ApiRequest::ListReaders { page } => self.list_readers(caller, page),
             ApiRequest::DeleteReader { reader } => self.delete_reader(now, caller, reader),
             ApiRequest::ProcessPaymentIntent { reader, intent, process_config } => {
                 return self.process(now, caller, reader, intent, process_config);
@@ -148,6 +80,99 @@ impl Backend {
             other => unreachable!("not a Terminal request: {:?}", other.kind()),
         };
         Executed::Ran(reply)
+    }
+
+    fn create_location(
+        &mut self,
+        now: Millis,
+        caller: &Caller,
+        display_name: &str,
+        address: &Address,
+    ) -> ApiReply {
+        self.terminal.counters.locations += 1;
+        let id = format!("tml_{:016}", self.terminal.counters.locations);
+        let location = Location {
+            id: id.clone(),
+            account: caller.account.clone(),
+            livemode: caller.livemode,
+            display_name: display_name.to_owned(),
+            address: address.clone(),
+        };
+        let json = objects::location(&location);
+        self.terminal.locations.insert(id.clone(), location);
+        self.emit(now, EventBody::LocationCreated { location: id });
+        ApiReply::Ok(json)
+    }
+
+    fn list_locations(&self, caller: &Caller, page: &ListParams) -> ApiReply {
+        let ids = self
+            .terminal
+            .locations
+            .values()
+            .filter(|l| l.account == caller.account && l.livemode == caller.livemode)
+            .map(|l| l.id.clone())
+            .collect();
+        let locations = &self.terminal.locations;
+        reply(lists::page("terminal.location", "/v1/terminal/locations", ids, page, |id| {
+            objects::location(&locations[id])
+        }))
+    }
+
+    fn create_configuration(
+        &mut self,
+        now: Millis,
+        caller: &Caller,
+        name: &Option<String>,
+        offline_enabled: Option<bool>,
+    ) -> ApiReply {
+        self.terminal.counters.configurations += 1;
+        let id = format!("tmc_{:016}", self.terminal.counters.configurations);
+        let configuration = Configuration {
+            id: id.clone(),
+            account: caller.account.clone(),
+            livemode: caller.livemode,
+            name: name.clone(),
+            is_account_default: false,
+            offline_enabled,
+        };
+        let json = objects::configuration(&configuration);
+        self.terminal.configurations.insert(id.clone(), configuration);
+        let event = EventBody::ConfigurationUpdated {
+            configuration: id,
+            is_account_default: false,
+            offline_enabled,
+        };
+        self.emit(now, event);
+        ApiReply::Ok(json)
+    }
+
+    fn list_configurations(&self, caller: &Caller, page: &ListParams) -> ApiReply {
+        let ids = self
+            .terminal
+            .configurations
+            .values()
+            .filter(|c| c.account == caller.account && c.livemode == caller.livemode)
+            .map(|c| c.id.clone())
+            .collect();
+        let configurations = &self.terminal.configurations;
+        let url = "/v1/terminal/configurations";
+        reply(lists::page("terminal.configuration", url, ids, page, |id| {
+            objects::configuration(&configurations[id])
+        }))
+    }
+
+    fn list_readers(&self, caller: &Caller, page: &ListParams) -> ApiReply {
+        let ids = self
+            .terminal
+            .readers
+            .values()
+            .filter(|r| r.account == caller.account && r.livemode == caller.livemode)
+            .map(|r| r.id.clone())
+            .collect();
+        let readers = &self.terminal.readers;
+        reply(lists::page("terminal.reader", "/v1/terminal/readers", ids, page, |id| {
+            self.reader_json(&readers[id])
+        }))
     }
 
     pub(super) fn list_intents(&self, caller: &Caller, page: &ListParams) -> ApiReply {
