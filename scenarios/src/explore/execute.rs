@@ -94,7 +94,7 @@ const WIPE_GUARD: &str = "exploration does not wipe a device that holds payments
 /// declined or reported unreadable), or one it would store is still under
 /// way, as the history shows it.
 fn holds_payments(world: &LabWorld, who: Who) -> bool {
-    let Ok(device) = world.device(&who.phrase()) else { return false };
+    let Ok(device) = world.device(who) else { return false };
     let part = world.part_of(device);
     let stored_here = |reader: usize| match device {
         Device::Pos => !world.stores_own(reader),

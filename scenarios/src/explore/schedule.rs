@@ -8,11 +8,15 @@
 //! by `readerlab run` do the same thing; `tests/explore.rs` compares their
 //! histories byte for byte.
 
+use crate::steps::params::{AppKilled, CablePulled, InternetDown, Locked, MidWrite, Number};
+use crate::steps::params::{DevicePhrase, ReaderPhrase};
+use crate::steps::params::{PhraseError, SignalLost, StorageIsFull, TimesOut, WhileCharging};
 use crate::steps::{LabWorld, StepResult, backend, faults, payments, readers, rig, storage, time};
 use readerlab_emulator::core::offline::OfflineBehavior;
 use readerlab_emulator::core::{EntryMode, ReaderModel};
 use readerlab_emulator::fixtures::ReaderCatalog;
 use serde::{Deserialize, Serialize};
+use std::str::FromStr;
 
 /// The version of the saved-case format (`DIR/cases/*.json`).
 pub const CASE_FORMAT: u32 = 1;
@@ -76,11 +80,11 @@ impl RigPlan {
     /// Describes the rig to `world`, through the same step definitions.
     pub fn apply(&self, world: &mut LabWorld) -> StepResult {
         for (i, model) in self.readers.iter().enumerate() {
-            let name = model_name(*model);
+            let model = arg(&model_name(*model))?;
             if i == 0 {
-                rig::a_rig_with(world, name)?;
+                rig::a_rig_with(world, model)?;
             } else {
-                rig::the_rig_also_has(world, name)?;
+                rig::the_rig_also_has(world, model)?;
             }
         }
         if self.usb {
@@ -90,10 +94,10 @@ impl RigPlan {
             rig::offline_mode(world, "disabled".to_owned())?;
         }
         if let Some(cents) = self.max_per_payment {
-            rig::offline_maximum(world, usd(cents))?;
+            rig::offline_maximum(world, arg(&usd(cents))?)?;
         }
         if let Some(cents) = self.stored_limit {
-            rig::stored_amount_limit(world, usd(cents))?;
+            rig::stored_amount_limit(world, arg(&usd(cents))?)?;
         }
         if let Some(records) = self.record_cap {
             rig::record_cap(world, records)?;
@@ -146,6 +150,15 @@ impl Who {
         match self {
             Who::Pos => "the POS".to_owned(),
             Who::Reader(model) => format!("the {}", model_name(model)),
+        }
+    }
+}
+
+impl From<Who> for DevicePhrase {
+    fn from(who: Who) -> DevicePhrase {
+        match who {
+            Who::Pos => DevicePhrase::Pos,
+            Who::Reader(model) => DevicePhrase::Reader(ReaderPhrase::Model(model)),
         }
     }
 }
@@ -472,21 +485,22 @@ impl Op {
     }
 
     /// Performs the step: calls its definition with the captures its text
-    /// gives.
+    /// gives (a phrase read as cucumber reads it, by its parameter type).
     pub fn apply(&self, world: &mut LabWorld) -> StepResult {
         let s = str::to_owned;
         let either = |yes: bool, a: &str, b: &str| if yes { s(a) } else { s(b) };
+        let reader = |model: ReaderModel| Who::Reader(model).phrase();
         match self {
             Op::Pay { name, cents, reader, card, entry, behavior, wait } => {
                 payments::the_customer_pays(
                     world,
                     either(*wait, "pays", "starts paying"),
-                    usd(*cents),
+                    arg(&usd(*cents))?,
                     format!("p{name}"),
-                    model_name(*reader),
+                    arg(&model_name(*reader))?,
                     card.clone(),
                     String::new(),
-                    entry.map_or(String::new(), |e| s(entry_phrase(e))),
+                    arg(entry.map_or("", entry_phrase))?,
                     behavior.map_or(String::new(), |b| s(behavior_name(b))),
                 )
             }
@@ -494,66 +508,54 @@ impl Op {
                 let (count, unit) = time_phrase(*seconds);
                 time::time_passes(world, count.to_string(), s(unit))
             }
-            Op::Internet { down } => {
-                faults::the_internet(world, either(*down, "goes down", "comes back"))
+            Op::Internet { down } => faults::the_internet(world, InternetDown(*down)),
+            Op::DeviceInternet { device, down } => {
+                faults::a_devices_internet(world, arg(&device.phrase())?, InternetDown(*down))
             }
-            Op::DeviceInternet { device, down } => faults::a_devices_internet(
-                world,
-                device.phrase(),
-                either(*down, "goes down", "comes back"),
-            ),
             Op::Flapping { on } => faults::flapping(world, either(*on, "starts", "stops")),
             Op::Slow { extra_ms } => {
                 faults::latency(world, extra_ms.map_or(String::new(), |ms| ms.to_string()))
             }
             Op::Request { nth, kind, device, lost } => faults::request_fault(
                 world,
-                ordinal(*nth),
-                s(kind.phrase()),
-                device.phrase(),
-                either(*lost, "loses its answer", "times out"),
+                arg(&ordinal(*nth))?,
+                arg(kind.phrase())?,
+                arg(&device.phrase())?,
+                TimesOut(!*lost),
             ),
-            Op::App { device, killed } => faults::app_killed(
-                world,
-                device.phrase(),
-                either(*killed, "is killed", "starts again"),
-            ),
-            Op::Upgrade { device } => faults::app_upgraded(world, device.phrase()),
+            Op::App { device, killed } => {
+                faults::app_killed(world, arg(&device.phrase())?, AppKilled(*killed))
+            }
+            Op::Upgrade { device } => faults::app_upgraded(world, arg(&device.phrase())?),
             Op::Lock { device, locked } => {
-                faults::locked(world, device.phrase(), either(*locked, "locked", "unlocked"))
+                faults::locked(world, arg(&device.phrase())?, Locked(*locked))
             }
-            Op::PowerLoss { who, mid_write } => faults::loses_power(
-                world,
-                who.phrase(),
-                either(*mid_write, " in the middle of its next write", ""),
-            ),
-            Op::Reboot { reader } => readers::reboots(world, Who::Reader(*reader).phrase()),
-            Op::Battery { reader, percent, charging } => readers::battery(
-                world,
-                Who::Reader(*reader).phrase(),
-                *percent,
-                either(*charging, " while charging", ""),
-            ),
-            Op::RequiredUpdate { reader } => {
-                readers::required_update(world, Who::Reader(*reader).phrase())
+            Op::PowerLoss { who, mid_write } => {
+                faults::loses_power(world, arg(&who.phrase())?, MidWrite(*mid_write))
             }
-            Op::Signal { reader, lost } => {
-                readers::signal(world, Who::Reader(*reader).phrase(), either(*lost, "lost", "back"))
+            Op::Reboot { reader: r } => readers::reboots(world, arg(&reader(*r))?),
+            Op::Battery { reader: r, percent, charging } => readers::battery(
+                world,
+                arg(&reader(*r))?,
+                Number(u64::from(*percent)),
+                WhileCharging(*charging),
+            ),
+            Op::RequiredUpdate { reader: r } => readers::required_update(world, arg(&reader(*r))?),
+            Op::Signal { reader: r, lost } => {
+                readers::signal(world, arg(&reader(*r))?, SignalLost(*lost))
             }
             Op::Radio { off } => readers::radio(world, either(*off, "off", "on")),
-            Op::Usb { reader, pulled } => readers::usb(
-                world,
-                Who::Reader(*reader).phrase(),
-                either(*pulled, "pulled", "plugged back in"),
-            ),
-            Op::StorageFull { device, full } => storage::storage_full(
-                world,
-                device.phrase(),
-                either(*full, "is full", "has room again"),
-            ),
-            Op::NextWriteFails { device } => storage::next_write_fails(world, device.phrase()),
-            Op::RecordDamaged { device } => storage::record_damaged(world, device.phrase()),
-            Op::DataWiped { device } => storage::data_wiped(world, device.phrase()),
+            Op::Usb { reader: r, pulled } => {
+                readers::usb(world, arg(&reader(*r))?, CablePulled(*pulled))
+            }
+            Op::StorageFull { device, full } => {
+                storage::storage_full(world, arg(&device.phrase())?, StorageIsFull(*full))
+            }
+            Op::NextWriteFails { device } => {
+                storage::next_write_fails(world, arg(&device.phrase())?)
+            }
+            Op::RecordDamaged { device } => storage::record_damaged(world, arg(&device.phrase())?),
+            Op::DataWiped { device } => storage::data_wiped(world, arg(&device.phrase())?),
             Op::Declines { times, code } => backend::declines_on_sync(world, *times, code.clone()),
             Op::TokenFails { times } => backend::token_failure(world, *times),
             Op::OtherAccount { times } => backend::another_account(world, *times),
@@ -565,6 +567,13 @@ impl Op {
             ),
         }
     }
+}
+
+/// A phrase of a step's text as the step receives it: read by its
+/// parameter type, as cucumber reads the capture (a phrase the step's text
+/// could not hold fails here as the text would fail to match).
+fn arg<T: FromStr<Err = PhraseError>>(phrase: &str) -> Result<T, String> {
+    phrase.parse().map_err(String::from)
 }
 
 /// A rig and a schedule: one scenario.

@@ -3,6 +3,7 @@
 //! target records), so they judge the simulator, a served rig or a lab rig
 //! alike. The invariant checker runs after every scenario on top of them.
 
+use super::params::within;
 use super::{LabWorld, StepResult};
 use cucumber::then;
 use readerlab_emulator::core::Event;
@@ -114,15 +115,6 @@ pub(crate) fn story(views: &[View], payment: &str) -> String {
 /// One event, as a short line: `t=12.3s pos offline.payment.stored {..}`.
 pub(crate) fn line(view: &View) -> String {
     format!("  t={:.1}s {} {} {}", view.t_ms as f64 / 1_000.0, view.part, view.name, view.fields)
-}
-
-/// `Some(n minutes)` for a step's optional `within <n> minutes`.
-pub(crate) fn within(text: &str) -> Result<Option<Duration>, String> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let minutes: u64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
-    Ok(Some(Duration::from_secs(minutes * 60)))
 }
 
 /// Expects the payment's outcome to be `outcome`, with `key` = `value` if

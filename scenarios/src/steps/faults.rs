@@ -2,10 +2,11 @@
 //! flapping or slow, a request that times out or whose answer is lost, the
 //! POS app killed, upgraded or locked, power lost.
 
+use super::params::{AppKilled, InternetDown, Locked, MidWrite, Ordinal, RequestFilter, TimesOut};
+use super::params::{DeviceOrReader, DevicePhrase, StoringDevice};
 use super::{LabWorld, StepResult};
 use crate::rig::Capability;
 use cucumber::{given, when};
-use readerlab_emulator::core::backend::RequestKind;
 use readerlab_emulator::sim::{Device, Fault, LinkId};
 use readerlab_emulator::sim::{LinkFault, PowerFault};
 use std::time::Duration;
@@ -24,7 +25,7 @@ impl LabWorld {
     }
 
     /// The internet link of the device a phrase names.
-    fn internet_of(&self, phrase: &str) -> Result<LinkId, String> {
+    fn internet_of(&self, phrase: impl Into<DevicePhrase>) -> Result<LinkId, String> {
         Ok(match self.device(phrase)? {
             Device::Pos => LinkId::PosBackend,
             Device::Reader(index) => LinkId::ReaderBackend(index),
@@ -43,24 +44,26 @@ impl LabWorld {
     }
 }
 
-#[when(regex = r"^the internet (goes down|comes back)$")]
-pub(crate) fn the_internet(world: &mut LabWorld, change: String) -> StepResult {
+#[when(expr = "the internet {goes down or comes back}")]
+pub(crate) fn the_internet(world: &mut LabWorld, down: InternetDown) -> StepResult {
     world.need(Capability::NetworkFaults);
     world.rig()?;
     for link in world.internet_links() {
-        world.toggle(LinkFault::LinkDown { link }.into(), change == "goes down")?;
+        world.toggle(LinkFault::LinkDown { link }.into(), down.0)?;
     }
     Ok(())
 }
 
-#[when(
-    regex = r"^(the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E)'s internet (goes down|comes back)$"
-)]
-pub(crate) fn a_devices_internet(world: &mut LabWorld, who: String, change: String) -> StepResult {
+#[when(expr = "{device}'s internet {goes down or comes back}")]
+pub(crate) fn a_devices_internet(
+    world: &mut LabWorld,
+    who: StoringDevice,
+    down: InternetDown,
+) -> StepResult {
     world.need(Capability::NetworkFaults);
     world.rig()?;
-    let link = world.internet_of(&who)?;
-    world.toggle(LinkFault::LinkDown { link }.into(), change == "goes down")
+    let link = world.internet_of(who)?;
+    world.toggle(LinkFault::LinkDown { link }.into(), down.0)
 }
 
 #[when(regex = r"^the internet (starts|stops) flapping$")]
@@ -86,43 +89,20 @@ pub(crate) fn latency(world: &mut LabWorld, extra_ms: String) -> StepResult {
     Ok(())
 }
 
-/// The request kind a step names.
-fn request_kind(name: &str) -> Result<Option<RequestKind>, String> {
-    Ok(Some(match name {
-        "create" => RequestKind::CreatePaymentIntent,
-        "confirm" => RequestKind::ConfirmPaymentIntent,
-        "forward" => RequestKind::ForwardOfflinePayment,
-        "connection token" => RequestKind::CreateConnectionToken,
-        "capture" => RequestKind::CapturePaymentIntent,
-        "cancel" => RequestKind::CancelPaymentIntent,
-        "" | "any" => return Ok(None),
-        other => return Err(format!("`{other}` is not a request kind")),
-    }))
-}
-
-/// `next` → 1, `3rd` → 3.
-fn ordinal(text: &str) -> Result<u32, String> {
-    if text == "next" {
-        return Ok(1);
-    }
-    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    digits.parse().map_err(|_| format!("`{text}` is not an ordinal"))
-}
-
 #[given(
-    regex = r#"^the (next|\d+(?:st|nd|rd|th)) "(create|confirm|forward|connection token|capture|cancel|any)" request from (the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E) (times out|loses its answer)$"#
+    expr = r#"the {ordinal} "{request}" request from {device} {times out or loses its answer}"#
 )]
 pub(crate) fn request_fault(
     world: &mut LabWorld,
-    nth: String,
-    kind: String,
-    who: String,
-    fate: String,
+    nth: Ordinal,
+    kind: RequestFilter,
+    who: StoringDevice,
+    times_out: TimesOut,
 ) -> StepResult {
     world.need(Capability::RequestFaults);
     world.rig()?;
-    let (link, request, nth) = (world.internet_of(&who)?, request_kind(&kind)?, ordinal(&nth)?);
-    let fault = if fate == "times out" {
+    let (link, request, nth) = (world.internet_of(who)?, kind.0, nth.0);
+    let fault = if times_out.0 {
         LinkFault::RequestTimeout { link, request, nth }.into()
     } else {
         LinkFault::ResponseLost { link, request, nth }.into()
@@ -130,44 +110,44 @@ pub(crate) fn request_fault(
     world.toggle(fault, true)
 }
 
-#[when(
-    regex = r"^the app on (the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E) (is killed|starts again)$"
-)]
-pub(crate) fn app_killed(world: &mut LabWorld, who: String, change: String) -> StepResult {
+#[when(expr = "the app on {device} {is killed or starts again}")]
+pub(crate) fn app_killed(
+    world: &mut LabWorld,
+    who: StoringDevice,
+    killed: AppKilled,
+) -> StepResult {
     world.need(Capability::AppLifecycle);
     world.rig()?;
-    let device = world.device(&who)?;
-    world.toggle(PowerFault::AppKill { device }.into(), change == "is killed")
+    let device = world.device(who)?;
+    world.toggle(PowerFault::AppKill { device }.into(), killed.0)
 }
 
-#[when(
-    regex = r"^the app on (the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E) is upgraded from the version with the old store format$"
-)]
-pub(crate) fn app_upgraded(world: &mut LabWorld, who: String) -> StepResult {
+#[when(expr = "the app on {device} is upgraded from the version with the old store format")]
+pub(crate) fn app_upgraded(world: &mut LabWorld, who: StoringDevice) -> StepResult {
     world.need(Capability::AppLifecycle);
     world.rig()?;
-    let device = world.device(&who)?;
+    let device = world.device(who)?;
     world.toggle(PowerFault::AppUpgrade { device }.into(), true)
 }
 
-#[when(
-    regex = r"^(the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E) is (locked|unlocked)$"
-)]
-pub(crate) fn locked(world: &mut LabWorld, who: String, change: String) -> StepResult {
+#[when(expr = "{device} is {locked or unlocked}")]
+pub(crate) fn locked(world: &mut LabWorld, who: StoringDevice, lock: Locked) -> StepResult {
     world.need(Capability::DeviceLock);
     world.rig()?;
-    let device = world.device(&who)?;
-    world.toggle(PowerFault::DeviceLocked { device }.into(), change == "locked")
+    let device = world.device(who)?;
+    world.toggle(PowerFault::DeviceLocked { device }.into(), lock.0)
 }
 
-#[when(
-    regex = r"^(the POS|the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E) loses power( in the middle of its next write)?$"
-)]
-pub(crate) fn loses_power(world: &mut LabWorld, who: String, mid_write: String) -> StepResult {
+#[when(expr = "{device or reader} loses power{mid write?}")]
+pub(crate) fn loses_power(
+    world: &mut LabWorld,
+    who: DeviceOrReader,
+    mid_write: MidWrite,
+) -> StepResult {
     world.need(Capability::Power);
     world.rig()?;
-    let device = if who == "the POS" { Device::Pos } else { Device::Reader(world.reader(&who)?) };
-    let mid_write = !mid_write.is_empty();
+    let device = world.device_or_reader(who)?;
+    let mid_write = mid_write.0;
     let torn = if mid_write { TORN_BYTES } else { 0 };
     world.toggle(
         PowerFault::PowerLoss { device, torn, mid_write, off_for: POWER_OFF_FOR }.into(),

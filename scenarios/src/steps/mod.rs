@@ -12,6 +12,12 @@
 //! | [`backend`] | backend faults and the ledger |
 //! | [`expect`] | what the history must show |
 //!
+//! [`params`] defines the phrases steps are written with (a device, a
+//! reader, a model, an amount, ...) once, as cucumber parameter types. Every
+//! step that names one is a cucumber expression over them, but `the
+//! customer pays`: a regex (its optional clauses carry captures) whose
+//! captures they read. Either way the step receives them parsed.
+//!
 //! Configuration steps shape a [`RigSpec`]; the first step that acts starts
 //! the rig on the scenario's target. Assertions read the history only, so
 //! they hold on every target. Every scenario ends with the invariant checker
@@ -27,6 +33,7 @@
 pub mod backend;
 pub mod expect;
 pub mod faults;
+pub mod params;
 pub mod payments;
 pub mod readers;
 pub mod rig;
@@ -37,11 +44,11 @@ pub mod vocabulary;
 pub use vocabulary::{Domain, StepDoc, VOCABULARY};
 
 use crate::rig::{Capability, Rig, SimTarget, Target};
+use params::{DevicePhrase, ModelName, ReaderPhrase};
 use readerlab_emulator::core::Defects;
 use readerlab_emulator::core::offline::OfflineBehavior;
-use readerlab_emulator::core::{Currency, Money};
-use readerlab_emulator::core::{EntryMode, Family, ReaderModel};
 use readerlab_emulator::core::{Event, EventBody, StoredBy};
+use readerlab_emulator::core::{Family, ReaderModel};
 use readerlab_emulator::sim::{Device, RigSpec};
 use std::fmt;
 use std::sync::Arc;
@@ -210,39 +217,49 @@ impl LabWorld {
         self.history.unwrap_or_default()
     }
 
-    /// Index of the reader a phrase names: `the reader` (the first), or a
-    /// model's name.
-    pub(crate) fn reader(&self, phrase: &str) -> Result<usize, String> {
-        let name = phrase.strip_prefix("the ").unwrap_or(phrase);
-        if name == "reader" {
-            return if self.spec.readers.is_empty() {
+    /// Index of the reader a phrase names: `the reader` (the first), or
+    /// the rig's reader of a model.
+    pub(crate) fn reader(&self, phrase: impl Into<ReaderPhrase>) -> Result<usize, String> {
+        match phrase.into() {
+            ReaderPhrase::First if self.spec.readers.is_empty() => {
                 Err("the rig has no reader yet".to_owned())
-            } else {
-                Ok(0)
-            };
+            }
+            ReaderPhrase::First => Ok(0),
+            ReaderPhrase::Model(model) => {
+                let missing = || format!("the rig has no {}", ModelName(model));
+                self.spec.readers.iter().position(|m| *m == model).ok_or_else(missing)
+            }
         }
-        let model = model_named(name).ok_or_else(|| format!("no reader model is called {name}"))?;
-        self.spec
-            .readers
-            .iter()
-            .position(|m| *m == model)
-            .ok_or_else(|| format!("the rig has no {name}"))
     }
 
-    /// The device a phrase names: `the POS`, or a reader (a smart reader is
-    /// a device of its own; a mobile reader's payments live on the POS).
-    pub(crate) fn device(&self, phrase: &str) -> Result<Device, String> {
-        if phrase == "the POS" {
-            return Ok(Device::Pos);
-        }
-        let index = self.reader(phrase)?;
+    /// The device that stores the payments a phrase names: `the POS`, or a
+    /// smart reader (a device of its own; a mobile reader's payments live
+    /// on the POS).
+    pub(crate) fn device(&self, phrase: impl Into<DevicePhrase>) -> Result<Device, String> {
+        let reader = match phrase.into() {
+            DevicePhrase::Pos => return Ok(Device::Pos),
+            DevicePhrase::Reader(reader) => reader,
+        };
+        let index = self.reader(reader)?;
         if self.spec.readers[index].family() == Family::Smart {
             Ok(Device::Reader(index))
         } else {
             Err(format!(
-                "{phrase} is a mobile reader: it stores nothing; its payments are stored by \
+                "{reader} is a mobile reader: it stores nothing; its payments are stored by \
                  the POS (say `the POS`)"
             ))
+        }
+    }
+
+    /// The device a phrase names, whether it stores payments or not: the
+    /// POS, or any reader.
+    pub(crate) fn device_or_reader(
+        &self,
+        phrase: impl Into<DevicePhrase>,
+    ) -> Result<Device, String> {
+        match phrase.into() {
+            DevicePhrase::Pos => Ok(Device::Pos),
+            DevicePhrase::Reader(reader) => Ok(Device::Reader(self.reader(reader)?)),
         }
     }
 
@@ -279,38 +296,6 @@ impl LabWorld {
     }
 }
 
-/// The model a marketing name (or fixture id) names.
-pub(crate) fn model_named(name: &str) -> Option<ReaderModel> {
-    let catalog = readerlab_emulator::fixtures::ReaderCatalog::builtin();
-    ReaderModel::ALL.into_iter().find(|m| catalog.get(*m).name == name || m.id() == name)
-}
-
-/// Currencies without minor units (their amounts are written whole).
-const ZERO_DECIMAL: [&str; 16] = [
-    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-    "xaf", "xof", "xpf",
-];
-
-/// Parses `12.50 USD` (or `1000 JPY`) into minor units.
-pub(crate) fn parse_money(text: &str) -> Result<Money, String> {
-    let (value, code) =
-        text.trim().split_once(' ').ok_or_else(|| format!("`{text}` is not an amount"))?;
-    let currency: Currency = code.parse()?;
-    let zero_decimal = ZERO_DECIMAL.contains(&currency.as_str());
-    let bad = || format!("`{text}` is not an amount: write 12.50 USD, or 1000 JPY");
-    let minor = match value.split_once('.') {
-        Some(_) if zero_decimal => return Err(bad()),
-        Some((whole, cents)) if cents.len() == 2 => {
-            whole.parse::<u64>().map_err(|_| bad())? * 100
-                + cents.parse::<u64>().map_err(|_| bad())?
-        }
-        Some(_) => return Err(bad()),
-        None if zero_decimal => value.parse::<u64>().map_err(|_| bad())?,
-        None => value.parse::<u64>().map_err(|_| bad())? * 100,
-    };
-    Ok(Money::new(minor, currency))
-}
-
 /// Parses an OfflineBehavior as the SDK spells it.
 pub(crate) fn parse_behavior(text: &str) -> Result<OfflineBehavior, String> {
     match text {
@@ -321,45 +306,10 @@ pub(crate) fn parse_behavior(text: &str) -> Result<OfflineBehavior, String> {
     }
 }
 
-/// Parses how a card is presented: tapping, inserting, swiping.
-pub(crate) fn parse_entry(text: &str) -> Result<EntryMode, String> {
-    match text {
-        "tapping" => Ok(EntryMode::Contactless),
-        "inserting" => Ok(EntryMode::Chip),
-        "swiping" => Ok(EntryMode::Swipe),
-        other => Err(format!("`{other}` is not a way to present a card")),
-    }
-}
-
 /// `a`/`an`/a number, as steps write counts.
 pub(crate) fn parse_count(text: &str) -> Result<u64, String> {
     match text {
         "a" | "an" | "one" => Ok(1),
         other => other.parse().map_err(|_| format!("`{other}` is not a number")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts_parse_in_minor_units() {
-        assert_eq!(parse_money("12.50 USD"), Ok(Money::new(1_250, Currency::USD)));
-        assert_eq!(parse_money("10000 USD"), Ok(Money::new(1_000_000, Currency::USD)));
-        let jpy: Currency = "jpy".parse().unwrap();
-        assert_eq!(parse_money("1000 JPY"), Ok(Money::new(1_000, jpy)));
-        assert!(parse_money("10.5 USD").is_err());
-        assert!(parse_money("10.50 JPY").is_err());
-        assert!(parse_money("ten USD").is_err());
-    }
-
-    #[test]
-    fn every_model_has_a_name_steps_can_use() {
-        for model in ReaderModel::ALL {
-            let catalog = readerlab_emulator::fixtures::ReaderCatalog::builtin();
-            let name = &catalog.get(model).name;
-            assert_eq!(model_named(name), Some(model));
-        }
     }
 }

@@ -3,12 +3,13 @@
 //! waits for its one outcome.
 
 use super::expect::{View, offline_id_of};
-use super::{LabWorld, OUTCOME_WAIT, StepResult, parse_behavior, parse_entry, parse_money};
+use super::params::{Amount, EntryModePhrase, Maybe, ModelName, ReaderPhrase};
+use super::{LabWorld, OUTCOME_WAIT, StepResult, parse_behavior};
 use cucumber::gherkin::Step;
 use cucumber::{given, when};
-use readerlab_emulator::core::EntryMode;
 use readerlab_emulator::core::Millis;
 use readerlab_emulator::core::TestCards;
+use readerlab_emulator::core::{EntryMode, Money};
 use readerlab_emulator::core::{Event, EventBody};
 use readerlab_emulator::fixtures::ReaderCatalog;
 use readerlab_emulator::sim::PaymentSpec;
@@ -26,17 +27,22 @@ pub(crate) fn default_card(world: &mut LabWorld, card: String) -> StepResult {
 }
 
 /// One customer, as a step or a table row describes them.
-#[derive(Default)]
 struct Customer {
-    amount: String,
+    amount: Money,
     name: String,
-    reader: String,
+    /// The rig's first reader when `None`.
+    reader: Option<ReaderPhrase>,
     card: String,
     number: String,
-    entry: String,
+    /// The reader's default when `None`.
+    entry: Option<EntryMode>,
     behavior: String,
 }
 
+// The one step over these phrases that keeps a regex: its optional clauses
+// carry captures, which a cucumber expression cannot. Its amount, model and
+// entry-mode clauses are those parameters' regexes (a test in `params`
+// holds them to it), and they arrive parsed.
 #[when(
     regex = r#"^the customer (pays|starts paying) (\d+(?:\.\d\d)? [A-Z]{3}) as "([^"]+)"(?: at the (Stripe Reader M2|BBPOS WisePad 3|BBPOS Chipper 2X BT|Stripe Reader S700|BBPOS WisePOS E))?(?: with the "([a-z_]+)" card| with card (\d{12,19}))?(?: by (tapping|inserting|swiping))?(?: with (PREFER_ONLINE|REQUIRE_ONLINE|FORCE_OFFLINE))?$"#
 )]
@@ -44,15 +50,23 @@ struct Customer {
 pub(crate) fn the_customer_pays(
     world: &mut LabWorld,
     wait: String,
-    amount: String,
+    amount: Amount,
     name: String,
-    reader: String,
+    reader: Maybe<ModelName>,
     card: String,
     number: String,
-    entry: String,
+    entry: Maybe<EntryModePhrase>,
     behavior: String,
 ) -> StepResult {
-    let customer = Customer { amount, name, reader, card, number, entry, behavior };
+    let customer = Customer {
+        amount: amount.0,
+        name,
+        reader: reader.0.map(|m| ReaderPhrase::Model(m.0)),
+        card,
+        number,
+        entry: entry.0.map(|e| e.0),
+        behavior,
+    };
     let name = arrive(world, &customer)?;
     if wait == "pays" {
         await_outcomes(world, &[name])?;
@@ -67,28 +81,38 @@ pub(crate) fn these_customers_pay(world: &mut LabWorld, #[step] step: &Step) -> 
     let header = rows.next().ok_or("the table is empty")?;
     let mut names = Vec::new();
     for row in rows {
-        let mut customer = Customer::default();
-        for (column, value) in header.iter().zip(row) {
-            let value = value.trim().to_owned();
-            match column.trim() {
-                "name" => customer.name = value,
-                "amount" => customer.amount = value,
-                "reader" => customer.reader = value,
-                "card" => customer.card = value,
-                "number" => customer.number = value,
-                "entry" => customer.entry = value,
-                "behavior" => customer.behavior = value,
-                other => {
-                    return Err(format!(
-                        "unknown column `{other}` (name, amount, reader, card, number, entry, \
-                         behavior)"
-                    ));
-                }
-            }
-        }
+        let customer = customer_of(header, row)?;
         names.push(arrive(world, &customer)?);
     }
     await_outcomes(world, &names)
+}
+
+/// The columns of a table of customers.
+const COLUMNS: [&str; 7] = ["name", "amount", "reader", "card", "number", "entry", "behavior"];
+
+/// The customer a table row describes, its cells read as the step's
+/// clauses would read them (`reader` loosely: a model's name or id).
+fn customer_of(header: &[String], row: &[String]) -> Result<Customer, String> {
+    if let Some(other) = header.iter().map(|c| c.trim()).find(|c| !COLUMNS.contains(c)) {
+        return Err(format!("unknown column `{other}` ({})", COLUMNS.join(", ")));
+    }
+    let cell = |column: &str| {
+        let mut cells = header.iter().zip(row).filter(|(c, _)| c.trim() == column);
+        cells.next_back().map_or("", |(_, value)| value.trim())
+    };
+    let reader = match cell("reader") {
+        "" => None,
+        name => Some(ReaderPhrase::named(name)?),
+    };
+    Ok(Customer {
+        amount: cell("amount").parse::<Amount>()?.0,
+        name: cell("name").to_owned(),
+        reader,
+        card: cell("card").to_owned(),
+        number: cell("number").to_owned(),
+        entry: cell("entry").parse::<Maybe<EntryModePhrase>>()?.0.map(|e| e.0),
+        behavior: cell("behavior").to_owned(),
+    })
 }
 
 #[when(
@@ -133,12 +157,7 @@ fn arrive(world: &mut LabWorld, customer: &Customer) -> Result<String, String> {
     if world.payments.iter().any(|(n, _)| *n == customer.name) {
         return Err(format!("a payment is already called \"{}\"", customer.name));
     }
-    let reader = if customer.reader.is_empty() {
-        world.reader("the reader")?
-    } else {
-        let name = customer.reader.strip_prefix("the ").unwrap_or(&customer.reader);
-        world.reader(name)?
-    };
+    let reader = world.reader(customer.reader.unwrap_or(ReaderPhrase::First))?;
     let card = match (customer.card.as_str(), customer.number.as_str()) {
         ("", "") => world.defaults.card.clone(),
         (simulated_type, "") => card_number(simulated_type)?,
@@ -147,15 +166,12 @@ fn arrive(world: &mut LabWorld, customer: &Customer) -> Result<String, String> {
     let model = world.spec.readers[reader];
     let catalog = ReaderCatalog::builtin();
     let profile = catalog.get(model);
-    let entry_mode = if customer.entry.is_empty() {
-        if profile.entry_modes.contains(&EntryMode::Contactless) {
+    let entry_mode =
+        customer.entry.unwrap_or(if profile.entry_modes.contains(&EntryMode::Contactless) {
             EntryMode::Contactless
         } else {
             EntryMode::Chip
-        }
-    } else {
-        parse_entry(&customer.entry)?
-    };
+        });
     let behavior = if customer.behavior.is_empty() {
         world.defaults.behavior
     } else {
@@ -164,7 +180,7 @@ fn arrive(world: &mut LabWorld, customer: &Customer) -> Result<String, String> {
     let spec = PaymentSpec {
         name: customer.name.clone(),
         at: Millis::ZERO,
-        amount: parse_money(&customer.amount)?,
+        amount: customer.amount,
         card,
         entry_mode,
         behavior,

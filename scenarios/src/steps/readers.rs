@@ -2,135 +2,114 @@
 //! signal, the USB cable, software updates, and whether a reader is
 //! connected.
 
-use super::expect::{View, line, within};
+use super::expect::{View, line};
+use super::params::{AnyReader, BluetoothReader, UsbReader};
+use super::params::{CablePulled, Connected, SignalLost, WhileCharging, Within};
+use super::params::{EventName, IntervalChange, Lateness, MtuChange, Number};
 use super::{LabWorld, StepResult};
 use crate::rig::Capability;
 use cucumber::{then, when};
 use readerlab_emulator::sim::{BluetoothFault, PowerFault};
 
-#[when(
-    regex = r"^(the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E) reboots$"
-)]
-pub(crate) fn reboots(world: &mut LabWorld, who: String) -> StepResult {
+#[when(expr = "{reader} reboots")]
+pub(crate) fn reboots(world: &mut LabWorld, who: AnyReader) -> StepResult {
     world.need(Capability::Power);
     world.rig()?;
-    let reader = world.reader(&who)?;
+    let reader = world.reader(who)?;
     world.toggle(PowerFault::ReaderReboot { reader }.into(), true)
 }
 
-#[when(
-    regex = r"^(the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E)'s battery reads (\d+)%( while charging)?$"
-)]
+#[when(expr = "{reader}'s battery reads {n}%{while charging?}")]
 pub(crate) fn battery(
     world: &mut LabWorld,
-    who: String,
-    percent: u8,
-    charging: String,
+    who: AnyReader,
+    percent: Number,
+    charging: WhileCharging,
 ) -> StepResult {
     world.need(Capability::Battery);
     world.rig()?;
-    if percent > 100 {
-        return Err(format!("a battery reads at most 100%, not {percent}%"));
-    }
-    let reader = world.reader(&who)?;
-    world.toggle(
-        PowerFault::Battery { reader, percent, charging: !charging.is_empty() }.into(),
-        true,
-    )
+    let percent = match u8::try_from(percent.0) {
+        Ok(percent) if percent <= 100 => percent,
+        _ => return Err(format!("a battery reads at most 100%, not {}%", percent.0)),
+    };
+    let reader = world.reader(who)?;
+    world.toggle(PowerFault::Battery { reader, percent, charging: charging.0 }.into(), true)
 }
 
-#[when(
-    regex = r"^(the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E) is offered a required update$"
-)]
-pub(crate) fn required_update(world: &mut LabWorld, who: String) -> StepResult {
+#[when(expr = "{reader} is offered a required update")]
+pub(crate) fn required_update(world: &mut LabWorld, who: AnyReader) -> StepResult {
     world.need(Capability::SoftwareUpdates);
     world.rig()?;
-    let reader = world.reader(&who)?;
+    let reader = world.reader(who)?;
     world.toggle(PowerFault::RequiredUpdate { reader }.into(), true)
 }
 
-#[when(
-    regex = r"^the Bluetooth signal of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) is (lost|back)$"
-)]
-pub(crate) fn signal(world: &mut LabWorld, who: String, change: String) -> StepResult {
+#[when(expr = "the Bluetooth signal of {bluetooth reader} is {lost or back}")]
+pub(crate) fn signal(world: &mut LabWorld, who: BluetoothReader, lost: SignalLost) -> StepResult {
     world.need(Capability::ReaderLinks);
     world.rig()?;
-    let reader = world.reader(&who)?;
-    world.toggle(BluetoothFault::SignalLost { reader }.into(), change == "lost")
+    let reader = world.reader(who)?;
+    world.toggle(BluetoothFault::SignalLost { reader }.into(), lost.0)
+}
+
+#[when(expr = r#"the next "{event}" notification of {bluetooth reader} to the POS is lost"#)]
+pub(crate) fn notification_lost(
+    world: &mut LabWorld,
+    event: EventName,
+    who: BluetoothReader,
+) -> StepResult {
+    world.need(Capability::ReaderLinks);
+    world.rig()?;
+    let reader = world.reader(who)?;
+    world.toggle(BluetoothFault::NotificationDropped { reader, event: event.0 }.into(), true)
 }
 
 #[when(
-    regex = r#"^the next "([a-z_.]+)" notification of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) to the POS is lost$"#
-)]
-pub(crate) fn notification_lost(world: &mut LabWorld, event: String, who: String) -> StepResult {
-    world.need(Capability::ReaderLinks);
-    world.rig()?;
-    let reader = world.reader(&who)?;
-    world.toggle(BluetoothFault::NotificationDropped { reader, event }.into(), true)
-}
-
-#[when(
-    regex = r"^the notifications of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) reach the POS ((\d+) seconds? late|on time again)$"
+    expr = "the notifications of {bluetooth reader} reach the POS {n seconds late or on time again}"
 )]
 pub(crate) fn notifications_late(
     world: &mut LabWorld,
-    who: String,
-    change: String,
-    seconds: String,
+    who: BluetoothReader,
+    late: Lateness,
 ) -> StepResult {
     world.need(Capability::ReaderLinks);
     world.rig()?;
-    let reader = world.reader(&who)?;
-    let late = change.ends_with("late");
-    let seconds: u64 = if late {
-        seconds.parse().map_err(|_| format!("{seconds} seconds is not a duration"))?
-    } else {
-        0
-    };
-    let ms = seconds.saturating_mul(1_000);
-    world.toggle(BluetoothFault::NotificationDelayed { reader, ms }.into(), late)
+    let reader = world.reader(who)?;
+    let ms = late.0.unwrap_or(0).saturating_mul(1_000);
+    world.toggle(BluetoothFault::NotificationDelayed { reader, ms }.into(), late.0.is_some())
 }
 
-#[when(
-    regex = r"^the Bluetooth MTU of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) is renegotiated (down to (\d+)|back up)$"
-)]
+#[when(expr = "the Bluetooth MTU of {bluetooth reader} is renegotiated {down to n or back up}")]
 pub(crate) fn mtu_renegotiated(
     world: &mut LabWorld,
-    who: String,
-    change: String,
-    mtu: String,
+    who: BluetoothReader,
+    change: MtuChange,
 ) -> StepResult {
     world.need(Capability::ReaderLinks);
     world.rig()?;
-    let reader = world.reader(&who)?;
-    let down = change.starts_with("down");
-    let mtu: u16 = if down {
-        mtu.parse().map_err(|_| format!("MTU {mtu} is not a number from 23 to 185"))?
-    } else {
-        0
-    };
-    if down && !(23..=readerlab_emulator::sim::RADIO_MTU).contains(&mtu) {
+    let reader = world.reader(who)?;
+    if let Some(mtu) = change.0
+        && !(23..=readerlab_emulator::sim::RADIO_MTU).contains(&mtu)
+    {
         return Err(format!("an MTU renegotiated down is from 23 to 185 (the link's), not {mtu}"));
     }
-    world.toggle(BluetoothFault::MtuReduced { reader, mtu }.into(), down)
+    let mtu = change.0.unwrap_or(0);
+    world.toggle(BluetoothFault::MtuReduced { reader, mtu }.into(), change.0.is_some())
 }
 
 #[when(
-    regex = r"^the Bluetooth connection interval of (the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT) (slows to (\d+) ms|is normal again)$"
+    expr = "the Bluetooth connection interval of {bluetooth reader} {slows to n ms or is normal again}"
 )]
 pub(crate) fn connection_interval(
     world: &mut LabWorld,
-    who: String,
-    change: String,
-    ms: String,
+    who: BluetoothReader,
+    change: IntervalChange,
 ) -> StepResult {
     world.need(Capability::ReaderLinks);
     world.rig()?;
-    let reader = world.reader(&who)?;
-    let slow = change.starts_with("slows");
-    let ms: u64 =
-        if slow { ms.parse().map_err(|_| format!("{ms} ms is not a duration"))? } else { 0 };
-    world.toggle(BluetoothFault::SlowConnectionInterval { reader, ms }.into(), slow)
+    let reader = world.reader(who)?;
+    let ms = change.0.unwrap_or(0);
+    world.toggle(BluetoothFault::SlowConnectionInterval { reader, ms }.into(), change.0.is_some())
 }
 
 #[when(regex = r"^the POS's Bluetooth radio is switched (off|on)$")]
@@ -140,14 +119,12 @@ pub(crate) fn radio(world: &mut LabWorld, change: String) -> StepResult {
     world.toggle(BluetoothFault::BluetoothRadioOff.into(), change == "off")
 }
 
-#[when(
-    regex = r"^the USB cable of (the reader|the Stripe Reader M2|the BBPOS WisePad 3) is (pulled|plugged back in)$"
-)]
-pub(crate) fn usb(world: &mut LabWorld, who: String, change: String) -> StepResult {
+#[when(expr = "the USB cable of {usb reader} is {pulled or plugged back in}")]
+pub(crate) fn usb(world: &mut LabWorld, who: UsbReader, pulled: CablePulled) -> StepResult {
     world.need(Capability::ReaderLinks);
     world.rig()?;
-    let reader = world.reader(&who)?;
-    world.toggle(BluetoothFault::UsbDetach { reader }.into(), change == "pulled")
+    let reader = world.reader(who)?;
+    world.toggle(BluetoothFault::UsbDetach { reader }.into(), pulled.0)
 }
 
 /// Whether an event says the reader at `part` is now connected (`Some`), or
@@ -163,25 +140,23 @@ pub(crate) fn connection_change(view: &View, part: &str) -> Option<bool> {
     }
 }
 
-#[then(
-    regex = r"^(the reader|the Stripe Reader M2|the BBPOS WisePad 3|the BBPOS Chipper 2X BT|the Stripe Reader S700|the BBPOS WisePOS E) is (connected|not connected)(?: within (\d+) minutes?)?$"
-)]
+#[then(expr = "{reader} is {connected or not connected}{within?}")]
 pub(crate) fn is_connected(
     world: &mut LabWorld,
-    who: String,
-    state: String,
-    wait: String,
+    who: AnyReader,
+    state: Connected,
+    wait: Within,
 ) -> StepResult {
     // The serial comes from `rig.started`: start the rig before naming the
     // reader's part, or a first step would look for a part that never exists.
     world.rig()?;
-    let reader = world.reader(&who)?;
+    let reader = world.reader(who)?;
     let part = format!("reader/{}", world.serial(reader));
-    let want = state == "connected";
+    let want = state.0;
     let connected = |views: &[View]| {
         views.iter().rev().find_map(|v| connection_change(v, &part)).unwrap_or(false)
     };
-    if let Some(span) = within(&wait)?
+    if let Some(span) = wait.0
         && connected(world.views()) != want
     {
         let after = world.views().len() as u64;

@@ -1,25 +1,20 @@
 //! Steps about the rig and its configuration. They come before the first
 //! step that acts (which starts the rig).
 
-use super::{LabWorld, StepResult, model_named, parse_money};
+use super::params::{Amount, ModelName};
+use super::{LabWorld, StepResult};
 use cucumber::given;
 use readerlab_emulator::core::LinkKind;
 
-#[given(
-    regex = r"^a rig with an? (Stripe Reader M2|BBPOS WisePad 3|BBPOS Chipper 2X BT|Stripe Reader S700|BBPOS WisePOS E)$"
-)]
-pub(crate) fn a_rig_with(world: &mut LabWorld, model: String) -> StepResult {
-    let model = model_named(&model).ok_or("unknown model")?;
-    world.configure()?.readers = vec![model];
+#[given(expr = "a rig with a(n) {model}")]
+pub(crate) fn a_rig_with(world: &mut LabWorld, model: ModelName) -> StepResult {
+    world.configure()?.readers = vec![model.0];
     Ok(())
 }
 
-#[given(
-    regex = r"^the rig also has an? (Stripe Reader M2|BBPOS WisePad 3|BBPOS Chipper 2X BT|Stripe Reader S700|BBPOS WisePOS E)$"
-)]
-pub(crate) fn the_rig_also_has(world: &mut LabWorld, model: String) -> StepResult {
-    let model = model_named(&model).ok_or("unknown model")?;
-    world.configure()?.readers.push(model);
+#[given(expr = "the rig also has a(n) {model}")]
+pub(crate) fn the_rig_also_has(world: &mut LabWorld, model: ModelName) -> StepResult {
+    world.configure()?.readers.push(model.0);
     Ok(())
 }
 
@@ -36,16 +31,16 @@ pub(crate) fn offline_mode(world: &mut LabWorld, state: String) -> StepResult {
     Ok(())
 }
 
-#[given(regex = r"^the offline maximum per payment is (\d+(?:\.\d\d)? [A-Z]{3})$")]
-pub(crate) fn offline_maximum(world: &mut LabWorld, amount: String) -> StepResult {
-    let money = parse_money(&amount)?;
+#[given(expr = "the offline maximum per payment is {amount}")]
+pub(crate) fn offline_maximum(world: &mut LabWorld, amount: Amount) -> StepResult {
+    let money = amount.0;
     world.configure()?.offline.max_amount.insert(money.currency, money.amount);
     Ok(())
 }
 
-#[given(regex = r"^the app stores at most (\d+(?:\.\d\d)? [A-Z]{3}) offline$")]
-pub(crate) fn stored_amount_limit(world: &mut LabWorld, amount: String) -> StepResult {
-    let money = parse_money(&amount)?;
+#[given(expr = "the app stores at most {amount} offline")]
+pub(crate) fn stored_amount_limit(world: &mut LabWorld, amount: Amount) -> StepResult {
+    let money = amount.0;
     world.configure()?.offline.stored_amount_limit.insert(money.currency, money.amount);
     Ok(())
 }

@@ -3,7 +3,10 @@
 //! `features/README.md` explains it for QA; a test proves every example
 //! matches its own step and no step is left out.
 
+use super::params::{Amount, EntryModePhrase, ModelName, Number};
+use super::params::{AnyReader, BluetoothReader, DeviceOrReader, StoringDevice, UsbReader};
 use crate::rig::Capability;
+use cucumber::Parameter;
 
 /// The domains, one step module each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -132,31 +135,31 @@ pub const VOCABULARY: &[StepDoc] = &[
     ),
     doc(
         D::Readers,
-        "the Bluetooth signal of <reader> is lost|back",
+        "the Bluetooth signal of <bluetooth reader> is lost|back",
         "When the Bluetooth signal of the reader is lost",
         &[C::ReaderLinks],
     ),
     doc(
         D::Readers,
-        "the next \"<event>\" notification of <reader> to the POS is lost",
+        "the next \"<event>\" notification of <bluetooth reader> to the POS is lost",
         "When the next \"reader.payment.collected\" notification of the reader to the POS is lost",
         &[C::ReaderLinks],
     ),
     doc(
         D::Readers,
-        "the notifications of <reader> reach the POS <n> seconds late|on time again",
+        "the notifications of <bluetooth reader> reach the POS <n> seconds late|on time again",
         "When the notifications of the reader reach the POS 30 seconds late",
         &[C::ReaderLinks],
     ),
     doc(
         D::Readers,
-        "the Bluetooth MTU of <reader> is renegotiated down to <n>|back up",
+        "the Bluetooth MTU of <bluetooth reader> is renegotiated down to <n>|back up",
         "When the Bluetooth MTU of the reader is renegotiated down to 23",
         &[C::ReaderLinks],
     ),
     doc(
         D::Readers,
-        "the Bluetooth connection interval of <reader> slows to <n> ms|is normal again",
+        "the Bluetooth connection interval of <bluetooth reader> slows to <n> ms|is normal again",
         "When the Bluetooth connection interval of the reader slows to 400 ms",
         &[C::ReaderLinks],
     ),
@@ -168,7 +171,7 @@ pub const VOCABULARY: &[StepDoc] = &[
     ),
     doc(
         D::Readers,
-        "the USB cable of <reader> is pulled|plugged back in",
+        "the USB cable of <usb reader> is pulled|plugged back in",
         "When the USB cable of the reader is pulled",
         &[C::ReaderLinks],
     ),
@@ -193,7 +196,7 @@ pub const VOCABULARY: &[StepDoc] = &[
     ),
     doc(
         D::Payments,
-        "the customer pays|starts paying <amount> as \"<name>\" [at the <model>] [with the \"<card type>\" card | with card <number>] [by tapping|inserting|swiping] [with <OfflineBehavior>]",
+        "the customer pays|starts paying <amount> as \"<name>\" [at the <model>] [with the \"<card type>\" card | with card <number>] [by <entry mode>] [with <OfflineBehavior>]",
         "When the customer pays 12.50 USD as \"coffee\" with the \"visa_debit\" card by inserting with FORCE_OFFLINE",
         &[],
     ),
@@ -394,8 +397,48 @@ pub const VOCABULARY: &[StepDoc] = &[
     ),
 ];
 
+/// A phrase placeholder of the patterns (`<device>`), read by one parameter
+/// type of [`super::params`] (`{device}` in a step's cucumber expression).
+#[derive(Clone, Copy, Debug)]
+pub struct Placeholder {
+    /// The parameter's name.
+    pub name: &'static str,
+    /// What it names.
+    pub means: &'static str,
+    /// Its parameter type's regex: for a list of phrases, `a|b|c`.
+    pub regex: &'static str,
+}
+
+const fn placeholder<P: Parameter>(means: &'static str) -> Placeholder {
+    Placeholder { name: P::NAME, means, regex: P::REGEX }
+}
+
+/// The placeholders that name devices, readers, models, money and entry
+/// modes, as their parameter types read them.
+pub const PLACEHOLDERS: &[Placeholder] = &[
+    placeholder::<ModelName>("a reader model, by its marketing name"),
+    placeholder::<AnyReader>("any reader: `the reader` (the rig's first) or `the <model>`"),
+    placeholder::<BluetoothReader>("a reader that reaches the POS over Bluetooth"),
+    placeholder::<UsbReader>("a reader that can reach the POS by USB cable"),
+    placeholder::<StoringDevice>(
+        "a device that stores payments: the POS (a mobile reader's) or a smart reader (its own)",
+    ),
+    placeholder::<DeviceOrReader>("the POS or any reader"),
+    placeholder::<Amount>("money: 12.50 USD; a zero-decimal currency whole, 1000 JPY"),
+    placeholder::<EntryModePhrase>("how the card is presented"),
+    placeholder::<Number>("a whole number, in digits"),
+];
+
+impl Placeholder {
+    /// Its phrases, when its regex is a plain list of them.
+    pub fn phrases(&self) -> Option<&'static str> {
+        let plain = |c: char| c.is_ascii_alphanumeric() || c == ' ' || c == '|';
+        self.regex.chars().all(plain).then_some(self.regex)
+    }
+}
+
 /// The vocabulary as `readerlab steps` prints it: by domain, each step's
-/// pattern, an example, and what it needs.
+/// pattern, an example, and what it needs; then the placeholders.
 pub fn text() -> String {
     let mut out = String::from(
         "Step vocabulary (features/README.md explains it). <...> is a value, [...] optional, \
@@ -410,6 +453,13 @@ pub fn text() -> String {
                 let needs: Vec<&str> = step.needs.iter().map(|c| c.name()).collect();
                 out.push_str(&format!("      needs: {}\n", needs.join(", ")));
             }
+        }
+    }
+    out.push_str("\nPlaceholders: what each one reads (anything else leaves the step undefined)\n");
+    for placeholder in PLACEHOLDERS {
+        out.push_str(&format!("  <{}>: {}\n", placeholder.name, placeholder.means));
+        if let Some(phrases) = placeholder.phrases() {
+            out.push_str(&format!("      {phrases}\n"));
         }
     }
     out
@@ -429,4 +479,25 @@ pub fn json() -> String {
         })
         .collect();
     format!("{}\n", serde_json::Value::Array(steps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_placeholder_is_used_and_listed() {
+        for placeholder in PLACEHOLDERS {
+            let written = format!("<{}>", placeholder.name);
+            assert!(
+                VOCABULARY.iter().any(|s| s.pattern.contains(&written)),
+                "no pattern uses {written}"
+            );
+        }
+        let text = text();
+        assert!(text.contains("  <device>: a device that stores payments"), "{text}");
+        assert!(
+            text.contains("      the POS|the reader|the Stripe Reader S700|the BBPOS WisePOS E\n")
+        );
+    }
 }
