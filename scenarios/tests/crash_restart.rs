@@ -70,7 +70,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -274,12 +274,14 @@ fn round(dir: &Path, k: usize, kill_after: Duration, rng: &mut Rng) -> (Round, D
     let history = dir.join(format!("r{k:02}.jsonl"));
     let serve = spawn(dir, &history);
     let phase = Arc::new(AtomicU8::new(Phase::Starting as u8));
+    let fired = Arc::new(AtomicBool::new(false));
     let (done, finished) = mpsc::channel::<()>();
     let killer: Killer = serve.killer();
-    let watched = Arc::clone(&phase);
+    let (watched, firing) = (Arc::clone(&phase), Arc::clone(&fired));
     let kill = std::thread::spawn(move || {
         let _ = finished.recv_timeout(kill_after);
         let at = Phase::from(watched.load(Ordering::SeqCst));
+        firing.store(true, Ordering::SeqCst);
         killer.kill();
         at
     });
@@ -288,10 +290,12 @@ fn round(dir: &Path, k: usize, kill_after: Duration, rng: &mut Rng) -> (Round, D
     let started = Instant::now();
     let driven = drive(&serve, &mut round, rng, &phase);
     let took = started.elapsed();
+    // A call that failed before the kill fired is the round's own failure.
+    let killed_first = fired.load(Ordering::SeqCst);
     let _ = done.send(());
     round.killed_in = kill.join().expect("the killer thread");
     if let Err(error) = driven {
-        assert!(round.killed_in != Phase::Done, "round {k} failed before its kill: {error:#}");
+        assert!(killed_first, "round {k} failed before its kill: {error:#}");
     }
     serve.kill(EXIT_DEADLINE).expect("the killed server exits");
     (round, took)
