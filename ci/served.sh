@@ -8,7 +8,9 @@
 #     middle, on a virtual clock, and the checker on the served history
 #     (ci/served_offline.py, then `readerlab check`);
 #  3. the fault proxy driven by toxiproxy-python (ci/proxy.sh);
-#  4. the bundled features on the served target.
+#  4. the bundled features on the served target;
+#  5. a 30 s soak: payments, faults and rig restarts against a served child,
+#     its memory and descriptors judged flat (docs/soak.md).
 # Python packages live in .venv-ci. Expects target/release/readerlab.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,3 +64,6 @@ echo "--- scale: 1,000 smart readers forward 100,000 stored payments through HTT
 
 echo "--- the bundled features on the served target, mobile readers over BLE-over-TCP"
 "$readerlab" run --target served --ble tcp
+
+echo "--- soak: 30 s of payments, faults and rig restarts; memory and descriptors flat"
+"$readerlab" soak --seconds 30

@@ -92,12 +92,31 @@ pub fn to_jsonl(events: &[Event]) -> Vec<u8> {
     writer.into_inner().expect("writing to memory")
 }
 
-/// Reads a whole history, as `readerlab check` takes it: the events of
-/// [`read_events`], which must be at least one and open with `rig.started`
-/// (every target writes it first). An empty file is what a broken history
-/// writer leaves, and judging it would find every invariant holding.
+/// Reads a whole history: the events of [`read_events`], which must be at
+/// least one and open with `rig.started` (every target writes it first).
+/// An empty file is what a broken history writer leaves, and judging it
+/// would find every invariant holding.
 pub fn read_history(input: impl BufRead) -> Result<Vec<Event>, HistoryError> {
-    let (events, first_line) = read_lines(input)?;
+    let (events, first_line, _) = read_lines(input, false)?;
+    opened(events, first_line)
+}
+
+/// [`read_history`] as `readerlab check` takes it, for a history a writer
+/// may have been killed in the middle of (`readerlab serve --history`
+/// after a SIGKILL): a last line with no newline after it whose JSON stops
+/// before it is complete is the write the kill cut short, and is left out.
+/// Returns the events and the number of the line left out, if one was. Any
+/// other damage, a whole last line that is not an event included, is an
+/// error as in [`read_history`].
+pub fn read_history_cut_short(
+    input: impl BufRead,
+) -> Result<(Vec<Event>, Option<usize>), HistoryError> {
+    let (events, first_line, cut) = read_lines(input, true)?;
+    Ok((opened(events, first_line)?, cut))
+}
+
+/// The events, if they open with `rig.started`.
+fn opened(events: Vec<Event>, first_line: usize) -> Result<Vec<Event>, HistoryError> {
     match events.first() {
         None => Err(HistoryError::Malformed {
             line: 1,
@@ -120,21 +139,46 @@ pub fn read_history(input: impl BufRead) -> Result<Vec<Event>, HistoryError> {
 /// any number of them, from any event on (an excerpt, a test's fragment).
 /// Blank lines are allowed (an editor's trailing newline) and skipped.
 pub fn read_events(input: impl BufRead) -> Result<Vec<Event>, HistoryError> {
-    read_lines(input).map(|(events, _)| events)
+    read_lines(input, false).map(|(events, _, _)| events)
 }
 
-/// [`read_events`], and the line of the first event (1 when there is none).
-fn read_lines(input: impl BufRead) -> Result<(Vec<Event>, usize), HistoryError> {
+/// [`read_events`], the line of the first event (1 when there is none),
+/// and, when `allow_cut`, the unterminated last line cut short that was
+/// left out.
+fn read_lines(
+    mut input: impl BufRead,
+    allow_cut: bool,
+) -> Result<(Vec<Event>, usize, Option<usize>), HistoryError> {
     let mut first_line = 1;
     let mut events: Vec<Event> = Vec::new();
-    for (index, line) in input.lines().enumerate() {
-        let line_no = index + 1;
-        let line = line.map_err(|source| HistoryError::Io { line: line_no, source })?;
+    let mut bytes = Vec::new();
+    for line_no in 1.. {
+        bytes.clear();
+        let read = input
+            .read_until(b'\n', &mut bytes)
+            .map_err(|source| HistoryError::Io { line: line_no, source })?;
+        if read == 0 {
+            break;
+        }
+        let terminated = bytes.ends_with(b"\n");
+        let line = std::str::from_utf8(&bytes).map_err(|e| HistoryError::Io {
+            line: line_no,
+            source: io::Error::new(io::ErrorKind::InvalidData, e),
+        })?;
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             continue;
         }
-        let event: Event = serde_json::from_str(&line)
-            .map_err(|e| HistoryError::Malformed { line: line_no, message: e.to_string() })?;
+        let event: Event = match serde_json::from_str(line) {
+            Ok(event) => event,
+            Err(e) if allow_cut && !terminated && e.is_eof() => {
+                return Ok((events, first_line, Some(line_no)));
+            }
+            Err(e) => {
+                return Err(HistoryError::Malformed { line: line_no, message: e.to_string() });
+            }
+        };
         let expected = events.last().map_or(1, |e| e.seq + 1);
         if event.seq != expected {
             let message = format!("sequence number {} where {expected} was expected", event.seq);
@@ -152,7 +196,7 @@ fn read_lines(input: impl BufRead) -> Result<(Vec<Event>, usize), HistoryError> 
         }
         events.push(event);
     }
-    Ok((events, first_line))
+    Ok((events, first_line, None))
 }
 
 #[cfg(test)]
@@ -244,6 +288,33 @@ mod tests {
             assert_eq!(err.line(), line, "{err}");
             assert!(err.to_string().contains(fragment), "{err}");
         }
+    }
+
+    #[test]
+    fn a_last_line_cut_short_by_a_killed_writer_is_left_out_and_named() {
+        let whole = opened();
+        let last = whole[..whole.len() - 1].iter().rposition(|b| *b == b'\n').unwrap() + 1;
+        for cut in last + 1..whole.len() - 1 {
+            let text = &whole[..cut];
+            let (events, left_out) = read_history_cut_short(text).unwrap();
+            assert_eq!((events.len(), left_out), (2, Some(3)), "cut at {cut}");
+            assert!(read_history(text).is_err(), "the strict reader refuses it");
+        }
+        assert_eq!(
+            read_history_cut_short(&whole[..]).unwrap(),
+            (read_history(&whole[..]).unwrap(), None)
+        );
+        // A whole line that is not an event, or damage before the end, is
+        // not a cut: still refused.
+        let mut garbage = whole.clone();
+        garbage.extend_from_slice(
+            b"{\"seq\":4,\"t_ms\":9000,\"part\":\"pos\",\"event\":\"pos.teleported\"}",
+        );
+        assert!(read_history_cut_short(&garbage[..]).is_err());
+        let mut middle = whole[..last + 10].to_vec();
+        middle.push(b'\n');
+        middle.extend_from_slice(&whole[last..]);
+        assert!(read_history_cut_short(&middle[..]).is_err());
     }
 
     #[test]

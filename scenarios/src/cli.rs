@@ -51,6 +51,8 @@ enum Command {
     Bench(commands::bench::Args),
     /// Serve a Toxiproxy-compatible fault proxy for real TCP links (docs/proxy.md).
     Proxy(commands::proxy::Args),
+    /// Run `readerlab serve` under payments, faults and rig restarts; sample its memory, descriptors and queue (docs/soak.md).
+    Soak(commands::soak::Args),
 }
 
 /// Parses the command line, runs the command and maps its outcome to the
@@ -67,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Sim(args) => commands::sim::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Proxy(args) => commands::proxy::run(&args),
+        Command::Soak(args) => commands::soak::run(&args),
     };
     exit_status(outcome)
 }

@@ -394,3 +394,23 @@ fn check_refuses_an_empty_history_or_one_without_rig_started_as_bad_input() {
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(stderr(&out).contains("rig.started"), "{}", stderr(&out));
 }
+
+/// `readerlab soak` end to end, briefly: a served child under load with
+/// rig restarts, sampled, every finished rig judged. Only the shape and
+/// the judged histories are asserted here; memory and descriptors are
+/// judged by the CI run (ci/served.sh), a few seconds being too short to
+/// call flat on a shared machine.
+#[test]
+fn soak_runs_a_served_child_under_load_and_judges_every_rig() {
+    let out = readerlab(&["soak", "--seconds", "5", "--restart-every", "2", "--json"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let soak: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(soak["samples"].as_array().unwrap().len() >= 4, "{soak}");
+    assert!(soak["samples"][0]["rss_kib"].as_u64().unwrap() > 0, "{soak}");
+    assert!(soak["samples"][0]["fds"].as_u64().unwrap() > 0, "{soak}");
+    assert!(soak["load"]["payments"].as_u64().unwrap() > 0, "{soak}");
+    assert!(soak["load"]["rigs_judged"].as_u64().unwrap() >= 2, "{soak}");
+    assert_eq!(soak["load"]["violations"], 0, "{soak}");
+    let out = readerlab(&["soak", "--seconds", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

@@ -9,6 +9,8 @@
 //! - [`server`]: [`server::Server`], both APIs on one listener, its
 //!   connections served by `conn` (timeouts, connections per client).
 //! - [`client`]: [`client::ControlClient`], the control API from outside.
+//! - [`journal`]: [`journal::Journal`], the history written to a file as it
+//!   is recorded (`serve --history`), so a killed server leaves it.
 //! - [`ble_bridge`]: carries a served rig's POS-to-reader Bluetooth link over
 //!   a carrier of [`crate::ble`] (BLE-over-TCP) or [`crate::hw`] (BlueZ).
 //! - [`proxy`]: the Toxiproxy-compatible fault proxy for real TCP links.
@@ -17,6 +19,7 @@ pub mod ble_bridge;
 pub mod client;
 mod conn;
 pub mod control;
+pub mod journal;
 pub mod proxy;
 pub mod rig;
 pub mod server;

@@ -21,6 +21,7 @@
 //! The lock is a plain mutex, never held across an `.await`.
 
 use super::ble_bridge::{BleBridge, BleCarrier, ReaderMessage};
+use super::journal::Journal;
 use crate::core::Event;
 use crate::core::Millis;
 use crate::core::backend::{ApiCall, ApiReply};
@@ -130,6 +131,8 @@ struct State {
     bridge: Option<Arc<BleBridge>>,
     /// The history of the rig that finished last, until a new one starts.
     finished: Vec<Event>,
+    /// The file the history is written to as it is recorded, if any.
+    journal: Option<Journal>,
 }
 
 impl ServedRig {
@@ -151,6 +154,7 @@ impl ServedRig {
                 queue: VecDeque::new(),
                 bridge: None,
                 finished: Vec::new(),
+                journal: None,
             }),
             wake: Notify::new(),
             recorded: watch::channel((0, 0)).0,
@@ -198,6 +202,21 @@ impl ServedRig {
     /// started from now on over `carrier` (`None`: in process).
     pub fn set_ble(&self, carrier: Option<BleCarrier>) {
         *lock(&self.shared.ble) = carrier;
+    }
+
+    /// Writes the history to `path` as it is recorded, from now on and from
+    /// the first event of the current rig ([`Journal`]): a server killed
+    /// without warning leaves its history up to the kill.
+    pub fn journal_to(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let mut journal = Journal::create(path)?;
+        let mut state = self.state();
+        let generation = state.generation;
+        match state.sim.as_ref() {
+            Some(sim) => journal.record(generation, sim.events()),
+            None => journal.record(generation, &state.finished),
+        }
+        state.journal = Some(journal);
+        Ok(())
     }
 
     /// Builds a new rig from `spec` (calls carried externally) and starts
@@ -343,6 +362,10 @@ impl ServedRig {
         let finished = state.sim.take().ok_or(ServeError::NoRig)?.conclude();
         state.finished = finished.events.clone();
         let (generation, recorded) = (state.generation, state.finished.len());
+        let State { journal, finished: events, .. } = &mut *state;
+        if let Some(journal) = journal {
+            journal.record(generation, events);
+        }
         drop(state);
         self.shared.recorded.send_replace((generation, recorded));
         Ok(finished)
@@ -380,6 +403,11 @@ impl ServedRig {
             Some(sim) => (sim.take_outgoing(), sim.take_reader_traffic(), sim.events().len()),
             None => (Vec::new(), Default::default(), 0),
         };
+        // On file before the calls go out and before anyone hears of it.
+        let State { journal, sim, .. } = &mut *state;
+        if let (Some(journal), Some(sim)) = (journal, sim.as_ref()) {
+            journal.record(generation, sim.events());
+        }
         let traffic: Vec<ReaderMessage> = match &state.bridge {
             Some(_) => ReaderMessage::all(traffic).collect(),
             None => Vec::new(),

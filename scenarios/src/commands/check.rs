@@ -4,7 +4,7 @@
 
 use super::{Outcome, Verdict};
 use anyhow::Context;
-use readerlab_emulator::history::read_history;
+use readerlab_emulator::history::read_history_cut_short;
 use std::path::PathBuf;
 
 /// The flags of `readerlab check`.
@@ -22,8 +22,15 @@ pub fn run(args: &Args) -> Outcome {
     let path = &args.history;
     let file = std::fs::File::open(path)
         .with_context(|| format!("cannot open history {}", path.display()))?;
-    let history = read_history(std::io::BufReader::new(file))
+    let (history, cut) = read_history_cut_short(std::io::BufReader::new(file))
         .with_context(|| format!("cannot read history {}", path.display()))?;
+    if let Some(line) = cut {
+        eprintln!(
+            "readerlab check: {}: line {line} is cut short (no newline after it: its writer was \
+             killed mid-line); judged without it",
+            path.display()
+        );
+    }
     let report = crate::check::check(&history);
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

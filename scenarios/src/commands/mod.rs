@@ -18,6 +18,7 @@ pub mod readers;
 pub mod run;
 pub mod serve;
 pub mod sim;
+pub mod soak;
 pub mod steps;
 
 use anyhow::Context;

@@ -3,10 +3,11 @@
 //! Reads the rig file (or the bundled `fixtures/rigs/counter.toml`), keeps
 //! every device's store on real files under `--data`, starts the backend
 //! and control APIs on `--listen` and prints what listens where. Ctrl-C
-//! stops accepting, lets calls in flight finish and, with `--history`,
-//! writes the history; stored payments are already on disk (a store
-//! acknowledges only synced payments), so a later `serve` on the same
-//! directory forwards them.
+//! stops accepting and lets calls in flight finish. With `--history` the
+//! history is written to its file as it is recorded, so a server killed
+//! without warning leaves it up to the kill; stored payments are already on
+//! disk (a store acknowledges only synced payments), so a later `serve` on
+//! the same directory forwards them.
 
 use super::{Outcome, Verdict};
 use anyhow::{Context, bail};
@@ -46,7 +47,8 @@ pub struct Args {
     /// The secret key backend clients must present.
     #[arg(long, value_name = "KEY", default_value = "sk_test_readerlab")]
     pub secret_key: String,
-    /// Write the history (JSON Lines) here when stopped.
+    /// Write the history (JSON Lines) here as it is recorded (a killed
+    /// server leaves it up to the kill).
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
     /// Carry the POS's link to each Bluetooth reader over a real carrier
@@ -148,6 +150,12 @@ pub fn run(args: &Args) -> Outcome {
             ble: args.ble,
         };
         let server = Server::start(config).await?;
+        if let Some(path) = &args.history {
+            server
+                .rig()
+                .journal_to(path)
+                .with_context(|| format!("writing the history to {}", path.display()))?;
+        }
         print_banner(args, &server)?;
         tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
         eprintln!("stopping: letting calls in flight finish...");
@@ -163,8 +171,7 @@ pub fn run(args: &Args) -> Outcome {
             .unwrap_or_default();
         server.shutdown().await.context("shutting down")?;
         if let Some(path) = &args.history {
-            std::fs::write(path, readerlab_emulator::history::to_jsonl(&events))
-                .with_context(|| format!("writing the history to {}", path.display()))?;
+            // Written as it was recorded (the rig's journal).
             println!("history: {} events in {}", events.len(), path.display());
         }
         println!(
