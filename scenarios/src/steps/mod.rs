@@ -291,23 +291,28 @@ const ZERO_DECIMAL: [&str; 16] = [
     "xaf", "xof", "xpf",
 ];
 
-/// Parses `12.50 USD` (or `1000 JPY`) into minor units.
-pub(crate) fn parse_money(text: &str) -> Result<Money, String> {
+/// Parses `12.50 USD` (or `1000 JPY`) into minor units, as the steps write
+/// amounts.
+pub fn parse_money(text: &str) -> Result<Money, String> {
     let (value, code) =
         text.trim().split_once(' ').ok_or_else(|| format!("`{text}` is not an amount"))?;
     let currency: Currency = code.parse()?;
     let zero_decimal = ZERO_DECIMAL.contains(&currency.as_str());
     let bad = || format!("`{text}` is not an amount: write 12.50 USD, or 1000 JPY");
+    let number = |digits: &str| digits.parse::<u64>().map_err(|_| bad());
     let minor = match value.split_once('.') {
         Some(_) if zero_decimal => return Err(bad()),
         Some((whole, cents)) if cents.len() == 2 => {
-            whole.parse::<u64>().map_err(|_| bad())? * 100
-                + cents.parse::<u64>().map_err(|_| bad())?
+            let cents = number(cents)?;
+            number(whole)?.checked_mul(100).and_then(|whole| whole.checked_add(cents))
         }
         Some(_) => return Err(bad()),
-        None if zero_decimal => value.parse::<u64>().map_err(|_| bad())?,
-        None => value.parse::<u64>().map_err(|_| bad())? * 100,
+        None if zero_decimal => Some(number(value)?),
+        None => number(value)?.checked_mul(100),
     };
+    // The steps' patterns take any number of digits.
+    let minor =
+        minor.ok_or_else(|| format!("`{text}` is more minor units than an amount holds"))?;
     Ok(Money::new(minor, currency))
 }
 
@@ -339,6 +344,30 @@ pub(crate) fn parse_count(text: &str) -> Result<u64, String> {
     }
 }
 
+/// `count` seconds, minutes, hours or days (`unit` in the singular), as
+/// the time step writes a span: `a day`, `90 minutes`. At most 366 days,
+/// the most one request moves a served rig's clock
+/// (`serve::control::MAX_SPAN_MS`): rig time is work, and a step of a
+/// million days would hold the run, and grow its history, for good.
+pub fn parse_span(count: &str, unit: &str) -> Result<Duration, String> {
+    let count = parse_count(count)?;
+    let seconds: u64 = match unit {
+        "second" => 1,
+        "minute" => 60,
+        "hour" => 3_600,
+        "day" => 86_400,
+        other => return Err(format!("`{other}` is not a second, minute, hour or day")),
+    };
+    // The step's pattern takes any number of digits.
+    let most = readerlab_emulator::serve::control::MAX_SPAN_MS / 1000;
+    match count.checked_mul(seconds) {
+        Some(span) if span <= most => Ok(Duration::from_secs(span)),
+        _ => Err(format!(
+            "{count} {unit}s is more than one step lets pass (366 days): write several steps"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +381,26 @@ mod tests {
         assert!(parse_money("10.5 USD").is_err());
         assert!(parse_money("10.50 JPY").is_err());
         assert!(parse_money("ten USD").is_err());
+    }
+
+    /// Found by `fuzz_step_arguments`: the steps' patterns take any number
+    /// of digits, and the conversion to minor units overflowed (a panic in
+    /// a debug build, a wrapped amount in a release one); so did a span of
+    /// days, and one that fits in u64 ran the simulator for good.
+    #[test]
+    fn amounts_beyond_u64_and_spans_beyond_366_days_are_refused() {
+        let error = parse_money("999999942949672969 USD").unwrap_err();
+        assert!(error.contains("more minor units"), "{error}");
+        assert!(parse_money("184467440737095516.16 USD").is_err());
+        let most = parse_money("184467440737095516.15 USD").unwrap();
+        assert_eq!(most.amount, u64::MAX);
+        assert_eq!(parse_money("18446744073709551615 JPY").unwrap().amount, u64::MAX);
+        assert_eq!(parse_span("a", "day"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_span("90", "minute"), Ok(Duration::from_secs(5_400)));
+        let error = parse_span("213503982334602", "day").unwrap_err();
+        assert!(error.contains("366 days"), "{error}");
+        assert_eq!(parse_span("366", "day"), Ok(Duration::from_secs(366 * 86_400)));
+        assert!(parse_span("367", "day").is_err(), "a step would run the rig for good");
     }
 
     #[test]
