@@ -209,7 +209,7 @@ type Current = Arc<Mutex<Option<(Instant, Vec<u8>)>>>;
 /// a hang never returns to be timed.
 fn watchdog(name: &'static str, current: &Current, done: &AtomicBool) {
     while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::park_timeout(Duration::from_millis(100));
         if let Some((started, input)) = lock(current).as_ref()
             && started.elapsed() > HANG
         {
@@ -286,14 +286,16 @@ pub fn run(check: Check, target: Target, test: impl Fn(&[u8])) {
             show(&input)
         );
     });
+    let elapsed = started.elapsed();
     done.store(true, Ordering::Relaxed);
+    dog.thread().unpark();
     let _ = dog.join();
     let (inputs, slowest, raw_bytes, bytes) = *lock(&state.2);
     let mut line = String::new();
     let _ = write!(
         line,
         "fuzz {name}: {inputs} inputs in {:.2} s (slowest {:.1} ms, mean {} bytes from {} random)",
-        started.elapsed().as_secs_f64(),
+        elapsed.as_secs_f64(),
         slowest.as_secs_f64() * 1000.0,
         bytes / inputs.max(1) as usize,
         raw_bytes / inputs.max(1) as usize,
