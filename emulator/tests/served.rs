@@ -304,6 +304,37 @@ async fn the_control_api_refuses_an_amount_beyond_the_maximum_in_its_error_shape
     server.shutdown().await.unwrap();
 }
 
+/// Found by `fuzz_control_api`: rig time is work (a thousand years of it
+/// took 14 s and two million events on an idle rig), so one request may move
+/// the virtual clock, or let the final drain take, at most a leap year.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_api_refuses_to_move_the_clock_more_than_a_year_at_once() {
+    let (server, client) = start(None).await;
+    let addr = server.addr();
+    let year = readerlab_emulator::serve::control::MAX_SPAN_MS;
+    for (path, body) in [
+        ("POST /_readerlab/clock/advance", format!(r#"{{"by_ms": {}}}"#, year + 1)),
+        ("POST /_readerlab/clock/advance", format!(r#"{{"by_ms": {}}}"#, u64::MAX)),
+        ("POST /_readerlab/clock/advance", format!(r#"{{"to_ms": {}}}"#, u64::MAX)),
+        ("POST /_readerlab/rig/finish", format!(r#"{{"cap_ms": {}}}"#, year + 1)),
+    ] {
+        let (status, answer) = http_json(addr, &format!("{path} HTTP/1.1"), &body).await;
+        assert_eq!(status, 400, "{path} {body}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("366 days"), "{message}");
+    }
+    let now = client.now().await.unwrap();
+    assert_eq!(now, Millis(0), "nothing moved");
+    let (status, answer) = http_json(
+        addr,
+        "POST /_readerlab/clock/advance HTTP/1.1",
+        &format!(r#"{{"by_ms": {year}}}"#),
+    )
+    .await;
+    assert_eq!((status, answer["now_ms"].as_u64()), (200, Some(year)), "{answer}");
+    server.shutdown().await.unwrap();
+}
+
 /// Every file under `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();

@@ -136,6 +136,20 @@ fn faults_the_rig_cannot_take_are_refused_with_the_reason() {
     assert!(error.to_string().contains("no reader #3"), "{error}");
 }
 
+/// Found by `fuzz_control_api`: `POST /faults/clear` with a fault naming a
+/// reader the rig does not have panicked (index out of bounds) while it
+/// looked the fault up; it is simply not in effect.
+#[test]
+fn clearing_a_fault_on_a_reader_the_rig_lacks_changes_nothing() {
+    let mut sim = Sim::new(RigSpec::single(ReaderModel::M2, 1)).expect("builds");
+    let events = sim.events().len();
+    sim.clear(&LinkFault::LinkDown { link: LinkId::ReaderBackend(9) }.into());
+    sim.clear(&LinkFault::LinkDown { link: LinkId::PosReader(9) }.into());
+    sim.clear(&PowerFault::ReaderReboot { reader: 9 }.into());
+    sim.clear(&BluetoothFault::SignalLost { reader: 9 }.into());
+    assert_eq!(sim.events().len(), events);
+}
+
 #[test]
 fn an_mtu_is_only_renegotiated_down_within_the_links_range_and_only_on_bluetooth() {
     let mut sim = Sim::new(RigSpec::single(ReaderModel::M2, 1)).expect("builds");

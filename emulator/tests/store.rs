@@ -936,3 +936,27 @@ fn a_power_cut_at_every_write_point_with_every_torn_length_loses_no_synced_recor
     // compactions (3 steps each).
     assert_eq!(boundaries, 3 + 7 * 2 + 2 * 3, "every write point was cut");
 }
+
+/// Damaged bytes, then the start of a record torn by a crash: its length
+/// runs past the end of the file, so the scan does not take it for a frame
+/// and reports the whole span as damaged. A payment stored after it
+/// completes the torn record's declared length; at the next open that
+/// record is a damaged frame whose length runs into the new payment, which
+/// must still be read, not swallowed (found by `fuzz_store_open`).
+#[test]
+fn a_payment_stored_after_damage_and_a_torn_record_survives_the_next_open() {
+    let (disk, keys, store) = store_with(2);
+    drop(store);
+    let mut file = disk.read(LOG_FILE).unwrap();
+    let torn = file[offset_of(1) as usize..][..40].to_vec();
+    file.extend_from_slice(b"damaged bytes");
+    file.extend_from_slice(&torn);
+    disk.clone().replace(LOG_FILE, &file).unwrap();
+    let (mut store, recovery) = open(&disk, &keys);
+    assert_eq!(ids(&store), names(0..2));
+    assert_eq!((recovery.corrupt.len(), recovery.torn_tail_bytes), (1, 0));
+    store.append(&payment(2)).unwrap();
+    store.sync().unwrap();
+    let (store, _) = crash_and_reopen(store);
+    assert_eq!(ids(&store), names(0..3), "the payment stored last is read back");
+}

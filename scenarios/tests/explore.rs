@@ -191,3 +191,45 @@ fn bad_input_is_exit_2_naming_it() {
     let output = readerlab(&["explore", "--cases", "1", "--defect", "nope"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// Found by `fuzz_saved_case`: a saved case is read back as the steps of
+/// its scenario, so one naming a card type there is no test card for, or a
+/// decline code the step cannot say, is refused when it loads rather than
+/// run as a case its written scenario cannot reproduce.
+#[test]
+fn a_saved_case_its_steps_cannot_say_is_refused_when_it_loads() {
+    use readerlab::explore::schedule::{CASE_FORMAT, Op, RigPlan};
+    use readerlab::explore::write::load_saved;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("cases")).unwrap();
+    let rig = RigPlan {
+        readers: vec![ReaderModel::M2],
+        usb: false,
+        offline_disabled: false,
+        max_per_payment: None,
+        stored_limit: None,
+        record_cap: None,
+        behavior: None,
+    };
+    let pay = |card: &str| Op::Pay {
+        name: 1,
+        cents: 1_250,
+        reader: ReaderModel::M2,
+        card: card.to_owned(),
+        entry: None,
+        behavior: None,
+        wait: true,
+    };
+    let declines = |code: &str| Op::Declines { times: 1, code: code.to_owned() };
+    let save = |ops: Vec<Op>| {
+        let case = serde_json::to_value(Case::new(rig.clone(), ops)).unwrap();
+        let saved = serde_json::json!({"format": CASE_FORMAT, "found_with": [], "case": case});
+        std::fs::write(dir.path().join("cases/a.json"), saved.to_string()).unwrap();
+        load_saved(dir.path())
+    };
+    assert_eq!(save(vec![pay("visa"), declines("card_declined")]).unwrap().len(), 1);
+    for ops in [vec![pay("visa]")], vec![pay("no_such_card")], vec![declines("Card declined")]] {
+        let error = save(ops.clone()).unwrap_err();
+        assert!(error.contains("delete the file"), "{ops:?}: {error}");
+    }
+}

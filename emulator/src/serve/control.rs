@@ -241,13 +241,31 @@ struct FinishRequest {
     cap_ms: Option<u64>,
 }
 
+/// The most time one request may move the rig's clock (`by_ms`, `to_ms`
+/// ahead of now) or let a drain take (`cap_ms`): a leap year. Rig time is
+/// work (every timer due runs and records its events), so an unbounded span
+/// would hold the rig, and grow its history, without end.
+pub const MAX_SPAN_MS: u64 = 366 * 24 * 3_600_000;
+
+/// A 400 for a span over [`MAX_SPAN_MS`].
+fn too_long_a_span(what: &str, ms: u64) -> Failure {
+    let message = format!(
+        "{what} {ms} is more than one request may span ({MAX_SPAN_MS} ms, 366 days): move the clock in steps"
+    );
+    Failure::new(StatusCode::BAD_REQUEST, message)
+}
+
 async fn rig_finish(State(control): State<Control>, body: Bytes) -> Answer {
     let request: FinishRequest = parse(&body, "finish request")?;
     let default = match control.rig.mode() {
         ClockMode::Virtual => 6 * 3_600_000,
         ClockMode::Real => 60_000,
     };
-    let cap = Duration::from_millis(request.cap_ms.unwrap_or(default));
+    let cap_ms = request.cap_ms.unwrap_or(default);
+    if cap_ms > MAX_SPAN_MS {
+        return Err(too_long_a_span("cap_ms", cap_ms));
+    }
+    let cap = Duration::from_millis(cap_ms);
     let finished = control.rig.finish(cap).await?;
     ok(json!({
         "events": finished.events.len(),
@@ -302,6 +320,12 @@ async fn clock_advance(State(control): State<Control>, body: Bytes) -> Answer {
             return Err(Failure::new(StatusCode::BAD_REQUEST, message));
         }
     };
+    if until.0 - now.0 > MAX_SPAN_MS {
+        return Err(match request.by_ms {
+            Some(by) => too_long_a_span("by_ms", by),
+            None => too_long_a_span("to_ms - now_ms", until.0 - now.0),
+        });
+    }
     let now = control.rig.advance(until, request.step).await.map_err(|e| match e {
         ServeError::RealClock => Failure::new(StatusCode::CONFLICT, e.to_string()),
         other => other.into(),

@@ -98,9 +98,15 @@ pub(super) fn scan(bytes: &[u8], key: &[u8; crypto::KEY_LEN]) -> Scan {
             },
             Err(DecodeError::Invalid(why)) => {
                 // Up to the next valid frame, or to the end: damaged bytes
-                // are reported, never cut off, even at the tail.
+                // are reported, never cut off, even at the tail. A damaged
+                // frame whose framing is intact ends where its length says,
+                // unless a frame starts inside it: a frame that ran past
+                // the end of the file at the last open (so the scan went
+                // past it to the next frame) and that records appended
+                // since have completed must not swallow the frames after
+                // it, those appended records among them.
                 let next = match codec::framed_len(&bytes[at..]) {
-                    Some(len) => at + len,
+                    Some(len) => next_frame_before(bytes, at + 1, at + len).unwrap_or(at + len),
                     None => next_frame(bytes, at + 1).unwrap_or(bytes.len()),
                 };
                 let entry = damaged(bytes, at, next, why);
@@ -135,7 +141,12 @@ fn damaged(bytes: &[u8], from: usize, to: usize, why: codec::Invalid) -> Entry {
 /// last byte can look like the start of a magic number, and must not turn
 /// the torn record into a "damaged" one.
 fn next_frame(bytes: &[u8], from: usize) -> Option<usize> {
-    (from..bytes.len()).find(|&at| {
+    next_frame_before(bytes, from, bytes.len())
+}
+
+/// [`next_frame`], starting before `end`.
+fn next_frame_before(bytes: &[u8], from: usize, end: usize) -> Option<usize> {
+    (from..end.min(bytes.len())).find(|&at| {
         bytes[at] == codec::RECORD_MAGIC[0] && codec::framed_len(&bytes[at..]).is_some()
     })
 }

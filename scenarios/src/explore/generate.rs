@@ -25,7 +25,7 @@ use proptest::strategy::{NewTree, Union, ValueTree};
 use proptest::test_runner::TestRunner;
 use proptest_state_machine::strategy::Sequential;
 use readerlab_emulator::core::offline::OfflineBehavior;
-use readerlab_emulator::core::{EntryMode, ReaderModel};
+use readerlab_emulator::core::{EntryMode, ReaderModel, TestCards};
 use std::collections::BTreeSet;
 
 /// Test cards payments are made with, most often the plain Visa; the rest
@@ -103,8 +103,11 @@ pub fn valid(model: &Model, op: &Op) -> bool {
     let bluetooth = mobile.filter(|_| !rig.usb);
     let usb = mobile.filter(|_| rig.usb);
     match op {
-        Op::Pay { name, reader, cents, .. } => {
-            rig.readers.contains(reader) && !model.used.contains(name) && *cents > 0
+        Op::Pay { name, reader, cents, card, .. } => {
+            rig.readers.contains(reader)
+                && !model.used.contains(name)
+                && *cents > 0
+                && TestCards::builtin().by_type(card).is_some()
         }
         Op::Pass { seconds } => *seconds > 0,
         Op::Internet { down } => *down != model.holds(Held::Internet),
@@ -144,9 +147,14 @@ pub fn valid(model: &Model, op: &Op) -> bool {
         Op::Usb { reader, pulled } => {
             usb == Some(*reader) && *pulled != model.holds(Held::Usb(*reader))
         }
-        Op::Declines { times, .. } | Op::TokenFails { times } | Op::OtherAccount { times } => {
+        // A saved case is read back as steps, whose patterns take a decline
+        // code of lowercase letters and underscores.
+        Op::Declines { times, code } => {
             *times > 0
+                && !code.is_empty()
+                && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
         }
+        Op::TokenFails { times } | Op::OtherAccount { times } => *times > 0,
         Op::Http { times, status, .. } => *times > 0 && [429, 500, 502, 503, 504].contains(status),
     }
 }

@@ -297,10 +297,36 @@ fn parse_feature(source: &Source) -> Result<(Feature, BTreeMap<usize, usize>), S
             None => format!("{}: malformed feature: {text}", source.path),
         }
     })?;
+    check_example_rows(&feature, source)?;
     let rows = outline_rows(&feature);
     let mut feature = feature.expand_examples().map_err(|e| format!("{}: {e}", source.path))?;
     feature.path = Some(PathBuf::from(&source.path));
     Ok((feature, rows))
+}
+
+/// The most example rows one Scenario Outline may have, all its Examples
+/// tables together. Expanding an outline copies it whole, tables included,
+/// for every row (cucumber's `expand_examples`), so the work grows with the
+/// square of its rows: 1 600 rows took 1.8 s in a debug build. The largest
+/// outline bundled has 11.
+pub const MAX_EXAMPLE_ROWS: usize = 500;
+
+/// Refuses an outline of more than [`MAX_EXAMPLE_ROWS`] rows, naming it.
+fn check_example_rows(feature: &Feature, source: &Source) -> Result<(), String> {
+    let scenarios =
+        feature.scenarios.iter().chain(feature.rules.iter().flat_map(|r| r.scenarios.iter()));
+    for scenario in scenarios {
+        let tables = scenario.examples.iter().filter_map(|e| e.table.as_ref());
+        let rows: usize = tables.map(|t| t.rows.len().saturating_sub(1)).sum();
+        if rows > MAX_EXAMPLE_ROWS {
+            return Err(format!(
+                "{}:{}: the outline has {rows} example rows, more than the {MAX_EXAMPLE_ROWS} \
+                 one outline may have: split it",
+                source.path, scenario.position.line
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Every step of the feature (backgrounds, rules, scenarios) against the
@@ -362,11 +388,13 @@ enum Keep {
 /// itself, so `FILE:LINE` of an outline selects all its rows.
 fn outline_rows(feature: &Feature) -> BTreeMap<usize, usize> {
     let mut rows = BTreeMap::new();
+    // The feature without its scenarios, cloned once: cloning the whole of
+    // it for every outline made this quadratic in the outlines.
+    let shell = Feature { scenarios: Vec::new(), rules: Vec::new(), ..feature.clone() };
     let scenarios =
         feature.scenarios.iter().chain(feature.rules.iter().flat_map(|r| r.scenarios.iter()));
     for scenario in scenarios.filter(|s| !s.examples.is_empty()) {
-        let single =
-            Feature { scenarios: vec![scenario.clone()], rules: Vec::new(), ..feature.clone() };
+        let single = Feature { scenarios: vec![scenario.clone()], ..shell.clone() };
         if let Ok(expanded) = single.expand_examples() {
             for row in expanded.scenarios {
                 rows.insert(row.position.line, scenario.position.line);
@@ -467,6 +495,35 @@ mod tests {
         assert_eq!(prepare(&[with(&[9])], None, &all()).unwrap().scenario_count(), 1);
         let errors = prepare(&[with(&[5])], None, &all()).unwrap_err();
         assert!(errors[0].starts_with("t.feature:5: no scenario"), "{errors:?}");
+    }
+
+    /// Found by `fuzz_feature_file` (a 0.6 s input): preparing a feature
+    /// was quadratic in its outlines (each cloned the whole feature) and is
+    /// still quadratic in one outline's rows (cucumber's expansion), so
+    /// those are capped.
+    #[test]
+    fn an_outline_of_too_many_example_rows_is_refused_and_many_outlines_are_linear() {
+        let outline = |rows: usize| {
+            let mut text = "Feature: f\n  Scenario Outline: o\n    Given a rig with a <m>\n    Examples:\n      | m |\n".to_owned();
+            text.push_str(&"      | Stripe Reader M2 |\n".repeat(rows));
+            text
+        };
+        assert_eq!(
+            prepare(&[source(&outline(MAX_EXAMPLE_ROWS))], None, &all()).unwrap().scenario_count(),
+            MAX_EXAMPLE_ROWS
+        );
+        let errors = prepare(&[source(&outline(MAX_EXAMPLE_ROWS + 1))], None, &all()).unwrap_err();
+        assert!(
+            errors[0].starts_with("t.feature:2: the outline has 501 example rows"),
+            "{errors:?}"
+        );
+        let mut many = "Feature: f\n".to_owned();
+        for i in 0..2_000 {
+            many.push_str(&format!("  Scenario Outline: o{i}\n    Given a rig with a <m>\n    Examples:\n      | m |\n      | Stripe Reader M2 |\n"));
+        }
+        let started = std::time::Instant::now();
+        assert_eq!(prepare(&[source(&many)], None, &all()).unwrap().scenario_count(), 2_000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -296,6 +296,12 @@ impl LabWorld {
     }
 }
 
+/// Parses `12.50 USD` (or `1000 JPY`) into minor units, as the steps write
+/// amounts (the `{amount}` parameter type); public for the fuzz targets.
+pub fn parse_money(text: &str) -> Result<readerlab_emulator::core::Money, String> {
+    text.parse::<params::Amount>().map(|amount| amount.0).map_err(|e| e.to_string())
+}
+
 /// Parses an OfflineBehavior as the SDK spells it.
 pub(crate) fn parse_behavior(text: &str) -> Result<OfflineBehavior, String> {
     match text {
@@ -311,5 +317,66 @@ pub(crate) fn parse_count(text: &str) -> Result<u64, String> {
     match text {
         "a" | "an" | "one" => Ok(1),
         other => other.parse().map_err(|_| format!("`{other}` is not a number")),
+    }
+}
+
+/// `count` seconds, minutes, hours or days (`unit` in the singular), as
+/// the time step writes a span: `a day`, `90 minutes`. At most 366 days,
+/// the most one request moves a served rig's clock
+/// (`serve::control::MAX_SPAN_MS`): rig time is work, and a step of a
+/// million days would hold the run, and grow its history, for good.
+pub fn parse_span(count: &str, unit: &str) -> Result<Duration, String> {
+    let count = parse_count(count)?;
+    let seconds: u64 = match unit {
+        "second" => 1,
+        "minute" => 60,
+        "hour" => 3_600,
+        "day" => 86_400,
+        other => return Err(format!("`{other}` is not a second, minute, hour or day")),
+    };
+    // The step's pattern takes any number of digits.
+    let most = readerlab_emulator::serve::control::MAX_SPAN_MS / 1000;
+    match count.checked_mul(seconds) {
+        Some(span) if span <= most => Ok(Duration::from_secs(span)),
+        _ => Err(format!(
+            "{count} {unit}s is more than one step lets pass (366 days): write several steps"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use readerlab_emulator::core::{Currency, Money};
+
+    #[test]
+    fn amounts_parse_in_minor_units() {
+        assert_eq!(parse_money("12.50 USD"), Ok(Money::new(1_250, Currency::USD)));
+        assert_eq!(parse_money("10000 USD"), Ok(Money::new(1_000_000, Currency::USD)));
+        let jpy: Currency = "jpy".parse().unwrap();
+        assert_eq!(parse_money("1000 JPY"), Ok(Money::new(1_000, jpy)));
+        assert!(parse_money("10.5 USD").is_err());
+        assert!(parse_money("10.50 JPY").is_err());
+        assert!(parse_money("ten USD").is_err());
+    }
+
+    /// Found by `fuzz_step_arguments`: the steps' patterns take any number
+    /// of digits, and the conversion to minor units overflowed (a panic in
+    /// a debug build, a wrapped amount in a release one); so did a span of
+    /// days, and one that fits in u64 ran the simulator for good.
+    #[test]
+    fn amounts_beyond_u64_and_spans_beyond_366_days_are_refused() {
+        let error = parse_money("999999942949672969 USD").unwrap_err();
+        assert!(error.contains("more minor units"), "{error}");
+        assert!(parse_money("184467440737095516.16 USD").is_err());
+        let most = parse_money("184467440737095516.15 USD").unwrap();
+        assert_eq!(most.amount, u64::MAX);
+        assert_eq!(parse_money("18446744073709551615 JPY").unwrap().amount, u64::MAX);
+        assert_eq!(parse_span("a", "day"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_span("90", "minute"), Ok(Duration::from_secs(5_400)));
+        let error = parse_span("213503982334602", "day").unwrap_err();
+        assert!(error.contains("366 days"), "{error}");
+        assert_eq!(parse_span("366", "day"), Ok(Duration::from_secs(366 * 86_400)));
+        assert!(parse_span("367", "day").is_err(), "a step would run the rig for good");
     }
 }

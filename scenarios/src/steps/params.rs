@@ -283,16 +283,21 @@ impl FromStr for Amount {
         let zero_decimal = ZERO_DECIMAL.contains(&currency.as_str());
         let bad =
             || PhraseError(format!("`{text}` is not an amount: write 12.50 USD, or 1000 JPY"));
+        let number = |digits: &str| digits.parse::<u64>().map_err(|_| bad());
         let minor = match value.split_once('.') {
             Some(_) if zero_decimal => return Err(bad()),
             Some((whole, cents)) if cents.len() == 2 => {
-                whole.parse::<u64>().map_err(|_| bad())? * 100
-                    + cents.parse::<u64>().map_err(|_| bad())?
+                let cents = number(cents)?;
+                number(whole)?.checked_mul(100).and_then(|whole| whole.checked_add(cents))
             }
             Some(_) => return Err(bad()),
-            None if zero_decimal => value.parse::<u64>().map_err(|_| bad())?,
-            None => value.parse::<u64>().map_err(|_| bad())? * 100,
+            None if zero_decimal => Some(number(value)?),
+            None => number(value)?.checked_mul(100),
         };
+        // The pattern takes any number of digits.
+        let minor = minor.ok_or_else(|| {
+            PhraseError(format!("`{text}` is more minor units than an amount holds"))
+        })?;
         Ok(Amount(Money::new(minor, currency)))
     }
 }

@@ -1,7 +1,7 @@
 //! Steps that let time pass. On the simulator time is virtual: a day passes
 //! in an instant; other targets wait for real, and skip the long waits.
 
-use super::{LabWorld, StepResult, parse_count};
+use super::{LabWorld, StepResult, parse_span};
 use crate::rig::Capability;
 use cucumber::when;
 use std::time::Duration;
@@ -11,14 +11,7 @@ const REAL_TIME_LIMIT: Duration = Duration::from_secs(15 * 60);
 
 #[when(regex = r"^(a|an|one|\d+) (second|minute|hour|day)s? pass(?:es)?$")]
 pub(crate) fn time_passes(world: &mut LabWorld, count: String, unit: String) -> StepResult {
-    let count = parse_count(&count)?;
-    let seconds = match unit.as_str() {
-        "second" => 1,
-        "minute" => 60,
-        "hour" => 3_600,
-        _ => 86_400,
-    };
-    let span = Duration::from_secs(count * seconds);
+    let span = parse_span(&count, &unit)?;
     if span > REAL_TIME_LIMIT {
         world.need(Capability::VirtualTime);
     }

@@ -441,7 +441,17 @@ impl Sim {
     pub(super) fn device_target(&self, device: Device) -> String {
         match device {
             Device::Pos => "pos".to_owned(),
-            Device::Reader(index) => format!("reader/{}", self.readers[index].reader.serial()),
+            Device::Reader(index) => self.reader_name(index),
+        }
+    }
+
+    /// `reader/<serial>`; for an index the rig does not have, `reader/#<index>`,
+    /// which names no fault in effect: a fault to clear is not validated
+    /// first (the control API's `POST /faults/clear` found this).
+    fn reader_name(&self, index: usize) -> String {
+        match self.readers.get(index) {
+            Some(slot) => format!("reader/{}", slot.reader.serial()),
+            None => format!("reader/#{index}"),
         }
     }
 
@@ -449,10 +459,8 @@ impl Sim {
     pub(super) fn link_target(&self, link: LinkId) -> String {
         match link {
             LinkId::PosBackend => "pos~backend".to_owned(),
-            LinkId::ReaderBackend(i) => {
-                format!("reader/{}~backend", self.readers[i].reader.serial())
-            }
-            LinkId::PosReader(i) => format!("pos~reader/{}", self.readers[i].reader.serial()),
+            LinkId::ReaderBackend(i) => format!("{}~backend", self.reader_name(i)),
+            LinkId::PosReader(i) => format!("pos~{}", self.reader_name(i)),
         }
     }
 
