@@ -76,14 +76,8 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_readerlab");
 const RIG: &str = "readers = [\"s700\", \"s700\", \"wisepos_e\", \"m2\"]\nseed = 7\n";
-/// Approved cards of offline brands (contactless on every model here).
-const CARDS: [&str; 5] = [
-    "4242424242424242",
-    "5555555555554444",
-    "4000056655665556",
-    "378282246310005",
-    "6011111111111117",
-];
+// Approved cards of offline brands (contactless on every model here).
+use readerlab::commands::soak::CARDS;
 const SPAWN_DEADLINE: Duration = Duration::from_secs(30);
 const EXIT_DEADLINE: Duration = Duration::from_secs(10);
 

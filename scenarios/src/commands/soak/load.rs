@@ -11,8 +11,9 @@ use serde::Serialize;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-/// Cards of offline brands the issuer approves.
-const CARDS: [&str; 5] = [
+/// Cards of offline brands the issuer approves (contactless on every model),
+/// which the soak and the crash-and-restart test pay with.
+pub const CARDS: [&str; 5] = [
     "4242424242424242",
     "5555555555554444",
     "4000056655665556",

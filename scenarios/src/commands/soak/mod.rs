@@ -21,6 +21,7 @@
 
 pub mod child;
 mod load;
+pub use load::CARDS;
 mod samples;
 
 use super::{Outcome, Verdict};
