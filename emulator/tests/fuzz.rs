@@ -5,13 +5,15 @@
 //! control API's JSON types, and the control API itself, request after
 //! request on one rig.
 
+mod stored_payments;
+
 #[path = "../core/tests/fuzz_support/mod.rs"]
 mod fuzz_support;
 
 use fuzz_support::{Target, join, run, split};
-use readerlab_emulator::core::offline::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
-use readerlab_emulator::core::{CardNumber, Currency, EntryMode, Millis, Money, PinEntry};
-use readerlab_emulator::core::{LinkKind, ReaderModel, TestCards};
+use readerlab_emulator::core::offline::{OfflineId, StoredPayment};
+use readerlab_emulator::core::{Currency, EntryMode, Millis, Money};
+use readerlab_emulator::core::{LinkKind, ReaderModel};
 use readerlab_emulator::disk::{Disk, SimDisk};
 use readerlab_emulator::history::{read_events, read_history, to_jsonl};
 use readerlab_emulator::serve::control;
@@ -28,29 +30,7 @@ use std::time::Duration;
 
 /// Payment number `i`, with the `i`-th card of the built-in test table.
 fn payment(i: usize) -> StoredPayment {
-    let cards = &TestCards::builtin().cards;
-    let card = &cards[i % cards.len()];
-    StoredPayment {
-        offline_id: OfflineId(format!("off_fz_{i}")),
-        intent_id: i.is_multiple_of(2).then(|| format!("pi_{i}")),
-        amount: Money::new(
-            1000 + i as u64,
-            if i % 3 == 2 { "eur".parse().expect("a currency") } else { Currency::USD },
-        ),
-        stored_at: Millis(5_000 + i as u64),
-        card: StoredCard {
-            number: CardNumber::from(card.number.as_str()),
-            brand: card.brand,
-            funding: card.funding,
-            entry_mode: EntryMode::Chip,
-            pin: PinEntry::Correct,
-        },
-        capture: CaptureMethod::Automatic,
-        account: "acct_1".into(),
-        livemode: false,
-        location: "tml_1".into(),
-        reader: "STRM2-0001".into(),
-    }
+    stored_payments::numbered("off_fz", i, "STRM2-0001")
 }
 
 const KEY_SEED: u64 = 7;

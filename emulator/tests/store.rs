@@ -4,12 +4,12 @@
 //! compaction, a full disk, the record cap, a locked keychain, group commit
 //! across threads, and no card number in clear in any file.
 
-use readerlab_emulator::core::EntryMode;
-use readerlab_emulator::core::Millis;
+mod stored_payments;
+
+use readerlab_emulator::core::Currency;
 use readerlab_emulator::core::TerminalErrorCode;
-use readerlab_emulator::core::offline::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
-use readerlab_emulator::core::{CardNumber, PinEntry, TestCards};
-use readerlab_emulator::core::{Currency, Money};
+use readerlab_emulator::core::TestCards;
+use readerlab_emulator::core::offline::{OfflineId, StoredPayment};
 use readerlab_emulator::disk::{Disk, FileDisk, SimDisk};
 use readerlab_emulator::store::codec::{self, HEADER_LEN, PREFIX_LEN};
 use readerlab_emulator::store::{
@@ -23,29 +23,7 @@ type SimStore = Store<SimDisk, SimKeychain>;
 
 /// Payment number `i`, with the `i`-th card of the built-in test table.
 fn payment(i: usize) -> StoredPayment {
-    let cards = &TestCards::builtin().cards;
-    let card = &cards[i % cards.len()];
-    StoredPayment {
-        offline_id: OfflineId(format!("off_a1_{i}")),
-        intent_id: i.is_multiple_of(3).then(|| format!("pi_{i}")),
-        amount: Money::new(
-            1000 + i as u64,
-            if i % 4 == 3 { "eur".parse().unwrap() } else { Currency::USD },
-        ),
-        stored_at: Millis(5_000 + i as u64),
-        card: StoredCard {
-            number: CardNumber::from(card.number.as_str()),
-            brand: card.brand,
-            funding: card.funding,
-            entry_mode: EntryMode::Chip,
-            pin: PinEntry::Correct,
-        },
-        capture: CaptureMethod::Automatic,
-        account: "acct_1".into(),
-        livemode: false,
-        location: "tml_1".into(),
-        reader: "WPC3-0001".into(),
-    }
+    stored_payments::numbered("off_a1", i, "WPC3-0001")
 }
 
 fn open_with(disk: &SimDisk, keys: &SimKeychain, config: StoreConfig) -> (SimStore, Recovery) {
