@@ -105,13 +105,8 @@ impl Backend {
     }
 
     fn list_locations(&self, caller: &Caller, page: &ListParams) -> ApiReply {
-        let ids = self
-            .terminal
-            .locations
-            .values()
-            .filter(|l| l.account == caller.account && l.livemode == caller.livemode)
-            .map(|l| l.id.clone())
-            .collect();
+        let ids =
+            caller.owns(self.terminal.locations.values().map(|l| (&l.account, l.livemode, &l.id)));
         let locations = &self.terminal.locations;
         reply(lists::page("terminal.location", "/v1/terminal/locations", ids, page, |id| {
             objects::location(&locations[id])
@@ -147,13 +142,8 @@ impl Backend {
     }
 
     fn list_configurations(&self, caller: &Caller, page: &ListParams) -> ApiReply {
-        let ids = self
-            .terminal
-            .configurations
-            .values()
-            .filter(|c| c.account == caller.account && c.livemode == caller.livemode)
-            .map(|c| c.id.clone())
-            .collect();
+        let ids = caller
+            .owns(self.terminal.configurations.values().map(|c| (&c.account, c.livemode, &c.id)));
         let configurations = &self.terminal.configurations;
         let url = "/v1/terminal/configurations";
         reply(lists::page("terminal.configuration", url, ids, page, |id| {
@@ -162,13 +152,8 @@ impl Backend {
     }
 
     fn list_readers(&self, caller: &Caller, page: &ListParams) -> ApiReply {
-        let ids = self
-            .terminal
-            .readers
-            .values()
-            .filter(|r| r.account == caller.account && r.livemode == caller.livemode)
-            .map(|r| r.id.clone())
-            .collect();
+        let ids =
+            caller.owns(self.terminal.readers.values().map(|r| (&r.account, r.livemode, &r.id)));
         let readers = &self.terminal.readers;
         reply(lists::page("terminal.reader", "/v1/terminal/readers", ids, page, |id| {
             self.reader_json(&readers[id])
@@ -487,4 +472,20 @@ fn no_action() -> ApiError {
         Some("terminal_reader_action_not_in_progress"),
         "The reader has no action in progress.",
     )
+}
+
+impl Caller {
+    /// The ids, oldest first, of the records (account, mode, id) that belong
+    /// to this caller's account and mode: what its lists show.
+    fn owns<'a>(
+        &self,
+        records: impl Iterator<Item = (&'a String, bool, &'a String)>,
+    ) -> Vec<String> {
+        records
+            .filter(|(account, livemode, _)| {
+                **account == self.account && *livemode == self.livemode
+            })
+            .map(|(_, _, id)| id.clone())
+            .collect()
+    }
 }
