@@ -218,6 +218,7 @@ fn an_action_runs_from_process_to_the_shells_result() {
             intent: pi.clone(),
             amount: Money::new(1_500, Currency::USD),
             capture: CaptureMethod::Automatic,
+            payment: None,
         }]
     );
     // Busy while in progress.

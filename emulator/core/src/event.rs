@@ -467,6 +467,10 @@ pub enum EventBody {
         amount: Money,
         capture: crate::offline::CaptureMethod,
         offline_id: Option<crate::offline::OfflineId>,
+        /// An outside POS's name for the payment (`metadata[readerlab_payment]`,
+        /// docs/driver-protocol.md); absent otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment: Option<String>,
     },
     #[serde(rename = "backend.charge.succeeded")]
     ChargeSucceeded {
@@ -545,6 +549,33 @@ pub enum EventBody {
         status: String,
         failure_code: Option<String>,
     },
+    // --- an outside POS (docs/driver-protocol.md) ----------------------------
+    // Part `pos`: what an adapter said, recorded by the harness.
+    /// The adapter answered `session.new`.
+    #[serde(rename = "pos.session.started")]
+    PosSessionStarted { adapter: String, version: String, capabilities: Vec<String>, resumed: bool },
+    /// The harness asked the POS to take a payment (`payment.collect`).
+    #[serde(rename = "pos.payment.requested")]
+    PosPaymentRequested { payment: String, reader: String, amount: Money },
+    /// The POS started it: the reader waits for the card.
+    #[serde(rename = "pos.payment.started")]
+    PosPaymentStarted { payment: String, intent: Option<String> },
+    /// The POS refused it before it started (a definite error): no outcome follows.
+    #[serde(rename = "pos.payment.refused")]
+    PosPaymentRefused { payment: String, code: Option<String>, message: String },
+    /// What the POS told the cashier: exactly one per started payment.
+    #[serde(rename = "pos.payment.ended")]
+    PosPaymentEnded {
+        payment: String,
+        outcome: PosOutcome,
+        intent: Option<String>,
+        code: Option<String>,
+        decline_code: Option<String>,
+    },
+    #[serde(rename = "pos.sdk.error")]
+    PosSdkError { code: String, message: String },
+    #[serde(rename = "pos.reader.battery")]
+    PosReaderBattery { reader: String, percent: u8 },
     // --- the rig and its faults ---------------------------------------------
     /// A run began: what the checker needs to know about the rig.
     #[serde(rename = "rig.started")]
@@ -567,6 +598,29 @@ pub enum EventBody {
     /// A sustained fault ended.
     #[serde(rename = "fault.cleared")]
     FaultCleared { fault: FaultKind, target: String },
+}
+
+/// A payment's end as an outside POS reports it (`payment.ended`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PosOutcome {
+    /// Paid: charged, or taken and stored by the reader to forward.
+    Succeeded,
+    /// The card was declined.
+    Declined,
+    /// Not paid, for another reason.
+    Failed,
+    /// Canceled by the POS.
+    Canceled,
+    /// The POS cannot tell (an indefinite outcome).
+    Unknown,
+}
+
+impl PosOutcome {
+    /// Whether the POS said the customer was not charged.
+    pub fn says_unpaid(self) -> bool {
+        matches!(self, PosOutcome::Declined | PosOutcome::Failed | PosOutcome::Canceled)
+    }
 }
 
 /// Who stores a reader's offline payments.

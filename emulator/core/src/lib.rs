@@ -38,8 +38,8 @@ pub use discovery::{DiscoveryRequest, discover};
 pub use error::TerminalErrorCode;
 pub use event::{
     BatteryStatus, CardSummary, ConnectionStatus, DisconnectReason, DiscoveredReader, Event,
-    EventBody, NetworkStatus, OfflineDetails, Part, PaymentRequest, PowerOffCause, Prompt,
-    RebootKind, ReportPhase, RigReader, StoredBy, UpdateFailure,
+    EventBody, NetworkStatus, OfflineDetails, Part, PaymentRequest, PosOutcome, PowerOffCause,
+    Prompt, RebootKind, ReportPhase, RigReader, StoredBy, UpdateFailure,
 };
 pub use fault::FaultKind;
 pub use invariant::Invariant;

@@ -99,6 +99,36 @@ impl ControlClient {
         self.call("POST", "/pos/payments", Some(body)).await.map(drop)
     }
 
+    /// Records what an outside POS said (a `pos.*` event) now.
+    pub async fn record_pos(&self, event: &crate::core::EventBody) -> Result<(), ControlError> {
+        let body =
+            serde_json::to_value(event).map_err(|e| ControlError::Unreadable(e.to_string()))?;
+        self.call("POST", "/pos/events", Some(body)).await.map(drop)
+    }
+
+    /// Presents a card to a reader now (the customer at the counter).
+    pub async fn present_card(
+        &self,
+        serial: &str,
+        number: &str,
+        entry_mode: crate::core::EntryMode,
+    ) -> Result<(), ControlError> {
+        let body = json!({"number": number, "entry_mode": entry_mode});
+        self.call("POST", &format!("/readers/{serial}/present_card"), Some(body)).await.map(drop)
+    }
+
+    /// Clears every fault in effect; returns them.
+    pub async fn clear_all(&self) -> Result<Vec<Fault>, ControlError> {
+        let answer = self.json("DELETE", "/faults", None).await?;
+        serde_json::from_value(answer.get("cleared").cloned().unwrap_or_default())
+            .map_err(|e| ControlError::Unreadable(e.to_string()))
+    }
+
+    /// Every reader of the rig, as `GET /readers` shows them.
+    pub async fn readers(&self) -> Result<Value, ControlError> {
+        self.json("GET", "/readers", None).await
+    }
+
     /// Performs a fault now.
     pub async fn inject(&self, fault: &Fault) -> Result<(), ControlError> {
         self.call("POST", "/faults", Some(json!({"fault": fault}))).await.map(drop)

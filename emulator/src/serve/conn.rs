@@ -11,13 +11,13 @@
 //! flight. Only a connection waiting for a request is ever timed out: a
 //! long answer (a followed history) is not idle.
 
+use super::stripe::NoAnswer;
 use axum::Router;
 use axum::body::Body;
 use hyper::body::{Bytes, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -207,8 +207,17 @@ async fn connection(
             let tower = TowerToHyperService::new(app.clone());
             let guard = InFlight::begin(&watch);
             async move {
-                let response = hyper::service::Service::call(&tower, request).await?;
-                Ok::<_, Infallible>(response.map(|body| Body::new(Guarded { body, _guard: guard })))
+                let response = match hyper::service::Service::call(&tower, request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                };
+                // An answer a faulty link lost: hyper closes the connection
+                // when the service fails, and sends nothing.
+                if response.extensions().get::<NoAnswer>().is_some() {
+                    drop(guard);
+                    return Err(AnswerLost);
+                }
+                Ok(response.map(|body| Body::new(Guarded { body, _guard: guard })))
             }
         })
     };
@@ -351,3 +360,16 @@ impl hyper::body::Body for Guarded {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// The service's one failure: the answer was not to be sent (a
+/// [`NoAnswer`] response).
+#[derive(Debug)]
+struct AnswerLost;
+
+impl std::fmt::Display for AnswerLost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the answer was lost on the way (a link fault)")
+    }
+}
+
+impl std::error::Error for AnswerLost {}

@@ -65,6 +65,7 @@ pub fn router(rig: ServedRig, token: Option<String>) -> Router {
         .route("/readers/{serial}/battery", post(reader_battery))
         .route("/pos", get(pos_view))
         .route("/pos/payments", post(pos_pay))
+        .route("/pos/events", post(pos_event))
         .route("/history", get(history))
         .route("/ledger", get(ledger))
         .fallback(not_found)
@@ -487,6 +488,16 @@ async fn pos_pay(State(control): State<Control>, body: Bytes) -> Answer {
     let name = spec.name.clone();
     control.rig.with_sim(|sim| sim.pay(spec))?;
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"payment": name}))).into_response())
+}
+
+/// What an outside POS said (docs/driver-protocol.md), recorded now as a
+/// `pos.*` event: the harness that speaks to the adapter posts it here.
+async fn pos_event(State(control): State<Control>, body: Bytes) -> Answer {
+    let event: crate::core::EventBody =
+        parse(&body, "event (a pos.* history event: see docs/history.md)")?;
+    let recorded = control.rig.with_sim(|sim| sim.record_pos(event))?;
+    recorded.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    Ok((StatusCode::CREATED, axum::Json(json!({"recorded": true}))).into_response())
 }
 
 // --- history and ledger ---------------------------------------------------------------

@@ -185,6 +185,19 @@ impl ServedRig {
         &self.shared.secret_key
     }
 
+    /// The key an outside POS presents (docs/driver-protocol.md): the
+    /// secret key with `_pos` appended. Its calls cross the POS's internet
+    /// link ([`Sim::pos_call`]).
+    pub fn pos_key(&self) -> String {
+        format!("{}_pos", self.shared.secret_key)
+    }
+
+    /// Runs one call of the outside POS on the rig; `Ok(None)` when no
+    /// answer reaches it.
+    pub fn pos_call(&self, call: ApiCall) -> Result<Option<ApiReply>, ServeError> {
+        self.with_sim(|sim| sim.pos_call(call))
+    }
+
     /// Where carried calls go: the backend's HTTP address, set once it
     /// listens.
     pub fn set_backend(&self, addr: SocketAddr) {

@@ -4,7 +4,7 @@
 
 pub use super::conn::ServeLimits;
 use super::control;
-use super::rig::{ClockMode, ServedRig};
+use super::rig::{ClockMode, ServeError, ServedRig};
 use super::stripe::{self, BackendHost};
 use crate::core::ConnectionStatus;
 use crate::core::backend::{ApiCall, ApiError, ApiErrorKind, ApiReply};
@@ -91,21 +91,34 @@ struct RigBackend(ServedRig);
 
 impl BackendHost for RigBackend {
     fn call(&self, call: ApiCall) -> ApiReply {
-        self.0.backend_call(call).unwrap_or_else(|e| {
-            ApiReply::Err(ApiError {
-                status: 503,
-                kind: ApiErrorKind::ApiError,
-                code: None,
-                decline_code: None,
-                message: e.to_string(),
-                param: None,
-                payment_intent: None,
-            })
-        })
+        self.0.backend_call(call).unwrap_or_else(|e| self.call_failed(&e))
     }
 
     fn secret_key(&self) -> String {
         self.0.secret_key().to_owned()
+    }
+
+    fn pos_key(&self) -> Option<String> {
+        Some(self.0.pos_key())
+    }
+
+    fn pos_call(&self, call: ApiCall) -> Option<ApiReply> {
+        self.0.pos_call(call).unwrap_or_else(|e| Some(self.call_failed(&e)))
+    }
+}
+
+impl RigBackend {
+    /// A call that found no rig to run on: 503 in Stripe's shape.
+    fn call_failed(&self, error: &ServeError) -> ApiReply {
+        ApiReply::Err(ApiError {
+            status: 503,
+            kind: ApiErrorKind::ApiError,
+            code: None,
+            decline_code: None,
+            message: error.to_string(),
+            param: None,
+            payment_intent: None,
+        })
     }
 }
 

@@ -27,7 +27,23 @@ pub trait BackendHost: Send + Sync + 'static {
     fn call(&self, call: ApiCall) -> ApiReply;
     /// The secret key clients must present.
     fn secret_key(&self) -> String;
+    /// The key that marks a client as the outside POS (docs/driver-protocol.md),
+    /// whose calls cross the POS's internet link; `None`: no such client.
+    fn pos_key(&self) -> Option<String> {
+        None
+    }
+    /// Runs one call of the outside POS; `None` when no answer reaches it
+    /// (the connection is then closed without one).
+    fn pos_call(&self, call: ApiCall) -> Option<ApiReply> {
+        Some(self.call(call))
+    }
 }
+
+/// Marks a response that must not be sent: the server closes the
+/// connection instead, as a link that dropped the answer would
+/// (`serve::conn` honours it).
+#[derive(Clone, Copy, Debug)]
+pub struct NoAnswer;
 
 #[derive(Clone)]
 struct Shared {
@@ -52,11 +68,16 @@ async fn handle(
     let request_id = format!("req_{number:014}");
     let reply = match body {
         Ok(body) => answer(&shared, &method, &uri, &headers, body).await,
-        Err(rejection) => ApiReply::Err(plain_error(
+        Err(rejection) => Some(ApiReply::Err(plain_error(
             rejection.status().as_u16(),
             ApiErrorKind::InvalidRequestError,
             &format!("The request body could not be read: {rejection}"),
-        )),
+        ))),
+    };
+    let Some(reply) = reply else {
+        let mut response = StatusCode::SERVICE_UNAVAILABLE.into_response();
+        response.extensions_mut().insert(NoAnswer);
+        return response;
     };
     let (status, body) = encode_reply(&reply);
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -75,28 +96,35 @@ async fn answer(
     uri: &Uri,
     headers: &HeaderMap,
     body: Bytes,
-) -> ApiReply {
+) -> Option<ApiReply> {
     let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let host = Arc::clone(&shared.host);
+    let authorization = header(header::AUTHORIZATION);
+    // The outside POS presents its own key; its calls cross its link.
+    let pos_key = host.pos_key().filter(|key| {
+        authorization.and_then(|h| h.trim().split_once(' ')).is_some_and(|(_, k)| k.trim() == key)
+    });
     let call = match decode_request(
         method.as_str(),
         path_and_query,
-        header(header::AUTHORIZATION),
+        authorization,
         headers.get("idempotency-key").and_then(|v| v.to_str().ok()),
         &body,
-        &host.secret_key(),
+        pos_key.as_deref().unwrap_or(&host.secret_key()),
     ) {
         Ok(call) => call,
-        Err(error) => return ApiReply::Err(error),
+        Err(error) => return Some(ApiReply::Err(error)),
     };
-    match tokio::task::spawn_blocking(move || host.call(call)).await {
+    let from_pos = pos_key.is_some();
+    let run = move || if from_pos { host.pos_call(call) } else { Some(host.call(call)) };
+    match tokio::task::spawn_blocking(run).await {
         Ok(reply) => reply,
-        Err(_) => ApiReply::Err(plain_error(
+        Err(_) => Some(ApiReply::Err(plain_error(
             500,
             ApiErrorKind::ApiError,
             "The backend failed while answering this request.",
-        )),
+        ))),
     }
 }
 

@@ -44,9 +44,9 @@ impl Sim {
     fn reader_command(&mut self, command: ReaderCommand) {
         let now = self.now;
         match command {
-            ReaderCommand::Process { serial, intent, amount, capture } => {
+            ReaderCommand::Process { serial, intent, amount, capture, payment } => {
                 let Some(index) = self.reader_index(&serial) else { return };
-                let payment = format!("act_{intent}");
+                let payment = self.action_name(payment, &intent);
                 let action = Action { payment: payment.clone(), amount, card: None };
                 self.actions.insert(index, action);
                 let input = EngineInput::AdoptPaymentIntent { payment, intent, amount, capture };
@@ -85,6 +85,20 @@ impl Sim {
                 }
             }
         }
+    }
+
+    /// The engine's name for an action's payment: the outside POS's name
+    /// (so the history names it as the scenario does), or `act_<intent>`;
+    /// a name an earlier action took gets its intent appended (a POS that
+    /// starts one payment twice must not make the engine refuse the second).
+    fn action_name(&mut self, payment: Option<String>, intent: &str) -> String {
+        let name = match payment {
+            Some(name) if !self.action_names.contains(&name) => name,
+            Some(name) => format!("{name}~{intent}"),
+            None => format!("act_{intent}"),
+        };
+        self.action_names.insert(name.clone());
+        name
     }
 
     /// The reader `index` said something an action waits for.

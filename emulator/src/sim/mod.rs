@@ -23,6 +23,7 @@ mod drills;
 mod faults;
 mod links;
 mod medium;
+mod outside;
 mod reader_link;
 mod scan;
 mod timers;
@@ -37,6 +38,7 @@ pub use faults::{
 };
 pub use links::{Link, LinkId, RequestFate, RequestRule};
 pub use medium::{Keys, Medium, RunFile};
+pub use outside::NotPosEvent;
 pub use reader_link::{ReaderCall, ReaderNotice, ReaderTraffic};
 pub use view::ReaderView;
 pub use workload::{PaymentSpec, WORKLOAD_CARDS, random_payments};
@@ -330,6 +332,8 @@ pub struct Sim {
     active: BTreeMap<(FaultKind, String), (Fault, u32)>,
     /// Server-driven payments in progress, by reader index.
     actions: BTreeMap<usize, actions::Action>,
+    /// Every payment name a server-driven action has used.
+    action_names: BTreeSet<String>,
     /// Calls waiting for the shell to carry them (external backend only).
     outgoing: Vec<Outgoing>,
     /// Calls the shell carries, by id: who made them and on which link.
@@ -424,6 +428,7 @@ impl Sim {
             faults: BTreeMap::new(),
             active: BTreeMap::new(),
             actions: BTreeMap::new(),
+            action_names: BTreeSet::new(),
             outgoing: Vec::new(),
             awaiting: BTreeMap::new(),
             dirty: BTreeSet::new(),

@@ -34,7 +34,9 @@ pub use config::BackendConfig;
 pub use faults::{ArmedFault, ForwardMatch, InvalidFault};
 pub use ledger::{Backend, CurrencyTotals};
 pub use objects::error_body;
-pub use records::{Charge, ChargeStatus, Decline, IntentStatus, OfflineCharge, PaymentIntent};
+pub use records::{
+    Charge, ChargeStatus, Decline, IntentStatus, OfflineCharge, POS_PAYMENT_KEY, PaymentIntent,
+};
 pub use terminal::{
     ActionResult, ActionStatus, Configuration, Location, ReaderAction, ReaderCommand,
     RegisteredReader,

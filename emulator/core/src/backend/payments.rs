@@ -12,7 +12,7 @@ use crate::backend::api::{ApiError, ApiErrorKind, ApiReply, ApiRequest, Presente
 use crate::backend::ledger::{Backend, Caller, Executed};
 use crate::backend::objects;
 use crate::backend::records::{
-    Charge, ChargeStatus, Decline, IntentStatus, OfflineCharge, PaymentIntent,
+    Charge, ChargeStatus, Decline, IntentStatus, OfflineCharge, POS_PAYMENT_KEY, PaymentIntent,
 };
 use crate::cards::Authorization;
 use crate::event::{CardSummary, EventBody};
@@ -60,7 +60,8 @@ impl Backend {
                         "This value must be greater than or equal to 1.",
                     ));
                 }
-                let id = self.create_intent(now, caller, *amount, *capture, None);
+                let payment = metadata.get(POS_PAYMENT_KEY).cloned();
+                let id = self.create_intent_for(now, caller, *amount, *capture, None, payment);
                 if let Some(intent) = self.intents.get_mut(&id) {
                     intent.description = description.clone();
                     intent.metadata = metadata.clone();
@@ -143,6 +144,19 @@ impl Backend {
         capture: CaptureMethod,
         offline_id: Option<OfflineId>,
     ) -> String {
+        self.create_intent_for(now, caller, amount, capture, offline_id, None)
+    }
+
+    /// [`Backend::create_intent`] for an outside POS's payment `payment`.
+    fn create_intent_for(
+        &mut self,
+        now: Millis,
+        caller: &Caller,
+        amount: Money,
+        capture: CaptureMethod,
+        offline_id: Option<OfflineId>,
+        payment: Option<String>,
+    ) -> String {
         self.counters.intents += 1;
         let id = format!("pi_{:016}", self.counters.intents);
         let intent = PaymentIntent {
@@ -164,7 +178,7 @@ impl Backend {
         self.intents.insert(id.clone(), intent);
         self.emit(
             now,
-            EventBody::IntentCreated { intent: id.clone(), amount, capture, offline_id },
+            EventBody::IntentCreated { intent: id.clone(), amount, capture, offline_id, payment },
         );
         id
     }

@@ -14,6 +14,11 @@ use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The metadata key an outside POS names its payment with
+/// (docs/driver-protocol.md): the backend's events and the reader's action
+/// carry that name, so the history names the payment as the scenario does.
+pub const POS_PAYMENT_KEY: &str = "readerlab_payment";
+
 /// A payment intent's `status`, limited to the states a card-present flow
 /// reaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

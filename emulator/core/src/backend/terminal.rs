@@ -24,7 +24,14 @@ use std::collections::{BTreeMap, VecDeque};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReaderCommand {
     /// `process_payment_intent`: the reader shows the amount and waits for a card.
-    Process { serial: String, intent: String, amount: Money, capture: CaptureMethod },
+    Process {
+        serial: String,
+        intent: String,
+        amount: Money,
+        capture: CaptureMethod,
+        /// The outside POS's name for the payment, from the intent's metadata.
+        payment: Option<String>,
+    },
     /// The `present_payment_method` test helper: a card is held to the reader.
     /// Stripe's helper has no entry-mode parameter, so it is a tap.
     PresentCard { serial: String, number: CardNumber, entry_mode: EntryMode },

@@ -12,7 +12,7 @@ use crate::backend::ledger::{Backend, Caller, Executed};
 use crate::backend::lists;
 use crate::backend::objects;
 use crate::backend::payments::{invalid, missing, owned_by};
-use crate::backend::records::IntentStatus;
+use crate::backend::records::{IntentStatus, POS_PAYMENT_KEY};
 use crate::backend::terminal::{
     ActionStatus, Configuration, DEFAULT_CONFIGURATION, Location, ReaderAction, ReaderCommand,
     RegisteredReader,
@@ -329,6 +329,7 @@ impl Backend {
             intent: intent_id.to_owned(),
             amount: intent.amount,
             capture: intent.capture,
+            payment: intent.metadata.get(POS_PAYMENT_KEY).cloned(),
         };
         let reader = self.terminal.readers.get_mut(reader_id).expect("found just above");
         reader.action = Some(ReaderAction {

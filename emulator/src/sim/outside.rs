@@ -1,0 +1,71 @@
+//! An outside POS (docs/driver-protocol.md): an adapter process plays the
+//! POS, and this is all the rig sees of it. Its calls to the backend cross
+//! the POS's internet link like the reference POS's calls do, so the same
+//! faults hit them: a link that is down, a request that never arrives, an
+//! answer lost after the backend applied the request. What it says to the
+//! harness is recorded as the POS's events.
+
+use super::Sim;
+use super::links::{LinkId, RequestFate};
+use crate::core::backend::{ApiCall, ApiReply};
+use crate::core::{EventBody, Part};
+
+/// Why an outside POS's event was not recorded.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "only an outside POS's events (pos.session.started, pos.payment.*, pos.sdk.error, pos.reader.battery) can be recorded for it, not `{0}`"
+)]
+pub struct NotPosEvent(pub String);
+
+impl Sim {
+    /// Runs a call the outside POS made, across the POS's internet link.
+    /// `None`: no answer reaches the POS (the link is down, the request was
+    /// swallowed, or its answer was lost after the backend applied it).
+    pub fn pos_call(&mut self, call: ApiCall) -> Option<ApiReply> {
+        let kind = call.request.kind();
+        let link = self.links.get_mut(&LinkId::PosBackend).expect("every rig has the POS's link");
+        if !link.up {
+            return None;
+        }
+        if link.meets(kind, RequestFate::Swallowed) {
+            self.request_fault_fired(
+                LinkId::PosBackend,
+                RequestFate::Swallowed,
+                format!("{kind:?}"),
+            );
+            return None;
+        }
+        let reply = self.backend_call(call);
+        let applied = match &reply {
+            ApiReply::Ok(_) => true,
+            ApiReply::Err(error) => error.status == 402,
+        };
+        let link = self.links.get_mut(&LinkId::PosBackend).expect("checked above");
+        if applied && link.meets(kind, RequestFate::ResponseLost) {
+            let detail = format!("{kind:?}");
+            self.request_fault_fired(LinkId::PosBackend, RequestFate::ResponseLost, detail);
+            return None;
+        }
+        Some(reply)
+    }
+
+    /// Records what the outside POS said (a `pos.*` event) now.
+    pub fn record_pos(&mut self, body: EventBody) -> Result<(), NotPosEvent> {
+        let outside = matches!(
+            body,
+            EventBody::PosSessionStarted { .. }
+                | EventBody::PosPaymentRequested { .. }
+                | EventBody::PosPaymentStarted { .. }
+                | EventBody::PosPaymentRefused { .. }
+                | EventBody::PosPaymentEnded { .. }
+                | EventBody::PosSdkError { .. }
+                | EventBody::PosReaderBattery { .. }
+        );
+        if !outside {
+            return Err(NotPosEvent(body.name()));
+        }
+        let now = self.now;
+        self.record(now, Part::pos(), body);
+        Ok(())
+    }
+}
