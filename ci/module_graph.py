@@ -43,6 +43,7 @@ FLOORS = {
     ],
     "scenarios/src": [
         ["check"],
+        ["driver"],
         ["rig"],
         ["steps"],
         ["run"],

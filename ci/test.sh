@@ -48,6 +48,10 @@ done
 # Serve mode with real clients (stripe-python, toxiproxy-python) and the
 # served target.
 bash ci/served.sh
+# The POS driver protocol with outside adapters: the Python (Odoo-like)
+# adapter's tests, its verdicts against the reference POS's, and the
+# conformance kit on it (valid, and invalid with each defect switch).
+bash ci/driver.sh
 # Mobile readers on the real BlueZ D-Bus API (bluezoo's virtual adapters on a
 # private bus): the bluer/btleplug end-to-end test, the BLE bench, and the
 # offline-over-Bluetooth feature on the served target with --ble bluez.

@@ -19,6 +19,10 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit status of [`Verdict::Broken`]: a scenario failed (`run`), an
 /// invariant broke (`check`, `sim`), a counterexample was found (`explore`).
 pub const EXIT_VIOLATED: u8 = 1;
+/// Exit status of [`Verdict::Unknown`] (`conform`: nothing broke, but not
+/// everything could be judged); the same number as bad input, as the
+/// driver protocol's verdicts valid/invalid/unknown map to 0/1/2.
+pub const EXIT_UNKNOWN: u8 = 2;
 
 /// Emulator and test harness for card readers that take payments offline
 /// and forward them later.
@@ -35,6 +39,8 @@ enum Command {
     Run(commands::run::Args),
     /// Explore random rigs and fault schedules on the simulator; shrink what fails and write it as a .feature.
     Explore(commands::explore::Args),
+    /// The conformance kit for a POS adapter (docs/driver-protocol.md): protocol checks, then every scenario its capabilities allow; exit 0 valid, 1 invalid, 2 unknown.
+    Conform(commands::conform::Args),
     /// Run the invariant checker over a recorded history (JSON Lines).
     Check(commands::check::Args),
     /// Serve the emulated rig on real sockets: the backend's Stripe-compatible API and the control API.
@@ -61,6 +67,7 @@ pub fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Run(args) => commands::run::run(args),
         Command::Explore(args) => commands::explore::run(&args),
+        Command::Conform(args) => commands::conform::run(&args),
         Command::Check(args) => commands::check::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Readers(args) => commands::readers::run(&args),
@@ -80,6 +87,7 @@ fn exit_status(outcome: Outcome) -> ExitCode {
     match outcome {
         Ok(Verdict::Holds) => ExitCode::SUCCESS,
         Ok(Verdict::Broken) => ExitCode::from(EXIT_VIOLATED),
+        Ok(Verdict::Unknown) => ExitCode::from(EXIT_UNKNOWN),
         Err(error) => {
             eprintln!("readerlab: {error:#}");
             ExitCode::from(EXIT_BAD_INPUT)

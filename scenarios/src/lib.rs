@@ -9,6 +9,7 @@
 pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod driver;
 pub mod explore;
 pub mod rig;
 pub mod run;

@@ -20,6 +20,7 @@ mod liveness;
 mod loss;
 mod names;
 mod outcomes;
+mod pos;
 mod report;
 mod rules;
 
@@ -45,5 +46,8 @@ pub fn check_with(history: &[Event], config: &CheckConfig) -> Report {
     rules::check(&facts, &mut found);
     confidentiality::check(&facts, &mut found);
     conservation::check(&facts, &lost, &mut found);
-    report::Report::assemble(history, found, facts.stats)
+    let unknown = pos::check(history, &mut found);
+    let mut report = report::Report::assemble(history, found, facts.stats);
+    report.unknown = unknown;
+    report
 }

@@ -99,6 +99,9 @@ pub struct Report {
     pub omitted: BTreeMap<Invariant, usize>,
     /// What the history held.
     pub stats: Stats,
+    /// Payments whose outcome an outside POS reported as `unknown`: no
+    /// invariant is broken by them, but the verdict cannot be `valid`.
+    pub unknown: Vec<String>,
 }
 
 impl Report {
@@ -131,7 +134,7 @@ impl Report {
                 excerpt,
             });
         }
-        Report { violations, omitted, stats }
+        Report { violations, omitted, stats, unknown: Vec::new() }
     }
 
     /// Whether every invariant holds.
@@ -148,6 +151,13 @@ impl Report {
     pub fn summary(&self) -> String {
         let Stats { events, stored, forwarded, .. } = self.stats;
         let counts = format!("{events} events, {stored} stored, {forwarded} forwarded");
+        if self.holds() && !self.unknown.is_empty() {
+            return format!(
+                "{counts}: all invariants hold; {} outcome(s) unknown ({})",
+                self.unknown.len(),
+                self.unknown.join(", ")
+            );
+        }
         if self.holds() {
             return format!("{counts}: all invariants hold");
         }
@@ -212,6 +222,8 @@ struct ReportJson<'a> {
     stats: &'a Stats,
     violations: &'a [Violation],
     omitted: &'a BTreeMap<Invariant, usize>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    unknown: &'a [String],
 }
 
 impl Serialize for Report {
@@ -222,6 +234,7 @@ impl Serialize for Report {
             stats: &self.stats,
             violations: &self.violations,
             omitted: &self.omitted,
+            unknown: &self.unknown,
         }
         .serialize(serializer)
     }

@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod conform;
 pub mod defects;
 pub mod explore;
 pub mod proxy;
@@ -32,6 +33,10 @@ pub enum Verdict {
     /// A scenario failed, an invariant broke or a counterexample was found
     /// (exit 1).
     Broken,
+    /// Nothing broke, but not everything could be judged (exit 2, as
+    /// `readerlab conform` says: an outcome the POS could not tell, or a
+    /// capability the scenarios need is missing).
+    Unknown,
 }
 
 impl Verdict {

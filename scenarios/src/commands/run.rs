@@ -27,6 +27,15 @@ pub struct Args {
     /// reader over a real carrier (`tcp`: BLE-over-TCP on loopback).
     #[arg(long, value_name = "CARRIER")]
     ble: Option<readerlab_emulator::serve::ble_bridge::BleCarrier>,
+    /// With `--target served`: an adapter plays the POS, spoken to with the
+    /// driver protocol on its stdin and stdout (docs/driver-protocol.md);
+    /// run with `sh -c` once per scenario.
+    #[arg(long, value_name = "CMD")]
+    pos: Option<String>,
+    /// Every deadline of the driver protocol, in seconds (default: 30 for
+    /// session.new and payment.collect, 10 for the rest).
+    #[arg(long, value_name = "SECS", requires = "pos")]
+    pos_timeout: Option<f64>,
     /// Write JUnit XML here (one test case per scenario).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
@@ -49,9 +58,15 @@ pub struct Args {
 /// bad input.
 pub fn run(args: Args) -> Outcome {
     let defects = parse_defects(&args.defects)?;
+    if args.pos.is_some() && args.target != "served" {
+        anyhow::bail!("--pos needs --target served (an adapter plays the POS of a served rig)");
+    }
     let target: std::sync::Arc<dyn crate::rig::Target> = match args.target.as_str() {
         "sim" => std::sync::Arc::new(crate::rig::SimTarget),
-        "served" => std::sync::Arc::new(crate::rig::ServedTarget { ble: args.ble }),
+        "served" => {
+            let pos = pos_command(args.pos.clone(), args.pos_timeout)?;
+            std::sync::Arc::new(crate::rig::ServedTarget { ble: args.ble, pos })
+        }
         other => anyhow::bail!("unknown target `{other}` (known: sim, served)"),
     };
     let options = crate::run::RunOptions {
@@ -86,4 +101,23 @@ pub fn run(args: Args) -> Outcome {
         print!("{}", report::summary(&report));
     }
     Ok(Verdict::of(report.passed()))
+}
+
+/// `--pos` and `--pos-timeout` as the served target takes them.
+pub(crate) fn pos_command(
+    command: Option<String>,
+    timeout: Option<f64>,
+) -> anyhow::Result<Option<crate::driver::PosCommand>> {
+    let timeout = match timeout {
+        Some(secs) => Some(
+            std::time::Duration::try_from_secs_f64(secs)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .with_context(|| {
+                    format!("--pos-timeout {secs}: give a positive number of seconds")
+                })?,
+        ),
+        None => None,
+    };
+    Ok(command.map(|command| crate::driver::PosCommand { command, timeout }))
 }

@@ -12,9 +12,17 @@
 //! `readerlab serve` reached through its sockets, `served.rs`); the lab
 //! target implements the same two traits.
 
+mod external;
+mod pos;
 mod served;
 
-pub use served::ServedTarget;
+pub use pos::{InProcessPos, Pos, RigAccess};
+pub use served::{ProbeRig, ServedTarget};
+
+/// The panic payload of a step the target cannot do: the collector turns it
+/// into a skipped scenario with this reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped(pub String);
 
 use readerlab_emulator::core::Event;
 use readerlab_emulator::sim::{Fault, PaymentSpec, RigSpec, Sim};
@@ -119,6 +127,13 @@ pub enum StartError {
     /// The served rig's server did not start.
     #[error(transparent)]
     Server(#[from] readerlab_emulator::serve::server::StartError),
+    /// The POS adapter cannot drive this rig (a model or capability it
+    /// did not declare): the scenario is skipped with this reason.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The POS adapter failed to start or to answer `session.new`.
+    #[error("{0}")]
+    Pos(String),
 }
 
 /// Why a fault was not performed.
@@ -140,6 +155,11 @@ pub trait Target: fmt::Debug + Send + Sync {
     fn capabilities(&self) -> BTreeSet<Capability>;
     /// Builds and starts a rig.
     fn start(&self, spec: RigSpec) -> Result<Box<dyn Rig>, StartError>;
+    /// The flags beyond `--target` that a replay line needs to play the
+    /// rig the same way (` --pos '...'`), each with its leading space.
+    fn replay_flags(&self) -> String {
+        String::new()
+    }
     /// How many scenarios may run at once (`None`: as many as the runner
     /// likes). A target on shared hardware, one radio say, says 1.
     fn max_concurrent(&self) -> Option<usize> {
@@ -165,6 +185,11 @@ pub trait Rig: fmt::Debug {
     /// Ends the run: every fault cleared, the queues drained, storage
     /// scanned, `rig.finished` recorded. Returns the whole history.
     fn finish(self: Box<Self>) -> Vec<Event>;
+    /// [`Rig::finish`], with the log of whoever played the POS outside
+    /// readerlab (an adapter's stderr; empty otherwise).
+    fn finish_with_log(self: Box<Self>) -> (Vec<Event>, Vec<String>) {
+        (self.finish(), Vec::new())
+    }
 }
 
 /// The deterministic simulator: every part emulated, in process, on virtual

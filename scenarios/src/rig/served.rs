@@ -7,9 +7,17 @@
 //! What it cannot do, it says: stores on real files cannot tear a write,
 //! fill up, rot or lock on demand, so scenarios needing `power`,
 //! `storage-faults` or `device-lock` skip with that reason.
+//!
+//! The POS is readerlab's reference POS in the served process, or, with
+//! `--pos CMD`, an adapter speaking the driver protocol (`external.rs`).
 
+use super::external::{ExternalError, ExternalPos, RigReader};
+use super::pos::{InProcessPos, Pos, RigAccess};
 use super::{Capability, InjectError, Rig, StartError, Target};
-use readerlab_emulator::core::Event;
+use crate::driver::PosCommand;
+use crate::driver::protocol;
+use readerlab_emulator::core::backend::BackendConfig;
+use readerlab_emulator::core::{Event, EventBody, Millis, StoredBy};
 use readerlab_emulator::serve::ble_bridge::BleCarrier;
 use readerlab_emulator::serve::client::ControlClient;
 use readerlab_emulator::serve::rig::ClockMode;
@@ -26,12 +34,23 @@ const DRAIN_CAP: Duration = Duration::from_secs(6 * 3_600);
 /// The secret key the in-process servers accept.
 const SECRET_KEY: &str = "sk_test_readerlab";
 
+/// How much rig time an outside POS gets, before the rig drains, to
+/// report the payments it still has open.
+const SETTLE_CAP: Duration = Duration::from_secs(10 * 60);
+/// How long an outside POS's customer waits for the reader to be ready.
+const READER_WAIT: Duration = Duration::from_secs(60);
+/// While an outside POS has work open, rig time moves in steps of at most
+/// this, each followed by a `clock.advance` (its polls and timers).
+const POS_QUANTUM: Duration = Duration::from_secs(1);
+
 /// The served target.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ServedTarget {
     /// The carrier of the POS's link to Bluetooth readers (`None`: in
     /// process).
     pub ble: Option<BleCarrier>,
+    /// An adapter plays the POS (`--pos`); `None`: the reference POS.
+    pub pos: Option<PosCommand>,
 }
 
 /// The runtime every in-process server and client runs on (steps are
@@ -59,7 +78,25 @@ impl Target for ServedTarget {
             .filter(|c| {
                 !matches!(c, Capability::Power | Capability::StorageFaults | Capability::DeviceLock)
             })
+            // An adapter's code has no defect switches of readerlab's.
+            .filter(|c| self.pos.is_none() || *c != Capability::Defects)
             .collect()
+    }
+
+    fn replay_flags(&self) -> String {
+        let mut flags = String::new();
+        match self.ble {
+            Some(BleCarrier::Tcp) => flags.push_str(" --ble tcp"),
+            Some(BleCarrier::Bluez) => flags.push_str(" --ble bluez"),
+            None => {}
+        }
+        if let Some(pos) = &self.pos {
+            flags.push_str(&format!(" --pos {}", shell_quote(&pos.command)));
+            if let Some(timeout) = pos.timeout {
+                flags.push_str(&format!(" --pos-timeout {}", timeout.as_secs_f64()));
+            }
+        }
+        flags
     }
 
     /// Over BlueZ every scenario's reader advertises on the same virtual
@@ -69,7 +106,42 @@ impl Target for ServedTarget {
         (self.ble == Some(BleCarrier::Bluez)).then_some(1)
     }
 
-    fn start(&self, mut spec: RigSpec) -> Result<Box<dyn Rig>, StartError> {
+    fn start(&self, spec: RigSpec) -> Result<Box<dyn Rig>, StartError> {
+        let mut rig = self.serve(spec)?;
+        if let Some(command) = &self.pos {
+            let (backend, readers) = rig.for_adapter();
+            let external = ExternalPos::start(command, &rig.access(), backend, readers);
+            rig.pos = Box::new(external.map_err(|e| match e {
+                ExternalError::Unsupported(reason) => StartError::Unsupported(reason),
+                other => StartError::Pos(other.to_string()),
+            })?);
+        }
+        Ok(Box::new(rig))
+    }
+}
+
+/// A served rig with no POS of its own attached yet, for the conformance
+/// kit's protocol checks: what `session.new` describes, on a live backend.
+#[derive(Debug)]
+pub struct ProbeRig(ServedRig);
+
+impl ProbeRig {
+    /// Serves a rig of these readers.
+    pub fn start(spec: RigSpec) -> Result<ProbeRig, StartError> {
+        ServedTarget::default().serve(spec).map(ProbeRig)
+    }
+
+    /// The rig as `session.new` describes it.
+    pub fn description(&self) -> protocol::Rig {
+        let (backend, readers) = self.0.for_adapter();
+        let now = self.0.now().0;
+        super::external::describe_rig(now, backend, &readers)
+    }
+}
+
+impl ServedTarget {
+    /// A served rig with the reference POS.
+    fn serve(&self, mut spec: RigSpec) -> Result<ServedRig, StartError> {
         let data = tempfile::Builder::new()
             .prefix("readerlab-served-")
             .tempdir()
@@ -96,11 +168,12 @@ impl Target for ServedTarget {
             server: Some(server),
             client,
             events: Vec::new(),
+            pos: Box::new(InProcessPos),
             _data: data,
             _keys: keys,
         };
         rig.refresh();
-        Ok(Box::new(rig))
+        Ok(rig)
     }
 }
 
@@ -110,6 +183,8 @@ struct ServedRig {
     client: ControlClient,
     /// The history as fetched so far.
     events: Vec<Event>,
+    /// Who plays the POS.
+    pos: Box<dyn Pos>,
     _data: tempfile::TempDir,
     _keys: tempfile::TempDir,
 }
@@ -138,19 +213,134 @@ impl ServedRig {
             .block_on(self.client.now())
             .unwrap_or_else(|e| panic!("served rig: reading the clock: {e}"))
     }
+
+    /// What an adapter is told of this rig: the backend and the readers.
+    fn for_adapter(&self) -> (protocol::Backend, Vec<RigReader>) {
+        let server = self.server.as_ref().expect("started");
+        let readers = self
+            .events
+            .iter()
+            .find_map(|e| match &e.body {
+                EventBody::RigStarted { readers, .. } => Some(readers.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| RigReader {
+                smart: r.stored_by == StoredBy::Reader,
+                model: serde_json::to_value(r.model)
+                    .ok()
+                    .and_then(|m| m.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                serial: r.serial,
+            })
+            .collect();
+        let backend = protocol::Backend {
+            base_url: format!("http://{}", server.addr()),
+            secret_key: server.rig().pos_key(),
+            account: BackendConfig::default().account,
+        };
+        (backend, readers)
+    }
+
+    fn access(&self) -> RigAccess<'_> {
+        RigAccess { client: &self.client, runtime: runtime() }
+    }
+
+    /// Lets the POS catch up with rig time and the history.
+    fn tick(&mut self) {
+        self.refresh();
+        let now = self.now();
+        let access = RigAccess { client: &self.client, runtime: runtime() };
+        self.pos.tick(&access, now, &self.events);
+        self.refresh();
+    }
+
+    /// Advances rig time towards `until`: straight there with the
+    /// reference POS, or in steps of at most [`POS_QUANTUM`] while an
+    /// outside POS has work open (`step`: only to the next instant
+    /// something is due). Returns the new time.
+    fn advance(&mut self, until: Millis, step: bool) -> Millis {
+        let now = self.now();
+        let (target, step) =
+            if self.pos.busy() { ((now + POS_QUANTUM).min(until), true) } else { (until, step) };
+        let reached = runtime()
+            .block_on(self.client.advance(target, step))
+            .unwrap_or_else(|e| panic!("served rig: advancing the clock: {e}"));
+        self.tick();
+        reached
+    }
+
+    /// Lets rig time pass (at most [`READER_WAIT`]) until reader `index` is
+    /// connected and free, as a cashier waits for the reader before taking
+    /// the next payment (the reference POS queues the customer instead).
+    fn await_reader(&mut self, index: usize) {
+        let deadline = self.now() + READER_WAIT;
+        loop {
+            let readers = runtime()
+                .block_on(self.client.readers())
+                .unwrap_or_else(|e| panic!("served rig: reading the readers: {e}"));
+            let reader = readers.get("readers").and_then(|r| r.get(index));
+            let ready = reader.is_some_and(|r| {
+                r.get("status").and_then(serde_json::Value::as_str) == Some("connected")
+                    && r.get("busy").and_then(serde_json::Value::as_bool) == Some(false)
+            });
+            if ready || self.now() >= deadline {
+                return;
+            }
+            let step = (self.now() + POS_QUANTUM).min(deadline);
+            runtime()
+                .block_on(self.client.advance(step, true))
+                .unwrap_or_else(|e| panic!("served rig: advancing the clock: {e}"));
+            self.tick();
+        }
+    }
+
+    /// Before the rig drains: every fault cleared, and an outside POS
+    /// given [`SETTLE_CAP`] of rig time to report what it has open, then
+    /// its session ended.
+    fn settle_pos(&mut self) -> Vec<String> {
+        if !self.pos.is_outside() {
+            return Vec::new();
+        }
+        let cleared = runtime()
+            .block_on(self.client.clear_all())
+            .unwrap_or_else(|e| panic!("served rig: clearing the faults: {e}"));
+        let access = RigAccess { client: &self.client, runtime: runtime() };
+        for fault in &cleared {
+            self.pos.clear(&access, fault);
+        }
+        self.tick();
+        let deadline = self.now() + SETTLE_CAP;
+        while self.pos.busy() && self.now() < deadline {
+            self.advance(deadline, true);
+        }
+        let access = RigAccess { client: &self.client, runtime: runtime() };
+        let log = self.pos.end(&access);
+        self.refresh();
+        log
+    }
 }
 
 impl Rig for ServedRig {
     fn pay(&mut self, payment: PaymentSpec) {
-        runtime()
-            .block_on(self.client.pay(&payment))
-            .unwrap_or_else(|e| panic!("served rig: placing {}: {e}", payment.name));
-        self.refresh();
+        let now = self.now();
+        if payment.at > now {
+            self.wait(Duration::from_millis(payment.at.0 - now.0));
+        }
+        if self.pos.is_outside() {
+            self.await_reader(payment.reader);
+        }
+        let access = RigAccess { client: &self.client, runtime: runtime() };
+        self.pos.pay(&access, payment);
+        self.tick();
     }
 
     fn inject(&mut self, fault: Fault) -> Result<(), InjectError> {
+        let access = RigAccess { client: &self.client, runtime: runtime() };
+        self.pos.inject(&access, &fault);
         let result = runtime().block_on(self.client.inject(&fault)).map_err(InjectError::from);
-        self.refresh();
+        self.tick();
         result
     }
 
@@ -158,15 +348,14 @@ impl Rig for ServedRig {
         runtime()
             .block_on(self.client.clear(fault))
             .unwrap_or_else(|e| panic!("served rig: clearing {fault:?}: {e}"));
-        self.refresh();
+        let access = RigAccess { client: &self.client, runtime: runtime() };
+        self.pos.clear(&access, fault);
+        self.tick();
     }
 
     fn wait(&mut self, span: Duration) {
         let until = self.now() + span;
-        runtime()
-            .block_on(self.client.advance(until, false))
-            .unwrap_or_else(|e| panic!("served rig: advancing the clock: {e}"));
-        self.refresh();
+        while self.advance(until, false) < until {}
     }
 
     fn wait_for(&mut self, cap: Duration, until: &mut dyn FnMut(&Event) -> bool) -> bool {
@@ -176,10 +365,7 @@ impl Rig for ServedRig {
         let deadline = self.now() + cap;
         loop {
             let seen = self.events.len();
-            let now = runtime()
-                .block_on(self.client.advance(deadline, true))
-                .unwrap_or_else(|e| panic!("served rig: advancing the clock: {e}"));
-            self.refresh();
+            let now = self.advance(deadline, true);
             if self.events[seen..].iter().any(&mut *until) {
                 return true;
             }
@@ -193,7 +379,12 @@ impl Rig for ServedRig {
         &self.events
     }
 
-    fn finish(mut self: Box<Self>) -> Vec<Event> {
+    fn finish(self: Box<Self>) -> Vec<Event> {
+        self.finish_with_log().0
+    }
+
+    fn finish_with_log(mut self: Box<Self>) -> (Vec<Event>, Vec<String>) {
+        let log = self.settle_pos();
         let cap = DRAIN_CAP.as_millis() as u64;
         runtime()
             .block_on(self.client.finish(cap))
@@ -202,7 +393,7 @@ impl Rig for ServedRig {
         if let Some(server) = self.server.take() {
             let _ = runtime().block_on(server.shutdown());
         }
-        std::mem::take(&mut self.events)
+        (std::mem::take(&mut self.events), log)
     }
 }
 
@@ -212,4 +403,9 @@ impl Drop for ServedRig {
             let _ = runtime().block_on(server.shutdown());
         }
     }
+}
+
+/// `text` as one word for `sh`.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }

@@ -104,6 +104,7 @@ impl RunReport {
         if self.options.target.name() != "sim" {
             command.push_str(&format!(" --target {}", self.options.target.name()));
         }
+        command.push_str(&self.options.target.replay_flags());
         command
     }
 }
@@ -223,6 +224,14 @@ fn save_history(world: &mut LabWorld, path: &Path) {
     });
     if let Err(e) = written {
         panic!("cannot write the history to {}: {e}", path.display());
+    }
+    // An adapter's stderr beside it (docs/driver-protocol.md).
+    if !world.pos_log.is_empty() {
+        let log = path.with_extension("adapter.log");
+        let text: String = world.pos_log.iter().map(|line| format!("{line}\n")).collect();
+        if let Err(e) = std::fs::write(&log, text) {
+            panic!("cannot write the adapter's log to {}: {e}", log.display());
+        }
     }
 }
 

@@ -101,6 +101,44 @@ pub fn json(report: &RunReport) -> serde_json::Value {
 /// Writes JUnit XML: one test suite per feature file, one test case per
 /// scenario (a retried scenario once, with its last try).
 pub fn write_junit(report: &RunReport, out: impl Write) -> std::io::Result<()> {
+    write_junit_with(Vec::new(), Some(report), out)
+}
+
+/// `readerlab conform`'s JUnit: a `protocol` suite (each check by name,
+/// with its failure, or skipped), then the scenarios as [`write_junit`]
+/// writes them.
+pub fn write_conform_junit(
+    checks: &[(String, Option<String>, bool)],
+    report: Option<&RunReport>,
+    out: impl Write,
+) -> std::io::Result<()> {
+    let cases = checks
+        .iter()
+        .map(|(name, failure, skipped)| {
+            let mut case = match (failure, skipped) {
+                (Some(why), _) => TestCase::failure(name, JDuration::ZERO, "protocol", why),
+                (None, true) => TestCase::skipped(name),
+                (None, false) => TestCase::success(name, JDuration::ZERO),
+            };
+            case.set_classname("protocol");
+            case
+        })
+        .collect();
+    write_junit_with(cases, report, out)
+}
+
+fn write_junit_with(
+    protocol: Vec<TestCase>,
+    report: Option<&RunReport>,
+    out: impl Write,
+) -> std::io::Result<()> {
+    let mut builder = ReportBuilder::new();
+    if !protocol.is_empty() {
+        builder.add_testsuite(TestSuiteBuilder::new("protocol").add_testcases(protocol).build());
+    }
+    let Some(report) = report else {
+        return builder.build().write_xml(out).map_err(std::io::Error::other);
+    };
     let mut suites: BTreeMap<&str, Vec<TestCase>> = BTreeMap::new();
     for result in &report.results {
         let time = JDuration::try_from(result.duration).unwrap_or(JDuration::ZERO);
@@ -123,7 +161,6 @@ pub fn write_junit(report: &RunReport, out: impl Write) -> std::io::Result<()> {
         case.set_filepath(&result.path);
         suites.entry(&result.path).or_default().push(case);
     }
-    let mut builder = ReportBuilder::new();
     for (path, cases) in suites {
         builder.add_testsuite(TestSuiteBuilder::new(path).add_testcases(cases).build());
     }

@@ -43,7 +43,7 @@ pub mod vocabulary;
 
 pub use vocabulary::{Domain, StepDoc, VOCABULARY};
 
-use crate::rig::{Capability, Rig, SimTarget, Target};
+use crate::rig::{Capability, Rig, SimTarget, StartError, Target};
 use params::{DevicePhrase, ModelName, ReaderPhrase};
 use readerlab_emulator::core::Defects;
 use readerlab_emulator::core::offline::OfflineBehavior;
@@ -59,8 +59,7 @@ pub type StepResult = Result<(), String>;
 
 /// The panic payload of a step the target cannot perform: the scenario is
 /// reported skipped with this reason, never passed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Skipped(pub String);
+pub use crate::rig::Skipped;
 
 /// How long a payment step waits for the payment's outcome: longer than the
 /// app's own patience (5 min) and the SDK's fallback timeouts.
@@ -101,6 +100,8 @@ pub struct LabWorld {
     pub(crate) rig: Option<Box<dyn Rig>>,
     pub(crate) defaults: PaymentDefaults,
     pub(crate) history: Option<Vec<Event>>,
+    /// The outside POS's log (an adapter's stderr), once finished.
+    pub(crate) pos_log: Vec<String>,
     /// The history as steps read it, made once per event.
     pub(crate) views: Vec<expect::View>,
     /// Payment names used so far, with the reader each went to.
@@ -132,6 +133,7 @@ impl LabWorld {
                 behavior: OfflineBehavior::PreferOnline,
             },
             history: None,
+            pos_log: Vec::new(),
             views: Vec::new(),
             payments: Vec::new(),
         }
@@ -184,7 +186,11 @@ impl LabWorld {
                             `Given a rig with a Stripe Reader M2`"
                     .to_owned());
             }
-            let rig = self.setup.target.start(self.spec.clone()).map_err(|e| e.to_string())?;
+            let rig = match self.setup.target.start(self.spec.clone()) {
+                Ok(rig) => rig,
+                Err(StartError::Unsupported(reason)) => std::panic::panic_any(Skipped(reason)),
+                Err(e) => return Err(e.to_string()),
+            };
             self.rig = Some(rig);
         }
         Ok(self.rig.as_deref_mut().expect("started above"))
@@ -205,7 +211,9 @@ impl LabWorld {
         if self.history.is_none()
             && let Some(rig) = self.rig.take()
         {
-            self.history = Some(rig.finish());
+            let (history, log) = rig.finish_with_log();
+            self.history = Some(history);
+            self.pos_log = log;
         }
         self.history.as_deref()
     }

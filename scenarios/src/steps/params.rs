@@ -570,7 +570,10 @@ impl FromStr for Ordinal {
 /// `{request}`: the kind of request a request fault picks out (`None`:
 /// `any`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Parameter)]
-#[param(name = "request", regex = "create|confirm|forward|connection token|capture|cancel|any")]
+#[param(
+    name = "request",
+    regex = "create|confirm|forward|connection token|capture|cancel|process|retrieve reader|retrieve|any"
+)]
 pub struct RequestFilter(pub Option<RequestKind>);
 
 impl FromStr for RequestFilter {
@@ -584,6 +587,9 @@ impl FromStr for RequestFilter {
             "connection token" => RequestKind::CreateConnectionToken,
             "capture" => RequestKind::CapturePaymentIntent,
             "cancel" => RequestKind::CancelPaymentIntent,
+            "process" => RequestKind::ProcessPaymentIntent,
+            "retrieve reader" => RequestKind::RetrieveReader,
+            "retrieve" => RequestKind::RetrievePaymentIntent,
             "any" => return Ok(RequestFilter(None)),
             other => return Err(PhraseError(format!("`{other}` is not a request kind"))),
         })))

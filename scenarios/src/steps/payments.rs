@@ -215,7 +215,10 @@ fn outcome_payment(body: &EventBody) -> Option<&str> {
         EventBody::SdkPaymentSucceeded { payment, .. }
         | EventBody::SdkPaymentDeclined { payment, .. }
         | EventBody::SdkPaymentFailed { payment, .. }
-        | EventBody::OfflinePaymentStored { payment, .. } => Some(payment),
+        | EventBody::OfflinePaymentStored { payment, .. }
+        // An outside POS's own word (docs/driver-protocol.md).
+        | EventBody::PosPaymentEnded { payment, .. }
+        | EventBody::PosPaymentRefused { payment, .. } => Some(payment),
         _ => None,
     }
 }

@@ -239,7 +239,7 @@ pub const VOCABULARY: &[StepDoc] = &[
     ),
     doc(
         D::Faults,
-        "the next|<n>th \"create|confirm|forward|connection token|capture|cancel|any\" request from <device> times out|loses its answer",
+        "the next|<n>th \"create|confirm|forward|connection token|capture|cancel|process|retrieve reader|retrieve|any\" request from <device> times out|loses its answer",
         "Given the next \"confirm\" request from the POS loses its answer",
         &[C::RequestFaults],
     ),

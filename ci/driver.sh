@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The POS driver protocol (docs/driver-protocol.md) with adapters nobody in
+# the Rust crates wrote:
+#  1. the Python adapter's own tests (adapters/python/tests, pytest), against
+#     readerlab serve on loopback;
+#  2. readerlab's own POS and the Python adapter give the same verdict on the
+#     POS's promises (features/pos) on the served target;
+#  3. `readerlab conform` on the Python adapter: exit 0 (valid); with each
+#     of its defect switches exit 1, naming the invariant it breaks;
+#  4. `readerlab conform` on the skeleton adapter: exit 2 (unknown: it
+#     declares no capability).
+# Python packages live in .venv-ci. Expects target/release/readerlab.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+readerlab=target/release/readerlab
+if ! .venv-ci/bin/python -c 'import stripe, pytest' 2>/dev/null; then
+  python3 -m venv .venv-ci
+  .venv-ci/bin/pip install --quiet -r adapters/python/requirements.txt
+fi
+pos='.venv-ci/bin/python adapters/python/readerlab_odoo_adapter.py'
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "--- the Python adapter's tests"
+.venv-ci/bin/python -m pytest -q adapters/python/tests
+
+echo "--- features/pos: the reference POS and the Python adapter, same verdicts"
+verdicts() {
+  python3 -c 'import json, sys
+for r in json.load(sys.stdin)["results"]:
+    print(r["path"], r["line"], r["outcome"])'
+}
+"$readerlab" run features/pos --target served --json | verdicts > "$work/reference.txt"
+"$readerlab" run features/pos --target served --pos "$pos" --json | verdicts > "$work/adapter.txt"
+if ! diff "$work/reference.txt" "$work/adapter.txt"; then
+  echo "ci/driver.sh: the Python adapter's verdicts differ from the reference POS's (above)" >&2
+  exit 1
+fi
+echo "ci: $(wc -l < "$work/reference.txt") scenarios, the same verdict through the protocol"
+
+echo "--- readerlab conform on the Python adapter: valid"
+"$readerlab" conform --pos "$pos" --junit target/conform-python.xml
+
+for defect in fresh-key-retry:I2 failed-on-lost-answer:I3; do
+  name=${defect%%:*}
+  invariant=${defect##*:}
+  echo "--- readerlab conform on the Python adapter with READERLAB_ODOO_DEFECT=$name: invalid, $invariant"
+  status=0
+  "$readerlab" conform --pos "READERLAB_ODOO_DEFECT=$name $pos" features/pos > "$work/$name.txt" || status=$?
+  if [ "$status" -ne 1 ] || ! grep -q "^ *$invariant ([a-z ]*) violated" "$work/$name.txt"; then
+    cat "$work/$name.txt"
+    echo "ci/driver.sh: conform with $name exited $status; expected 1 naming $invariant" >&2
+    exit 1
+  fi
+  grep "violated" "$work/$name.txt" | sort -u
+done
+
+echo "--- readerlab conform on the skeleton adapter: unknown"
+status=0
+"$readerlab" conform --pos 'python3 adapters/skeleton/adapter.py' features/pos > "$work/skeleton.txt" || status=$?
+cat "$work/skeleton.txt"
+if [ "$status" -ne 2 ]; then
+  echo "ci/driver.sh: conform on the skeleton exited $status, expected 2 (unknown)" >&2
+  exit 1
+fi

@@ -1,0 +1,451 @@
+//! The POS played by an adapter (docs/driver-protocol.md): `readerlab run
+//! --target served --pos CMD`. The served rig keeps its readers, backend,
+//! faults and clock; the adapter gets the rig's description in
+//! `session.new`, takes each customer's payment with `payment.collect`, is
+//! ticked with `clock.advance` as rig time passes, and what it notifies is
+//! recorded as the POS's events (`pos.*`), which the checker judges.
+//!
+//! readerlab plays the customer: when the reader asks for a card for one of
+//! the adapter's payments, the scenario's card is presented a moment later.
+
+use super::pos::{Pos, RigAccess, skip};
+use crate::driver::protocol::{
+    self, Amount, Behavior, Clock, ClockMode, Family, Notification, PaymentCollect,
+    PaymentCollectResult, Request, StoredBy,
+};
+use crate::driver::{DriverError, PosCommand, Session, capability};
+use readerlab_emulator::core::offline::OfflineBehavior;
+use readerlab_emulator::core::{EntryMode, Event, EventBody, Millis, PosOutcome};
+use readerlab_emulator::sim::{Device, Fault, PaymentSpec, PowerFault, StorageFault};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// How long after the reader asks the customer presents the card.
+const CUSTOMER_DELAY: Duration = Duration::from_secs(2);
+
+/// One reader of the served rig as the adapter is told of it.
+#[derive(Clone, Debug)]
+pub struct RigReader {
+    pub serial: String,
+    pub model: String,
+    pub smart: bool,
+}
+
+/// A customer at the counter for one of the adapter's payments.
+#[derive(Debug)]
+struct Customer {
+    payment: String,
+    reader: String,
+    card: String,
+    entry_mode: EntryMode,
+    /// When to present the card next (the reader asked for it).
+    present_at: Option<Millis>,
+}
+
+/// An adapter playing the POS of one scenario's rig.
+#[derive(Debug)]
+pub struct ExternalPos {
+    session: Session,
+    readers: Vec<RigReader>,
+    customers: Vec<Customer>,
+    /// Payments started and not yet reported ended.
+    open: BTreeSet<String>,
+    /// Payments whose end the adapter reported.
+    reported: BTreeSet<String>,
+    /// History events already looked at for card requests.
+    seen: usize,
+    /// The conversation failed: the scenario has failed, and the adapter
+    /// is not spoken to again.
+    broken: bool,
+    /// Keeps the app's data directory for the session's life.
+    _data: tempfile::TempDir,
+}
+
+/// Why an adapter could not play a rig's POS.
+#[derive(Debug, thiserror::Error)]
+pub enum ExternalError {
+    /// The rig needs what the adapter did not declare: skip.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The conversation failed.
+    #[error("the POS adapter: {error}\n  its log, last lines:{log}")]
+    Driver { error: DriverError, log: String },
+    /// The app's data directory could not be made.
+    #[error("a data directory for the POS adapter: {0}")]
+    DataDir(std::io::Error),
+}
+
+impl ExternalPos {
+    /// Starts the adapter for a rig, has it answer `session.new`, and
+    /// refuses a rig it cannot drive.
+    pub fn start(
+        pos: &PosCommand,
+        rig: &RigAccess<'_>,
+        backend: protocol::Backend,
+        readers: Vec<RigReader>,
+    ) -> Result<ExternalPos, ExternalError> {
+        if let Some(mobile) = readers.iter().find(|r| !r.smart) {
+            return Err(ExternalError::Unsupported(format!(
+                "the rig has a Bluetooth reader ({}); protocol 1 offers an outside POS \
+                 smart readers only (docs/driver-protocol.md)",
+                mobile.model
+            )));
+        }
+        let data = tempfile::Builder::new()
+            .prefix("readerlab-pos-")
+            .tempdir()
+            .map_err(ExternalError::DataDir)?;
+        let now = rig.runtime.block_on(rig.client.now()).map_or(0, |t| t.0);
+        let rig_description = describe_rig(now, backend, &readers);
+        let id =
+            data.path().file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let hello = crate::driver::hello(&id, &data.path().to_string_lossy(), rig_description);
+        let session = Session::start(pos, hello)
+            .map_err(|(error, tail)| ExternalError::Driver { error, log: tail })?;
+        let external = ExternalPos {
+            session,
+            readers,
+            customers: Vec::new(),
+            open: BTreeSet::new(),
+            reported: BTreeSet::new(),
+            seen: 0,
+            broken: false,
+            _data: data,
+        };
+        external.check_capabilities()?;
+        external.record_session(rig, false);
+        Ok(external)
+    }
+
+    fn check_capabilities(&self) -> Result<(), ExternalError> {
+        let capabilities = &self.session.capabilities;
+        if !capabilities.has(capability::CLOCK) {
+            return Err(ExternalError::Unsupported(format!(
+                "the POS adapter {} does not declare `clock`, and the served rig runs on \
+                 virtual time",
+                self.session.adapter.name
+            )));
+        }
+        if capabilities.integration() != Some("server_driven") {
+            return Err(ExternalError::Unsupported(format!(
+                "the POS adapter {} declares integration {:?}; protocol 1 knows `server_driven`",
+                self.session.adapter.name,
+                capabilities.integration()
+            )));
+        }
+        let models = capabilities.models();
+        if let Some(reader) = self.readers.iter().find(|r| !models.contains(&r.model)) {
+            return Err(ExternalError::Unsupported(format!(
+                "the POS adapter {} does not declare model `{}` (it declares {})",
+                self.session.adapter.name,
+                reader.model,
+                if models.is_empty() { "none".to_owned() } else { models.join(", ") }
+            )));
+        }
+        Ok(())
+    }
+
+    fn record_session(&self, rig: &RigAccess<'_>, resumed: bool) {
+        let body = EventBody::PosSessionStarted {
+            adapter: self.session.adapter.name.clone(),
+            version: self.session.adapter.version.clone(),
+            capabilities: self.session.capabilities.names(),
+            resumed,
+        };
+        record(rig, &body);
+    }
+
+    /// Fails the scenario: the conversation broke. Nothing more is sent
+    /// to the adapter after this.
+    fn broken(&mut self, error: &DriverError) -> ! {
+        self.broken = true;
+        panic!(
+            "the POS adapter (`{}`): {error}\n  its log, last lines:{}",
+            self.session.adapter.name,
+            self.session.log_tail()
+        )
+    }
+
+    /// Records what the adapter notified.
+    fn drain(&mut self, rig: &RigAccess<'_>) {
+        let notifications = match self.session.notifications() {
+            Ok(notifications) => notifications,
+            Err(error) => self.broken(&error),
+        };
+        for (_, notification) in notifications {
+            let body = match notification {
+                Notification::PaymentEnded(ended) => {
+                    self.open.remove(&ended.payment);
+                    self.reported.insert(ended.payment.clone());
+                    if let Some(customer) =
+                        self.customers.iter_mut().find(|c| c.payment == ended.payment)
+                    {
+                        customer.present_at = None;
+                    }
+                    EventBody::PosPaymentEnded {
+                        payment: ended.payment,
+                        outcome: outcome(ended.outcome),
+                        intent: ended.intent,
+                        code: ended.code,
+                        decline_code: ended.decline_code,
+                    }
+                }
+                Notification::SdkError(error) => {
+                    EventBody::PosSdkError { code: error.code, message: error.message }
+                }
+                Notification::ReaderBattery(battery) => {
+                    EventBody::PosReaderBattery { reader: battery.reader, percent: battery.percent }
+                }
+                Notification::Log(log) => {
+                    self.session.note(&format!("[log {:?}] {}", log.level, log.message));
+                    continue;
+                }
+            };
+            record(rig, &body);
+        }
+    }
+
+    /// The customer presents the card when a reader asks for one for an
+    /// open payment (each time it asks: a POS that starts a payment again
+    /// gets the card again).
+    fn customers_act(&mut self, rig: &RigAccess<'_>, now: Millis, history: &[Event]) {
+        for event in history.get(self.seen..).unwrap_or_default() {
+            if let EventBody::CollectStarted { payment, .. } = &event.body
+                && let Some(customer) = self.customers.iter_mut().find(|c| {
+                    *payment == c.payment || payment.starts_with(&format!("{}~", c.payment))
+                })
+            {
+                customer.present_at = Some(event.t_ms + CUSTOMER_DELAY);
+            }
+        }
+        self.seen = history.len();
+        for customer in &mut self.customers {
+            if customer.present_at.is_some_and(|at| at <= now) {
+                customer.present_at = None;
+                // A reader that stopped collecting (canceled, timed out)
+                // refuses the card: the customer walks away.
+                let _ = rig.runtime.block_on(rig.client.present_card(
+                    &customer.reader,
+                    &customer.card,
+                    customer.entry_mode,
+                ));
+            }
+        }
+    }
+
+    /// The next instant something of the POS's is due (a card to present).
+    pub fn next_due(&self) -> Option<Millis> {
+        self.customers.iter().filter_map(|c| c.present_at).min()
+    }
+}
+
+impl Pos for ExternalPos {
+    fn pay(&mut self, rig: &RigAccess<'_>, payment: PaymentSpec) {
+        if payment.behavior != OfflineBehavior::PreferOnline {
+            skip(format!(
+                "a server-driven POS has no OfflineBehavior ({:?} asked)",
+                payment.behavior
+            ));
+        }
+        let Some(reader) = self.readers.get(payment.reader).cloned() else {
+            panic!("the rig has no reader #{}", payment.reader);
+        };
+        if !reader_online(rig, &reader.serial) {
+            skip(format!(
+                "a server-driven POS cannot start a payment on a reader whose internet is \
+                 down ({}): Stripe offers offline collection to SDK integrations only",
+                reader.serial
+            ));
+        }
+        if !self.session.alive() {
+            skip("the POS app is killed; nobody takes the payment".to_owned());
+        }
+        if self.broken {
+            return;
+        }
+        let name = payment.name.clone();
+        record(
+            rig,
+            &EventBody::PosPaymentRequested {
+                payment: name.clone(),
+                reader: reader.serial.clone(),
+                amount: payment.amount,
+            },
+        );
+        let request = Request::PaymentCollect(PaymentCollect {
+            payment: name.clone(),
+            reader: reader.serial.clone(),
+            amount: Amount {
+                amount: payment.amount.amount,
+                currency: payment.amount.currency.to_string(),
+            },
+            behavior: Behavior::PreferOnline,
+        });
+        let result = self.session.call::<PaymentCollectResult>(&request);
+        let body = match result {
+            Ok(started) => {
+                self.open.insert(name.clone());
+                EventBody::PosPaymentStarted { payment: name.clone(), intent: started.intent }
+            }
+            Err(DriverError::Rpc { error, .. }) if error.definite() => {
+                EventBody::PosPaymentRefused {
+                    payment: name.clone(),
+                    code: error.data.and_then(|d| d.sdk_code),
+                    message: error.message,
+                }
+            }
+            Err(DriverError::Rpc { error, .. }) => EventBody::PosPaymentEnded {
+                payment: name.clone(),
+                outcome: PosOutcome::Unknown,
+                intent: None,
+                code: error.data.and_then(|d| d.sdk_code),
+                decline_code: None,
+            },
+            Err(error) => self.broken(&error),
+        };
+        record(rig, &body);
+        // What it notified while starting (even its end) comes after.
+        self.drain(rig);
+        self.customers.push(Customer {
+            payment: name,
+            reader: reader.serial,
+            card: payment.card,
+            entry_mode: payment.entry_mode,
+            present_at: None,
+        });
+    }
+
+    fn tick(&mut self, rig: &RigAccess<'_>, now: Millis, history: &[Event]) {
+        self.customers_act(rig, now, history);
+        if !self.session.alive() || self.broken {
+            return;
+        }
+        let advance = Request::ClockAdvance(protocol::ClockAdvance { now_ms: now.0 });
+        if let Err(error) = self.session.call::<Value>(&advance) {
+            self.broken(&error);
+        }
+        self.drain(rig);
+    }
+
+    fn busy(&self) -> bool {
+        !self.broken && (!self.open.is_empty() || self.next_due().is_some())
+    }
+
+    fn is_outside(&self) -> bool {
+        true
+    }
+
+    fn inject(&mut self, _: &RigAccess<'_>, fault: &Fault) {
+        let unsupported = |what: &str| -> ! {
+            skip(format!("{what} is not offered to an outside POS (docs/driver-protocol.md)"))
+        };
+        match fault {
+            Fault::Power(PowerFault::AppKill { device: Device::Pos }) => {
+                if !self.session.capabilities.has(capability::APP_KILL) {
+                    skip(format!(
+                        "the POS adapter {} does not declare `app.kill`",
+                        self.session.adapter.name
+                    ));
+                }
+                self.session.kill();
+            }
+            Fault::Power(
+                PowerFault::AppUpgrade { device: Device::Pos }
+                | PowerFault::AppDataWiped { device: Device::Pos }
+                | PowerFault::DeviceLocked { device: Device::Pos }
+                | PowerFault::PowerLoss { device: Device::Pos, .. },
+            ) => unsupported("upgrading, wiping, locking or powering off the POS"),
+            Fault::Storage(
+                StorageFault::StorageFull { device: Device::Pos, .. }
+                | StorageFault::RecordCorrupted { device: Device::Pos },
+            ) => unsupported("a storage fault on the POS"),
+            _ => {}
+        }
+    }
+
+    fn clear(&mut self, rig: &RigAccess<'_>, fault: &Fault) {
+        if let Fault::Power(PowerFault::AppKill { device: Device::Pos }) = fault
+            && !self.session.alive()
+        {
+            let reported = self.reported.iter().cloned().collect();
+            if let Err(error) = self.session.restart(reported) {
+                self.broken(&error);
+            }
+            self.record_session(rig, true);
+        }
+    }
+
+    fn end(&mut self, _: &RigAccess<'_>) -> Vec<String> {
+        if self.broken {
+            self.session.kill();
+            return self.session.log_lines();
+        }
+        if let Err(error) = self.session.end() {
+            self.broken(&error);
+        }
+        self.session.log_lines()
+    }
+}
+
+/// The rig as `session.new` describes it.
+pub fn describe_rig(
+    now_ms: u64,
+    backend: protocol::Backend,
+    readers: &[RigReader],
+) -> protocol::Rig {
+    protocol::Rig {
+        clock: Clock { mode: ClockMode::Virtual, now_ms },
+        backend,
+        readers: readers.iter().map(describe).collect(),
+    }
+}
+
+fn describe(reader: &RigReader) -> protocol::Reader {
+    let code = match reader.model.as_str() {
+        "s700" => Some("simulated-s700".to_owned()),
+        "wisepos_e" => Some("simulated-wpe".to_owned()),
+        _ => None,
+    };
+    protocol::Reader {
+        serial: reader.serial.clone(),
+        model: reader.model.clone(),
+        family: if reader.smart { Family::Smart } else { Family::Bluetooth },
+        stored_by: if reader.smart { StoredBy::Reader } else { StoredBy::Pos },
+        registration_code: code,
+    }
+}
+
+fn outcome(outcome: protocol::Outcome) -> PosOutcome {
+    match outcome {
+        protocol::Outcome::Succeeded => PosOutcome::Succeeded,
+        protocol::Outcome::Declined => PosOutcome::Declined,
+        protocol::Outcome::Failed => PosOutcome::Failed,
+        protocol::Outcome::Canceled => PosOutcome::Canceled,
+        protocol::Outcome::Unknown => PosOutcome::Unknown,
+    }
+}
+
+fn record(rig: &RigAccess<'_>, body: &EventBody) {
+    rig.runtime
+        .block_on(rig.client.record_pos(body))
+        .unwrap_or_else(|e| panic!("served rig: recording {}: {e}", body.name()));
+}
+
+/// Whether a smart reader's own internet is up now.
+fn reader_online(rig: &RigAccess<'_>, serial: &str) -> bool {
+    let readers = rig
+        .runtime
+        .block_on(rig.client.readers())
+        .unwrap_or_else(|e| panic!("served rig: reading the readers: {e}"));
+    readers
+        .get("readers")
+        .and_then(Value::as_array)
+        .or_else(|| readers.as_array())
+        .and_then(|all| {
+            all.iter().find(|r| r.get("serial").and_then(Value::as_str) == Some(serial))
+        })
+        .and_then(|r| r.get("internet_up"))
+        .and_then(Value::as_bool)
+        .unwrap_or(true)
+}

@@ -1,0 +1,225 @@
+//! The POS driver protocol (docs/driver-protocol.md) from both sides: the
+//! schema file is the one the Rust types generate, every example of the
+//! document fits it, and adapters that misbehave (garbage, an early exit,
+//! silence, a hang after the handshake, a response to nothing, a huge line)
+//! fail their scenario with a clear error within the deadline: readerlab
+//! exits 1 and never hangs. The conformance kit's verdicts on the skeleton
+//! adapter.
+
+use readerlab::driver::protocol::{self, RESULT_DEFS, validate};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn the_schema_file_is_the_one_the_types_generate() {
+    let path = repo().join("docs/driver-protocol.schema.json");
+    let generated = protocol::schema_text();
+    if std::env::var_os("READERLAB_UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let on_file = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_file == generated,
+        "docs/driver-protocol.schema.json differs from the Rust types: regenerate it with \
+         READERLAB_UPDATE_SCHEMA=1 cargo test -p readerlab --test driver"
+    );
+}
+
+/// Every JSON line of the document's ```json blocks, with its line number.
+fn document_examples() -> Vec<(usize, Value)> {
+    let text = std::fs::read_to_string(repo().join("docs/driver-protocol.md")).unwrap();
+    let mut examples = Vec::new();
+    let mut inside = false;
+    for (number, line) in text.lines().enumerate() {
+        match line.trim() {
+            "```json" => inside = true,
+            "```" => inside = false,
+            json if inside && !json.is_empty() => {
+                let value = serde_json::from_str(json)
+                    .unwrap_or_else(|e| panic!("driver-protocol.md:{}: not JSON: {e}", number + 1));
+                examples.push((number + 1, value));
+            }
+            _ => {}
+        }
+    }
+    examples
+}
+
+#[test]
+fn every_example_of_the_document_fits_the_schema() {
+    let examples = document_examples();
+    assert!(examples.len() >= 8, "the document shows its messages: {}", examples.len());
+    let results: BTreeMap<&str, &str> = RESULT_DEFS.into_iter().collect();
+    // A response's result is judged by the method of the request with its id.
+    let mut methods: BTreeMap<u64, String> = BTreeMap::new();
+    for (line, message) in examples {
+        let at = format!("docs/driver-protocol.md:{line}");
+        if let Some(method) = message.get("method").and_then(Value::as_str) {
+            if let Some(id) = message.get("id").and_then(Value::as_u64) {
+                validate("RequestMessage", &message).unwrap_or_else(|e| panic!("{at}: {e}"));
+                methods.insert(id, method.to_owned());
+            } else {
+                validate("AdapterMessage", &message).unwrap_or_else(|e| panic!("{at}: {e}"));
+            }
+            continue;
+        }
+        validate("AdapterMessage", &message).unwrap_or_else(|e| panic!("{at}: {e}"));
+        if let Some(result) = message.get("result") {
+            let id = message["id"].as_u64().expect("a result answers a request");
+            let method =
+                methods.get(&id).unwrap_or_else(|| panic!("{at}: answers no request shown"));
+            let def = results[method.as_str()];
+            validate(def, result).unwrap_or_else(|e| panic!("{at}: result of {method}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn the_schema_refuses_what_the_protocol_refuses() {
+    let collect = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "payment.collect",
+        "params": {"payment": "p", "reader": "R", "amount": {"amount": 100, "currency": "usd"},
+                   "behavior": "SOMETIMES_ONLINE"}});
+    assert!(validate("RequestMessage", &collect).is_err());
+    let ended = serde_json::json!({"jsonrpc": "2.0", "method": "payment.ended",
+        "params": {"payment": "p", "outcome": "probably"}});
+    assert!(validate("AdapterMessage", &ended).is_err());
+    let ok = serde_json::json!({"jsonrpc": "2.0", "method": "payment.ended",
+        "params": {"payment": "p", "outcome": "unknown"}});
+    validate("AdapterMessage", &ok).unwrap();
+}
+
+/// Runs readerlab with a deadline of its own, so a hang fails the test
+/// instead of hanging it.
+fn readerlab(args: &[&str], limit: Duration) -> (Output, Duration) {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_readerlab"))
+        .args(args)
+        .current_dir(repo())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("readerlab runs");
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("readerlab {args:?} did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child.wait_with_output().unwrap(), started.elapsed())
+}
+
+const HANDSHAKE: &str = r#"{"jsonrpc":"2.0","id":1,"result":{"protocol":1,"adapter":{"name":"bad","version":"1"},"capabilities":{"integration":"server_driven","models":["s700"],"clock":true}}}"#;
+
+#[test]
+fn adapters_that_misbehave_fail_their_scenario_clearly_within_the_deadline() {
+    let answered_then = |then: &str| format!("read line; echo '{HANDSHAKE}'; {then}");
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "garbage",
+            "echo 'this is not JSON'; sleep 30".to_owned(),
+            "line 1 of the adapter's stdout is not a JSON-RPC message",
+        ),
+        ("exits at once", "exit 3".to_owned(), "exited with status 3"),
+        ("never answers", "sleep 30".to_owned(), "`session.new` got no answer within its deadline"),
+        (
+            "hangs after session.new",
+            answered_then("sleep 30"),
+            "got no answer within its deadline of 2s",
+        ),
+        (
+            "closes stdout after session.new",
+            answered_then("exec 1>&-; sleep 30"),
+            "closed its stdout before it answered",
+        ),
+        (
+            "answers nothing asked",
+            answered_then(r#"read line; echo '{"jsonrpc":"2.0","id":77,"result":{}}'; sleep 30"#),
+            "answers request Some(77), which is not waiting",
+        ),
+        (
+            "a line of two megabytes",
+            "head -c 2097152 /dev/zero | tr '\\0' x; echo; sleep 30".to_owned(),
+            "longer than 1048576 bytes",
+        ),
+    ];
+    for (name, command, expected) in cases {
+        let args = [
+            "run",
+            "features/pos/server_driven.feature:9",
+            "--target",
+            "served",
+            "--pos",
+            &command,
+            "--pos-timeout",
+            "2",
+        ];
+        let (out, took) = readerlab(&args, Duration::from_secs(60));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{name}: exit status\n{stdout}");
+        assert!(stdout.contains(expected), "{name}: expected `{expected}` in\n{stdout}");
+        assert!(stdout.contains("--pos '"), "{name}: the replay line names the adapter\n{stdout}");
+        // Two deadlines at most: the step's, and none after the conversation broke.
+        assert!(took < Duration::from_secs(20), "{name}: took {took:?}");
+    }
+}
+
+#[test]
+fn conform_says_unknown_for_an_adapter_that_declares_nothing() {
+    let args =
+        ["conform", "--pos", "python3 adapters/skeleton/adapter.py", "features/pos", "--json"];
+    let (out, _) = readerlab(&args, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["verdict"], "unknown");
+    let checks = report["protocol"].as_array().unwrap();
+    let status = |name: &str| {
+        checks.iter().find(|c| c["name"] == name).map(|c| c["status"].clone()).unwrap_or_default()
+    };
+    assert_eq!(status("handshake"), "ok");
+    assert_eq!(status("capabilities"), "missing");
+    assert_eq!(status("parse error"), "ok");
+    assert_eq!(status("invalid request"), "ok");
+    assert_eq!(status("session.end"), "ok");
+    assert_eq!(report["scenarios"]["skipped"], 6, "{stdout}");
+}
+
+#[test]
+fn conform_says_invalid_for_an_adapter_that_breaks_the_protocol() {
+    // Answers the handshake, then everything with a result, even garbage.
+    let sloppy = format!(
+        "read line; echo '{HANDSHAKE}'; while read line; do \
+         echo '{{\"jsonrpc\":\"2.0\",\"id\":null,\"result\":{{}}}}'; done"
+    );
+    let args = [
+        "conform",
+        "--pos",
+        &sloppy,
+        "features/pos/server_driven.feature:9",
+        "--pos-timeout",
+        "2",
+        "--json",
+    ];
+    let (out, _) = readerlab(&args, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["verdict"], "invalid");
+    let failed: Vec<&str> = report["protocol"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert!(failed.contains(&"parse error"), "{failed:?}");
+}
