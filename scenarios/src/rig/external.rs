@@ -14,9 +14,12 @@ use crate::driver::protocol::{
     PaymentCollectResult, Request, StoredBy,
 };
 use crate::driver::{DriverError, PosCommand, Session, capability};
+use readerlab_emulator::core::backend::RequestKind;
 use readerlab_emulator::core::offline::OfflineBehavior;
 use readerlab_emulator::core::{EntryMode, Event, EventBody, Millis, PosOutcome};
-use readerlab_emulator::sim::{Device, Fault, PaymentSpec, PowerFault, StorageFault};
+use readerlab_emulator::sim::{
+    Device, Fault, LinkFault, LinkId, PaymentSpec, PowerFault, StorageFault,
+};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -360,6 +363,16 @@ impl Pos for ExternalPos {
                 StorageFault::StorageFull { device: Device::Pos, .. }
                 | StorageFault::RecordCorrupted { device: Device::Pos },
             ) => unsupported("a storage fault on the POS"),
+            // Server-driven, the POS creates the PaymentIntent and the
+            // reader adopts it: the reader's own create never happens.
+            Fault::Link(
+                LinkFault::RequestTimeout { link: LinkId::ReaderBackend(_), request, .. }
+                | LinkFault::ResponseLost { link: LinkId::ReaderBackend(_), request, .. },
+            ) if *request == Some(RequestKind::CreatePaymentIntent) => skip(
+                "with a server-driven POS the POS creates the PaymentIntent and the reader \
+                 adopts it: the reader's own create request never happens"
+                    .to_owned(),
+            ),
             _ => {}
         }
     }
