@@ -4,7 +4,9 @@
 #  1. the Python adapter's own tests (adapters/python/tests, pytest), against
 #     readerlab serve on loopback;
 #  2. readerlab's own POS and the Python adapter give the same verdict on the
-#     POS's promises (features/pos) on the served target;
+#     POS's promises (features/pos) on the served target, on stdio and over
+#     the WebSocket transport (ci/ws_bridge.py plays the app connecting in;
+#     app.kill is skipped there);
 #  3. `readerlab conform` on the Python adapter: exit 0 (valid); with each
 #     of its defect switches exit 1, naming the invariant it breaks;
 #  4. `readerlab conform` on the skeleton adapter: exit 2 (unknown: it
@@ -14,9 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 readerlab=target/release/readerlab
-if ! .venv-ci/bin/python -c 'import stripe, pytest' 2>/dev/null; then
+if ! .venv-ci/bin/python -c 'import stripe, pytest, websockets' 2>/dev/null; then
   python3 -m venv .venv-ci
-  .venv-ci/bin/pip install --quiet -r adapters/python/requirements.txt
+  .venv-ci/bin/pip install --quiet -r adapters/python/requirements.txt websockets==17.4
 fi
 pos='.venv-ci/bin/python adapters/python/readerlab_odoo_adapter.py'
 work=$(mktemp -d)
@@ -38,6 +40,21 @@ if ! diff "$work/reference.txt" "$work/adapter.txt"; then
   exit 1
 fi
 echo "ci: $(wc -l < "$work/reference.txt") scenarios, the same verdict through the protocol"
+
+echo "--- features/pos with the Python adapter as an app that connects in over a WebSocket"
+.venv-ci/bin/python ci/ws_bridge.py ws://127.0.0.1:18131 -- $pos 2> "$work/bridge.log" &
+bridge=$!
+"$readerlab" run features/pos --target served --pos-listen 127.0.0.1:18131 --json | verdicts > "$work/socket.txt"
+wait "$bridge" || { cat "$work/bridge.log"; exit 1; }
+# app.kill needs a process readerlab starts: skipped over a socket.
+grep -v ' 44 ' "$work/reference.txt" > "$work/reference-no-kill.txt"
+grep -v ' 44 ' "$work/socket.txt" > "$work/socket-no-kill.txt"
+if ! diff "$work/reference-no-kill.txt" "$work/socket-no-kill.txt" || ! grep -q ' 44 skipped' "$work/socket.txt"; then
+  cat "$work/socket.txt"
+  echo "ci/driver.sh: over the WebSocket the Python adapter's verdicts differ (above)" >&2
+  exit 1
+fi
+tail -1 "$work/bridge.log"
 
 echo "--- readerlab conform on the Python adapter: valid"
 "$readerlab" conform --pos "$pos" --junit target/conform-python.xml

@@ -223,3 +223,97 @@ fn conform_says_invalid_for_an_adapter_that_breaks_the_protocol() {
         .collect();
     assert!(failed.contains(&"parse error"), "{failed:?}");
 }
+
+/// Plays an app on a device: connects to readerlab's WebSocket with the
+/// token, once per session, and carries the messages to and from a fresh
+/// skeleton adapter process; returns the sessions carried once readerlab
+/// stops accepting.
+fn carry_sessions(addr: &str, token: &str) -> usize {
+    use std::io::{BufRead, BufReader, Write};
+    use tungstenite::client::IntoClientRequest;
+    let mut sessions = 0;
+    let mut idle_since = Instant::now();
+    while idle_since.elapsed() < Duration::from_secs(5) {
+        let mut request = format!("ws://{addr}/").into_client_request().unwrap();
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let Ok((mut socket, _)) = tungstenite::connect(request) else {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        };
+        sessions += 1;
+        if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_mut() {
+            stream.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        }
+        let mut adapter = Command::new("python3")
+            .arg("adapters/skeleton/adapter.py")
+            .current_dir(repo())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = adapter.stdin.take().unwrap();
+        let stdout = adapter.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        loop {
+            match socket.read() {
+                Ok(tungstenite::Message::Text(text)) => {
+                    let _ = writeln!(stdin, "{}", text.as_str());
+                }
+                Ok(tungstenite::Message::Close(_)) => break,
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => break,
+            }
+            while let Ok(line) = lines.try_recv() {
+                let _ = socket.send(tungstenite::Message::text(line));
+            }
+        }
+        drop(stdin);
+        let _ = adapter.wait();
+        idle_since = Instant::now();
+    }
+    sessions
+}
+
+#[test]
+fn an_app_connects_in_over_a_websocket_with_its_token() {
+    use std::io::{BufRead, BufReader};
+    let mut readerlab = Command::new(env!("CARGO_BIN_EXE_readerlab"))
+        .args(["conform", "--pos-listen", "127.0.0.1:0", "--pos-token", "t0ken", "features/pos"])
+        .args(["--pos-timeout", "10", "--json"])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(readerlab.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let addr = first
+        .split("ws://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("readerlab says where it listens: {first}"))
+        .to_owned();
+    // Without the token: refused with 401, and the session still waits.
+    match tungstenite::connect(format!("ws://{addr}/")) {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        other => panic!("a client without the token must be refused: {:?}", other.map(|_| ())),
+    }
+    let sessions = carry_sessions(&addr, "t0ken");
+    let out = readerlab.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let handshake = &report["protocol"][0];
+    assert_eq!(handshake["status"], "ok", "{stdout}");
+    assert_eq!(report["scenarios"]["skipped"], 6, "{stdout}");
+    // The protocol checks, and one session per scenario.
+    assert_eq!(sessions, 7);
+}

@@ -8,6 +8,7 @@
 //! or a capability the scenarios need is missing), invalid (exit 1: a
 //! protocol check or an invariant broke; which, for which payment).
 
+use super::run::PosEndpoint;
 use super::{Outcome, Verdict};
 use crate::driver::protocol::{
     self, ClockAdvance, PaymentCollect, Request, ResponseMessage, codes, validate,
@@ -29,8 +30,20 @@ use std::time::Instant;
 pub struct Args {
     /// The adapter: run with `sh -c` for the protocol checks and once per
     /// scenario.
-    #[arg(long, value_name = "CMD")]
-    pos: String,
+    #[arg(
+        long,
+        value_name = "CMD",
+        required_unless_present = "pos_listen",
+        conflicts_with = "pos_listen"
+    )]
+    pos: Option<String>,
+    /// Or: the adapter is an app that connects in over a WebSocket here,
+    /// once for the protocol checks and once per scenario.
+    #[arg(long, value_name = "ADDR")]
+    pos_listen: Option<std::net::SocketAddr>,
+    /// The token an app connecting to `--pos-listen` must present.
+    #[arg(long, value_name = "TOKEN", requires = "pos_listen")]
+    pos_token: Option<String>,
     /// Every deadline of the protocol, in seconds (default: 30 for
     /// session.new and payment.collect, 10 for the rest).
     #[arg(long, value_name = "SECS")]
@@ -86,8 +99,13 @@ enum Conformance {
 
 /// Runs `readerlab conform`.
 pub fn run(args: &Args) -> Outcome {
-    let pos = super::run::pos_command(Some(args.pos.clone()), args.pos_timeout)?
-        .expect("--pos is required");
+    let endpoint = match (&args.pos, args.pos_listen) {
+        (Some(command), _) => PosEndpoint::Spawn(command.clone()),
+        (None, Some(addr)) => PosEndpoint::Listen(addr, args.pos_token.clone()),
+        (None, None) => anyhow::bail!("give --pos CMD or --pos-listen ADDR"),
+    };
+    let pos = super::run::pos_command(Some(endpoint), args.pos_timeout)?
+        .context("an adapter to judge")?;
     let started = Instant::now();
     let (checks, adapter) = protocol_checks(&pos)?;
     let handshake_ok = checks.first().is_some_and(|c| c.status == Status::Ok);
@@ -181,7 +199,7 @@ fn protocol_checks(pos: &PosCommand) -> anyhow::Result<(Vec<Check>, Option<proto
     spec.readers.push(ReaderModel::WiseposE);
     let rig = ProbeRig::start(spec).context("a served rig for the protocol checks")?;
     let hello = crate::driver::hello("conform", &probe_dir()?, rig.description());
-    let mut peer = Peer::spawn(&pos.command)?;
+    let mut peer = pos.open()?;
     peer.keep_transcript();
     let mut checks = Vec::new();
     let started = Instant::now();
@@ -435,9 +453,11 @@ fn expect_error(
 
 fn end_check(peer: &mut Peer, pos: &PosCommand) -> Check {
     let ended = peer.call(&Request::SessionEnd(protocol::Empty {}), pos.deadline("session.end"));
+    let process = peer.is_process();
     let how = peer.close();
     match ended {
-        Ok(_) if how == "exited with status 0" => {
+        // A connected app's process is not readerlab's to watch.
+        Ok(_) if how == "exited with status 0" || !process => {
             Check::new("session.end", Status::Ok, format!("answered, then {how}"))
         }
         Ok(_) => Check::new(

@@ -30,11 +30,21 @@ pub struct Args {
     /// With `--target served`: an adapter plays the POS, spoken to with the
     /// driver protocol on its stdin and stdout (docs/driver-protocol.md);
     /// run with `sh -c` once per scenario.
-    #[arg(long, value_name = "CMD")]
+    #[arg(long, value_name = "CMD", conflicts_with = "pos_listen")]
     pos: Option<String>,
+    /// With `--target served`: the POS is an app that connects in over a
+    /// WebSocket at this address, once per scenario (scenarios run one at
+    /// a time); off loopback `--pos-token` is required.
+    #[arg(long, value_name = "ADDR")]
+    pos_listen: Option<std::net::SocketAddr>,
+    /// The token an app connecting to `--pos-listen` must present
+    /// (`Authorization: Bearer TOKEN`, or `?token=TOKEN`).
+    #[arg(long, value_name = "TOKEN", requires = "pos_listen")]
+    pos_token: Option<String>,
     /// Every deadline of the driver protocol, in seconds (default: 30 for
-    /// session.new and payment.collect, 10 for the rest).
-    #[arg(long, value_name = "SECS", requires = "pos")]
+    /// session.new and payment.collect, 10 for the rest; with
+    /// `--pos-listen`, also how long readerlab waits for the app to connect).
+    #[arg(long, value_name = "SECS")]
     pos_timeout: Option<f64>,
     /// Write JUnit XML here (one test case per scenario).
     #[arg(long, value_name = "FILE")]
@@ -58,13 +68,20 @@ pub struct Args {
 /// bad input.
 pub fn run(args: Args) -> Outcome {
     let defects = parse_defects(&args.defects)?;
-    if args.pos.is_some() && args.target != "served" {
-        anyhow::bail!("--pos needs --target served (an adapter plays the POS of a served rig)");
+    if (args.pos.is_some() || args.pos_listen.is_some()) && args.target != "served" {
+        anyhow::bail!(
+            "--pos and --pos-listen need --target served (an adapter plays the POS of a served rig)"
+        );
     }
     let target: std::sync::Arc<dyn crate::rig::Target> = match args.target.as_str() {
         "sim" => std::sync::Arc::new(crate::rig::SimTarget),
         "served" => {
-            let pos = pos_command(args.pos.clone(), args.pos_timeout)?;
+            let endpoint = match (&args.pos, args.pos_listen) {
+                (Some(command), _) => Some(PosEndpoint::Spawn(command.clone())),
+                (None, Some(addr)) => Some(PosEndpoint::Listen(addr, args.pos_token.clone())),
+                (None, None) => None,
+            };
+            let pos = pos_command(endpoint, args.pos_timeout)?;
             std::sync::Arc::new(crate::rig::ServedTarget { ble: args.ble, pos })
         }
         other => anyhow::bail!("unknown target `{other}` (known: sim, served)"),
@@ -103,9 +120,19 @@ pub fn run(args: Args) -> Outcome {
     Ok(Verdict::of(report.passed()))
 }
 
-/// `--pos` and `--pos-timeout` as the served target takes them.
+/// Where the POS adapter comes from.
+#[derive(Clone, Debug)]
+pub(crate) enum PosEndpoint {
+    /// `--pos CMD`.
+    Spawn(String),
+    /// `--pos-listen ADDR [--pos-token TOKEN]`.
+    Listen(std::net::SocketAddr, Option<String>),
+}
+
+/// `--pos` or `--pos-listen`, and `--pos-timeout`, as the served target
+/// takes them. A listener is bound now and its address said on stderr.
 pub(crate) fn pos_command(
-    command: Option<String>,
+    endpoint: Option<PosEndpoint>,
     timeout: Option<f64>,
 ) -> anyhow::Result<Option<crate::driver::PosCommand>> {
     let timeout = match timeout {
@@ -119,5 +146,19 @@ pub(crate) fn pos_command(
         ),
         None => None,
     };
-    Ok(command.map(|command| crate::driver::PosCommand { command, timeout }))
+    Ok(match endpoint {
+        None => None,
+        Some(PosEndpoint::Spawn(command)) => {
+            Some(crate::driver::PosCommand::spawn(command, timeout))
+        }
+        Some(PosEndpoint::Listen(addr, token)) => {
+            let listener = crate::driver::PosListener::bind(addr, token)
+                .with_context(|| format!("--pos-listen {addr}"))?;
+            eprintln!(
+                "readerlab: waiting for the POS app at ws://{} (a connection per session)",
+                listener.addr()
+            );
+            Some(crate::driver::PosCommand::listen(listener, timeout))
+        }
+    })
 }

@@ -6,10 +6,13 @@
 //! their deadlines, the capabilities the adapter declared, and `app.kill`
 //! (the process killed for real and started again on the same data).
 
+mod line;
 pub mod peer;
 pub mod protocol;
+pub mod socket;
 
 pub use peer::{DriverError, Log, Peer};
+pub use socket::PosListener;
 
 use protocol::{
     AskedCapabilities, Notification, PROTOCOL, Request, SessionInfo, SessionNew, SessionNewResult,
@@ -18,18 +21,43 @@ use protocol::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How to reach the adapter and how long to wait for it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct PosCommand {
-    /// Run with `sh -c`, once per scenario (and again after `app.kill`).
+    /// Run with `sh -c`, once per scenario (and again after `app.kill`);
+    /// with `listen`, the `ws://` address apps connect to.
     pub command: String,
+    /// Apps connect in over a WebSocket here, once per session
+    /// (`--pos-listen`), instead of readerlab starting `command`.
+    pub listen: Option<Arc<PosListener>>,
     /// Replaces every deadline when set (`--pos-timeout`).
     pub timeout: Option<Duration>,
 }
 
 impl PosCommand {
+    /// An adapter readerlab starts.
+    pub fn spawn(command: String, timeout: Option<Duration>) -> PosCommand {
+        PosCommand { command, listen: None, timeout }
+    }
+
+    /// Apps that connect in to `listener`.
+    pub fn listen(listener: PosListener, timeout: Option<Duration>) -> PosCommand {
+        let command = format!("ws://{}", listener.addr());
+        PosCommand { command, listen: Some(Arc::new(listener)), timeout }
+    }
+
+    /// Starts the adapter, or waits for an app to connect (as long as
+    /// `session.new` may take).
+    pub fn open(&self) -> Result<Peer, DriverError> {
+        match &self.listen {
+            Some(listener) => Peer::accept(listener, self.deadline("session.new")),
+            None => Peer::spawn(&self.command),
+        }
+    }
+
     /// The deadline of `method` (docs/driver-protocol.md, "Deadlines").
     pub fn deadline(&self, method: &str) -> Duration {
         self.timeout.unwrap_or(match method {
@@ -126,7 +154,7 @@ impl Session {
     /// Starts the adapter and has it answer `session.new`; on failure, the
     /// error and the last lines of the adapter's log.
     pub fn start(pos: &PosCommand, hello: SessionNew) -> Result<Session, (DriverError, String)> {
-        let mut peer = Peer::spawn(&pos.command).map_err(|e| (e, String::new()))?;
+        let mut peer = pos.open().map_err(|e| (e, String::new()))?;
         let result = Session::handshake(pos, &mut peer, &hello).map_err(|e| {
             // Give a dying adapter a moment to finish its last words.
             std::thread::sleep(std::time::Duration::from_millis(100));
@@ -168,6 +196,11 @@ impl Session {
         decode(method, &self.peer, result)
     }
 
+    /// Whether readerlab started the adapter (and so can kill it for real).
+    pub fn killable(&self) -> bool {
+        self.peer.is_process()
+    }
+
     /// Whether the current process runs (not killed by `app.kill`).
     pub fn alive(&self) -> bool {
         self.alive
@@ -193,7 +226,7 @@ impl Session {
     pub fn restart(&mut self, reported: Vec<String>) -> Result<(), DriverError> {
         self.hello.session.resumed = true;
         self.hello.session.reported = reported;
-        let mut peer = Peer::spawn(&self.pos.command)?;
+        let mut peer = self.pos.open()?;
         let result = Session::handshake(&self.pos, &mut peer, &self.hello)?;
         self.peer = peer;
         self.alive = true;

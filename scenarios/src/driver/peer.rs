@@ -5,10 +5,13 @@
 //! is not a message, a response to nothing, a closed stdout or an exit
 //! becomes a [`DriverError`] naming the line and the last exchange.
 
+use super::line::Incoming;
+pub use super::line::MAX_LINE;
 use super::protocol::{
     AdapterMessage, Notification, NotificationMessage, Request, RequestMessage, ResponseMessage,
     RpcError, Version,
 };
+use super::socket::{Connection, PosListener};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::fmt;
@@ -20,27 +23,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The longest line an adapter may write.
-pub const MAX_LINE: usize = 1 << 20;
 /// How many lines of the adapter's log an error shows.
 const LOG_LINES_SHOWN: usize = 12;
 /// How long an adapter may take to exit after `session.end` or a closed stdin.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
-
-/// What the reading thread saw on the adapter's stdout.
-#[derive(Debug)]
-enum Incoming {
-    /// A line (1-based number) without its newline.
-    Line(usize, String),
-    /// A line longer than [`MAX_LINE`]; nothing after it is read.
-    TooLong(usize),
-    /// The line was not UTF-8.
-    NotText(usize),
-    /// Stdout closed.
-    Eof,
-    /// Reading failed.
-    Failed(String),
-}
 
 /// The last request sent and the last line received, for error messages.
 #[derive(Clone, Debug, Default)]
@@ -135,12 +121,21 @@ impl Log {
     }
 }
 
+/// How the adapter is reached.
+#[derive(Debug)]
+enum Link {
+    /// A process readerlab started: its stdin, and the shell to wait on
+    /// and kill.
+    Process { child: Child, stdin: Option<ChildStdin> },
+    /// An app that connected in over a WebSocket.
+    Socket(Connection),
+}
+
 /// A running adapter.
 #[derive(Debug)]
 pub struct Peer {
     command: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
+    link: Link,
     incoming: Receiver<Incoming>,
     next_id: u64,
     notifications: VecDeque<(usize, Notification)>,
@@ -187,10 +182,25 @@ impl Peer {
                 }
             })
             .map_err(|source| DriverError::Spawn { command: command.to_owned(), source })?;
-        Ok(Peer {
-            command: command.to_owned(),
-            stdin: child.stdin.take(),
-            child,
+        let stdin = child.stdin.take();
+        Ok(Peer::over(command.to_owned(), Link::Process { child, stdin }, incoming, log))
+    }
+
+    /// Waits (until `deadline`) for an app to connect to `listener`.
+    pub fn accept(listener: &PosListener, deadline: Duration) -> Result<Peer, DriverError> {
+        let url = format!("ws://{}", listener.addr());
+        let (connection, incoming) = listener
+            .accept(deadline)
+            .map_err(|source| DriverError::Spawn { command: url.clone(), source })?;
+        let log = Log::default();
+        log.note(format!("--- readerlab: an app connected from {} ---", connection.peer()));
+        Ok(Peer::over(url, Link::Socket(connection), incoming, log))
+    }
+
+    fn over(command: String, link: Link, incoming: Receiver<Incoming>, log: Log) -> Peer {
+        Peer {
+            command,
+            link,
             incoming,
             next_id: 0,
             notifications: VecDeque::new(),
@@ -198,7 +208,12 @@ impl Peer {
             log,
             ended: None,
             transcript: None,
-        })
+        }
+    }
+
+    /// Whether readerlab started the adapter (and so can kill it).
+    pub fn is_process(&self) -> bool {
+        matches!(self.link, Link::Process { .. })
     }
 
     /// Keeps every line received from now on ([`Peer::transcript`]).
@@ -266,13 +281,16 @@ impl Peer {
     /// Writes one raw line (the conformance kit sends malformed ones).
     pub fn send_line(&mut self, line: &str) -> Result<(), DriverError> {
         self.last.sent = Some(line.to_owned());
-        let stdin = self.stdin.as_mut().ok_or_else(|| {
-            DriverError::Write(io::Error::new(io::ErrorKind::BrokenPipe, "stdin is closed"))
-        })?;
-        let written = stdin
-            .write_all(line.as_bytes())
-            .and_then(|()| stdin.write_all(b"\n"))
-            .and_then(|()| stdin.flush());
+        let written = match &mut self.link {
+            Link::Process { stdin: Some(stdin), .. } => stdin
+                .write_all(line.as_bytes())
+                .and_then(|()| stdin.write_all(b"\n"))
+                .and_then(|()| stdin.flush()),
+            Link::Process { stdin: None, .. } => {
+                Err(io::Error::new(io::ErrorKind::BrokenPipe, "stdin is closed"))
+            }
+            Link::Socket(connection) => connection.send(line),
+        };
         match written {
             Ok(()) => Ok(()),
             // A broken pipe: the adapter is gone; say how.
@@ -382,9 +400,12 @@ impl Peer {
 
     /// "exited with status 3", or "closed its stdout" when still running.
     fn how_it_ended(&mut self) -> String {
+        let Link::Process { child, .. } = &mut self.link else {
+            return "closed the WebSocket connection".to_owned();
+        };
         let until = Instant::now() + Duration::from_millis(200);
         loop {
-            match self.child.try_wait() {
+            match child.try_wait() {
                 Ok(Some(status)) => return exited(status),
                 Ok(None) if Instant::now() < until => thread::sleep(Duration::from_millis(10)),
                 _ => return "closed its stdout".to_owned(),
@@ -440,10 +461,19 @@ impl Peer {
     /// Closes stdin and gives the adapter [`EXIT_GRACE`] to exit, then kills
     /// it. Returns how it ended.
     pub fn close(&mut self) -> String {
-        self.stdin = None;
+        let child = match &mut self.link {
+            Link::Process { child, stdin } => {
+                *stdin = None;
+                child
+            }
+            Link::Socket(connection) => {
+                connection.close();
+                return "connection closed".to_owned();
+            }
+        };
         let until = Instant::now() + EXIT_GRACE;
         loop {
-            match self.child.try_wait() {
+            match child.try_wait() {
                 Ok(Some(status)) => return exited(status),
                 Ok(None) if Instant::now() < until => thread::sleep(Duration::from_millis(10)),
                 _ => {
@@ -455,30 +485,38 @@ impl Peer {
     }
 
     /// SIGKILL, as `app.kill` does: nothing is flushed, nothing said.
+    /// A connected app cannot be killed: its connection is closed.
     pub fn kill(&mut self) {
         // The signal first: a closed stdin would warn the adapter.
         self.kill_group();
-        self.stdin = None;
+        match &mut self.link {
+            Link::Process { stdin, .. } => *stdin = None,
+            Link::Socket(connection) => connection.close(),
+        }
     }
 
     /// SIGKILL to the adapter's whole process group (the shell and what it
     /// started), then reaps the shell.
     fn kill_group(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
+        let Link::Process { child, .. } = &mut self.link else { return };
+        if let Ok(pid) = i32::try_from(child.id()) {
             let _ = nix::sys::signal::killpg(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
 impl Drop for Peer {
     fn drop(&mut self) {
         // A shell not yet reaped still owns its group id: kill the group.
-        if matches!(self.child.try_wait(), Ok(None)) {
+        // (A socket closes itself.)
+        if let Link::Process { child, .. } = &mut self.link
+            && matches!(child.try_wait(), Ok(None))
+        {
             self.kill_group();
         }
     }

@@ -345,6 +345,13 @@ impl Pos for ExternalPos {
         };
         match fault {
             Fault::Power(PowerFault::AppKill { device: Device::Pos }) => {
+                if !self.session.killable() {
+                    skip(
+                        "app.kill needs an adapter readerlab starts (--pos), not an app that \
+                         connects in (--pos-listen)"
+                            .to_owned(),
+                    );
+                }
                 if !self.session.capabilities.has(capability::APP_KILL) {
                     skip(format!(
                         "the POS adapter {} does not declare `app.kill`",

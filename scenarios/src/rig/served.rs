@@ -91,7 +91,10 @@ impl Target for ServedTarget {
             None => {}
         }
         if let Some(pos) = &self.pos {
-            flags.push_str(&format!(" --pos {}", shell_quote(&pos.command)));
+            match &pos.listen {
+                Some(listener) => flags.push_str(&format!(" --pos-listen {}", listener.addr())),
+                None => flags.push_str(&format!(" --pos {}", shell_quote(&pos.command))),
+            }
             if let Some(timeout) = pos.timeout {
                 flags.push_str(&format!(" --pos-timeout {}", timeout.as_secs_f64()));
             }
@@ -102,8 +105,10 @@ impl Target for ServedTarget {
     /// Over BlueZ every scenario's reader advertises on the same virtual
     /// adapter, which shows one advertisement at a time: one scenario at
     /// a time.
+    /// An app that connects in is one app: one session at a time.
     fn max_concurrent(&self) -> Option<usize> {
-        (self.ble == Some(BleCarrier::Bluez)).then_some(1)
+        let one_listener = self.pos.as_ref().is_some_and(|p| p.listen.is_some());
+        (self.ble == Some(BleCarrier::Bluez) || one_listener).then_some(1)
     }
 
     fn start(&self, spec: RigSpec) -> Result<Box<dyn Rig>, StartError> {
