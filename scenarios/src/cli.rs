@@ -39,6 +39,8 @@ enum Command {
     Run(commands::run::Args),
     /// Explore random rigs and fault schedules on the simulator; shrink what fails and write it as a .feature.
     Explore(commands::explore::Args),
+    /// readerlab's reference POS for smart readers as a driver-protocol adapter on stdin and stdout (docs/driver-protocol.md).
+    Adapter(commands::adapter::Args),
     /// The conformance kit for a POS adapter (docs/driver-protocol.md): protocol checks, then every scenario its capabilities allow; exit 0 valid, 1 invalid, 2 unknown.
     Conform(commands::conform::Args),
     /// Run the invariant checker over a recorded history (JSON Lines).
@@ -68,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Explore(args) => commands::explore::run(&args),
         Command::Conform(args) => commands::conform::run(&args),
+        Command::Adapter(args) => commands::adapter::run(&args),
         Command::Check(args) => commands::check::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Readers(args) => commands::readers::run(&args),

@@ -124,6 +124,29 @@ impl ControlClient {
             .map_err(|e| ControlError::Unreadable(e.to_string()))
     }
 
+    /// Asks smart reader `serial` to take a payment over its LAN API.
+    pub async fn lan_collect(
+        &self,
+        serial: &str,
+        payment: &str,
+        amount: crate::core::Money,
+        behavior: crate::core::offline::OfflineBehavior,
+    ) -> Result<(), ControlError> {
+        let body = json!({"payment": payment, "amount": amount, "behavior": behavior});
+        self.call("POST", &format!("/readers/{serial}/lan/payments"), Some(body)).await.map(drop)
+    }
+
+    /// A LAN payment's state (`{status, code, message}`).
+    pub async fn lan_payment(&self, serial: &str, payment: &str) -> Result<Value, ControlError> {
+        self.json("GET", &format!("/readers/{serial}/lan/payments/{payment}"), None).await
+    }
+
+    /// Gives up on a LAN payment still in progress.
+    pub async fn lan_cancel(&self, serial: &str, payment: &str) -> Result<(), ControlError> {
+        let path = format!("/readers/{serial}/lan/payments/{payment}/cancel");
+        self.call("POST", &path, None).await.map(drop)
+    }
+
     /// Every reader of the rig, as `GET /readers` shows them.
     pub async fn readers(&self) -> Result<Value, ControlError> {
         self.json("GET", "/readers", None).await

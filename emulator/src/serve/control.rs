@@ -63,6 +63,9 @@ pub fn router(rig: ServedRig, token: Option<String>) -> Router {
         .route("/readers/{serial}/present_card", post(reader_present_card))
         .route("/readers/{serial}/reboot", post(reader_reboot))
         .route("/readers/{serial}/battery", post(reader_battery))
+        .route("/readers/{serial}/lan/payments", post(lan_collect))
+        .route("/readers/{serial}/lan/payments/{payment}", get(lan_payment))
+        .route("/readers/{serial}/lan/payments/{payment}/cancel", post(lan_cancel))
         .route("/pos", get(pos_view))
         .route("/pos/payments", post(pos_pay))
         .route("/pos/events", post(pos_event))
@@ -498,6 +501,73 @@ async fn pos_event(State(control): State<Control>, body: Bytes) -> Answer {
     let recorded = control.rig.with_sim(|sim| sim.record_pos(event))?;
     recorded.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     Ok((StatusCode::CREATED, axum::Json(json!({"recorded": true}))).into_response())
+}
+
+// --- a smart reader's LAN API (docs/control-api.md) -----------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LanCollect {
+    payment: String,
+    amount: crate::core::Money,
+    #[serde(default)]
+    behavior: crate::core::offline::OfflineBehavior,
+}
+
+impl From<crate::sim::LanError> for Failure {
+    fn from(error: crate::sim::LanError) -> Failure {
+        use crate::sim::LanError;
+        let status = match error {
+            LanError::NoSuchReader(_) => StatusCode::NOT_FOUND,
+            LanError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            LanError::NotSmart(_) | LanError::NotReady(..) | LanError::Duplicate(_) => {
+                StatusCode::CONFLICT
+            }
+        };
+        Failure::new(status, error.to_string())
+    }
+}
+
+async fn lan_collect(
+    State(control): State<Control>,
+    Path(serial): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let index = reader_index(&control, &serial)?;
+    let asked: LanCollect = parse(&body, "LAN payment ({payment, amount, behavior})")?;
+    let amount = asked.amount.amount;
+    if !(1..=crate::core::MAX_AMOUNT).contains(&amount) {
+        let message = format!(
+            "amount {amount} is out of range: give 1..={} minor units",
+            crate::core::MAX_AMOUNT
+        );
+        return Err(Failure::new(StatusCode::BAD_REQUEST, message));
+    }
+    let name = asked.payment.clone();
+    control
+        .rig
+        .with_sim(|sim| sim.lan_collect(index, asked.payment, asked.amount, asked.behavior))??;
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({"payment": name}))).into_response())
+}
+
+async fn lan_payment(
+    State(control): State<Control>,
+    Path((serial, payment)): Path<(String, String)>,
+) -> Answer {
+    let index = reader_index(&control, &serial)?;
+    match control.rig.read(|sim| sim.lan_payment(index, &payment))?? {
+        Some(state) => ok(json!(state)),
+        None => Err(Failure::new(StatusCode::NOT_FOUND, format!("no LAN payment `{payment}`"))),
+    }
+}
+
+async fn lan_cancel(
+    State(control): State<Control>,
+    Path((serial, payment)): Path<(String, String)>,
+) -> Answer {
+    let index = reader_index(&control, &serial)?;
+    control.rig.with_sim(|sim| sim.lan_cancel(index, &payment))??;
+    ok(json!({"payment": payment}))
 }
 
 // --- history and ledger ---------------------------------------------------------------

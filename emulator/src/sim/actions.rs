@@ -25,9 +25,13 @@ use crate::core::reader::Input as ReaderInput;
 pub(super) struct Action {
     /// The engine's name for the payment (`act_<intent>`).
     pub(super) payment: String,
-    amount: Money,
+    pub(super) amount: Money,
     /// The card presented, once presented (read when the reader collects).
     pub(super) card: Option<(String, EntryMode)>,
+    /// Started over the reader's LAN API (`lan.rs`), not by the backend:
+    /// its end is kept for the POS to read instead of reported to the
+    /// backend.
+    pub(super) lan: bool,
 }
 
 impl Sim {
@@ -47,7 +51,7 @@ impl Sim {
             ReaderCommand::Process { serial, intent, amount, capture, payment } => {
                 let Some(index) = self.reader_index(&serial) else { return };
                 let payment = self.action_name(payment, &intent);
-                let action = Action { payment: payment.clone(), amount, card: None };
+                let action = Action { payment: payment.clone(), amount, card: None, lan: false };
                 self.actions.insert(index, action);
                 let input = EngineInput::AdoptPaymentIntent { payment, intent, amount, capture };
                 self.engine_input(Device::Reader(index), input);
@@ -147,6 +151,9 @@ impl Sim {
             | EventBody::OfflinePaymentStored { payment, .. }
                 if *payment == action.payment =>
             {
+                if matches!(body, EventBody::OfflinePaymentStored { .. }) {
+                    self.lan_stored(payment);
+                }
                 let input = ReaderInput::Complete { payment: payment.clone() };
                 let _ = self.readers[index].reader.handle(now, input);
                 self.end_action(index, ActionResult::Succeeded);
@@ -174,7 +181,10 @@ impl Sim {
     }
 
     fn end_action(&mut self, index: usize, result: ActionResult) {
-        self.actions.remove(&index);
+        let Some(action) = self.actions.remove(&index) else { return };
+        if action.lan {
+            return self.lan_ended(&action.payment, result);
+        }
         let now = self.now;
         let serial = self.readers[index].reader.serial().to_owned();
         self.backend.finish_reader_action(now, &serial, result);

@@ -21,6 +21,7 @@ mod app;
 mod device;
 mod drills;
 mod faults;
+mod lan;
 mod links;
 mod medium;
 mod outside;
@@ -36,6 +37,7 @@ pub use faults::{
     BackendFault, BluetoothFault, Device, Fault, FaultPlan, FaultRates, LinkFault, PlacedFault,
     PlanShape, PowerFault, StorageFault,
 };
+pub use lan::{LanError, LanPayment};
 pub use links::{Link, LinkId, RequestFate, RequestRule};
 pub use medium::{Keys, Medium, RunFile};
 pub use outside::NotPosEvent;
@@ -332,8 +334,10 @@ pub struct Sim {
     active: BTreeMap<(FaultKind, String), (Fault, u32)>,
     /// Server-driven payments in progress, by reader index.
     actions: BTreeMap<usize, actions::Action>,
-    /// Every payment name a server-driven action has used.
+    /// Every payment name a server-driven or LAN action has used.
     action_names: BTreeSet<String>,
+    /// Payments started over the smart readers' LAN API, by name.
+    lan: BTreeMap<String, LanPayment>,
     /// Calls waiting for the shell to carry them (external backend only).
     outgoing: Vec<Outgoing>,
     /// Calls the shell carries, by id: who made them and on which link.
@@ -429,6 +433,7 @@ impl Sim {
             active: BTreeMap::new(),
             actions: BTreeMap::new(),
             action_names: BTreeSet::new(),
+            lan: BTreeMap::new(),
             outgoing: Vec::new(),
             awaiting: BTreeMap::new(),
             dirty: BTreeSet::new(),

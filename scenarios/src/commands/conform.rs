@@ -284,8 +284,8 @@ fn capability_check(capabilities: &Capabilities) -> Check {
         );
     }
     let mut missing = Vec::new();
-    if capabilities.integration() != Some("server_driven") {
-        missing.push("integration: server_driven");
+    if !matches!(capabilities.integration(), Some("server_driven" | "lan")) {
+        missing.push("integration: server_driven or lan");
     }
     if capabilities.models().is_empty() {
         missing.push("models");

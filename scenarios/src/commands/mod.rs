@@ -9,6 +9,7 @@
 //! not built is not listed, so `--help` never offers something that would
 //! pass a CI job on nothing.
 
+pub mod adapter;
 pub mod bench;
 pub mod check;
 pub mod conform;

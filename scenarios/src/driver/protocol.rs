@@ -117,6 +117,10 @@ pub struct Reader {
     /// Smart readers: the code to register it with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_code: Option<String>,
+    /// Smart readers: the base URL of the reader's LAN API, for a POS
+    /// that drives it over the LAN (`integration: lan`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lan: Option<String>,
 }
 
 /// The rig the POS works in.

@@ -130,9 +130,10 @@ impl ExternalPos {
                 self.session.adapter.name
             )));
         }
-        if capabilities.integration() != Some("server_driven") {
+        if !matches!(capabilities.integration(), Some("server_driven" | "lan")) {
             return Err(ExternalError::Unsupported(format!(
-                "the POS adapter {} declares integration {:?}; protocol 1 knows `server_driven`",
+                "the POS adapter {} declares integration {:?}; protocol 1 knows `server_driven` \
+                 and `lan`",
                 self.session.adapter.name,
                 capabilities.integration()
             )));
@@ -237,6 +238,12 @@ impl ExternalPos {
         }
     }
 
+    /// Whether the adapter drives readers through the Stripe API (rather
+    /// than over their LAN).
+    fn server_driven(&self) -> bool {
+        self.session.capabilities.integration() == Some("server_driven")
+    }
+
     /// The next instant something of the POS's is due (a card to present).
     pub fn next_due(&self) -> Option<Millis> {
         self.customers.iter().filter_map(|c| c.present_at).min()
@@ -245,7 +252,8 @@ impl ExternalPos {
 
 impl Pos for ExternalPos {
     fn pay(&mut self, rig: &RigAccess<'_>, payment: PaymentSpec) {
-        if payment.behavior != OfflineBehavior::PreferOnline {
+        let server_driven = self.server_driven();
+        if server_driven && payment.behavior != OfflineBehavior::PreferOnline {
             skip(format!(
                 "a server-driven POS has no OfflineBehavior ({:?} asked)",
                 payment.behavior
@@ -254,7 +262,7 @@ impl Pos for ExternalPos {
         let Some(reader) = self.readers.get(payment.reader).cloned() else {
             panic!("the rig has no reader #{}", payment.reader);
         };
-        if !reader_online(rig, &reader.serial) {
+        if server_driven && !reader_online(rig, &reader.serial) {
             skip(format!(
                 "a server-driven POS cannot start a payment on a reader whose internet is \
                  down ({}): Stripe offers offline collection to SDK integrations only",
@@ -283,7 +291,11 @@ impl Pos for ExternalPos {
                 amount: payment.amount.amount,
                 currency: payment.amount.currency.to_string(),
             },
-            behavior: Behavior::PreferOnline,
+            behavior: match payment.behavior {
+                OfflineBehavior::PreferOnline => Behavior::PreferOnline,
+                OfflineBehavior::RequireOnline => Behavior::RequireOnline,
+                OfflineBehavior::ForceOffline => Behavior::ForceOffline,
+            },
         });
         let result = self.session.call::<PaymentCollectResult>(&request);
         let body = match result {
@@ -375,11 +387,13 @@ impl Pos for ExternalPos {
             Fault::Link(
                 LinkFault::RequestTimeout { link: LinkId::ReaderBackend(_), request, .. }
                 | LinkFault::ResponseLost { link: LinkId::ReaderBackend(_), request, .. },
-            ) if *request == Some(RequestKind::CreatePaymentIntent) => skip(
-                "with a server-driven POS the POS creates the PaymentIntent and the reader \
+            ) if *request == Some(RequestKind::CreatePaymentIntent) && self.server_driven() => {
+                skip(
+                    "with a server-driven POS the POS creates the PaymentIntent and the reader \
                  adopts it: the reader's own create request never happens"
-                    .to_owned(),
-            ),
+                        .to_owned(),
+                )
+            }
             _ => {}
         }
     }
@@ -416,12 +430,12 @@ pub fn describe_rig(
 ) -> protocol::Rig {
     protocol::Rig {
         clock: Clock { mode: ClockMode::Virtual, now_ms },
+        readers: readers.iter().map(|r| describe(r, &backend.base_url)).collect(),
         backend,
-        readers: readers.iter().map(describe).collect(),
     }
 }
 
-fn describe(reader: &RigReader) -> protocol::Reader {
+fn describe(reader: &RigReader, base_url: &str) -> protocol::Reader {
     let code = match reader.model.as_str() {
         "s700" => Some("simulated-s700".to_owned()),
         "wisepos_e" => Some("simulated-wpe".to_owned()),
@@ -433,6 +447,7 @@ fn describe(reader: &RigReader) -> protocol::Reader {
         family: if reader.smart { Family::Smart } else { Family::Bluetooth },
         stored_by: if reader.smart { StoredBy::Reader } else { StoredBy::Pos },
         registration_code: code,
+        lan: reader.smart.then(|| format!("{base_url}/_readerlab/readers/{}/lan", reader.serial)),
     }
 }
 

@@ -78,8 +78,6 @@ impl Target for ServedTarget {
             .filter(|c| {
                 !matches!(c, Capability::Power | Capability::StorageFaults | Capability::DeviceLock)
             })
-            // An adapter's code has no defect switches of readerlab's.
-            .filter(|c| self.pos.is_none() || *c != Capability::Defects)
             .collect()
     }
 

@@ -1,0 +1,357 @@
+//! `readerlab adapter`: readerlab's reference POS for smart readers as an
+//! adapter of the driver protocol (docs/driver-protocol.md), on stdin and
+//! stdout. It drives each reader over the reader's LAN API
+//! (`integration: lan`), as the reference POS does in process: it asks the
+//! reader to take the payment with the scenario's OfflineBehavior, waits
+//! for the reader's outcome on every `clock.advance`, gives up on a payment
+//! after five minutes as the reference app does, and reports one
+//! `payment.ended` per payment. So `readerlab run --target served --pos
+//! 'readerlab adapter'` must give every smart-reader scenario the verdict
+//! the in-process POS gives it (ci/driver.sh checks that).
+
+use super::{Outcome, Verdict};
+use crate::driver::protocol::{
+    self, ClockAdvance, NotificationMessage, Outcome as Ended, PaymentCancel, PaymentCollect,
+    PaymentEnded, QueueInspectResult, QueuedPayment, ResponseMessage, RpcError, SessionNew,
+    SessionNewResult, Software, Version, codes,
+};
+use anyhow::Context;
+use readerlab_emulator::core::Money;
+use readerlab_emulator::serve::client::{ControlClient, ControlError};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+
+/// How long the reference app waits for a payment before giving up on it
+/// (as in process, `sim/app.rs`).
+const PATIENCE_MS: u64 = 300_000;
+
+/// The flags of `readerlab adapter` (none: it speaks on stdin and stdout).
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+/// A payment started and not yet reported ended.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Open {
+    reader: String,
+    started_ms: u64,
+}
+
+/// The reference POS's state for one session.
+#[derive(Debug)]
+struct Session {
+    client: ControlClient,
+    smart: Vec<String>,
+    open: BTreeMap<String, Open>,
+    now_ms: u64,
+    /// Where the open payments are kept, so `app.kill` loses none
+    /// (`session.data_dir/open.json`, replaced whole after each change).
+    file: std::path::PathBuf,
+}
+
+/// What one request does: an answer, notifications to send before it, and
+/// whether the session is over.
+#[derive(Debug, Default)]
+struct Step {
+    notifications: Vec<NotificationMessage>,
+    ended: bool,
+}
+
+/// Runs the adapter until its stdin closes or the session ends.
+pub fn run(_: &Args) -> Outcome {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("a runtime for the rig's API")?;
+    let mut session: Option<Session> = None;
+    let stdout = std::io::stdout();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.context("reading stdin")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut step = Step::default();
+        let answer = answer(&runtime, &mut session, &line, &mut step);
+        let mut out = stdout.lock();
+        for notification in &step.notifications {
+            writeln!(out, "{}", serde_json::to_string(notification)?)?;
+        }
+        if let Some(answer) = answer {
+            writeln!(out, "{}", serde_json::to_string(&answer)?)?;
+        }
+        out.flush()?;
+        if step.ended {
+            break;
+        }
+    }
+    Ok(Verdict::Holds)
+}
+
+/// The response to one line (`None` for a notification from readerlab).
+fn answer(
+    runtime: &tokio::runtime::Runtime,
+    session: &mut Option<Session>,
+    line: &str,
+    step: &mut Step,
+) -> Option<ResponseMessage> {
+    let message: Value = match serde_json::from_str(line) {
+        Ok(message) => message,
+        Err(e) => return Some(error(None, codes::PARSE_ERROR, format!("parse error: {e}"))),
+    };
+    let id = message.get("id").and_then(Value::as_u64);
+    let method = message.get("method").and_then(Value::as_str);
+    let (Some(method), true) = (method, message.get("jsonrpc") == Some(&json!("2.0"))) else {
+        let why = "invalid request: it needs \"jsonrpc\": \"2.0\" and a method";
+        return Some(error(id, codes::INVALID_REQUEST, why.to_owned()));
+    };
+    let id = message.get("id")?.as_u64();
+    let params = message.get("params").cloned().unwrap_or(json!({}));
+    let result = dispatch(runtime, session, method, params, step);
+    Some(match result {
+        Ok(result) => {
+            ResponseMessage { jsonrpc: Version::V2, id, result: Some(result), error: None }
+        }
+        Err(rpc) => ResponseMessage { jsonrpc: Version::V2, id, result: None, error: Some(rpc) },
+    })
+}
+
+fn dispatch(
+    runtime: &tokio::runtime::Runtime,
+    session: &mut Option<Session>,
+    method: &str,
+    params: Value,
+    step: &mut Step,
+) -> Result<Value, RpcError> {
+    if method == "session.new" {
+        let hello: SessionNew = params_of(params)?;
+        let (new, result) = start(&hello)?;
+        *session = Some(new);
+        return Ok(serde_json::to_value(result).expect("results serialize"));
+    }
+    if method == "session.end" {
+        step.ended = true;
+        return Ok(json!({}));
+    }
+    let known = ["payment.collect", "payment.cancel", "clock.advance", "queue.inspect"];
+    if !known.contains(&method) {
+        return Err(rpc(codes::METHOD_NOT_FOUND, format!("method not found: {method}"), true));
+    }
+    // Params first: invalid params say so even before a session.
+    match method {
+        "payment.collect" => {
+            let collect: PaymentCollect = params_of(params)?;
+            started(session)?.collect(runtime, &collect)
+        }
+        "payment.cancel" => {
+            let cancel: PaymentCancel = params_of(params)?;
+            started(session)?.cancel(runtime, &cancel.payment)
+        }
+        "clock.advance" => {
+            let advance: ClockAdvance = params_of(params)?;
+            step.notifications = started(session)?.advance(runtime, advance.now_ms)?;
+            Ok(json!({}))
+        }
+        _ => Ok(serde_json::to_value(started(session)?.queue()).expect("results serialize")),
+    }
+}
+
+fn started(session: &mut Option<Session>) -> Result<&mut Session, RpcError> {
+    session
+        .as_mut()
+        .ok_or_else(|| rpc(codes::FAILED, "no session: send session.new first".to_owned(), true))
+}
+
+fn start(hello: &SessionNew) -> Result<(Session, SessionNewResult), RpcError> {
+    let addr: SocketAddr = hello
+        .rig
+        .backend
+        .base_url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|e| rpc(codes::FAILED, format!("rig.backend.base_url: {e}"), true))?;
+    let smart =
+        hello.rig.readers.iter().filter(|r| r.lan.is_some()).map(|r| r.serial.clone()).collect();
+    let file = std::path::Path::new(&hello.session.data_dir).join("open.json");
+    // After app.kill: what was open is still open, unless readerlab already
+    // has its outcome.
+    let mut open: BTreeMap<String, Open> = match std::fs::read(&file) {
+        Ok(bytes) if hello.session.resumed => serde_json::from_slice(&bytes)
+            .map_err(|e| rpc(codes::FAILED, format!("{}: {e}", file.display()), true))?,
+        _ => BTreeMap::new(),
+    };
+    open.retain(|payment, _| !hello.session.reported.contains(payment));
+    let session = Session {
+        client: ControlClient::new(addr, None),
+        smart,
+        open,
+        now_ms: hello.rig.clock.now_ms,
+        file,
+    };
+    let capabilities = json!({
+        "integration": "lan",
+        "models": ["s700", "wisepos_e"],
+        "clock": true,
+        "payment.cancel": true,
+        "queue.inspect": true,
+        "app.kill": true,
+    });
+    let result = SessionNewResult {
+        protocol: protocol::PROTOCOL,
+        adapter: Software {
+            name: "readerlab-reference".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        },
+        capabilities: serde_json::from_value(capabilities).expect("an object"),
+    };
+    Ok((session, result))
+}
+
+impl Session {
+    fn collect(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        collect: &PaymentCollect,
+    ) -> Result<Value, RpcError> {
+        if !self.smart.contains(&collect.reader) {
+            let why = format!("no smart reader {} in this rig", collect.reader);
+            return Err(rpc(codes::FAILED, why, true));
+        }
+        let amount: Money = serde_json::from_value(json!(collect.amount))
+            .map_err(|e| rpc(codes::INVALID_PARAMS, format!("amount: {e}"), true))?;
+        let behavior =
+            serde_json::from_value(json!(collect.behavior)).expect("the same three names");
+        // On file before the request goes out: a kill after the reader took
+        // it must not lose it.
+        let open = Open { reader: collect.reader.clone(), started_ms: self.now_ms };
+        self.open.insert(collect.payment.clone(), open);
+        self.save()?;
+        let asked = self.client.lan_collect(&collect.reader, &collect.payment, amount, behavior);
+        match runtime.block_on(asked) {
+            Ok(()) => Ok(json!({})),
+            // Refused (nothing started), or indefinite (readerlab records
+            // an unknown outcome): either way no payment.ended follows.
+            Err(error) => {
+                self.open.remove(&collect.payment);
+                self.save()?;
+                Err(failure(&error))
+            }
+        }
+    }
+
+    /// Writes the open payments (a new file, synced, then renamed over the
+    /// old one).
+    fn save(&self) -> Result<(), RpcError> {
+        let text = serde_json::to_vec(&self.open).expect("open payments serialize");
+        let temporary = self.file.with_extension("json.new");
+        let written = std::fs::File::create(&temporary)
+            .and_then(|mut file| file.write_all(&text).and_then(|()| file.sync_all()))
+            .and_then(|()| std::fs::rename(&temporary, &self.file));
+        written.map_err(|e| rpc(codes::FAILED, format!("{}: {e}", self.file.display()), false))
+    }
+
+    fn cancel(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        payment: &str,
+    ) -> Result<Value, RpcError> {
+        let Some(open) = self.open.get(payment) else {
+            return Err(rpc(codes::FAILED, format!("no payment `{payment}` in progress"), true));
+        };
+        runtime.block_on(self.client.lan_cancel(&open.reader, payment)).map_err(|e| failure(&e))?;
+        Ok(json!({}))
+    }
+
+    /// Rig time is `now_ms`: each open payment's reader is asked how it
+    /// stands; the ended ones are reported, the ones past patience given up.
+    fn advance(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        now_ms: u64,
+    ) -> Result<Vec<NotificationMessage>, RpcError> {
+        self.now_ms = now_ms;
+        let mut ended = Vec::new();
+        for (payment, open) in &self.open {
+            let state = match runtime.block_on(self.client.lan_payment(&open.reader, payment)) {
+                Ok(state) => state,
+                // The reader is out of reach (its LAN is down): ask again later.
+                Err(ControlError::Refused { status: 503, .. }) => continue,
+                Err(error) => return Err(failure(&error)),
+            };
+            let status = state.get("status").and_then(Value::as_str).unwrap_or_default();
+            let code = state.get("code").and_then(Value::as_str).map(str::to_owned);
+            let outcome = match status {
+                "succeeded" | "stored" => Ended::Succeeded,
+                "declined" => Ended::Declined,
+                "failed" => Ended::Failed,
+                "canceled" => Ended::Canceled,
+                _ if now_ms.saturating_sub(open.started_ms) >= PATIENCE_MS => {
+                    let _ = runtime.block_on(self.client.lan_cancel(&open.reader, payment));
+                    Ended::Canceled
+                }
+                _ => continue,
+            };
+            ended.push(PaymentEnded {
+                payment: payment.clone(),
+                outcome,
+                intent: None,
+                code,
+                decline_code: None,
+                message: state.get("message").and_then(Value::as_str).map(str::to_owned),
+            });
+        }
+        for end in &ended {
+            self.open.remove(&end.payment);
+        }
+        if !ended.is_empty() {
+            self.save()?;
+        }
+        Ok(ended
+            .into_iter()
+            .map(|end| NotificationMessage {
+                jsonrpc: Version::V2,
+                notification: protocol::Notification::PaymentEnded(end),
+            })
+            .collect())
+    }
+
+    fn queue(&self) -> QueueInspectResult {
+        let payments = self
+            .open
+            .iter()
+            .map(|(payment, open)| QueuedPayment {
+                payment: payment.clone(),
+                reader: open.reader.clone(),
+                intent: None,
+                state: "collecting".to_owned(),
+            })
+            .collect();
+        QueueInspectResult { payments }
+    }
+}
+
+/// A refusal by the rig did nothing (definite); a failed exchange may have.
+fn failure(error: &ControlError) -> RpcError {
+    let definite = matches!(error, ControlError::Refused { .. });
+    rpc(codes::FAILED, error.to_string(), definite)
+}
+
+fn params_of<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
+    serde_json::from_value(params)
+        .map_err(|e| rpc(codes::INVALID_PARAMS, format!("invalid params: {e}"), true))
+}
+
+fn rpc(code: i64, message: String, definite: bool) -> RpcError {
+    RpcError { code, message, data: Some(protocol::ErrorData { definite, sdk_code: None }) }
+}
+
+fn error(id: Option<u64>, code: i64, message: String) -> ResponseMessage {
+    ResponseMessage {
+        jsonrpc: Version::V2,
+        id,
+        result: None,
+        error: Some(RpcError { code, message, data: None }),
+    }
+}
