@@ -8,7 +8,6 @@
 //! or a capability the scenarios need is missing), invalid (exit 1: a
 //! protocol check or an invariant broke; which, for which payment).
 
-use super::run::PosEndpoint;
 use super::{Outcome, Verdict};
 use crate::driver::protocol::{
     self, ClockAdvance, PaymentCollect, Request, ResponseMessage, codes, validate,
@@ -28,26 +27,10 @@ use std::time::Instant;
 /// The flags of `readerlab conform`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The adapter: run with `sh -c` for the protocol checks and once per
-    /// scenario.
-    #[arg(
-        long,
-        value_name = "CMD",
-        required_unless_present = "pos_listen",
-        conflicts_with = "pos_listen"
-    )]
-    pos: Option<String>,
-    /// Or: the adapter is an app that connects in over a WebSocket here,
-    /// once for the protocol checks and once per scenario.
-    #[arg(long, value_name = "ADDR")]
-    pos_listen: Option<std::net::SocketAddr>,
-    /// The token an app connecting to `--pos-listen` must present.
-    #[arg(long, value_name = "TOKEN", requires = "pos_listen")]
-    pos_token: Option<String>,
-    /// Every deadline of the protocol, in seconds (default: 30 for
-    /// session.new and payment.collect, 10 for the rest).
-    #[arg(long, value_name = "SECS")]
-    pos_timeout: Option<f64>,
+    /// The adapter (`--pos CMD` or `--pos-listen ADDR`): started, or
+    /// connected to, once for the protocol checks and once per scenario.
+    #[command(flatten)]
+    pos: super::run::PosArgs,
     /// Feature files or directories to run after the protocol checks (none:
     /// the bundled features).
     paths: Vec<String>,
@@ -99,13 +82,12 @@ enum Conformance {
 
 /// Runs `readerlab conform`.
 pub fn run(args: &Args) -> Outcome {
-    let endpoint = match (&args.pos, args.pos_listen) {
-        (Some(command), _) => PosEndpoint::Spawn(command.clone()),
-        (None, Some(addr)) => PosEndpoint::Listen(addr, args.pos_token.clone()),
-        (None, None) => anyhow::bail!("give --pos CMD or --pos-listen ADDR"),
-    };
-    let pos = super::run::pos_command(Some(endpoint), args.pos_timeout)?
-        .context("an adapter to judge")?;
+    if !args.pos.given() {
+        anyhow::bail!(
+            "give the adapter: --pos CMD, or --pos-listen ADDR for an app that connects in"
+        );
+    }
+    let pos = args.pos.command()?.context("an adapter to judge")?;
     let started = Instant::now();
     let (checks, adapter) = protocol_checks(&pos)?;
     let handshake_ok = checks.first().is_some_and(|c| c.status == Status::Ok);

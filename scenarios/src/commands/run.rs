@@ -27,25 +27,9 @@ pub struct Args {
     /// reader over a real carrier (`tcp`: BLE-over-TCP on loopback).
     #[arg(long, value_name = "CARRIER")]
     ble: Option<readerlab_emulator::serve::ble_bridge::BleCarrier>,
-    /// With `--target served`: an adapter plays the POS, spoken to with the
-    /// driver protocol on its stdin and stdout (docs/driver-protocol.md);
-    /// run with `sh -c` once per scenario.
-    #[arg(long, value_name = "CMD", conflicts_with = "pos_listen")]
-    pos: Option<String>,
-    /// With `--target served`: the POS is an app that connects in over a
-    /// WebSocket at this address, once per scenario (scenarios run one at
-    /// a time); off loopback `--pos-token` is required.
-    #[arg(long, value_name = "ADDR")]
-    pos_listen: Option<std::net::SocketAddr>,
-    /// The token an app connecting to `--pos-listen` must present
-    /// (`Authorization: Bearer TOKEN`, or `?token=TOKEN`).
-    #[arg(long, value_name = "TOKEN", requires = "pos_listen")]
-    pos_token: Option<String>,
-    /// Every deadline of the driver protocol, in seconds (default: 30 for
-    /// session.new and payment.collect, 10 for the rest; with
-    /// `--pos-listen`, also how long readerlab waits for the app to connect).
-    #[arg(long, value_name = "SECS")]
-    pos_timeout: Option<f64>,
+    /// With `--target served`: who plays the POS (default: readerlab's own).
+    #[command(flatten)]
+    pos: PosArgs,
     /// Write JUnit XML here (one test case per scenario).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
@@ -68,7 +52,7 @@ pub struct Args {
 /// bad input.
 pub fn run(args: Args) -> Outcome {
     let defects = parse_defects(&args.defects)?;
-    if (args.pos.is_some() || args.pos_listen.is_some()) && args.target != "served" {
+    if args.pos.given() && args.target != "served" {
         anyhow::bail!(
             "--pos and --pos-listen need --target served (an adapter plays the POS of a served rig)"
         );
@@ -76,12 +60,7 @@ pub fn run(args: Args) -> Outcome {
     let target: std::sync::Arc<dyn crate::rig::Target> = match args.target.as_str() {
         "sim" => std::sync::Arc::new(crate::rig::SimTarget),
         "served" => {
-            let endpoint = match (&args.pos, args.pos_listen) {
-                (Some(command), _) => Some(PosEndpoint::Spawn(command.clone())),
-                (None, Some(addr)) => Some(PosEndpoint::Listen(addr, args.pos_token.clone())),
-                (None, None) => None,
-            };
-            let pos = pos_command(endpoint, args.pos_timeout)?;
+            let pos = args.pos.command()?;
             std::sync::Arc::new(crate::rig::ServedTarget { ble: args.ble, pos })
         }
         other => anyhow::bail!("unknown target `{other}` (known: sim, served)"),
@@ -120,45 +99,62 @@ pub fn run(args: Args) -> Outcome {
     Ok(Verdict::of(report.passed()))
 }
 
-/// Where the POS adapter comes from.
-#[derive(Clone, Debug)]
-pub(crate) enum PosEndpoint {
-    /// `--pos CMD`.
-    Spawn(String),
-    /// `--pos-listen ADDR [--pos-token TOKEN]`.
-    Listen(std::net::SocketAddr, Option<String>),
+/// Who plays the POS: the flags `run` and `conform` share
+/// (docs/driver-protocol.md).
+#[derive(Debug, clap::Args)]
+pub struct PosArgs {
+    /// An adapter plays the POS, spoken to with the driver protocol on its
+    /// stdin and stdout; run with `sh -c` once per scenario.
+    #[arg(long, value_name = "CMD", conflicts_with = "pos_listen")]
+    pos: Option<String>,
+    /// The POS is an app that connects in over a WebSocket at this address,
+    /// once per session (scenarios run one at a time); off loopback
+    /// `--pos-token` is required.
+    #[arg(long, value_name = "ADDR")]
+    pos_listen: Option<std::net::SocketAddr>,
+    /// The token an app connecting to `--pos-listen` must present
+    /// (`Authorization: Bearer TOKEN`, or `?token=TOKEN`).
+    #[arg(long, value_name = "TOKEN", requires = "pos_listen")]
+    pos_token: Option<String>,
+    /// Every deadline of the driver protocol, in seconds (default: 30 for
+    /// session.new and payment.collect, 10 for the rest; with
+    /// `--pos-listen`, also how long readerlab waits for the app to connect).
+    #[arg(long, value_name = "SECS")]
+    pos_timeout: Option<f64>,
 }
 
-/// `--pos` or `--pos-listen`, and `--pos-timeout`, as the served target
-/// takes them. A listener is bound now and its address said on stderr.
-pub(crate) fn pos_command(
-    endpoint: Option<PosEndpoint>,
-    timeout: Option<f64>,
-) -> anyhow::Result<Option<crate::driver::PosCommand>> {
-    let timeout = match timeout {
-        Some(secs) => Some(
-            std::time::Duration::try_from_secs_f64(secs)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .with_context(|| {
-                    format!("--pos-timeout {secs}: give a positive number of seconds")
-                })?,
-        ),
-        None => None,
-    };
-    Ok(match endpoint {
-        None => None,
-        Some(PosEndpoint::Spawn(command)) => {
-            Some(crate::driver::PosCommand::spawn(command, timeout))
-        }
-        Some(PosEndpoint::Listen(addr, token)) => {
-            let listener = crate::driver::PosListener::bind(addr, token)
-                .with_context(|| format!("--pos-listen {addr}"))?;
-            eprintln!(
-                "readerlab: waiting for the POS app at ws://{} (a connection per session)",
-                listener.addr()
-            );
-            Some(crate::driver::PosCommand::listen(listener, timeout))
-        }
-    })
+impl PosArgs {
+    /// Whether an adapter was named.
+    pub(crate) fn given(&self) -> bool {
+        self.pos.is_some() || self.pos_listen.is_some()
+    }
+
+    /// The adapter as the served target takes it (`None`: none named). A
+    /// listener is bound now and its address said on stderr.
+    pub(crate) fn command(&self) -> anyhow::Result<Option<crate::driver::PosCommand>> {
+        let timeout = match self.pos_timeout {
+            Some(secs) => Some(
+                std::time::Duration::try_from_secs_f64(secs)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .with_context(|| {
+                        format!("--pos-timeout {secs}: give a positive number of seconds")
+                    })?,
+            ),
+            None => None,
+        };
+        Ok(match (&self.pos, self.pos_listen) {
+            (Some(command), _) => Some(crate::driver::PosCommand::spawn(command.clone(), timeout)),
+            (None, Some(addr)) => {
+                let listener = crate::driver::PosListener::bind(addr, self.pos_token.clone())
+                    .with_context(|| format!("--pos-listen {addr}"))?;
+                eprintln!(
+                    "readerlab: waiting for the POS app at ws://{} (a connection per session)",
+                    listener.addr()
+                );
+                Some(crate::driver::PosCommand::listen(listener, timeout))
+            }
+            (None, None) => None,
+        })
+    }
 }
