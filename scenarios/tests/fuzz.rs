@@ -2,7 +2,8 @@
 //! (docs/fuzzing.md): feature files as `readerlab run` reads and checks
 //! them, tag expressions, the step arguments (amounts and spans of time),
 //! the rig TOML of `readerlab serve`, and the saved cases of
-//! `readerlab explore`. Nothing may panic or hang.
+//! `readerlab explore`, and the lines a POS adapter writes. Nothing may
+//! panic or hang.
 
 #[path = "../../emulator/core/tests/fuzz_support/mod.rs"]
 #[allow(dead_code, reason = "these targets take no sequences of pieces")]
@@ -248,6 +249,42 @@ fn fuzz_saved_case() {
             if let Err(errors) = prepare(&[source], None, &capabilities) {
                 panic!("a saved case that loads does not read back: {errors:?}");
             }
+        }
+    });
+}
+
+/// What an adapter writes on its stdout (docs/driver-protocol.md): every
+/// line is a message of the schema or a reason it is not; never a panic.
+/// A line `parse_line` accepts also fits the JSON Schema, so the two sides
+/// of the protocol agree on what is a message.
+#[test]
+fn fuzz_adapter_line() {
+    let tokens: &[&[u8]] = &[
+        b"{\"jsonrpc\":\"2.0\",",
+        b"\"id\":1,",
+        b"\"id\":null,",
+        b"\"result\":{}",
+        b"\"error\":{\"code\":-32000,\"message\":\"m\",\"data\":{\"definite\":true}}",
+        b"\"method\":\"payment.ended\",",
+        b"\"params\":{\"payment\":\"p\",\"outcome\":\"succeeded\"}",
+        b"\"outcome\":\"unknown\"",
+        b"}",
+        b"\\u0000",
+    ];
+    let seeds = [
+        r#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+        r#"{"jsonrpc":"2.0","id":2,"error":{"code":-32601,"message":"no"}}"#,
+        r#"{"jsonrpc":"2.0","method":"payment.ended","params":{"payment":"p","outcome":"declined","decline_code":"x"}}"#,
+        r#"{"jsonrpc":"2.0","method":"log","params":{"level":"info","message":"hello"}}"#,
+        r#"{"jsonrpc":"2.0","method":"reader.battery","params":{"reader":"R","percent":9}}"#,
+    ];
+    let target = Target::new("fuzz_adapter_line").seeds(seeds).tokens(tokens);
+    run(bolero::check!(), target, |input| {
+        let line = String::from_utf8_lossy(input);
+        if readerlab::driver::peer::parse_line(&line).is_ok() {
+            let value: serde_json::Value = serde_json::from_str(&line).expect("it parsed");
+            let fits = readerlab::driver::protocol::validate("AdapterMessage", &value);
+            assert!(fits.is_ok(), "accepted but not a message of the schema: {fits:?}");
         }
     });
 }
