@@ -174,9 +174,22 @@ fn adapters_that_misbehave_fail_their_scenario_clearly_within_the_deadline() {
 
 #[test]
 fn conform_says_unknown_for_an_adapter_that_declares_nothing() {
-    let args =
-        ["conform", "--pos", "python3 adapters/skeleton/adapter.py", "features/pos", "--json"];
+    let junit = tempfile::NamedTempFile::new().unwrap();
+    let junit_path = junit.path().to_str().unwrap();
+    let args = [
+        "conform",
+        "--pos",
+        "python3 adapters/skeleton/adapter.py",
+        "features/pos",
+        "--json",
+        "--junit",
+        junit_path,
+    ];
     let (out, _) = readerlab(&args, Duration::from_secs(120));
+    let xml = std::fs::read_to_string(junit.path()).unwrap();
+    assert!(xml.contains(r#"name="protocol" package"#), "{xml}");
+    assert!(xml.contains(r#"name="parse error""#), "{xml}");
+    assert!(xml.contains("server_driven.feature"), "the scenarios follow: {xml}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{stdout}");
     let report: Value = serde_json::from_str(&stdout).unwrap();

@@ -538,7 +538,7 @@ fn write_junit(
             (
                 c.name.to_owned(),
                 (c.status == Status::Failed).then(|| c.detail.clone()),
-                c.status == Status::Skipped,
+                matches!(c.status, Status::Skipped | Status::Missing),
             )
         })
         .collect();
