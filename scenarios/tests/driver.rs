@@ -330,3 +330,34 @@ fn an_app_connects_in_over_a_websocket_with_its_token() {
     // The protocol checks, and one session per scenario.
     assert_eq!(sessions, 7);
 }
+
+#[test]
+fn the_reference_pos_passes_through_the_protocol_and_its_log_is_kept_beside_the_history() {
+    let histories = tempfile::tempdir().unwrap();
+    let adapter =
+        format!("echo 'the adapter starts' >&2; exec {} adapter", env!("CARGO_BIN_EXE_readerlab"));
+    let args = [
+        "run",
+        "features/pos",
+        "--target",
+        "served",
+        "--pos",
+        &adapter,
+        "--history-dir",
+        histories.path().to_str().unwrap(),
+    ];
+    let (out, _) = readerlab(&args, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("6 passed, 0 failed, 0 skipped"), "{stdout}");
+    let log = histories.path().join("features-pos-server_driven.feature-9.adapter.log");
+    let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    assert_eq!(text, "the adapter starts\n");
+    let history = histories.path().join("features-pos-server_driven.feature-9.jsonl");
+    let history = std::fs::read_to_string(history).unwrap();
+    for event in
+        ["pos.session.started", "pos.payment.requested", "pos.payment.started", "pos.payment.ended"]
+    {
+        assert!(history.contains(&format!("\"event\":\"{event}\"")), "{event} in\n{history}");
+    }
+}
