@@ -36,6 +36,9 @@ def main() -> int:
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
+    # The stripe library logs every request at INFO; the adapter's own lines
+    # (and the library's warnings) are what a failing scenario's log needs.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
     try:
         defect = Defect(os.environ.get(DEFECT_ENV) or Defect.NONE.value)
     except ValueError:
