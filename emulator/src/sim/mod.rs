@@ -670,10 +670,7 @@ impl Sim {
         if !link.up {
             return;
         }
-        let applied = match &reply {
-            ApiReply::Ok(_) => true,
-            ApiReply::Err(error) => error.status == 402,
-        };
+        let applied = reply.applied();
         if applied && link.meets(waiting.kind, RequestFate::ResponseLost) {
             let detail = format!("{:?}", waiting.kind);
             return self.request_fault_fired(waiting.link, RequestFate::ResponseLost, detail);
@@ -903,10 +900,7 @@ impl Sim {
                 }
                 let kind = api.request.kind();
                 let reply = self.backend.handle(self.now, api);
-                let applied = match &reply {
-                    ApiReply::Ok(_) => true,
-                    ApiReply::Err(error) => error.status == 402,
-                };
+                let applied = reply.applied();
                 let state = self.links.get_mut(&link).expect("exists");
                 if applied && state.meets(kind, RequestFate::ResponseLost) {
                     let detail = format!("{kind:?}");

@@ -36,10 +36,7 @@ impl Sim {
             return None;
         }
         let reply = self.backend_call(call);
-        let applied = match &reply {
-            ApiReply::Ok(_) => true,
-            ApiReply::Err(error) => error.status == 402,
-        };
+        let applied = reply.applied();
         let link = self.links.get_mut(&LinkId::PosBackend).expect("checked above");
         if applied && link.meets(kind, RequestFate::ResponseLost) {
             let detail = format!("{kind:?}");

@@ -223,6 +223,18 @@ pub enum ApiReply {
     Err(ApiError),
 }
 
+impl ApiReply {
+    /// Whether the backend acted on the request: an answer, or a card
+    /// error (a 402 records the decline). What a lost answer is counted on:
+    /// a 401 or a 5xx changed nothing.
+    pub fn applied(&self) -> bool {
+        match self {
+            ApiReply::Ok(_) => true,
+            ApiReply::Err(error) => error.status == 402,
+        }
+    }
+}
+
 /// Stripe's error object (`{"error": {...}}`) with its HTTP status.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiError {

@@ -50,7 +50,7 @@ impl Backend {
                         "This value must be greater than or equal to 1.",
                     ));
                 }
-                let id = self.create_intent(now, caller, *amount, *capture, None);
+                let id = self.create_intent(now, caller, *amount, *capture, None, None);
                 Executed::Ran(self.intent_reply(&id))
             }
             ApiRequest::CreateDescribedPaymentIntent { amount, capture, description, metadata } => {
@@ -61,7 +61,7 @@ impl Backend {
                     ));
                 }
                 let payment = metadata.get(POS_PAYMENT_KEY).cloned();
-                let id = self.create_intent_for(now, caller, *amount, *capture, None, payment);
+                let id = self.create_intent(now, caller, *amount, *capture, None, payment);
                 if let Some(intent) = self.intents.get_mut(&id) {
                     intent.description = description.clone();
                     intent.metadata = metadata.clone();
@@ -136,19 +136,9 @@ impl Backend {
         Executed::Ran(ApiReply::Ok(objects::connection_token(&token)))
     }
 
+    /// A new intent; `payment` is an outside POS's name for it
+    /// (`metadata[readerlab_payment]`), carried into its history event.
     fn create_intent(
-        &mut self,
-        now: Millis,
-        caller: &Caller,
-        amount: Money,
-        capture: CaptureMethod,
-        offline_id: Option<OfflineId>,
-    ) -> String {
-        self.create_intent_for(now, caller, amount, capture, offline_id, None)
-    }
-
-    /// [`Backend::create_intent`] for an outside POS's payment `payment`.
-    fn create_intent_for(
         &mut self,
         now: Millis,
         caller: &Caller,
@@ -444,6 +434,7 @@ impl Backend {
                 payment.amount,
                 payment.capture,
                 Some(payment.offline_id.clone()),
+                None,
             ),
         };
         let attempt = Attempt {
