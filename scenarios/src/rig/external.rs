@@ -16,7 +16,9 @@ use crate::driver::protocol::{
 use crate::driver::{DriverError, PosCommand, Session, capability};
 use readerlab_emulator::core::backend::RequestKind;
 use readerlab_emulator::core::offline::OfflineBehavior;
-use readerlab_emulator::core::{EntryMode, Event, EventBody, Millis, PosOutcome};
+use readerlab_emulator::core::{
+    EntryMode, Event, EventBody, Millis, PosOutcome, RigReader, StoredBy as CoreStoredBy,
+};
 use readerlab_emulator::sim::{
     Device, Fault, LinkFault, LinkId, PaymentSpec, PowerFault, StorageFault,
 };
@@ -26,14 +28,6 @@ use std::time::Duration;
 
 /// How long after the reader asks the customer presents the card.
 const CUSTOMER_DELAY: Duration = Duration::from_secs(2);
-
-/// One reader of the served rig as the adapter is told of it.
-#[derive(Clone, Debug)]
-pub struct RigReader {
-    pub serial: String,
-    pub model: String,
-    pub smart: bool,
-}
 
 /// A customer at the counter for one of the adapter's payments.
 #[derive(Debug)]
@@ -88,11 +82,11 @@ impl ExternalPos {
         backend: protocol::Backend,
         readers: Vec<RigReader>,
     ) -> Result<ExternalPos, ExternalError> {
-        if let Some(mobile) = readers.iter().find(|r| !r.smart) {
+        if let Some(mobile) = readers.iter().find(|r| r.stored_by != CoreStoredBy::Reader) {
             return Err(ExternalError::Unsupported(format!(
                 "the rig has a Bluetooth reader ({}); protocol 1 offers an outside POS \
                  smart readers only (docs/driver-protocol.md)",
-                mobile.model
+                mobile.model.id()
             )));
         }
         let data = tempfile::Builder::new()
@@ -139,11 +133,13 @@ impl ExternalPos {
             )));
         }
         let models = capabilities.models();
-        if let Some(reader) = self.readers.iter().find(|r| !models.contains(&r.model)) {
+        if let Some(reader) =
+            self.readers.iter().find(|r| !models.iter().any(|m| m == r.model.id()))
+        {
             return Err(ExternalError::Unsupported(format!(
                 "the POS adapter {} does not declare model `{}` (it declares {})",
                 self.session.adapter.name,
-                reader.model,
+                reader.model.id(),
                 if models.is_empty() { "none".to_owned() } else { models.join(", ") }
             )));
         }
@@ -245,7 +241,7 @@ impl ExternalPos {
     }
 
     /// The next instant something of the POS's is due (a card to present).
-    pub fn next_due(&self) -> Option<Millis> {
+    fn next_due(&self) -> Option<Millis> {
         self.customers.iter().filter_map(|c| c.present_at).min()
     }
 }
@@ -436,18 +432,14 @@ pub fn describe_rig(
 }
 
 fn describe(reader: &RigReader, base_url: &str) -> protocol::Reader {
-    let code = match reader.model.as_str() {
-        "s700" => Some("simulated-s700".to_owned()),
-        "wisepos_e" => Some("simulated-wpe".to_owned()),
-        _ => None,
-    };
+    let smart = reader.stored_by == CoreStoredBy::Reader;
     protocol::Reader {
         serial: reader.serial.clone(),
-        model: reader.model.clone(),
-        family: if reader.smart { Family::Smart } else { Family::Bluetooth },
-        stored_by: if reader.smart { StoredBy::Reader } else { StoredBy::Pos },
-        registration_code: code,
-        lan: reader.smart.then(|| format!("{base_url}/_readerlab/readers/{}/lan", reader.serial)),
+        model: reader.model.id().to_owned(),
+        family: if smart { Family::Smart } else { Family::Bluetooth },
+        stored_by: if smart { StoredBy::Reader } else { StoredBy::Pos },
+        registration_code: reader.model.simulated_registration_code().map(str::to_owned),
+        lan: smart.then(|| format!("{base_url}/_readerlab/readers/{}/lan", reader.serial)),
     }
 }
 

@@ -11,13 +11,13 @@
 //! The POS is readerlab's reference POS in the served process, or, with
 //! `--pos CMD`, an adapter speaking the driver protocol (`external.rs`).
 
-use super::external::{ExternalError, ExternalPos, RigReader};
+use super::external::{ExternalError, ExternalPos};
 use super::pos::{InProcessPos, Pos, RigAccess};
 use super::{Capability, InjectError, Rig, StartError, Target};
 use crate::driver::PosCommand;
 use crate::driver::protocol;
 use readerlab_emulator::core::backend::BackendConfig;
-use readerlab_emulator::core::{Event, EventBody, Millis, StoredBy};
+use readerlab_emulator::core::{Event, EventBody, Millis, RigReader};
 use readerlab_emulator::serve::ble_bridge::BleCarrier;
 use readerlab_emulator::serve::client::ControlClient;
 use readerlab_emulator::serve::rig::ClockMode;
@@ -227,17 +227,7 @@ impl ServedRig {
                 EventBody::RigStarted { readers, .. } => Some(readers.clone()),
                 _ => None,
             })
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| RigReader {
-                smart: r.stored_by == StoredBy::Reader,
-                model: serde_json::to_value(r.model)
-                    .ok()
-                    .and_then(|m| m.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                serial: r.serial,
-            })
-            .collect();
+            .unwrap_or_default();
         let backend = protocol::Backend {
             base_url: format!("http://{}", server.addr()),
             secret_key: server.rig().pos_key(),
@@ -251,9 +241,17 @@ impl ServedRig {
     }
 
     /// Lets the POS catch up with rig time and the history.
+    /// (The reference POS runs inside the rig: only the history is read.)
     fn tick(&mut self) {
         self.refresh();
-        let now = self.now();
+        if self.pos.is_outside() {
+            let now = self.now();
+            self.catch_up(now);
+        }
+    }
+
+    /// An outside POS catches up with rig time `now`.
+    fn catch_up(&mut self, now: Millis) {
         let access = RigAccess { client: &self.client, runtime: runtime() };
         self.pos.tick(&access, now, &self.events);
         self.refresh();
@@ -264,13 +262,18 @@ impl ServedRig {
     /// outside POS has work open (`step`: only to the next instant
     /// something is due). Returns the new time.
     fn advance(&mut self, until: Millis, step: bool) -> Millis {
-        let now = self.now();
-        let (target, step) =
-            if self.pos.busy() { ((now + POS_QUANTUM).min(until), true) } else { (until, step) };
+        let (target, step) = if self.pos.busy() {
+            ((self.now() + POS_QUANTUM).min(until), true)
+        } else {
+            (until, step)
+        };
         let reached = runtime()
             .block_on(self.client.advance(target, step))
             .unwrap_or_else(|e| panic!("served rig: advancing the clock: {e}"));
-        self.tick();
+        self.refresh();
+        if self.pos.is_outside() {
+            self.catch_up(reached);
+        }
         reached
     }
 
@@ -288,14 +291,11 @@ impl ServedRig {
                 r.get("status").and_then(serde_json::Value::as_str) == Some("connected")
                     && r.get("busy").and_then(serde_json::Value::as_bool) == Some(false)
             });
-            if ready || self.now() >= deadline {
+            let now = self.now();
+            if ready || now >= deadline {
                 return;
             }
-            let step = (self.now() + POS_QUANTUM).min(deadline);
-            runtime()
-                .block_on(self.client.advance(step, true))
-                .unwrap_or_else(|e| panic!("served rig: advancing the clock: {e}"));
-            self.tick();
+            self.advance((now + POS_QUANTUM).min(deadline), true);
         }
     }
 
