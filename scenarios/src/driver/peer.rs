@@ -80,17 +80,6 @@ pub enum DriverError {
     Write(io::Error),
 }
 
-impl DriverError {
-    /// The adapter answered with a JSON-RPC error (it spoke the protocol);
-    /// every other failure is a broken conversation.
-    pub fn rpc(&self) -> Option<&RpcError> {
-        match self {
-            DriverError::Rpc { error, .. } => Some(error),
-            _ => None,
-        }
-    }
-}
-
 /// The adapter's stderr, kept whole and shown by its tail.
 #[derive(Clone, Debug, Default)]
 pub struct Log(Arc<Mutex<Vec<String>>>);
@@ -134,7 +123,6 @@ enum Link {
 /// A running adapter.
 #[derive(Debug)]
 pub struct Peer {
-    command: String,
     link: Link,
     incoming: Receiver<Incoming>,
     next_id: u64,
@@ -183,7 +171,7 @@ impl Peer {
             })
             .map_err(|source| DriverError::Spawn { command: command.to_owned(), source })?;
         let stdin = child.stdin.take();
-        Ok(Peer::over(command.to_owned(), Link::Process { child, stdin }, incoming, log))
+        Ok(Peer::over(Link::Process { child, stdin }, incoming, log))
     }
 
     /// Waits (until `deadline`) for an app to connect to `listener`.
@@ -194,12 +182,11 @@ impl Peer {
             .map_err(|source| DriverError::Spawn { command: url.clone(), source })?;
         let log = Log::default();
         log.note(format!("--- readerlab: an app connected from {} ---", connection.peer()));
-        Ok(Peer::over(url, Link::Socket(connection), incoming, log))
+        Ok(Peer::over(Link::Socket(connection), incoming, log))
     }
 
-    fn over(command: String, link: Link, incoming: Receiver<Incoming>, log: Log) -> Peer {
+    fn over(link: Link, incoming: Receiver<Incoming>, log: Log) -> Peer {
         Peer {
-            command,
             link,
             incoming,
             next_id: 0,
@@ -244,11 +231,6 @@ impl Peer {
                 Ok(AdapterMessage::Response(response)) => return Ok(response),
             }
         }
-    }
-
-    /// The command it runs.
-    pub fn command(&self) -> &str {
-        &self.command
     }
 
     /// Its log (stderr) so far.
