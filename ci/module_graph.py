@@ -43,7 +43,7 @@ FLOORS = {
     ],
     "scenarios/src": [
         ["check"],
-        ["driver"],
+        ["driver", "timeline"],
         ["rig"],
         ["steps"],
         ["run"],

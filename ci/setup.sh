@@ -6,7 +6,8 @@
 # installs stripe and toxiproxy-python into .venv-ci with pip). For the BlueZ
 # tests (ci/ble.sh) it installs libdbus and a D-Bus daemon with apt-get when
 # they are missing, and bluezoo (a user-space BlueZ) into .venv-ble, patched
-# by ci/patch_bluezoo.py.
+# by ci/patch_bluezoo.py. For the timeline report's browser tests
+# (ci/report.sh) it installs Chromium and chromedriver from Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +38,21 @@ if [ ${#ble_packages[@]} -gt 0 ]; then
     apt-get install -y "${ble_packages[@]}" || { apt-get update && apt-get install -y "${ble_packages[@]}"; }
   else
     echo "ci/setup.sh: missing ${ble_packages[*]} (for ci/ble.sh) and apt-get is unavailable" >&2
+    exit 1
+  fi
+fi
+# Headless Chromium and its WebDriver for the timeline report's browser
+# tests (ci/report.sh), from Debian's packages; no browser download.
+browser_packages=()
+command -v chromium >/dev/null 2>&1 || browser_packages+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || browser_packages+=(chromium-driver)
+[ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || browser_packages+=(fonts-liberation)
+if [ ${#browser_packages[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y --no-install-recommends "${browser_packages[@]}" \
+      || { apt-get update && apt-get install -y --no-install-recommends "${browser_packages[@]}"; }
+  else
+    echo "ci/setup.sh: missing ${browser_packages[*]} (for ci/report.sh) and apt-get is unavailable" >&2
     exit 1
   fi
 fi

@@ -52,6 +52,10 @@ bash ci/served.sh
 # adapter's tests, its verdicts against the reference POS's, and the
 # conformance kit on it (valid, and invalid with each defect switch).
 bash ci/driver.sh
+# Replay (identical, first divergence, re-judged) and the timeline report in
+# headless Chromium: a counterexample's violation, a run's index, the live
+# view of a running serve.
+bash ci/report.sh
 # Mobile readers on the real BlueZ D-Bus API (bluezoo's virtual adapters on a
 # private bus): the bluer/btleplug end-to-end test, the BLE bench, and the
 # offline-over-Bluetooth feature on the served target with --ble bluez.

@@ -489,7 +489,7 @@ fn fuzz_control_api() {
     run(bolero::check!(), target, |input| {
         runtime.block_on(async {
             let rig = ServedRig::new(ClockMode::Virtual, "sk_test_fuzz".to_owned());
-            let router = control::mount(axum::Router::new(), rig, None);
+            let router = control::mount(axum::Router::new(), rig, None, None);
             for piece in split(input).into_iter().take(16) {
                 let Some((&which, body)) = piece.split_first() else { continue };
                 let (method, path) = ENDPOINTS[usize::from(which) % ENDPOINTS.len()];

@@ -33,6 +33,7 @@ fn config(data: Option<&Path>) -> ServeConfig {
         rig,
         secret_key: KEY.to_owned(),
         ble: None,
+        ui: None,
     }
 }
 

@@ -2,10 +2,9 @@
 //! parsed with clap. Each command lives in [`crate::commands`]; this file
 //! only names them and turns their [`Outcome`] into the exit status.
 //!
-//! What is not built is not listed: no stub answers for a command that does
-//! not exist yet (`replay`) or for one this build leaves out (`bench ble`
-//! without the features `bluez` and `btleplug`, `readers --scan` without
-//! `btleplug`). Clap refuses them as it refuses any unknown command or flag
+//! What is not built is not listed: no stub answers for a command this
+//! build leaves out (`bench ble` without the features `bluez` and
+//! `btleplug`, `readers --scan` without `btleplug`). Clap refuses them as it refuses any unknown command or flag
 //! (exit 2), so a CI job calling them fails loudly instead of passing on
 //! nothing.
 
@@ -45,6 +44,10 @@ enum Command {
     Conform(commands::conform::Args),
     /// Run the invariant checker over a recorded history (JSON Lines).
     Check(commands::check::Args),
+    /// Run a recorded history again on the simulator and compare: identical, or the first divergence (a real-time target's history: re-judged and its schedule re-run).
+    Replay(commands::replay::Args),
+    /// Draw a history as a timeline: one self-contained HTML file (lanes, fault windows, payments, violations).
+    Report(commands::report::Args),
     /// Serve the emulated rig on real sockets: the backend's Stripe-compatible API and the control API.
     Serve(commands::serve::Args),
     /// List the reader models and their capabilities.
@@ -72,6 +75,8 @@ pub fn main() -> ExitCode {
         Command::Conform(args) => commands::conform::run(&args),
         Command::Adapter(args) => commands::adapter::run(&args),
         Command::Check(args) => commands::check::run(&args),
+        Command::Replay(args) => commands::replay::run_replay(&args),
+        Command::Report(args) => commands::report::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Readers(args) => commands::readers::run(&args),
         Command::Steps(args) => commands::steps::run(&args),

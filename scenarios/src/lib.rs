@@ -14,3 +14,4 @@ pub mod explore;
 pub mod rig;
 pub mod run;
 pub mod steps;
+pub mod timeline;

@@ -586,6 +586,10 @@ pub enum EventBody {
         offline: OfflineConfig,
         drain_window_ms: u64,
     },
+    /// What the run was made from, so `readerlab replay` can run it again
+    /// (right after `rig.started`; absent from rigs started by hand).
+    #[serde(rename = "rig.source")]
+    RigSource { source: RunSource },
     /// The run ended; nothing follows.
     #[serde(rename = "rig.finished")]
     RigFinished,
@@ -631,6 +635,56 @@ pub enum StoredBy {
     Pos,
     /// The reader itself (smart readers).
     Reader,
+}
+
+/// What a run was made from (`rig.source`): the schedule `readerlab
+/// replay` runs again on the simulator, with `rig.started`'s seed, readers
+/// and defects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RunSource {
+    /// A Gherkin scenario (`readerlab run`, `conform`, and the scenarios
+    /// `explore` writes), its steps in the order they ran.
+    Scenario {
+        /// The target that ran it (`sim`, `served`).
+        target: String,
+        /// The feature's path as the run named it, and its name.
+        path: String,
+        feature: String,
+        /// The scenario's name and line.
+        scenario: String,
+        line: u32,
+        /// Background steps first, then the scenario's own.
+        steps: Vec<ScheduledStep>,
+    },
+    /// A random run (`readerlab sim`): its shape; the seed and readers are
+    /// `rig.started`'s.
+    Random {
+        /// Virtual hours of customers and faults.
+        hours: u64,
+        /// Customers at the counter.
+        payments: u32,
+        /// Fault intensity in thousandths (1000: a busy day).
+        intensity_milli: u64,
+    },
+}
+
+/// One step of a scenario as it ran. A card number in its text, table or
+/// doc string is written as `card ending NNNN` (invariant I7 holds for
+/// the history itself), and such a step cannot be replayed from the
+/// history alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledStep {
+    /// `Given`, `When`, `Then`, `And`, `But` or `*`.
+    pub keyword: String,
+    /// The step's text.
+    pub text: String,
+    /// Its data table, row by row.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub table: Vec<Vec<String>>,
+    /// Its doc string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docstring: Option<String>,
 }
 
 /// One reader of a rig, as `rig.started` lists it.

@@ -39,7 +39,7 @@ pub use error::TerminalErrorCode;
 pub use event::{
     BatteryStatus, CardSummary, ConnectionStatus, DisconnectReason, DiscoveredReader, Event,
     EventBody, NetworkStatus, OfflineDetails, Part, PaymentRequest, PosOutcome, PowerOffCause,
-    Prompt, RebootKind, ReportPhase, RigReader, StoredBy, UpdateFailure,
+    Prompt, RebootKind, ReportPhase, RigReader, RunSource, ScheduledStep, StoredBy, UpdateFailure,
 };
 pub use fault::FaultKind;
 pub use invariant::Invariant;

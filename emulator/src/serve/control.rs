@@ -34,12 +34,28 @@ use std::time::Duration;
 pub struct Control {
     rig: ServedRig,
     token: Option<Arc<str>>,
+    ui: Option<Arc<dyn UiHost>>,
+}
+
+/// The timeline view at `/_readerlab/ui`: the harness, which owns the
+/// checker and the timeline, draws it; the control API serves it.
+pub trait UiHost: Send + Sync + std::fmt::Debug {
+    /// The page (HTML): it carries no data, so it is served without the
+    /// token; its script asks `ui/model` with it.
+    fn page(&self) -> String;
+    /// The page's model of a history (what `GET /ui/model` answers).
+    fn model(&self, history: &[Event]) -> Value;
 }
 
 /// `app` with the control API under `/_readerlab`, its index answered at
 /// `/_readerlab` and at `/_readerlab/` (the address `serve` prints).
-pub fn mount(app: Router, rig: ServedRig, token: Option<String>) -> Router {
-    let control = router(rig, token);
+pub fn mount(
+    app: Router,
+    rig: ServedRig,
+    token: Option<String>,
+    ui: Option<Arc<dyn UiHost>>,
+) -> Router {
+    let control = router(rig, token, ui);
     // A nested router does not see `/_readerlab/`; routed to as a service it
     // sees the whole path, which its `/_readerlab/` route answers.
     let whole = control.clone().into_service::<axum::body::Body>();
@@ -47,8 +63,8 @@ pub fn mount(app: Router, rig: ServedRig, token: Option<String>) -> Router {
 }
 
 /// The `/_readerlab` router (nest it there, or use [`mount`]).
-pub fn router(rig: ServedRig, token: Option<String>) -> Router {
-    let control = Control { rig, token: token.map(Arc::from) };
+pub fn router(rig: ServedRig, token: Option<String>, ui: Option<Arc<dyn UiHost>>) -> Router {
+    let control = Control { rig, token: token.map(Arc::from), ui };
     Router::new()
         .route("/", get(index))
         .route("/_readerlab/", get(index))
@@ -71,6 +87,8 @@ pub fn router(rig: ServedRig, token: Option<String>) -> Router {
         .route("/pos/events", post(pos_event))
         .route("/history", get(history))
         .route("/ledger", get(ledger))
+        .route("/ui", get(ui_page))
+        .route("/ui/model", get(ui_model))
         .fallback(not_found)
         .layer(axum::middleware::map_response(in_error_shape))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -165,7 +183,10 @@ async fn authorize(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if let Some(token) = &control.token {
+    // The live view's page holds no data (its script asks `ui/model`,
+    // with the token): a browser cannot send a header when it opens a page.
+    let page = matches!(request.uri().path(), "/ui" | "/_readerlab/ui");
+    if let Some(token) = control.token.as_ref().filter(|_| !page) {
         let presented = request
             .headers()
             .get(header::AUTHORIZATION)
@@ -202,6 +223,7 @@ async fn index() -> Answer {
             "POST /_readerlab/readers/{serial}/battery",
             "GET  /_readerlab/pos", "POST /_readerlab/pos/payments",
             "GET  /_readerlab/history", "GET  /_readerlab/ledger",
+            "GET  /_readerlab/ui", "GET  /_readerlab/ui/model",
         ]
     }))
 }
@@ -629,6 +651,35 @@ async fn history(State(control): State<Control>, Query(query): Query<HistoryQuer
             }
         });
     Ok((ndjson, Body::from_stream(stream)).into_response())
+}
+
+async fn ui_page(State(control): State<Control>) -> Answer {
+    let Some(ui) = &control.ui else {
+        return Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            "this server has no timeline view (readerlab serve answers /_readerlab/ui)",
+        ));
+    };
+    let html = [(header::CONTENT_TYPE, "text/html; charset=utf-8")];
+    Ok((html, ui.page()).into_response())
+}
+
+/// The live view's poll: the model of the whole history and its lines from
+/// index `from` on, with the rig's generation (a new rig starts again).
+async fn ui_model(State(control): State<Control>, Query(query): Query<HistoryQuery>) -> Answer {
+    let Some(ui) = control.ui.clone() else {
+        return Err(Failure::new(StatusCode::NOT_FOUND, "this server has no timeline view"));
+    };
+    let (generation, events) = control.rig.events_from(0)?;
+    let lines = jsonl(events.get(query.from..).unwrap_or_default());
+    let model = tokio::task::spawn_blocking(move || ui.model(&events))
+        .await
+        .map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    ok(json!({
+        "generation": generation,
+        "model": model,
+        "lines": String::from_utf8_lossy(&lines),
+    }))
 }
 
 async fn ledger(State(control): State<Control>) -> Answer {

@@ -32,6 +32,8 @@ pub struct ServeConfig {
     /// The carrier of the POS-to-reader link of Bluetooth readers; `None`:
     /// in process.
     pub ble: Option<super::ble_bridge::BleCarrier>,
+    /// The timeline view at `/_readerlab/ui`; `None`: that path is a 404.
+    pub ui: Option<Arc<dyn super::control::UiHost>>,
 }
 
 /// Why the server did not start.
@@ -153,7 +155,12 @@ impl Server {
         rig.set_ble(config.ble);
         rig.start(config.rig.clone())?;
         let host: Arc<dyn BackendHost> = Arc::new(RigBackend(rig.clone()));
-        let app = control::mount(stripe::router(host), rig.clone(), config.token.clone());
+        let app = control::mount(
+            stripe::router(host),
+            rig.clone(),
+            config.token.clone(),
+            config.ui.clone(),
+        );
         if config.clock == ClockMode::Real {
             // Clients may ask for a payment as soon as we answer: let the
             // readers finish connecting to the POS first (under 2 s).

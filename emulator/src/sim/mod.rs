@@ -54,7 +54,7 @@ use crate::core::offline::{
 };
 use crate::core::reader::{Input as ReaderInput, Reader};
 use crate::core::{Defect, Defects};
-use crate::core::{Event, EventBody, Part, RigReader, StoredBy};
+use crate::core::{Event, EventBody, Part, RigReader, RunSource, StoredBy};
 use crate::core::{Family, LinkKind, ReaderModel};
 use crate::fixtures::ReaderCatalog;
 use app::PosApp;
@@ -123,6 +123,11 @@ pub struct RigSpec {
     /// in process.
     #[serde(skip)]
     pub carried_reader_link: bool,
+    /// What the run is made from, recorded as `rig.source` right after
+    /// `rig.started` so `readerlab replay` can run it again; `None` for a
+    /// rig started by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<RunSource>,
 }
 
 impl RigSpec {
@@ -140,6 +145,7 @@ impl RigSpec {
             external_backend: false,
             model_latency: true,
             carried_reader_link: false,
+            source: None,
         }
     }
 }
@@ -455,6 +461,9 @@ impl Sim {
             drain_window_ms: sim.spec.drain_window.as_millis() as u64,
         };
         sim.record(now, Part("rig".to_owned()), started);
+        if let Some(source) = sim.spec.source.clone() {
+            sim.record(now, Part("rig".to_owned()), EventBody::RigSource { source });
+        }
         sim.start_device(Device::Pos);
         for index in 0..sim.readers.len() {
             sim.start_device(Device::Reader(index));

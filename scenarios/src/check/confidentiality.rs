@@ -124,9 +124,51 @@ pub(super) fn card_number_in(text: &[u8]) -> Option<(usize, String)> {
     None
 }
 
+/// `text` with every card number (as [`card_number_in`] finds them)
+/// written as `[card ending NNNN]`.
+pub fn redact_card_numbers(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut start = None;
+    let mut copied = 0;
+    for i in 0..=bytes.len() {
+        let digit = bytes.get(i).is_some_and(u8::is_ascii_digit);
+        match (digit, start) {
+            (true, None) => start = Some(i),
+            (false, Some(from)) => {
+                start = None;
+                let run = &bytes[from..i];
+                let in_identifier =
+                    from > 0 && (bytes[from - 1].is_ascii_alphabetic() || bytes[from - 1] == b'_');
+                if CARD_DIGITS.contains(&run.len()) && !in_identifier && luhn_valid_digits(run) {
+                    out.push_str(&text[copied..from]);
+                    out.push_str(&format!("{REDACTED}{}]", &text[i - 4..i]));
+                    copied = i;
+                }
+            }
+            _ => {}
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// How [`redact_card_numbers`] begins a number it hides.
+pub const REDACTED: &str = "[card ending ";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn card_numbers_are_redacted_and_nothing_else() {
+        assert_eq!(
+            redact_card_numbers("| a | 4000000000000002 | pi_0000000000000018 |"),
+            "| a | [card ending 0002] | pi_0000000000000018 |"
+        );
+        assert_eq!(redact_card_numbers("pays 500 with a visa"), "pays 500 with a visa");
+        assert_eq!(redact_card_numbers("4242424242424242"), "[card ending 4242]");
+    }
 
     #[test]
     fn test_cards_are_found_and_near_misses_are_not() {

@@ -24,6 +24,7 @@ mod pos;
 mod report;
 mod rules;
 
+pub use confidentiality::{REDACTED, redact_card_numbers};
 pub use config::{CheckConfig, DEFAULT_DRAIN_WINDOW};
 pub use report::{MAX_PER_INVARIANT, Report, Stats, Violation};
 

@@ -26,6 +26,9 @@ pub struct Args {
     /// Write counterexamples here, and keep found cases in DIR/cases to re-run first.
     #[arg(long, value_name = "DIR", default_value = "readerlab-explore")]
     out: PathBuf,
+    /// Write the counterexample's timeline (HTML) and DIR/index.html.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
@@ -59,6 +62,10 @@ pub fn run(args: &Args) -> Outcome {
         println!("{}", serde_json::to_string(&report.json())?);
     } else {
         print!("{}", report.text());
+    }
+    if let Some(dir) = &args.report {
+        let index = super::report::write_explore_report(dir, &report)?;
+        eprintln!("report: {}", index.display());
     }
     Ok(Verdict::of(report.found.is_none()))
 }

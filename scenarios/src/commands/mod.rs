@@ -17,6 +17,8 @@ pub mod defects;
 pub mod explore;
 pub mod proxy;
 pub mod readers;
+pub mod replay;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod sim;

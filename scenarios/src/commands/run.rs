@@ -39,6 +39,10 @@ pub struct Args {
     /// Write each scenario's history (JSON Lines) into this directory.
     #[arg(long, value_name = "DIR")]
     history_dir: Option<PathBuf>,
+    /// Write a timeline (HTML) per scenario and DIR/index.html linking them
+    /// all; histories go to --history-dir, or to DIR beside the pages.
+    #[arg(long, value_name = "DIR")]
+    report: Option<std::path::PathBuf>,
     /// Try a failed scenario again up to N times (only its last try is reported).
     #[arg(long, default_value_t = 0, value_name = "N")]
     retries: usize,
@@ -73,7 +77,7 @@ pub fn run(args: Args) -> Outcome {
         target,
         retries: args.retries,
         progress: !args.json,
-        history_dir: args.history_dir,
+        history_dir: args.history_dir.clone().or_else(|| args.report.clone()),
     };
     let report = match crate::run::run(options) {
         Ok(report) => report,
@@ -95,6 +99,11 @@ pub fn run(args: Args) -> Outcome {
         println!("{}", serde_json::to_string(&report::json(&report))?);
     } else {
         print!("{}", report::summary(&report));
+    }
+    if let Some(dir) = &args.report {
+        let histories = report.options.history_dir.clone().unwrap_or_else(|| dir.clone());
+        let index = super::report::write_run_report(dir, &histories, &report)?;
+        eprintln!("report: {}", index.display());
     }
     Ok(Verdict::of(report.passed()))
 }

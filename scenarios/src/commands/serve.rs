@@ -148,6 +148,7 @@ pub fn run(args: &Args) -> Outcome {
             rig: spec,
             secret_key: args.secret_key.clone(),
             ble: args.ble,
+            ui: Some(std::sync::Arc::new(crate::timeline::LiveView)),
         };
         let server = Server::start(config).await?;
         if let Some(path) = &args.history {
@@ -202,6 +203,10 @@ fn print_banner(args: &Args, server: &Server) -> anyhow::Result<()> {
     }
     println!("backend API  http://{addr}/v1  (Authorization: Bearer {})", args.secret_key);
     println!("control API  http://{addr}/_readerlab/");
+    match &args.token {
+        Some(_) => println!("live view    http://{addr}/_readerlab/ui#token=TOKEN (the --token)"),
+        None => println!("live view    http://{addr}/_readerlab/ui"),
+    }
     println!("Ctrl-C stops; nothing stored is lost.");
     Ok(())
 }

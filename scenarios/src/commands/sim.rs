@@ -8,6 +8,7 @@ use crate::check::{self, Report};
 use anyhow::Context;
 use readerlab_emulator::core::FaultKind;
 use readerlab_emulator::core::ReaderModel;
+use readerlab_emulator::core::RunSource;
 use readerlab_emulator::core::{Defect, Defects};
 use readerlab_emulator::sim::{RandomRun, RigSpec, Sim};
 use serde::Serialize;
@@ -127,6 +128,11 @@ pub fn simulate(request: &SimRequest) -> anyhow::Result<SimOutcome> {
     let spec = RigSpec {
         readers: request.readers.clone(),
         defects: Defects::of(request.defects.iter().copied()),
+        source: Some(RunSource::Random {
+            hours: request.hours,
+            payments: request.payments,
+            intensity_milli: (request.intensity * 1000.0).round() as u64,
+        }),
         ..RigSpec::single(ReaderModel::M2, request.seed)
     };
     let shape = RandomRun {

@@ -128,8 +128,12 @@ fn holds_payments(world: &LabWorld, who: Who) -> bool {
 
 /// Runs `case` on the simulator with `defects` switched on.
 pub fn run_case(case: &Case, defects: &Defects) -> CaseRun {
-    let setup =
-        ScenarioSetup { target: Arc::new(SimTarget), seed: RIG_SEED, defects: defects.clone() };
+    let setup = ScenarioSetup {
+        target: Arc::new(SimTarget),
+        seed: RIG_SEED,
+        defects: defects.clone(),
+        source: None,
+    };
     let mut world = LabWorld::with_setup(setup);
     let mut inert = Vec::new();
     let outcome = quietly(|| {

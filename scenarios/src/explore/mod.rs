@@ -223,7 +223,7 @@ fn settle(
 ) -> Result<Counterexample, String> {
     let provenance = write::Provenance { origin: &origin, found_steps, shrink_runs };
     let files = write::write(options, &case, &run, provenance)?;
-    let verified = write::verify(&files.feature, &options.defects);
+    let verified = write::verify(&files.feature, &files.history, &options.defects);
     Ok(Counterexample { case, run, failure, origin, found_steps, shrink_runs, files, verified })
 }
 

@@ -237,17 +237,30 @@ fn feature_text(
 
 /// Runs the written scenario with `readerlab run`'s own machinery: with the
 /// defects it must fail; without them it must pass.
-pub fn verify(feature: &Path, defects: &Defects) -> Verification {
-    let run_with = |defects: &Defects| -> Result<bool, String> {
+/// Runs the written scenario with `defects` (it must fail) and, when there
+/// are any, without (it must pass). The history of the first run replaces
+/// the case's at `history`: the same events, and the `rig.source` that
+/// lets `readerlab replay` run it again.
+pub fn verify(feature: &Path, history: &Path, defects: &Defects) -> Verification {
+    let run_with = |defects: &Defects, keep: Option<&Path>| -> Result<bool, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
         let options = RunOptions {
             paths: vec![feature.display().to_string()],
             seed: RIG_SEED,
             defects: defects.clone(),
+            history_dir: keep.map(|_| dir.path().to_owned()),
             ..RunOptions::default()
         };
         let report = run(options).map_err(|errors| errors.join("\n"))?;
         if report.results.len() != 1 {
             return Err(format!("expected one scenario, ran {}", report.results.len()));
+        }
+        if let Some(keep) = keep {
+            let result = &report.results[0];
+            let written =
+                crate::run::history_file(dir.path(), Path::new(&result.path), result.line);
+            std::fs::copy(&written, keep)
+                .map_err(|e| format!("{} to {}: {e}", written.display(), keep.display()))?;
         }
         match &report.results[0].outcome {
             Outcome::Passed => Ok(true),
@@ -256,12 +269,12 @@ pub fn verify(feature: &Path, defects: &Defects) -> Verification {
         }
     };
     let mut verification = Verification { fails: false, passes_without: None, problem: None };
-    match run_with(defects) {
+    match run_with(defects, Some(history)) {
         Ok(passed) => verification.fails = !passed,
         Err(problem) => verification.problem = Some(problem),
     }
     if !defects.is_empty() {
-        match run_with(&Defects::none()) {
+        match run_with(&Defects::none(), None) {
             Ok(passed) => verification.passes_without = Some(passed),
             Err(problem) => verification.problem = Some(problem),
         }

@@ -164,6 +164,7 @@ impl ServedTarget {
             rig: spec,
             secret_key: SECRET_KEY.to_owned(),
             ble: self.ble,
+            ui: None,
         };
         let server = runtime().block_on(Server::start(config))?;
         let client = ControlClient::new(server.addr(), None);

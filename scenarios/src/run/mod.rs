@@ -13,6 +13,7 @@
 //! 4. [`report`] prints the summary and writes JUnit XML.
 
 mod collect;
+pub mod recorded;
 pub mod report;
 pub mod source;
 
@@ -122,6 +123,7 @@ pub fn run(options: RunOptions) -> Result<RunReport, Vec<String>> {
         target: Arc::clone(&options.target),
         seed: options.seed,
         defects: options.defects.clone(),
+        source: None,
     };
     if let Some(dir) = &options.history_dir {
         std::fs::create_dir_all(dir)
@@ -137,8 +139,10 @@ pub fn run(options: RunOptions) -> Result<RunReport, Vec<String>> {
         .with_writer(collector)
         .with_cli(cli::Opts::<_, _, _, cli::Empty>::default())
         .retries(options.retries)
-        .before(move |_, _, _, world| {
-            let setup = setup.clone();
+        .before(move |feature, rule, scenario, world| {
+            let mut setup = setup.clone();
+            let target = setup.target.name();
+            setup.source = Some(recorded::scenario_source(target, feature, rule, scenario));
             Box::pin(async move { world.set_up(setup) })
         })
         .after(move |feature, _, scenario, finished, world| {

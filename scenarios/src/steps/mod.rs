@@ -47,7 +47,7 @@ use crate::rig::{Capability, Rig, SimTarget, StartError, Target};
 use params::{DevicePhrase, ModelName, ReaderPhrase};
 use readerlab_emulator::core::Defects;
 use readerlab_emulator::core::offline::OfflineBehavior;
-use readerlab_emulator::core::{Event, EventBody, StoredBy};
+use readerlab_emulator::core::{Event, EventBody, RunSource, StoredBy};
 use readerlab_emulator::core::{Family, ReaderModel};
 use readerlab_emulator::sim::{Device, RigSpec};
 use std::fmt;
@@ -74,11 +74,18 @@ pub struct ScenarioSetup {
     pub seed: u64,
     /// Defect profiles switched on.
     pub defects: Defects,
+    /// The scenario, recorded as the history's `rig.source`.
+    pub source: Option<RunSource>,
 }
 
 impl Default for ScenarioSetup {
     fn default() -> Self {
-        ScenarioSetup { target: Arc::new(SimTarget), seed: 1, defects: Defects::none() }
+        ScenarioSetup {
+            target: Arc::new(SimTarget),
+            seed: 1,
+            defects: Defects::none(),
+            source: None,
+        }
     }
 }
 
@@ -151,6 +158,7 @@ impl LabWorld {
     pub fn set_up(&mut self, setup: ScenarioSetup) {
         self.spec.seed = setup.seed;
         self.spec.defects = setup.defects.clone();
+        self.spec.source = setup.source.clone();
         self.setup = setup;
     }
 

@@ -265,6 +265,7 @@ async fn bench(spec: &ServeBenchSpec) -> anyhow::Result<ServeBench> {
         rig,
         secret_key: BackendConfig::default().secret_key,
         ble: None,
+        ui: None,
     };
     let server = Server::start(config).await.context("starting the server")?;
     let served = server.rig().clone();
