@@ -15,6 +15,12 @@ readerlab=target/release/readerlab
 explored=target/ci-explore
 rm -rf "$explored" && mkdir -p "$explored"
 "$readerlab" explore --cases 5000 --seed 1 --out "$explored/reference"
+# Sharded exploration as shipped: the GitHub Actions matrix and the
+# Kubernetes Indexed Job (ci/github, ci/k8s), their own commands run here
+# shard by shard and merged, must equal one unsharded run.
+[ -x .venv-ci/bin/python ] || python3 -m venv .venv-ci
+.venv-ci/bin/python -c 'import yaml' 2>/dev/null || .venv-ci/bin/pip install --quiet pyyaml==6.0.3
+.venv-ci/bin/python ci/check_shard_manifests.py "$readerlab" target/ci-shards
 for defect in $("$readerlab" defects | tail -n +2 | awk '{print $1}'); do
   status=0
   "$readerlab" run --tags "@defect:$defect" --defect "$defect" > /dev/null 2>&1 || status=$?

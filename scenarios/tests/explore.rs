@@ -23,6 +23,8 @@ fn options(out: &Path, defects: Defects, cases: u64) -> ExploreOptions {
         defects,
         out: out.to_owned(),
         progress: false,
+        jobs: 1,
+        shard: readerlab::explore::Shard::ALL,
     }
 }
 
@@ -99,13 +101,28 @@ fn a_written_case_runs_exactly_as_it_was_explored() {
 fn every_defect_is_found_shrunk_and_written_as_a_scenario_that_reproduces_it() {
     for defect in Defect::ALL {
         let dir = tempfile::tempdir().unwrap();
-        let report = explore(options(dir.path(), Defects::of([defect]), 300)).unwrap();
+        let report =
+            explore(ExploreOptions { seed: 3, ..options(dir.path(), Defects::of([defect]), 300) })
+                .unwrap();
         let found = report
             .found
             .as_ref()
             .unwrap_or_else(|| panic!("{defect}: nothing found in {} cases", report.cases));
         let steps = found.case.step_count() - found.run.inert.len();
-        assert!(steps <= 15, "{defect}: shrunk only to {steps} steps");
+        assert!(steps <= 10, "{defect}: shrunk only to {steps} steps");
+        // A local minimum: no operation can go and the case still fail.
+        for index in 0..found.case.ops.len() {
+            let mut smaller = found.case.clone();
+            smaller.ops.remove(index);
+            let still = run_case(&smaller, &Defects::of([defect]))
+                .failure()
+                .is_some_and(|f| found.failure.matches(&f));
+            assert!(
+                !still || !readerlab::explore::shrink::is_valid(&smaller),
+                "{defect}: step {} of the shrunk case is not needed",
+                index + 2
+            );
+        }
         assert!(found.verified.fails, "{defect}: the written scenario passes with the defect");
         assert_eq!(
             found.verified.passes_without,
@@ -249,4 +266,84 @@ fn a_saved_case_its_steps_cannot_say_is_refused_when_it_loads() {
         let error = save(ops.clone()).unwrap_err();
         assert!(error.contains("delete the file"), "{ops:?}: {error}");
     }
+}
+
+#[test]
+fn any_number_of_jobs_gives_the_same_cases_and_counterexample() {
+    for defects in [Defects::none(), Defects::of([Defect::DoubleForwardOnReconnect])] {
+        let runs: Vec<_> = [1, 2, 3]
+            .into_iter()
+            .map(|jobs| {
+                let dir = tempfile::tempdir().unwrap();
+                let report = explore(ExploreOptions {
+                    jobs,
+                    seed: 3,
+                    ..options(dir.path(), defects.clone(), 80)
+                })
+                .unwrap();
+                let found = report.found.as_ref().map(|f| (f.origin.clone(), f.case.clone()));
+                (report.cases, report.steps, report.digest, report.coverage.faults, found)
+            })
+            .collect();
+        assert_eq!(runs[0], runs[1], "--jobs 1 and 2 differ");
+        assert_eq!(runs[0], runs[2], "--jobs 1 and 3 differ");
+    }
+}
+
+/// N shards as separate processes, merged, are exactly one unsharded run:
+/// the same number of cases, the same set of (index, case) (the digest),
+/// the same coverage.
+#[test]
+fn shards_merged_are_the_unsharded_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let explore = |out: &str, shard: Option<&str>| {
+        let mut args = vec!["explore", "--cases", "90", "--seed", "4", "--out", out, "--json"];
+        if let Some(shard) = shard {
+            args.extend(["--shard", shard]);
+        }
+        let output = readerlab(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    };
+    let whole = path("whole");
+    explore(&whole, None);
+    let shards: Vec<String> = (1..=3).map(|k| path(&format!("shard{k}"))).collect();
+    let children: Vec<_> = (1..=3)
+        .map(|k| {
+            Command::new(env!("CARGO_BIN_EXE_readerlab"))
+                .args(["explore", "--cases", "90", "--seed", "4", "--jobs", "1"])
+                .args(["--shard", &format!("{k}/3"), "--out", &shards[k - 1], "--json"])
+                .output()
+        })
+        .collect();
+    for child in children {
+        let child = child.unwrap();
+        assert_eq!(child.status.code(), Some(0), "{}", String::from_utf8_lossy(&child.stderr));
+    }
+    let mut args = vec!["explore", "merge", "--json"];
+    args.extend(shards.iter().map(String::as_str));
+    let merged = readerlab(&args);
+    assert_eq!(merged.status.code(), Some(0), "{}", String::from_utf8_lossy(&merged.stderr));
+    let merged: serde_json::Value = serde_json::from_slice(&merged.stdout).unwrap();
+    let whole: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("whole/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(merged["cases"], 90);
+    for key in ["cases", "steps", "digest", "faults"] {
+        assert_eq!(merged[key], whole[key], "{key}");
+    }
+    let cases = |v: &serde_json::Value| -> Vec<(String, u64)> {
+        v["coverage"]["risky_paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["path"].as_str().unwrap().to_owned(), p["cases"].as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(cases(&merged), cases(&whole));
+    // Shards of one exploration only: a shard given twice is refused.
+    let twice = readerlab(&["explore", "merge", &shards[0], &shards[0]]);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("twice"));
 }

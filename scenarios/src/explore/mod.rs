@@ -14,14 +14,21 @@
 //! | [`write`] | the `.feature`, history, replay command and saved case |
 //! | [`summary`] | the text and JSON summaries |
 //!
-//! Exploration is deterministic: the cases are drawn from a generator
-//! seeded with `--seed`, and every case runs its rig with the seed
-//! `readerlab run` uses by default ([`execute::RIG_SEED`]). Only how many
-//! cases a `--time` budget reaches depends on the machine.
+//! Exploration is deterministic: case `i` is drawn from a generator seeded
+//! with `--seed` and `i` alone ([`draw`]), so the case stream is a pure
+//! function of the seed and the index, and every case runs its rig with the
+//! seed `readerlab run` uses by default ([`execute::RIG_SEED`]). Cases run
+//! in batches on `--jobs` threads and are judged in index order, stopping
+//! at the first that fails, so any number of jobs gives the same cases,
+//! coverage and counterexample. `--shard K/N` runs the indices `i` with
+//! `i % N == K - 1` ([`Shard`]); [`merge`] puts shards' summaries back
+//! together. Only how many cases a `--time` budget reaches depends on the
+//! machine.
 
 pub mod coverage;
 pub mod execute;
 pub mod generate;
+pub mod merge;
 pub mod schedule;
 pub mod shrink;
 pub mod summary;
@@ -63,6 +70,53 @@ pub struct ExploreOptions {
     pub out: PathBuf,
     /// Show progress on stderr.
     pub progress: bool,
+    /// Threads running cases (at least 1).
+    pub jobs: usize,
+    /// The slice of the case stream this exploration runs.
+    pub shard: Shard,
+}
+
+/// A slice of the case stream: shard `index` of `of` (both from 1) runs
+/// the case indices `i` with `i % of == index - 1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// Which slice, from 1.
+    pub index: u64,
+    /// How many slices.
+    pub of: u64,
+}
+
+impl Shard {
+    /// The whole stream.
+    pub const ALL: Shard = Shard { index: 1, of: 1 };
+
+    /// Parses `K/N` (1 <= K <= N).
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let bad = || format!("--shard wants K/N with 1 <= K <= N (such as 2/8), not `{text}`");
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, of) =
+            (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if index == 0 || of == 0 || index > of {
+            return Err(bad());
+        }
+        Ok(Shard { index, of })
+    }
+
+    /// The `n`-th case index of this slice (from 0).
+    pub fn case_index(self, n: u64) -> u64 {
+        n * self.of + (self.index - 1)
+    }
+
+    /// How many of the stream's first `cases` indices are this slice's.
+    pub fn cases_of(self, cases: u64) -> u64 {
+        (cases + self.of - self.index) / self.of
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.of)
+    }
 }
 
 /// A failing case, shrunk, written and checked.
@@ -114,6 +168,10 @@ pub struct ExploreReport {
     pub rerun: Rerun,
     /// The first counterexample, if any.
     pub found: Option<Counterexample>,
+    /// The set of (index, case) this exploration ran, as an
+    /// order-independent digest: shards' digests add up (wrapping) to the
+    /// unsharded run's.
+    pub digest: u64,
 }
 
 impl ExploreReport {
@@ -156,59 +214,152 @@ pub fn explore(options: ExploreOptions) -> Result<ExploreReport, String> {
         rerun,
         found,
         options,
+        digest: 0,
     };
     if report.found.is_none() {
         explore_new(&mut report)?;
     }
     report.wall = started.elapsed();
+    let summary = report.options.out.join(merge::SUMMARY);
+    std::fs::create_dir_all(&report.options.out)
+        .and_then(|()| std::fs::write(&summary, format!("{:#}\n", report.json())))
+        .map_err(|e| format!("{}: {e}", summary.display()))?;
     Ok(report)
 }
 
-/// Draws, runs and judges new cases until the budget is spent or one fails.
+/// How many cases each batch gives each job: enough to keep the threads
+/// busy, few enough that a `--time` budget ends on time.
+const BATCH_PER_JOB: u64 = 16;
+
+/// Draws, runs and judges new cases until the budget is spent or one fails:
+/// a batch of the shard's next indices on the jobs' threads, then judged in
+/// index order, so the first failing case is the same for any `--jobs`.
 fn explore_new(report: &mut ExploreReport) -> Result<(), String> {
     let options = report.options.clone();
-    let strategy = generate::schedules(options.reader);
-    let mut runner = TestRunner::new_with_rng(Config::default(), rng(options.seed));
+    let jobs = options.jobs.max(1);
     let mut progress = Progress::new(&options);
     let started = Instant::now();
+    let mut next = 0u64;
     loop {
-        let elapsed = started.elapsed();
-        let spent = match options.budget {
-            Budget::Cases(n) => report.cases >= n,
-            Budget::Time(limit) => elapsed >= limit,
+        let batch: Vec<u64> = match options.budget {
+            Budget::Cases(n) => {
+                let end = options.shard.cases_of(n).min(next + BATCH_PER_JOB * jobs as u64);
+                (next..end).collect()
+            }
+            Budget::Time(limit) if started.elapsed() < limit => {
+                (next..next + BATCH_PER_JOB * jobs as u64).collect()
+            }
+            Budget::Time(_) => Vec::new(),
         };
-        if spent {
+        if batch.is_empty() {
             break;
         }
-        let mut tree = strategy
-            .new_tree(&mut runner)
-            .map_err(|reason| format!("cannot draw a case: {reason}"))?;
-        let (model, ops, seen) = tree.current();
-        let case = Case { rig: model.rig, ops };
-        let run = run_case(&case, &options.defects);
-        if let Some(seen) = seen {
-            // Every operation ran: the checker judges the whole history.
-            seen.store(case.ops.len(), Ordering::SeqCst);
-        }
-        report.cases += 1;
-        report.steps += case.step_count() as u64;
-        report.coverage.add(&run.history);
-        progress.tick(report, elapsed);
-        if let Some(failure) = run.failure() {
-            report.exploring = started.elapsed();
-            progress.finish();
-            let origin = format!("case {} of seed {}", report.cases, options.seed);
-            let steps = case.step_count();
-            let shrunk = shrink::shrink(&mut tree, case, run, &failure, &options.defects);
-            let found =
-                settle(&options, shrunk.case, shrunk.run, failure, origin, steps, shrunk.runs)?;
-            report.found = Some(found);
-            return Ok(());
+        next += batch.len() as u64;
+        let indices: Vec<u64> = batch.iter().map(|n| options.shard.case_index(*n)).collect();
+        for (index, case, run) in run_batch(&options, &indices, jobs)? {
+            report.cases += 1;
+            report.steps += case.step_count() as u64;
+            report.digest = report.digest.wrapping_add(case_digest(index, &case));
+            report.coverage.add(&run.history);
+            progress.tick(report, started.elapsed());
+            if let Some(failure) = run.failure() {
+                report.exploring = started.elapsed();
+                progress.finish();
+                let origin = format!("case {} of seed {}", index + 1, options.seed);
+                let steps = case.step_count();
+                let mut tree = draw(options.reader, options.seed, index)?;
+                if let (_, _, Some(seen)) = tree.current() {
+                    seen.store(case.ops.len(), Ordering::SeqCst);
+                }
+                let shrunk = shrink::shrink(&mut tree, case, run, &failure, &options.defects);
+                let found =
+                    settle(&options, shrunk.case, shrunk.run, failure, origin, steps, shrunk.runs)?;
+                report.found = Some(found);
+                return Ok(());
+            }
         }
     }
     report.exploring = started.elapsed();
     progress.finish();
     Ok(())
+}
+
+/// The generator of cases.
+type Schedules = proptest_state_machine::strategy::Sequential<
+    generate::Model,
+    schedule::Op,
+    proptest::strategy::BoxedStrategy<generate::Model>,
+    proptest::strategy::BoxedStrategy<schedule::Op>,
+>;
+
+/// The value tree of case `index` of `seed`: its generator is seeded with
+/// both, so a case does not depend on the cases before it.
+pub fn draw(
+    reader: Option<ReaderModel>,
+    seed: u64,
+    index: u64,
+) -> Result<<Schedules as Strategy>::Tree, String> {
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng(seed, index));
+    generate::schedules(reader)
+        .new_tree(&mut runner)
+        .map_err(|reason| format!("cannot draw a case: {reason}"))
+}
+
+/// Case `index` of `seed` as exploration draws it.
+pub fn case_at(reader: Option<ReaderModel>, seed: u64, index: u64) -> Result<Case, String> {
+    let tree = draw(reader, seed, index)?;
+    let (model, ops, _) = tree.current();
+    Ok(Case { rig: model.rig, ops })
+}
+
+/// A case run: its index, the case, its run.
+type Ran = (u64, Case, CaseRun);
+
+/// Runs the cases at `indices` on `jobs` threads; their runs in the
+/// order of `indices`.
+fn run_batch(options: &ExploreOptions, indices: &[u64], jobs: usize) -> Result<Vec<Ran>, String> {
+    let one = |index: u64| -> Result<Ran, String> {
+        let case = case_at(options.reader, options.seed, index)?;
+        let run = run_case(&case, &options.defects);
+        Ok((index, case, run))
+    };
+    if jobs == 1 {
+        return indices.iter().map(|i| one(*i)).collect();
+    }
+    let slots: Vec<std::sync::Mutex<Option<Result<Ran, String>>>> =
+        indices.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let taken = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(indices.len()) {
+            scope.spawn(|| {
+                loop {
+                    let at = taken.fetch_add(1, Ordering::SeqCst);
+                    let Some(index) = indices.get(at) else { break };
+                    let result = one(*index);
+                    *slots[at].lock().expect("no job panics holding a slot") = Some(result);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .expect("no job panics holding a slot")
+                .unwrap_or_else(|| Err("a job ended without running its case".to_owned()))
+        })
+        .collect()
+}
+
+/// One case's share of [`ExploreReport::digest`].
+pub fn case_digest(index: u64, case: &Case) -> u64 {
+    let json = serde_json::to_string(case).expect("a case serializes");
+    let mut x =
+        index.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(crc32fast::hash(json.as_bytes()));
+    // splitmix64's finaliser: nearby inputs land far apart.
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
 }
 
 /// Writes a failing case out and checks the written scenario reproduces it.
@@ -227,11 +378,12 @@ fn settle(
     Ok(Counterexample { case, run, failure, origin, found_steps, shrink_runs, files, verified })
 }
 
-/// The generator's randomness for `seed`.
-fn rng(seed: u64) -> TestRng {
+/// The generator's randomness for case `index` of `seed`.
+fn rng(seed: u64, index: u64) -> TestRng {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     bytes[8..16].copy_from_slice(b"readerlb");
+    bytes[16..24].copy_from_slice(&index.to_le_bytes());
     TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
 }
 

@@ -5,9 +5,12 @@
 //! (shorter waits, smaller amounts, simpler choices), then the rig, and
 //! keeps only schedules its model calls valid. Its deletion pass runs once,
 //! so a second phase here repeats, until nothing changes, the edits that
-//! pass can miss: deleting any single operation (those whose step did
-//! nothing first), merging adjacent waits, and dropping each configuration
-//! line and extra reader of the rig. Every candidate is run and kept only if
+//! pass can miss: deleting the steps that did nothing, delta debugging's
+//! contiguous chunks (halves down to pairs), any single operation, any two
+//! operations (a fault and its clearing go together), merging adjacent
+//! waits, and dropping each configuration line and extra reader of the
+//! rig. The result is a local minimum: no single or double deletion of it
+//! still fails. Every candidate is run and kept only if
 //! it still breaks one of the invariants the original broke (or crashes
 //! again, for a crash). Finally payments are renamed `p1`, `p2`, … in order.
 
@@ -110,8 +113,9 @@ pub fn is_valid(case: &Case) -> bool {
 }
 
 /// Each one-edit-smaller version of the case, the likeliest first: steps
-/// that did nothing, then every single deletion from the back, adjacent
-/// waits merged, then the rig's extra lines.
+/// that did nothing, then contiguous chunks (largest first), every single
+/// deletion from the back, every pair, adjacent waits merged, then the
+/// rig's extra lines.
 fn edits(best: &Shrunk) -> Vec<Case> {
     let case = &best.case;
     let without = |index: usize| {
@@ -120,7 +124,30 @@ fn edits(best: &Shrunk) -> Vec<Case> {
         smaller
     };
     let mut edits: Vec<Case> = best.run.inert.iter().rev().map(|(i, _)| without(*i)).collect();
-    edits.extend((0..case.ops.len()).rev().map(without));
+    // Delta debugging's chunks: halves, then quarters, ... down to pairs,
+    // each contiguous run of operations deleted at once.
+    let n = case.ops.len();
+    let mut chunk = n / 2;
+    while chunk >= 2 {
+        for start in (0..=n - chunk).rev().step_by(chunk) {
+            let mut smaller = case.clone();
+            smaller.ops.drain(start..start + chunk);
+            edits.push(smaller);
+        }
+        chunk /= 2;
+    }
+    edits.extend((0..n).rev().map(without));
+    // Every pair: a fault and the step that clears it are needed together
+    // or not at all, and neither can go alone (a clear of a fault never
+    // injected is not a valid schedule).
+    for j in (1..n).rev() {
+        for i in (0..j).rev() {
+            let mut smaller = case.clone();
+            smaller.ops.remove(j);
+            smaller.ops.remove(i);
+            edits.push(smaller);
+        }
+    }
     for index in 1..case.ops.len() {
         if let (Op::Pass { seconds: a }, Op::Pass { seconds: b }) =
             (&case.ops[index - 1], &case.ops[index])

@@ -35,13 +35,15 @@ impl ExploreReport {
         }
         let _ = writeln!(
             out,
-            "cases: {} ({} steps, {:.1} per case) in {:.2} s: {:.0} cases/s, {:.0} steps/s on one core",
+            "cases: {} ({} steps, {:.1} per case) in {:.2} s: {:.0} cases/s, {:.0} steps/s on {} job(s){}",
             self.cases,
             self.steps,
             self.steps_per_case(),
             self.exploring.as_secs_f64(),
             self.cases_per_second(),
             self.steps as f64 / self.exploring.as_secs_f64().max(1e-9),
+            o.jobs,
+            if o.shard.of > 1 { format!(", shard {}", o.shard) } else { String::new() },
         );
         let total: u64 = self.coverage.faults.values().sum();
         let _ = writeln!(out, "faults injected: {total}");
@@ -144,6 +146,9 @@ impl ExploreReport {
         });
         json!({
             "seed": o.seed,
+            "shard": o.shard.to_string(),
+            "jobs": o.jobs,
+            "digest": format!("{:016x}", self.digest),
             "defects": o.defects.iter().map(|d| d.name()).collect::<Vec<_>>(),
             "reader": o.reader.map(|m| m.id()),
             "budget": match o.budget {
