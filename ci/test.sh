@@ -12,6 +12,10 @@ bash ci/fuzz.sh 5
 cargo run --release -p readerlab -- run --junit target/readerlab-junit.xml
 readerlab=target/release/readerlab
 "$readerlab" sim --hours 24 --payments 1000 --seed 7
+# The figures a CI job tracks between builds (docs/benchmarks.md), kept as
+# an artifact; one run each.
+mkdir -p target/ci-artifacts
+"$readerlab" bench all --runs 1 --out target/ci-artifacts/bench.json
 explored=target/ci-explore
 rm -rf "$explored" && mkdir -p "$explored"
 "$readerlab" explore --cases 5000 --seed 1 --out "$explored/reference"

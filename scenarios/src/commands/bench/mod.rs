@@ -5,6 +5,7 @@
 //! `bench ble` exists only in a build with both `bluez` and `btleplug`
 //! (it needs libdbus and a BlueZ stack); without them it is not listed.
 
+pub mod all;
 #[cfg(all(feature = "bluez", feature = "btleplug"))]
 pub mod ble;
 pub mod serve;
@@ -23,6 +24,11 @@ pub struct Args {
 /// The benches.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The figures worth tracking between builds (simulation, checker,
+    /// timeline, exploration on one and every core, forwarding), medians of
+    /// --runs; --baseline compares with an earlier file and prints each
+    /// figure more than 20% worse loudly.
+    All(all::Args),
     /// Stored payments per second on real files (raw append+fdatasync, then
     /// the store with group commit at 1, 8 and 64 collectors).
     Store(store::Args),
@@ -39,6 +45,7 @@ pub enum Command {
 /// Runs the bench asked for.
 pub fn run(args: &Args) -> Outcome {
     match &args.what {
+        Command::All(args) => all::run(args),
         Command::Store(args) => store::run(args),
         Command::Serve(args) => serve::run(args),
         #[cfg(all(feature = "bluez", feature = "btleplug"))]
