@@ -3,7 +3,7 @@
 (the Debian package) driven through WebDriver by Selenium, with the
 chromedriver that Debian ships beside it (no browser or driver download).
 
-  browser_check.py report PAGE.html --violation TEXT --screenshot PNG
+  browser_check.py report PAGE.html --violation TEXT... --screenshot PNG
       the page renders: the violation sentence is in the DOM, every lane,
       at least one shaded fault window and one payment span are drawn;
       clicking the violation fills the event inspector with its events.
@@ -82,8 +82,8 @@ def report(args):
         seen = check_timeline(driver, page.name)
         opened = time.monotonic() - started
         violations = [v.text for v in driver.find_elements(By.CSS_SELECTOR, ".violation")]
-        if not any(args.violation in v for v in violations):
-            fail(f"no violation saying {args.violation!r}; the page shows {violations}")
+        if not any(all(words in v for words in args.violation) for v in violations):
+            fail(f"no violation saying all of {args.violation!r}; the page shows {violations}")
         if seen["fault_windows"] < 1:
             fail("no shaded fault window")
         if seen["payments"] < 1:
@@ -188,7 +188,8 @@ def main():
     sub = parser.add_subparsers(dest="what", required=True)
     r = sub.add_parser("report")
     r.add_argument("page")
-    r.add_argument("--violation", required=True)
+    r.add_argument("--violation", required=True, action="append",
+                   help="words one violation's sentence must hold (repeatable: all of them)")
     r.add_argument("--screenshot", required=True)
     i = sub.add_parser("index")
     i.add_argument("page")

@@ -58,7 +58,7 @@ fi
 test -s "$work/explore-report/index.html" && ls "$work"/explore-report/"$defect"-*.html > /dev/null
 page="$work/counterexample.html"
 "$readerlab" report "$(ls "$work"/explore/"$defect"-*.jsonl)" -o "$page"
-"$py" ci/browser_check.py report "$page" --violation "charged 2 times" \
+"$py" ci/browser_check.py report "$page" --violation "I2 (exactly once)" --violation "charged" \
   --screenshot "$artifacts/report-$defect.png"
 
 # run --report: an index linking every scenario.

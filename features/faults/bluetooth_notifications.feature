@@ -15,6 +15,7 @@ Feature: Notifications from a mobile reader lost or late on the radio
     Then the history has a "reader.payment.collected" event with payment "socks" within 1 minute
     When 6 minutes pass
     Then the backend holds 0 charges for "socks"
+    And "socks" fails with CANCELED
     When the customer pays 8.00 USD as "shirt"
     Then "shirt" succeeds online
     And the backend holds 1 charge for "shirt"

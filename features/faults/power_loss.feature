@@ -56,5 +56,6 @@ Feature: A device loses power
     And the reader loses power
     And 5 minutes pass
     Then the history has a "reader.powered_off" event with cause "power_lost"
+    And "latte" fails with BLUETOOTH_DISCONNECTED
     And the backend holds 0 charges for "latte"
     And the reader is connected within 3 minutes

@@ -308,6 +308,65 @@ fn app_payment_ends_twice(broken: bool) -> Vec<Event> {
     finish(lines)
 }
 
+/// An online payment the SDK began (`payment.intent.created`).
+fn began(payment: &str) -> EventBody {
+    EventBody::SdkIntentCreated {
+        payment: payment.to_owned(),
+        intent: Some(format!("pi_{payment}")),
+        mode: readerlab_emulator::core::offline::Mode::Online,
+        behavior: OfflineBehavior::PreferOnline,
+        amount: usd(500),
+    }
+}
+
+/// I3: the reader loses an online payment mid-collect and the app is never
+/// told; the twin's SDK reports it failed.
+fn online_payment_never_ends(broken: bool) -> Vec<Event> {
+    let mut lines = begin();
+    lines.push((100, "pos", began("latte")));
+    let code = readerlab_emulator::core::TerminalErrorCode::BluetoothDisconnected;
+    lines.push((
+        200,
+        "reader/STRM2-0001",
+        EventBody::PaymentFailed { payment: "latte".into(), code },
+    ));
+    if !broken {
+        lines.push((200, "pos", EventBody::SdkPaymentFailed { payment: "latte".into(), code }));
+    }
+    finish(lines)
+}
+
+/// I3: the app begins a second payment while the first never heard how it
+/// ended; the twin's first one succeeded.
+fn app_moves_on_without_an_outcome(broken: bool) -> Vec<Event> {
+    let mut lines = begin();
+    lines.push((100, "pos", began("tea")));
+    if !broken {
+        lines.push((
+            150,
+            "pos",
+            EventBody::SdkPaymentSucceeded {
+                payment: "tea".into(),
+                intent: Some("pi_tea".into()),
+                status: Some("succeeded".into()),
+                amount: usd(500),
+            },
+        ));
+    }
+    lines.push((300, "pos", began("cake")));
+    lines.push((
+        400,
+        "pos",
+        EventBody::SdkPaymentSucceeded {
+            payment: "cake".into(),
+            intent: Some("pi_cake".into()),
+            status: Some("succeeded".into()),
+            amount: usd(500),
+        },
+    ));
+    finish(lines)
+}
+
 /// I4: the link returns at 2 s and the queue sits still until 70 s; the twin
 /// keeps the link down all along, so there is nothing to judge.
 fn stuck_queue(broken: bool) -> Vec<Event> {
@@ -457,6 +516,8 @@ type Build = fn(bool) -> Vec<Event>;
 #[case::online_double_charge(Invariant::I2, "pi_online", online_double_charge as Build)]
 #[case::two_outcomes(Invariant::I3, "off_p_1", two_outcomes as Build)]
 #[case::app_payment_ends_twice(Invariant::I3, "p_1", app_payment_ends_twice as Build)]
+#[case::online_payment_never_ends(Invariant::I3, "latte", online_payment_never_ends as Build)]
+#[case::app_moves_on_without_an_outcome(Invariant::I3, "tea", app_moves_on_without_an_outcome as Build)]
 #[case::stuck_queue(Invariant::I4, "off_p_1", stuck_queue as Build)]
 #[case::over_max_amount(Invariant::I5, "off_p_1", over_max_amount as Build)]
 #[case::over_record_cap(Invariant::I5, "off_p_2", over_record_cap as Build)]
@@ -483,6 +544,32 @@ fn a_broken_history_breaks_exactly_its_invariant_and_its_twin_holds(
 }
 
 // --- what the checker tolerates --------------------------------------------------
+
+/// A payment still waiting for its card when the run ends, and one whose
+/// app was killed mid-collect (its process restarted), need no outcome.
+#[test]
+fn a_payment_still_in_progress_or_lost_with_its_process_needs_no_outcome() {
+    let mut lines = begin();
+    lines.push((100, "pos", began("last")));
+    assert!(check(&finish(lines)).holds());
+    let mut lines = begin();
+    lines.push((100, "pos", began("killed")));
+    lines.push((200, "fault", injected(FaultKind::AppKill, "pos")));
+    lines.push((300, "pos", EventBody::StoreRecovered { pending: 0, unreadable: 0 }));
+    lines.push((400, "pos", began("next")));
+    lines.push((
+        500,
+        "pos",
+        EventBody::SdkPaymentSucceeded {
+            payment: "next".into(),
+            intent: Some("pi_next".into()),
+            status: Some("succeeded".into()),
+            amount: usd(500),
+        },
+    ));
+    let report = check(&finish(lines));
+    assert!(report.holds(), "{report}");
+}
 
 #[rstest]
 #[case::history_ends_before_the_window(finish({

@@ -11,7 +11,7 @@
 use super::{Device, PaymentSpec, ReaderSlot, Sim, Timer};
 use crate::core::offline::{CaptureMethod, CollectedCard, Input as EngineInput};
 use crate::core::reader::Input as ReaderInput;
-use crate::core::{ConnectionStatus, EventBody, Prompt};
+use crate::core::{ConnectionStatus, EventBody, PaymentRequest, Prompt};
 use rand::RngExt;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -165,12 +165,23 @@ impl Sim {
                 );
                 self.engine_input(device, EngineInput::Confirm { payment });
             }
-            // The reader lost the payment (link or power gone): the app gives
-            // up on it; the customer pays again if they want.
-            EventBody::PaymentFailed { payment, .. }
+            // The reader lost the payment (link or power gone) or refused to
+            // collect it: while collecting, the SDK fails the payment with
+            // the reader's code and the app is told; the customer pays
+            // again if they want. (Once the card is read the confirm goes
+            // on without the reader.)
+            EventBody::PaymentFailed { payment, code }
+            | EventBody::PaymentRefused { payment, code, request: PaymentRequest::Collect }
                 if self.app.current.as_ref().is_some_and(|c| &c.spec.name == payment) =>
             {
+                let collecting = self.current_at(payment, Phase::Collecting).is_some();
                 self.app.current = None;
+                if collecting {
+                    let device = self.device_for(index);
+                    let input =
+                        EngineInput::CollectFailed { payment: payment.clone(), code: *code };
+                    self.engine_input(device, input);
+                }
             }
             EventBody::Prompted { prompt: Prompt::RemoveCard } => {
                 let at = self.now + Duration::from_secs(2);
@@ -229,8 +240,15 @@ impl Sim {
             return;
         };
         if current.phase == Phase::Collecting {
+            // `collectPaymentMethod` canceled: the SDK fails the payment
+            // with CANCELED, so the app hears how it ended.
             let index = current.spec.reader;
             self.reader_input(index, ReaderInput::Cancel { payment: payment.to_owned() });
+            self.app.current = None;
+            let device = self.device_for(index);
+            let code = crate::core::TerminalErrorCode::Canceled;
+            self.engine_input(device, EngineInput::CollectFailed { payment: payment.into(), code });
+            return;
         }
         self.app.current = None;
     }

@@ -10,9 +10,9 @@
 use super::report::Stats;
 use readerlab_emulator::core::offline::OfflineConfig;
 use readerlab_emulator::core::{Currency, Money};
-use readerlab_emulator::core::{Event, EventBody, OfflineDetails, Part};
+use readerlab_emulator::core::{Event, EventBody, OfflineDetails, Part, PaymentRequest};
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hash;
 
 /// A payment the history reports stored offline.
@@ -121,6 +121,14 @@ pub(super) struct Facts<'h> {
     /// App outcomes (`payment.succeeded`, `.declined`, `.failed`,
     /// `offline.payment.stored`) by part and payment name.
     pub app_outcomes: FirstSeen<(&'h Part, &'h str), Vec<usize>>,
+    /// Each app payment's first `payment.intent.created`, by part and
+    /// payment name, in history order.
+    pub app_started: FirstSeen<(&'h Part, &'h str), Option<usize>>,
+    /// Whether the history ends the run (`rig.finished`).
+    pub finished: bool,
+    /// Payments a reader gave up on (`reader.payment.failed`, `.canceled`,
+    /// or a refused collect), by name.
+    pub reader_ended: HashSet<&'h str>,
     /// Every event of part `fault`.
     pub faults: Vec<usize>,
     /// `rig.storage.scanned` events.
@@ -139,6 +147,9 @@ impl<'h> Facts<'h> {
             online_charges: FirstSeen::default(),
             holders: BTreeMap::new(),
             app_outcomes: FirstSeen::default(),
+            app_started: FirstSeen::default(),
+            finished: false,
+            reader_ended: HashSet::new(),
             faults: Vec::new(),
             storage_scans: Vec::new(),
             stats: Stats { events: history.len(), ..Stats::default() },
@@ -157,6 +168,7 @@ impl<'h> Facts<'h> {
                 }
                 EventBody::SdkIntentCreated { payment, .. } => {
                     intents.insert((part, payment), at);
+                    facts.app_started.entry((part, payment)).get_or_insert(at);
                 }
                 EventBody::OfflinePaymentStored {
                     payment,
@@ -220,12 +232,26 @@ impl<'h> Facts<'h> {
                     }
                 }
                 EventBody::StorageScanned { .. } => facts.storage_scans.push(at),
-                _ => {}
+                body => facts.note_ends(body),
             }
         }
         facts.stats.still_held =
             facts.holders.keys().map(|holder| u64::from(facts.status_count(holder))).sum();
         facts
+    }
+
+    /// The run's end, and payments a reader gave up on (I3's "never
+    /// ended").
+    fn note_ends(&mut self, body: &'h EventBody) {
+        match body {
+            EventBody::RigFinished => self.finished = true,
+            EventBody::PaymentFailed { payment, .. }
+            | EventBody::PaymentCanceled { payment }
+            | EventBody::PaymentRefused { payment, request: PaymentRequest::Collect, .. } => {
+                self.reader_ended.insert(payment);
+            }
+            _ => {}
+        }
     }
 
     /// The count of `holder`'s last offline status; 0 when it never sent

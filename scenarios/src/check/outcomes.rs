@@ -1,13 +1,23 @@
 //! I3, one outcome: each stored payment gets exactly one outcome
 //! (`offline.payment.forwarded`, or `offline.payment.unreadable` naming it),
-//! and each app payment ends once.
+//! and each app payment ends exactly once: never more than once, and, in a
+//! finished run (`rig.finished`), online payments included, never *not at
+//! all* once the app has left it behind: its reader gave it up (failed,
+//! canceled, or refused the collect) or the app began another payment, and
+//! still no outcome came. A payment the app is still working on when the
+//! run ends (the last one, waiting for a card) is not judged here, nor one
+//! whose process restarted after it began (an `offline.store.recovered` of
+//! its part: an app kill, a power cut, an upgrade or a reboot takes an
+//! unfinished collect with it).
 //!
-//! A payment with no outcome at all is I1's business (it may still be held);
-//! this file reports only outcomes that are too many or about nothing.
+//! A stored payment with no forward outcome is I1's business (it may still
+//! be held); this file reports its outcomes only when too many or about
+//! nothing.
 
 use super::facts::Facts;
 use super::report::Finding;
 use readerlab_emulator::core::Invariant;
+use readerlab_emulator::core::Part;
 
 /// At most this many outcomes of one payment go into an excerpt.
 const MAX_OUTCOMES_SHOWN: usize = 4;
@@ -44,6 +54,40 @@ pub(super) fn check(facts: &Facts<'_>, found: &mut Vec<Finding>) {
             let shown = outcomes.iter().copied().take(MAX_OUTCOMES_SHOWN);
             found.push(Finding::new(Invariant::I3, Some(payment), message).with(shown));
         }
+    }
+    if facts.finished {
+        never_ended(facts, found);
+    }
+}
+
+/// App payments that began, were left behind, and were never told how
+/// they ended.
+fn never_ended(facts: &Facts<'_>, found: &mut Vec<Finding>) {
+    let starts: Vec<(&Part, &str, usize)> = facts
+        .app_started
+        .iter()
+        .filter_map(|((part, payment), at)| at.map(|at| (part, payment, at)))
+        .collect();
+    for &(part, payment, started) in &starts {
+        let moved_on = starts.iter().any(|&(p, _, at)| p == part && at > started);
+        if !moved_on && !facts.reader_ended.contains(payment) {
+            continue;
+        }
+        if facts.app_outcomes.get(&(part, payment)).is_some_and(|o| !o.is_empty()) {
+            continue;
+        }
+        let restarted =
+            facts.holders.get(part).is_some_and(|h| h.recoveries.iter().any(|&at| at > started));
+        if restarted {
+            continue;
+        }
+        let left = if moved_on { "the app began another payment" } else { "its reader gave it up" };
+        let message = format!(
+            "payment {payment} on {part} began (payment.intent.created) and never ended: {left}, \
+             and no payment.succeeded, .declined, .failed or offline.payment.stored came by the \
+             end of the run"
+        );
+        found.push(Finding::new(Invariant::I3, Some(payment), message).with([started]));
     }
 }
 

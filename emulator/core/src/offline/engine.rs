@@ -50,6 +50,10 @@ pub enum Input {
     AdoptPaymentIntent { payment: String, intent: String, amount: Money, capture: CaptureMethod },
     /// The reader collected a card for `payment`.
     Collected { payment: String, card: CollectedCard },
+    /// The reader could not collect a card for `payment` (it refused the
+    /// collect, or lost its link or power while collecting): the payment
+    /// fails with the reader's code, as `collectPaymentMethod` does.
+    CollectFailed { payment: String, code: Code },
     /// `confirmPaymentIntent`.
     Confirm { payment: String },
     /// `connectReader` is about to connect this reader (online or offline).
@@ -212,6 +216,11 @@ impl OfflineEngine {
                 self.adopt(now, payment, intent, amount, capture);
             }
             Input::Collected { payment, card } => self.collected(now, &payment, card),
+            Input::CollectFailed { payment, code } => {
+                if self.intents.contains_key(&payment) {
+                    self.refuse(now, &payment, code);
+                }
+            }
             Input::Confirm { payment } => self.confirm(now, &payment),
             Input::ConnectReader { serial, model, location, software_updated_at } => {
                 self.connect_reader(now, serial, model, location, software_updated_at);
