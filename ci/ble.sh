@@ -19,7 +19,10 @@ if [ -z "${READERLAB_BLE_BUS:-}" ]; then
   [ -x .venv-ble/bin/bluezoo ] || { echo "ci/ble.sh: .venv-ble/bin/bluezoo missing; run ci/setup.sh" >&2; exit 1; }
   # Build outside the private bus first, so its wait is not in the timing.
   cargo build --release --locked -p readerlab --features bluez,btleplug
-  cargo test --release --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez --no-run
+  # The end-to-end test builds in the dev profile, whose dev-dependencies
+  # `cargo test --workspace` has already compiled (in release they would all
+  # be compiled again).
+  cargo test --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez --no-run
   exec env READERLAB_BLE_BUS=1 dbus-run-session -- bash ci/ble.sh "$@"
 fi
 
@@ -53,7 +56,7 @@ if [ "$ready" -ne 1 ]; then
 fi
 
 status=0
-cargo test --release --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez || status=$?
+cargo test --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez || status=$?
 if [ "$status" -ne 0 ]; then
   # Known flake (seen once in about 17 runs here): two readers taking turns on one
   # adapter can leave the POS holding GATT objects of the previous slot
@@ -61,7 +64,7 @@ if [ "$status" -ne 0 ]; then
   # retried once; a second failure fails CI.
   echo "ci/ble.sh: ble_bluez failed once (the one-adapter rotation race); retrying" >&2
   status=0
-  cargo test --release --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez || status=$?
+  cargo test --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez || status=$?
 fi
 if [ "$status" -eq 0 ]; then
   cargo run --release --locked -p readerlab --features bluez,btleplug -- bench ble --json || status=$?

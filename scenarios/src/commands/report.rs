@@ -63,7 +63,9 @@ pub fn write_run_report(dir: &Path, histories: &Path, run: &RunReport) -> anyhow
     let mut entries = Vec::new();
     for result in &run.results {
         let history = history_file(histories, Path::new(&result.path), result.line);
-        let timeline = if history.exists() {
+        // A skipped scenario wrote no history: a file there is an older run's.
+        let ran = !matches!(result.outcome, ScenarioOutcome::Skipped(_));
+        let timeline = if ran && history.exists() {
             let name = history.with_extension("html");
             let name = name.file_name().expect("a file name").to_owned();
             let title = format!("{} — {}:{}", result.name, result.path, result.line);
@@ -119,7 +121,7 @@ pub fn write_explore_report(
             location: found.files.feature.display().to_string(),
             name: format!("counterexample ({})", found.origin),
             verdict: "failed".to_owned(),
-            wall_ms: 0,
+            wall_ms: report.wall.as_millis(),
             timeline: Some(name.to_string_lossy().into_owned()),
             detail: found.files.replay.clone(),
         });

@@ -404,7 +404,7 @@ impl Progress {
             return Progress { bar: None, plain: true, last: Duration::ZERO };
         }
         let (length, template) = match options.budget {
-            Budget::Cases(n) => (n, "{bar:30} {pos}/{len} cases {msg}"),
+            Budget::Cases(n) => (options.shard.cases_of(n), "{bar:30} {pos}/{len} cases {msg}"),
             Budget::Time(limit) => (limit.as_secs().max(1), "{bar:30} {pos}/{len} s {msg}"),
         };
         let bar = indicatif::ProgressBar::new(length);

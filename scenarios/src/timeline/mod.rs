@@ -61,9 +61,11 @@ fn render(title: &str, model: &str, jsonl: &str, live: bool) -> String {
     html
 }
 
-/// Text safe inside `<script>`: `</` cannot close it (JSON allows `<\/`).
+/// JSON text safe inside `<script>`: no `<` at all, so neither `</script`
+/// nor `<!--` can end or bend it. Every `<` of JSON text is inside a string,
+/// where `\u003c` reads back as the same character.
 fn script_text(text: &str) -> String {
-    text.replace("</", "<\\/")
+    text.replace('<', "\\u003c")
 }
 
 /// Text safe in HTML.

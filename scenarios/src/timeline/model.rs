@@ -564,6 +564,10 @@ mod tests {
         let urls = html.matches("http").count();
         assert_eq!(urls, html.matches("http://www.w3.org/2000/svg").count(), "no network");
         assert_eq!(html.matches("</script>").count(), 3, "only the three script tags close");
+        let hostile = super::super::script_text(r#"{"payment":"<!--<script></script>"}"#);
+        assert!(!hostile.contains('<'));
+        let back: serde_json::Value = serde_json::from_str(&hostile).unwrap();
+        assert_eq!(back["payment"], "<!--<script></script>");
         assert!(html.contains("a &lt;/script&gt; title"));
     }
 }
