@@ -2,7 +2,7 @@
 # Runs every fuzz target (tests/fuzz.rs of the three crates) for SECONDS
 # each, default 10, and prints per target the inputs it ran and the time it
 # took. `cargo test` runs the same targets for a quarter of a second each;
-# this is the longer run (docs/fuzzing.md), and CI runs it for 5 s each.
+# this is the longer run (docs/fuzzing.md), and CI runs it for 3 s each.
 #
 # Each test process may use at most FUZZ_MEMORY_MB of address space (default
 # 4096): an input that makes a decoder allocate without bound fails the

@@ -5,10 +5,10 @@
 # profile must be caught: by its tagged scenario (exit status 1, not a crash
 # or a usage error), by a busy simulated day, and by exploration, whose
 # written scenario must fail with the defect and pass without it. After the
-# tests, every fuzz target for 5 s (docs/fuzzing.md; about a minute).
+# tests, every fuzz target for 3 s (docs/fuzzing.md; about 40 s).
 set -euo pipefail
 cargo test --workspace
-bash ci/fuzz.sh 5
+bash ci/fuzz.sh 3
 cargo run --release -p readerlab -- run --junit target/readerlab-junit.xml
 readerlab=target/release/readerlab
 "$readerlab" sim --hours 24 --payments 1000 --seed 7
