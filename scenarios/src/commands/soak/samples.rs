@@ -96,7 +96,9 @@ pub struct Judgement {
     pub rss_slope_kib_per_min: f64,
     /// Highest `VmRSS` of any sample, KiB.
     pub rss_peak_kib: u64,
-    /// Median open descriptors of the first and the last tenth.
+    /// Open descriptors: the most of any sample of the first tenth, and
+    /// the fewest of any sample of the last tenth (connections come and go
+    /// under load; a leak raises even the fewest).
     pub fds_first: usize,
     pub fds_last: usize,
     /// Median stored queue of the first and the last tenth, and its highest.
@@ -128,9 +130,10 @@ fn slope(points: &[(f64, f64)]) -> f64 {
 }
 
 impl Judgement {
-    /// Judges the samples: memory may grow by at most `rss_bound_kib` and
-    /// descriptors not at all (medians of the first and last tenth after the
-    /// warm-up), and every finished rig's history must hold. The warm-up
+    /// Judges the samples: memory may grow by at most `rss_bound_kib`
+    /// (medians of the first and last tenth after the warm-up), descriptors
+    /// not at all (the fewest of the last tenth against the most of the
+    /// first), and every finished rig's history must hold. The warm-up
     /// (allocator arenas and connection pools filling) is the first rig and
     /// its finish, `warm_up`, but at most a third of the run; its samples
     /// are shown, not judged.
@@ -146,7 +149,8 @@ impl Judgement {
         let tenth = (judged.len() / 10).max(3).min(judged.len());
         let (first, last) = (&judged[..tenth], &judged[judged.len() - tenth..]);
         let rss = |w: &[&Sample]| median(w.iter().map(|s| s.rss_kib).collect());
-        let fds = |w: &[&Sample]| median(w.iter().map(|s| s.fds).collect());
+        let most_fds = |w: &[&Sample]| w.iter().map(|s| s.fds).max().unwrap_or(0);
+        let fewest_fds = |w: &[&Sample]| w.iter().map(|s| s.fds).min().unwrap_or(0);
         let queued = |w: &[&Sample]| median(w.iter().filter_map(|s| s.queued).collect());
         let points: Vec<(f64, f64)> = judged.iter().map(|s| (s.t_s, s.rss_kib as f64)).collect();
         let mut j = Judgement {
@@ -156,8 +160,8 @@ impl Judgement {
             rss_bound_kib,
             rss_slope_kib_per_min: slope(&points) * 60.0,
             rss_peak_kib: samples.iter().map(|s| s.rss_kib).max().unwrap_or(0),
-            fds_first: fds(first),
-            fds_last: fds(last),
+            fds_first: most_fds(first),
+            fds_last: fewest_fds(last),
             queued_first: queued(first),
             queued_last: queued(last),
             queued_peak: samples.iter().filter_map(|s| s.queued).max().unwrap_or(0),
