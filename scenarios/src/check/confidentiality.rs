@@ -102,52 +102,44 @@ fn numbers_in_history(history: &[Event], found: &mut Vec<Finding>) {
 /// that ends an identifier (`pi_0000000000000018`, zero-padded ids pass the
 /// Luhn check one time in ten) is the identifier's counter, not a card.
 pub(super) fn card_number_in(text: &[u8]) -> Option<(usize, String)> {
+    let (from, to) = card_runs(text).next()?;
+    Some((to - from, String::from_utf8_lossy(&text[to - 4..to]).into_owned()))
+}
+
+/// Where each card number in `text` starts and ends: a run of 13 to 19
+/// digits, not the counter of an identifier, that passes the Luhn check.
+fn card_runs(text: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
     let mut start = None;
     // One position past the end, so a run at the very end is closed too.
-    for i in 0..=text.len() {
+    (0..=text.len()).filter_map(move |i| {
         let digit = text.get(i).is_some_and(u8::is_ascii_digit);
         match (digit, start) {
-            (true, None) => start = Some(i),
+            (true, None) => {
+                start = Some(i);
+                None
+            }
             (false, Some(from)) => {
                 start = None;
                 let run = &text[from..i];
                 let in_identifier =
                     from > 0 && (text[from - 1].is_ascii_alphabetic() || text[from - 1] == b'_');
-                if CARD_DIGITS.contains(&run.len()) && !in_identifier && luhn_valid_digits(run) {
-                    let last4 = String::from_utf8_lossy(&run[run.len() - 4..]).into_owned();
-                    return Some((run.len(), last4));
-                }
+                (CARD_DIGITS.contains(&run.len()) && !in_identifier && luhn_valid_digits(run))
+                    .then_some((from, i))
             }
-            _ => {}
+            _ => None,
         }
-    }
-    None
+    })
 }
 
 /// `text` with every card number (as [`card_number_in`] finds them)
 /// written as `[card ending NNNN]`.
 pub fn redact_card_numbers(text: &str) -> String {
-    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    let mut start = None;
     let mut copied = 0;
-    for i in 0..=bytes.len() {
-        let digit = bytes.get(i).is_some_and(u8::is_ascii_digit);
-        match (digit, start) {
-            (true, None) => start = Some(i),
-            (false, Some(from)) => {
-                start = None;
-                let run = &bytes[from..i];
-                let in_identifier =
-                    from > 0 && (bytes[from - 1].is_ascii_alphabetic() || bytes[from - 1] == b'_');
-                if CARD_DIGITS.contains(&run.len()) && !in_identifier && luhn_valid_digits(run) {
-                    out.push_str(&text[copied..from]);
-                    out.push_str(&format!("{REDACTED}{}]", &text[i - 4..i]));
-                    copied = i;
-                }
-            }
-            _ => {}
-        }
+    for (from, to) in card_runs(text.as_bytes()) {
+        out.push_str(&text[copied..from]);
+        out.push_str(&format!("{REDACTED}{}]", &text[to - 4..to]));
+        copied = to;
     }
     out.push_str(&text[copied..]);
     out

@@ -371,44 +371,13 @@ fn payments(
         if part.starts_with("reader/") && span.lane == lanes.device("pos") {
             span.lane = lanes.device(part);
         }
-        let state = match &event.body {
-            EventBody::OfflinePaymentStored { .. } => {
-                span.stored.get_or_insert(event.t_ms.0);
-                Some("stored")
-            }
-            EventBody::PaymentForwarded { .. } => {
-                span.forwarded.get_or_insert(event.t_ms.0);
-                let status = body.get("status").and_then(Value::as_str).unwrap_or("");
-                Some(match status {
-                    "succeeded" | "requires_capture" => "succeeded",
-                    "" => charge_state.get(&at).copied().unwrap_or("succeeded"),
-                    _ => "declined",
-                })
-            }
-            EventBody::PaymentUnreadable { .. } => Some("lost"),
-            EventBody::SdkPaymentSucceeded { .. } => Some("succeeded"),
-            EventBody::SdkPaymentDeclined { .. } => Some("declined"),
-            EventBody::SdkPaymentFailed { .. } => Some("failed"),
-            EventBody::PosPaymentEnded { .. } => {
-                let outcome = body.get("outcome").and_then(Value::as_str).unwrap_or("unknown");
-                Some(match outcome {
-                    "succeeded" | "stored" => "succeeded",
-                    "declined" => "declined",
-                    "canceled" => "canceled",
-                    "failed" => "failed",
-                    _ => "unknown",
-                })
-            }
-            EventBody::ChargeSucceeded { .. } => {
-                charge_state.insert(at, "succeeded");
-                None
-            }
-            EventBody::ChargeFailed { .. } => {
-                charge_state.insert(at, "declined");
-                None
-            }
-            _ => None,
-        };
+        let charged = charge_state.get(&at).copied();
+        let state = state_after(span, event, body, charged);
+        match &event.body {
+            EventBody::ChargeSucceeded { .. } => _ = charge_state.insert(at, "succeeded"),
+            EventBody::ChargeFailed { .. } => _ = charge_state.insert(at, "declined"),
+            _ => {}
+        }
         if let Some(state) = state {
             // A stored payment's outcome is its forward's; "stored" never
             // overrides one that already came.
@@ -418,6 +387,47 @@ fn payments(
         }
     }
     (spans, event_payment)
+}
+
+/// The state `event` puts a payment in, if any (`charged`: what its last
+/// charge did, for a forward that reports no status); notes when it was
+/// stored and forwarded.
+fn state_after(
+    span: &mut PaymentSpan,
+    event: &Event,
+    body: &Value,
+    charged: Option<&'static str>,
+) -> Option<&'static str> {
+    match &event.body {
+        EventBody::OfflinePaymentStored { .. } => {
+            span.stored.get_or_insert(event.t_ms.0);
+            Some("stored")
+        }
+        EventBody::PaymentForwarded { .. } => {
+            span.forwarded.get_or_insert(event.t_ms.0);
+            let status = body.get("status").and_then(Value::as_str).unwrap_or("");
+            Some(match status {
+                "succeeded" | "requires_capture" => "succeeded",
+                "" => charged.unwrap_or("succeeded"),
+                _ => "declined",
+            })
+        }
+        EventBody::PaymentUnreadable { .. } => Some("lost"),
+        EventBody::SdkPaymentSucceeded { .. } => Some("succeeded"),
+        EventBody::SdkPaymentDeclined { .. } => Some("declined"),
+        EventBody::SdkPaymentFailed { .. } => Some("failed"),
+        EventBody::PosPaymentEnded { .. } => {
+            let outcome = body.get("outcome").and_then(Value::as_str).unwrap_or("unknown");
+            Some(match outcome {
+                "succeeded" | "stored" => "succeeded",
+                "declined" => "declined",
+                "canceled" => "canceled",
+                "failed" => "failed",
+                _ => "unknown",
+            })
+        }
+        _ => None,
+    }
 }
 
 /// A violation as a sentence: the checker's words, the payment's name,
