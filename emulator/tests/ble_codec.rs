@@ -57,11 +57,16 @@ fn command() -> impl Strategy<Value = Command> {
         text.prop_map(|payment| Command::Cancel { payment }),
         text.prop_map(|payment| Command::Complete { payment }),
         any::<bool>().prop_map(|accept| Command::ConfirmPairing { accept }),
+        text.prop_map(|payment| Command::CardData { payment }),
     ]
 }
 
 fn reply() -> impl Strategy<Value = Reply> {
-    prop_oneof![Just(Reply::Accepted), "\\PC{0,80}".prop_map(|message| Reply::Refused { message })]
+    prop_oneof![
+        Just(Reply::Accepted),
+        "\\PC{0,80}".prop_map(|message| Reply::Refused { message }),
+        "\\PC{0,80}".prop_map(|emv_data| Reply::CardData { emv_data }),
+    ]
 }
 
 fn events() -> Vec<EventBody> {
@@ -129,8 +134,10 @@ proptest! {
     fn commands_round_trip(command in command(), seq in any::<u16>()) {
         let frame = Frame::request(seq, &command).expect("encodes");
         prop_assert_eq!(frame.decode_command(), Ok(command.clone()));
-        let input = command.clone().into_input(LinkKind::Ble);
-        prop_assert_eq!(Command::from_input(&input), Some(command));
+        match command.clone().into_input(LinkKind::Ble) {
+            Some(input) => prop_assert_eq!(Command::from_input(&input), Some(command)),
+            None => prop_assert!(matches!(command, Command::CardData { .. }), "{:?}", command),
+        }
     }
 
     #[test]
@@ -489,7 +496,7 @@ fn the_doc_examples_are_the_codes() {
             _ => {}
         }
     }
-    assert_eq!(examples, 13);
+    assert_eq!(examples, 15);
     let values = fragment(&Frame::request(1, &Command::Reboot).expect("encodes"), 23)
         .expect("within limits");
     let hex: Vec<String> = values

@@ -46,6 +46,34 @@ pub async fn listen(
 ) -> io::Result<(SocketAddr, PeripheralPort)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
+    // Nobody switches this radio off: with its sender gone it stays on.
+    let (_, radio) = watch::channel(true);
+    Ok((local, spawn_peripheral(listener, info, mtu, radio)))
+}
+
+/// Like [`listen`], bound at once on loopback (port 0) from synchronous
+/// code inside a tokio runtime, with the reader's radio under the caller's
+/// control: while the returned sender holds `false` the connected central
+/// is dropped (as a lost signal drops it: no disconnect PDU) and new ones
+/// are closed as soon as they connect.
+pub fn listen_with_radio(
+    info: DeviceInfo,
+    mtu: u16,
+) -> io::Result<(SocketAddr, PeripheralPort, watch::Sender<bool>)> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    let listener = TcpListener::from_std(listener)?;
+    let (radio, radio_rx) = watch::channel(true);
+    Ok((local, spawn_peripheral(listener, info, mtu, radio_rx), radio))
+}
+
+fn spawn_peripheral(
+    listener: TcpListener,
+    info: DeviceInfo,
+    mtu: u16,
+    radio: watch::Receiver<bool>,
+) -> PeripheralPort {
     let (events_tx, events) = mpsc::channel(QUEUE);
     let (notify, notify_rx) = mpsc::channel(QUEUE);
     let (battery, battery_rx) = watch::channel(INITIAL_BATTERY);
@@ -56,9 +84,10 @@ pub async fn listen(
         events: events_tx,
         notify: notify_rx,
         battery: battery_rx,
+        radio,
     };
     tokio::spawn(peripheral.run());
-    Ok((local, PeripheralPort { events, notify, battery }))
+    PeripheralPort { events, notify, battery }
 }
 
 /// Writes one PDU; a PDU too large to encode is `InvalidInput`.
@@ -77,6 +106,8 @@ enum Flow {
 enum Step {
     Go,
     Close,
+    /// The radio went off: the connection is dropped without a word.
+    Lost,
     Stop,
 }
 
@@ -88,6 +119,8 @@ struct Peripheral {
     events: mpsc::Sender<PeripheralEvent>,
     notify: mpsc::Receiver<Vec<u8>>,
     battery: watch::Receiver<u8>,
+    /// Whether the reader's radio is on: off, no central stays connected.
+    radio: watch::Receiver<bool>,
 }
 
 impl Peripheral {
@@ -110,6 +143,11 @@ impl Peripheral {
                 },
                 () = self.events.closed() => return,
             };
+            if !*self.radio.borrow() {
+                // Out of range: the connection attempt fails.
+                drop(stream);
+                continue;
+            }
             if let Flow::Stop = self.serve(stream).await {
                 return;
             }
@@ -160,11 +198,20 @@ impl Peripheral {
                     drop(accepted);
                     Step::Go
                 }
+                // The signal is lost: the central is gone, unwarned.
+                on = radio_change(&mut self.radio) => if on { Step::Go } else { Step::Lost },
                 () = self.events.closed() => Step::Stop,
             };
             match step {
                 Step::Go => {}
                 Step::Close => break Flow::Continue,
+                Step::Lost => {
+                    drop((reader, writer));
+                    if self.events.send(PeripheralEvent::Disconnected).await.is_err() {
+                        return Flow::Stop;
+                    }
+                    return Flow::Continue;
+                }
                 Step::Stop => break Flow::Stop,
             }
         };
@@ -223,6 +270,15 @@ impl Peripheral {
                 return Step::Close;
             }
         }
+    }
+}
+
+/// The radio's next state, once it changes; never, once nobody holds the
+/// radio any more (it then stays as it is).
+async fn radio_change(radio: &mut watch::Receiver<bool>) -> bool {
+    match radio.changed().await {
+        Ok(()) => *radio.borrow(),
+        Err(_) => std::future::pending().await,
     }
 }
 

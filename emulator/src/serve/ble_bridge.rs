@@ -25,9 +25,10 @@ use crate::sim::{ReaderCall, ReaderNotice, ReaderTraffic};
 use crate::wire::ble::link::{CentralLink, Inbound, PeripheralLink};
 use crate::wire::ble::protocol::{Command, Reply};
 use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// The MTU both ends offer: the rig's radio MTU (a typical phone's).
 pub const OFFERED_MTU: u16 = crate::sim::RADIO_MTU;
@@ -123,8 +124,11 @@ struct End {
     /// The MTU the link was renegotiated to (both ends fragment to the
     /// smaller of it and their carrier's).
     mtu: Arc<AtomicU16>,
-    to_pos: mpsc::UnboundedSender<ToPos>,
+    /// The POS's end in this process; `None` when the POS is outside.
+    to_pos: Option<mpsc::UnboundedSender<ToPos>>,
     notices: mpsc::UnboundedSender<(EventBody, bool, Done)>,
+    /// An outside POS's reader: its radio, and where it listens.
+    offered: Option<(watch::Sender<bool>, SocketAddr)>,
 }
 
 /// What the POS's end is asked to do.
@@ -178,6 +182,7 @@ impl BleBridge {
                             link: PeripheralLink::new(central.mtu),
                             notices: notices_rx,
                             applied: Arc::clone(&applied),
+                            outside: None,
                         };
                         tokio::spawn(reader.run());
                         let pos = PosEnd {
@@ -201,9 +206,56 @@ impl BleBridge {
                     }
                 }
             });
-            ends.insert(index, End { up, mtu, to_pos, notices });
+            ends.insert(index, End { up, mtu, to_pos: Some(to_pos), notices, offered: None });
         }
         BleBridge { rig, ends }
+    }
+
+    /// Offers each of `readers` (index, model, serial) to a POS outside
+    /// the process: a BLE-over-TCP listener per reader on loopback
+    /// ([`BleBridge::addresses`]), whose central is the outside SDK. The
+    /// SDK's commands are performed on the rig's reader as they arrive;
+    /// the reader's events are notified to it; a radio fault drops its
+    /// connection and refuses new ones until the radio is back; a central
+    /// that leaves on its own (the app closed or killed) disconnects the
+    /// reader. Must be called inside a tokio runtime.
+    pub fn offer(
+        rig: Arc<dyn FarEnd>,
+        readers: Vec<(usize, ReaderModel, String)>,
+    ) -> std::io::Result<BleBridge> {
+        let mut ends = BTreeMap::new();
+        for (index, model, serial) in readers {
+            let info = device_info(model, &serial);
+            let (address, port, radio) = crate::ble::tcp::listen_with_radio(info, OFFERED_MTU)?;
+            let (notices, notices_rx) = mpsc::unbounded_channel();
+            let up = Arc::new(AtomicBool::new(true));
+            let mtu = Arc::new(AtomicU16::new(crate::sim::RADIO_MTU));
+            let reader = ReaderEnd {
+                rig: Arc::clone(&rig),
+                index,
+                port,
+                carrier_mtu: OFFERED_MTU,
+                mtu: Arc::clone(&mtu),
+                link: PeripheralLink::new(OFFERED_MTU),
+                notices: notices_rx,
+                applied: Arc::new(Mutex::new(VecDeque::new())),
+                outside: Some(Arc::clone(&up)),
+            };
+            tokio::spawn(reader.run());
+            ends.insert(
+                index,
+                End { up, mtu, to_pos: None, notices, offered: Some((radio, address)) },
+            );
+        }
+        Ok(BleBridge { rig, ends })
+    }
+
+    /// Where each reader offered to an outside POS listens, by index.
+    pub fn addresses(&self) -> BTreeMap<usize, SocketAddr> {
+        self.ends
+            .iter()
+            .filter_map(|(i, end)| end.offered.as_ref().map(|(_, a)| (*i, *a)))
+            .collect()
     }
 
     /// Carries one message; returns when the far end applied it (at once
@@ -212,15 +264,17 @@ impl BleBridge {
         let Some(end) = self.ends.get(&message.reader()) else { return };
         let (done, applied) = oneshot::channel();
         let up = end.up.load(Ordering::SeqCst);
+        if let Some((radio, _)) = end.offered.as_ref() {
+            return self.carry_outside(end, radio, message);
+        }
+        let Some(to_pos) = end.to_pos.as_ref() else { return };
         let sent = match message {
-            ReaderMessage::Link(_, up) => end.to_pos.send(ToPos::Link(up, done)).is_ok(),
+            ReaderMessage::Link(_, up) => to_pos.send(ToPos::Link(up, done)).is_ok(),
             ReaderMessage::Mtu(_, mtu) => {
                 end.mtu.store(mtu, Ordering::SeqCst);
                 false
             }
-            ReaderMessage::Call(call) if up => {
-                end.to_pos.send(ToPos::Call(call.command, done)).is_ok()
-            }
+            ReaderMessage::Call(call) if up => to_pos.send(ToPos::Call(call.command, done)).is_ok(),
             ReaderMessage::Notice(notice) if up => {
                 end.notices.send((notice.body, notice.lost, done)).is_ok()
             }
@@ -240,6 +294,31 @@ impl BleBridge {
         };
         if sent {
             let _ = applied.await;
+        }
+    }
+
+    /// Carries a message of a reader offered to an outside POS. Nothing
+    /// waits for the outside SDK: a notification counts as carried once it
+    /// is written to its connection, and the SDK's own conclusions about a
+    /// lost link (drawn in the rig while the radio is down) are its to draw
+    /// again, so they are not sent.
+    fn carry_outside(&self, end: &End, radio: &watch::Sender<bool>, message: ReaderMessage) {
+        match message {
+            ReaderMessage::Link(_, up) => {
+                end.up.store(up, Ordering::SeqCst);
+                radio.send_replace(up);
+            }
+            ReaderMessage::Mtu(_, mtu) => end.mtu.store(mtu, Ordering::SeqCst),
+            // No app of this process speaks to an offered reader; should
+            // the rig's own app ask something, the reader hears it.
+            ReaderMessage::Call(ReaderCall { reader, command }) => {
+                let _ = self.rig.command_arrived(reader, command);
+            }
+            ReaderMessage::Notice(notice) if end.up.load(Ordering::SeqCst) => {
+                let (done, _) = oneshot::channel();
+                let _ = end.notices.send((notice.body, notice.lost, done));
+            }
+            ReaderMessage::Notice(_) => {}
         }
     }
 }
@@ -347,6 +426,8 @@ struct ReaderEnd {
     notices: mpsc::UnboundedReceiver<(EventBody, bool, Done)>,
     /// Events notified and not yet applied at the POS, oldest first.
     applied: Arc<Mutex<VecDeque<Done>>>,
+    /// Offered to an outside POS: whether the radio link is up.
+    outside: Option<Arc<AtomicBool>>,
 }
 
 impl ReaderEnd {
@@ -358,7 +439,15 @@ impl ReaderEnd {
                     Some(PeripheralEvent::Connected { mtu } | PeripheralEvent::Mtu(mtu)) => {
                         self.carrier_mtu = mtu;
                     }
-                    Some(PeripheralEvent::Disconnected) => self.link.reset(),
+                    Some(PeripheralEvent::Disconnected) => {
+                        self.link.reset();
+                        // An outside central left with the radio up: the
+                        // app closed the connection (or died), which the
+                        // reader takes as `disconnectReader`.
+                        if self.outside.as_ref().is_some_and(|up| up.load(Ordering::SeqCst)) {
+                            let _ = self.rig.command_arrived(self.index, Command::Disconnect);
+                        }
+                    }
                     None => return,
                 },
                 notice = self.notices.recv() => {
@@ -371,7 +460,11 @@ impl ReaderEnd {
                             let _ = done.send(());
                         }
                         Ok(values) => {
-                            lock(&self.applied).push_back(done);
+                            // An outside POS says nothing when it applied
+                            // one: carried once written.
+                            if self.outside.is_none() {
+                                lock(&self.applied).push_back(done);
+                            }
                             self.send(values).await;
                         }
                         Err(error) => {

@@ -230,14 +230,31 @@ async fn index() -> Answer {
 
 // --- the rig ------------------------------------------------------------------
 
-fn rig_json(rig: &ServedRig, sim: &Sim) -> Value {
+/// Where the rig's Bluetooth readers listen for an outside POS, by index.
+type Offered = std::collections::BTreeMap<usize, std::net::SocketAddr>;
+
+/// The readers as the control API shows them: each [`ReaderView`], and
+/// for a reader offered to an outside POS its BLE-over-TCP address
+/// (`ble_tcp`).
+fn reader_views(sim: &Sim, offered: &Offered) -> Vec<Value> {
+    sim.reader_views().into_iter().map(|view| offer(json!(view), view.index, offered)).collect()
+}
+
+fn offer(mut view: Value, index: usize, offered: &Offered) -> Value {
+    if let (Some(address), Some(fields)) = (offered.get(&index), view.as_object_mut()) {
+        fields.insert("ble_tcp".to_owned(), json!(address.to_string()));
+    }
+    view
+}
+
+fn rig_json(rig: &ServedRig, sim: &Sim, offered: &Offered) -> Value {
     json!({
         "clock": clock_name(rig.mode()),
         "now_ms": sim.now().0,
         "seed": sim.spec().seed,
         "defects": sim.spec().defects,
         "offline": sim.spec().offline,
-        "readers": sim.reader_views(),
+        "readers": reader_views(sim, offered),
         "events": sim.events().len(),
         "idle": sim.is_idle(),
     })
@@ -245,7 +262,8 @@ fn rig_json(rig: &ServedRig, sim: &Sim) -> Value {
 
 async fn rig_view(State(control): State<Control>) -> Answer {
     let rig = &control.rig;
-    ok(rig.read(|sim| rig_json(rig, sim))?)
+    let offered = rig.offered_readers();
+    ok(rig.read(|sim| rig_json(rig, sim, &offered))?)
 }
 
 async fn rig_start(State(control): State<Control>, body: Bytes) -> Answer {
@@ -255,7 +273,8 @@ async fn rig_start(State(control): State<Control>, body: Bytes) -> Answer {
         other => other.into(),
     })?;
     let rig = &control.rig;
-    let view = rig.read(|sim| rig_json(rig, sim))?;
+    let offered = rig.offered_readers();
+    let view = rig.read(|sim| rig_json(rig, sim, &offered))?;
     Ok((StatusCode::CREATED, axum::Json(view)).into_response())
 }
 
@@ -418,12 +437,14 @@ fn reader_index(control: &Control, serial: &str) -> Result<usize, Failure> {
 }
 
 async fn readers_list(State(control): State<Control>) -> Answer {
-    ok(json!({"readers": control.rig.read(Sim::reader_views)?}))
+    let offered = control.rig.offered_readers();
+    ok(json!({"readers": control.rig.read(|sim| reader_views(sim, &offered))?}))
 }
 
 async fn reader_view(State(control): State<Control>, Path(serial): Path<String>) -> Answer {
     let index = reader_index(&control, &serial)?;
-    ok(json!(control.rig.read(|sim| sim.reader_view(index))?))
+    let offered = control.rig.offered_readers();
+    ok(offer(json!(control.rig.read(|sim| sim.reader_view(index))?), index, &offered))
 }
 
 #[derive(Deserialize)]

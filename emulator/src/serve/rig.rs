@@ -78,6 +78,9 @@ pub enum ServeError {
     /// Only a virtual clock can be moved.
     #[error("the clock is real: time cannot be moved by hand (serve with --clock virtual)")]
     RealClock,
+    /// A Bluetooth reader could not be offered to the outside POS.
+    #[error("offering the Bluetooth readers to the outside POS on loopback: {0}")]
+    Offer(std::io::Error),
 }
 
 /// Something the virtual carrier carries, one at a time in order.
@@ -255,10 +258,16 @@ impl ServedRig {
             }
         }
         let carrier = *lock(&self.shared.ble);
-        spec.carried_reader_link = carrier.is_some();
+        let outside = spec.outside_pos_bluetooth;
+        spec.carried_reader_link = carrier.is_some() || outside;
         let sim = Sim::new(spec)?;
-        let bridge = carrier
-            .map(|c| Arc::new(BleBridge::start(Arc::new(self.clone()), sim.carried_readers(), c)));
+        let far_end: Arc<dyn super::ble_bridge::FarEnd> = Arc::new(self.clone());
+        let bridge = if outside {
+            let offered = BleBridge::offer(far_end, sim.carried_readers());
+            Some(Arc::new(offered.map_err(ServeError::Offer)?))
+        } else {
+            carrier.map(|c| Arc::new(BleBridge::start(far_end, sim.carried_readers(), c)))
+        };
         let mut state = self.state();
         state.generation += 1;
         state.origin = Instant::now();
@@ -287,6 +296,12 @@ impl ServedRig {
         let result = f(sim);
         self.dispatch(state);
         Ok(result)
+    }
+
+    /// Where the current rig's Bluetooth readers listen for an outside POS
+    /// (a rig with [`RigSpec::outside_pos_bluetooth`]), by reader index.
+    pub fn offered_readers(&self) -> std::collections::BTreeMap<usize, SocketAddr> {
+        self.state().bridge.as_ref().map(|b| b.addresses()).unwrap_or_default()
     }
 
     /// Reads the rig without running it.

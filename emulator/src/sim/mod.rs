@@ -123,6 +123,14 @@ pub struct RigSpec {
     /// in process.
     #[serde(skip)]
     pub carried_reader_link: bool,
+    /// Whether the POS is outside the rig (an SDK's adapter,
+    /// docs/driver-protocol.md) and drives the Bluetooth readers itself:
+    /// the served rig then offers each on a BLE-over-TCP listener of its
+    /// own (`ble_tcp` in the control API's reader list) instead of
+    /// connecting its own app to it. `false` (the default): the rig's app
+    /// is their POS.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outside_pos_bluetooth: bool,
     /// What the run is made from, recorded as `rig.source` right after
     /// `rig.started` so `readerlab replay` can run it again; `None` for a
     /// rig started by hand.
@@ -145,6 +153,7 @@ impl RigSpec {
             external_backend: false,
             model_latency: true,
             carried_reader_link: false,
+            outside_pos_bluetooth: false,
             source: None,
         }
     }
@@ -351,6 +360,10 @@ pub struct Sim {
     /// SDK commands and reader events waiting for the shell's Bluetooth
     /// carrier (a rig with [`RigSpec::carried_reader_link`]).
     reader_traffic: ReaderTraffic,
+    /// Card data the Bluetooth readers sealed for the backend, in the
+    /// order they were asked (`card_data`): `emv_<serial>_<n>` is entry
+    /// `n - 1`.
+    sealed: Vec<crate::core::offline::StoredCard>,
     /// Devices changed since [`Sim::pump`] last drained them (0: the POS,
     /// `i + 1`: reader `i`): with a thousand readers, draining only these
     /// keeps an answer's cost independent of the rig's size.
@@ -444,6 +457,7 @@ impl Sim {
             awaiting: BTreeMap::new(),
             dirty: BTreeSet::new(),
             reader_traffic: ReaderTraffic::default(),
+            sealed: Vec::new(),
             spec,
         };
         for (index, model) in sim.spec.readers.clone().into_iter().enumerate() {

@@ -21,7 +21,8 @@ impl Sim {
     /// Runs a call the outside POS made, across the POS's internet link.
     /// `None`: no answer reaches the POS (the link is down, the request was
     /// swallowed, or its answer was lost after the backend applied it).
-    pub fn pos_call(&mut self, call: ApiCall) -> Option<ApiReply> {
+    pub fn pos_call(&mut self, mut call: ApiCall) -> Option<ApiReply> {
+        self.open_sealed(&mut call.request);
         let kind = call.request.kind();
         let link = self.links.get_mut(&LinkId::PosBackend).expect("every rig has the POS's link");
         if !link.up {

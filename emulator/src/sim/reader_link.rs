@@ -15,6 +15,8 @@
 use super::Sim;
 use crate::core::EventBody;
 use crate::core::LinkKind;
+use crate::core::backend::{ApiRequest, PresentedCard};
+use crate::core::offline::StoredCard;
 use crate::core::reader::Input as ReaderInput;
 use crate::wire::ble::frame::{Frame, fragment};
 use crate::wire::ble::protocol::{Command, Reply};
@@ -174,12 +176,66 @@ impl Sim {
             return Reply::Refused { message: format!("no reader #{index} in the rig") };
         };
         let (now, via) = (self.now, slot.via);
-        let reply = match slot.reader.handle(now, command.into_input(via)) {
+        if let Command::CardData { payment } = &command {
+            return self.seal_card(index, payment);
+        }
+        let Some(input) = command.into_input(via) else {
+            return Reply::Refused { message: "not a reader input".to_owned() };
+        };
+        let reply = match slot.reader.handle(now, input) {
             Ok(_) => Reply::Accepted,
             Err(error) => Reply::Refused { message: error.to_string() },
         };
         self.pump();
         reply
+    }
+
+    /// Reader `index` seals the card it collected for `payment` for the
+    /// backend (`card_data`, docs/ble-gatt.md): the value names an entry of
+    /// the rig's table, which only the backend's edge opens
+    /// ([`Sim::open_sealed`]).
+    fn seal_card(&mut self, index: usize, payment: &str) -> Reply {
+        let reader = &self.readers[index].reader;
+        let Some((card, mode, pin)) = reader.collected_card(payment) else {
+            let message = format!("{} has collected no card for `{payment}`", reader.serial());
+            return Reply::Refused { message };
+        };
+        let emv_data = format!("emv_{}_{}", reader.serial(), self.sealed.len() + 1);
+        self.sealed.push(StoredCard::read(card, mode, pin));
+        Reply::CardData { emv_data }
+    }
+
+    /// The card a sealed value names, if it is one of this rig's.
+    fn sealed_card(&self, value: &str) -> Option<&StoredCard> {
+        let (serial, n) = value.strip_prefix("emv_")?.rsplit_once('_')?;
+        let card = self.sealed.get(n.parse::<usize>().ok()?.checked_sub(1)?)?;
+        let sealed_by = self.readers.iter().any(|r| r.reader.serial() == serial);
+        sealed_by.then_some(card)
+    }
+
+    /// Opens the sealed card data in an outside SDK's request, as Stripe
+    /// decrypts a reader's EMV data: a confirm's or a forwarded payment's
+    /// card given as `emv_data` becomes the card the reader read. A value
+    /// that is not one of this rig's is left as it is (the backend then
+    /// finds no such card: `incorrect_number`).
+    pub(super) fn open_sealed(&self, request: &mut ApiRequest) {
+        match request {
+            ApiRequest::ConfirmPaymentIntent { card, .. } => {
+                if let Some(sealed) = self.sealed_card(card.number.as_str()) {
+                    *card = PresentedCard {
+                        number: sealed.number.clone(),
+                        entry_mode: sealed.entry_mode,
+                        pin: sealed.pin,
+                    };
+                }
+            }
+            ApiRequest::ForwardOfflinePayment { payment } => {
+                if let Some(sealed) = self.sealed_card(payment.card.number.as_str()) {
+                    payment.card = sealed.clone();
+                }
+            }
+            _ => {}
+        }
     }
 
     /// An event of reader `index` arrived at the POS over its carrier.

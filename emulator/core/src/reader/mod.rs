@@ -568,4 +568,14 @@ impl Reader {
     pub fn is_busy(&self) -> bool {
         self.payment.is_some() || self.installing.is_some()
     }
+
+    /// The card collected for `payment`, how it was read and the PIN
+    /// entered: what the reader seals for the backend when the SDK asks
+    /// (`card_data`, docs/ble-gatt.md). `None` before a card is read, or
+    /// for another payment.
+    pub fn collected_card(&self, payment: &str) -> Option<(&TestCard, EntryMode, PinEntry)> {
+        let current = self.payment.as_ref().filter(|p| p.id == payment)?;
+        let (card, mode) = current.card.as_ref()?;
+        Some((card, *mode, current.pin))
+    }
 }

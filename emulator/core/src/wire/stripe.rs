@@ -264,7 +264,12 @@ fn presented_card(p: &mut Params) -> Result<PresentedCard, ApiError> {
     let mut card = data.hash("card_present")?.ok_or_else(|| {
         crate::wire::params::missing_param("payment_method_data[card_present][number]")
     })?;
-    let number = CardNumber::from(card.required_text("number")?);
+    // A reader's sealed card data (docs/ble-gatt.md, `card_data`) stands
+    // for the number; the rig opens it before the backend reads the card.
+    let number = match card.text("emv_data")? {
+        Some(sealed) => CardNumber::from(sealed),
+        None => CardNumber::from(card.required_text("number")?),
+    };
     let entry_mode = match card.text("entry_mode")?.as_deref() {
         None | Some("contactless") => EntryMode::Contactless,
         Some("chip") => EntryMode::Chip,

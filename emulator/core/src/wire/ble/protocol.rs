@@ -59,12 +59,21 @@ pub enum Command {
         /// Whether the codes matched.
         accept: bool,
     },
+    /// Hand over the card data collected for `payment`, encrypted for the
+    /// backend: answered with [`Reply::CardData`]. What an SDK sends the
+    /// backend to confirm or forward the payment; nothing in it is a card
+    /// number in clear.
+    CardData {
+        /// The payment.
+        payment: String,
+    },
 }
 
 impl Command {
-    /// The reader input this command is, arriving over `via`.
-    pub fn into_input(self, via: LinkKind) -> Input {
-        match self {
+    /// The reader input this command is, arriving over `via`; `None` for
+    /// [`Command::CardData`], which asks for data and changes nothing.
+    pub fn into_input(self, via: LinkKind) -> Option<Input> {
+        Some(match self {
             Command::Connect { pos, auto_reconnect, fail_if_in_use } => {
                 Input::Connect { pos, via, auto_reconnect, fail_if_in_use }
             }
@@ -76,7 +85,8 @@ impl Command {
             Command::Cancel { payment } => Input::Cancel { payment },
             Command::Complete { payment } => Input::Complete { payment },
             Command::ConfirmPairing { accept } => Input::ConfirmPairing { accept },
-        }
+            Command::CardData { .. } => return None,
+        })
     }
 
     /// The command for an app-side input; `None` for inputs that come from
@@ -129,6 +139,14 @@ pub enum Reply {
     Refused {
         /// The error's text.
         message: String,
+    },
+    /// The answer to [`Command::CardData`]: an opaque value, sealed by the
+    /// reader for the backend (docs/ble-gatt.md). The SDK sends it as
+    /// `payment_method_data[card_present][emv_data]` or keeps it with a
+    /// stored payment; only the rig's backend can open it.
+    CardData {
+        /// The sealed card data.
+        emv_data: String,
     },
 }
 
@@ -255,7 +273,7 @@ mod tests {
             fail_if_in_use: false,
         };
         let command = Command::from_input(&input).expect("app input");
-        assert_eq!(command.into_input(LinkKind::Ble), input);
+        assert_eq!(command.into_input(LinkKind::Ble), Some(input));
         assert_eq!(Command::from_input(&Input::PowerOff), None);
     }
 }
