@@ -58,6 +58,7 @@ fn command() -> impl Strategy<Value = Command> {
         text.prop_map(|payment| Command::Complete { payment }),
         any::<bool>().prop_map(|accept| Command::ConfirmPairing { accept }),
         text.prop_map(|payment| Command::CardData { payment }),
+        Just(Command::Sync),
     ]
 }
 
@@ -65,7 +66,8 @@ fn reply() -> impl Strategy<Value = Reply> {
     prop_oneof![
         Just(Reply::Accepted),
         "\\PC{0,80}".prop_map(|message| Reply::Refused { message }),
-        "\\PC{0,80}".prop_map(|emv_data| Reply::CardData { emv_data }),
+        "\\PC{0,80}"
+            .prop_map(|emv_data| Reply::CardData { emv_data, simulated_type: "visa".to_owned() }),
     ]
 }
 
@@ -136,7 +138,11 @@ proptest! {
         prop_assert_eq!(frame.decode_command(), Ok(command.clone()));
         match command.clone().into_input(LinkKind::Ble) {
             Some(input) => prop_assert_eq!(Command::from_input(&input), Some(command)),
-            None => prop_assert!(matches!(command, Command::CardData { .. }), "{:?}", command),
+            None => prop_assert!(
+                matches!(command, Command::CardData { .. } | Command::Sync),
+                "{:?}",
+                command
+            ),
         }
     }
 
@@ -496,7 +502,7 @@ fn the_doc_examples_are_the_codes() {
             _ => {}
         }
     }
-    assert_eq!(examples, 15);
+    assert_eq!(examples, 16);
     let values = fragment(&Frame::request(1, &Command::Reboot).expect("encodes"), 23)
         .expect("within limits");
     let hex: Vec<String> = values

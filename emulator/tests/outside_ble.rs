@@ -1,5 +1,5 @@
 //! A served rig's Bluetooth reader driven by an SDK outside the process
-//! (`RigSpec::outside_pos_bluetooth`): the test is the SDK. It finds the
+//! (`RigSpec::outside_pos`): the test is the SDK. It finds the
 //! reader's BLE-over-TCP address in the control API, connects as its
 //! central, speaks the reader protocol (docs/ble-gatt.md) over a real
 //! loopback socket, and pays through the served Stripe API with the sealed
@@ -27,7 +27,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 async fn serve() -> (Server, ControlClient) {
     let mut rig = RigSpec::single(ReaderModel::M2, 1);
-    rig.outside_pos_bluetooth = true;
+    rig.outside_pos = true;
     let config = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         clock: ClockMode::Virtual,
@@ -166,12 +166,13 @@ async fn an_outside_sdk_connects_collects_and_confirms_with_the_sealed_card_data
     advance(&client, Duration::from_secs(1)).await;
     sdk.until(|e| matches!(e, EventBody::Collected { .. })).await;
 
-    let Reply::CardData { emv_data } =
+    let Reply::CardData { emv_data, simulated_type } =
         sdk.ask(Command::CardData { payment: "coffee".into() }).await
     else {
         panic!("no card data");
     };
     assert!(!emv_data.contains("4242424242424242"), "{emv_data}");
+    assert_eq!(simulated_type, "visa");
     let form = format!(
         "payment_method_data[type]=card_present&payment_method_data[card_present][emv_data]={emv_data}"
     );
@@ -209,7 +210,7 @@ async fn an_outside_sdk_connects_collects_and_confirms_with_the_sealed_card_data
     )
     .await;
     assert_eq!(status, 200, "{intent2}");
-    let forged = "payment_method_data[type]=card_present&payment_method_data[card_present][emv_data]=emv_STRM2-0001_99";
+    let forged = "payment_method_data[type]=card_present&payment_method_data[card_present][emv_data]=emv_STRM2-0001_99_4242";
     let path = format!("/v1/payment_intents/{}/confirm", intent2["id"].as_str().unwrap());
     let (status, refused) = stripe(server.addr(), &path, forged).await;
     assert_eq!(status, 402, "{refused}");

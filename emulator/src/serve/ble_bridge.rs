@@ -434,6 +434,13 @@ impl ReaderEnd {
     async fn run(mut self) {
         loop {
             tokio::select! {
+                // Events queued before a command are notified before its
+                // reply: an SDK's `sync` relies on it.
+                biased;
+                notice = self.notices.recv() => {
+                    let Some((body, lost, done)) = notice else { return };
+                    self.notice(body, lost, done).await;
+                }
                 event = self.port.events.recv() => match event {
                     Some(PeripheralEvent::Write(value)) => self.on_write(&value).await,
                     Some(PeripheralEvent::Connected { mtu } | PeripheralEvent::Mtu(mtu)) => {
@@ -450,29 +457,29 @@ impl ReaderEnd {
                     }
                     None => return,
                 },
-                notice = self.notices.recv() => {
-                    let Some((body, lost, done)) = notice else { return };
-                    self.fit_mtu();
-                    match self.link.notify(&body) {
-                        // Sent under its sequence number and lost on the
-                        // air: the POS sees the gap at the next event.
-                        Ok(_) if lost => {
-                            let _ = done.send(());
-                        }
-                        Ok(values) => {
-                            // An outside POS says nothing when it applied
-                            // one: carried once written.
-                            if self.outside.is_none() {
-                                lock(&self.applied).push_back(done);
-                            }
-                            self.send(values).await;
-                        }
-                        Err(error) => {
-                            eprintln!("readerlab: cannot notify {}: {error}", body.name());
-                            let _ = done.send(());
-                        }
-                    }
+            }
+        }
+    }
+
+    /// Notifies one event (lost on the air: its sequence number is used
+    /// and nothing is sent, so the POS sees the gap at the next event).
+    async fn notice(&mut self, body: EventBody, lost: bool, done: Done) {
+        self.fit_mtu();
+        match self.link.notify(&body) {
+            Ok(_) if lost => {
+                let _ = done.send(());
+            }
+            Ok(values) => {
+                // An outside POS says nothing when it applied one: carried
+                // once written.
+                if self.outside.is_none() {
+                    lock(&self.applied).push_back(done);
                 }
+                self.send(values).await;
+            }
+            Err(error) => {
+                eprintln!("readerlab: cannot notify {}: {error}", body.name());
+                let _ = done.send(());
             }
         }
     }

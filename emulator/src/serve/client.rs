@@ -147,6 +147,13 @@ impl ControlClient {
         self.call("POST", &path, None).await.map(drop)
     }
 
+    /// Whether the POS's internet link is up now (`pos_internet_up` of
+    /// `GET /rig`).
+    pub async fn pos_internet_up(&self) -> Result<bool, ControlError> {
+        let rig = self.json("GET", "/rig", None).await?;
+        Ok(rig.get("pos_internet_up").and_then(Value::as_bool).unwrap_or(true))
+    }
+
     /// Every reader of the rig, as `GET /readers` shows them.
     pub async fn readers(&self) -> Result<Value, ControlError> {
         self.json("GET", "/readers", None).await

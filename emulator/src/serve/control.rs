@@ -255,6 +255,7 @@ fn rig_json(rig: &ServedRig, sim: &Sim, offered: &Offered) -> Value {
         "defects": sim.spec().defects,
         "offline": sim.spec().offline,
         "readers": reader_views(sim, offered),
+        "pos_internet_up": sim.pos_internet_up(),
         "events": sim.events().len(),
         "idle": sim.is_idle(),
     })

@@ -9,6 +9,7 @@
 //! - [`server`]: [`server::Server`], both APIs on one listener, its
 //!   connections served by `conn` (timeouts, connections per client).
 //! - [`client`]: [`client::ControlClient`], the control API from outside.
+//! - [`device_http`]: a device's call to the backend over HTTP.
 //! - [`journal`]: [`journal::Journal`], the history written to a file as it
 //!   is recorded (`serve --history`), so a killed server leaves it.
 //! - [`ble_bridge`]: carries a served rig's POS-to-reader Bluetooth link over
@@ -19,6 +20,7 @@ pub mod ble_bridge;
 pub mod client;
 mod conn;
 pub mod control;
+pub mod device_http;
 pub mod journal;
 pub mod proxy;
 pub mod rig;

@@ -21,17 +21,12 @@
 //! The lock is a plain mutex, never held across an `.await`.
 
 use super::ble_bridge::{BleBridge, BleCarrier, ReaderMessage};
+use super::device_http;
 use super::journal::Journal;
 use crate::core::Event;
 use crate::core::Millis;
 use crate::core::backend::{ApiCall, ApiReply};
 use crate::sim::{Finished, Outgoing, RigError, RigSpec, Sim};
-use crate::wire::stripe as wire;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -108,7 +103,7 @@ struct Shared {
     recorded: watch::Sender<(u64, usize)>,
     /// Calls queued or in flight; the virtual clock waits for zero.
     busy: watch::Sender<usize>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: device_http::DeviceClient,
     carriers: Semaphore,
     secret_key: String,
     /// The backend's HTTP address, once it listens.
@@ -144,10 +139,7 @@ impl ServedRig {
     pub fn new(mode: ClockMode, secret_key: String) -> ServedRig {
         // The pool needs a timer to expire idle connections; without one a
         // connection idle past the timeout is handed out and hangs.
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(hyper_util::rt::TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build_http();
+        let client = device_http::client();
         let shared = Arc::new(Shared {
             mode,
             state: Mutex::new(State {
@@ -258,7 +250,7 @@ impl ServedRig {
             }
         }
         let carrier = *lock(&self.shared.ble);
-        let outside = spec.outside_pos_bluetooth;
+        let outside = spec.outside_pos;
         spec.carried_reader_link = carrier.is_some() || outside;
         let sim = Sim::new(spec)?;
         let far_end: Arc<dyn super::ble_bridge::FarEnd> = Arc::new(self.clone());
@@ -299,7 +291,7 @@ impl ServedRig {
     }
 
     /// Where the current rig's Bluetooth readers listen for an outside POS
-    /// (a rig with [`RigSpec::outside_pos_bluetooth`]), by reader index.
+    /// (a rig with [`RigSpec::outside_pos`]), by reader index.
     pub fn offered_readers(&self) -> std::collections::BTreeMap<usize, SocketAddr> {
         self.state().bridge.as_ref().map(|b| b.addresses()).unwrap_or_default()
     }
@@ -563,21 +555,8 @@ impl ServedRig {
     /// One HTTP exchange; `None` when it did not complete.
     async fn send(&self, outgoing: &Outgoing) -> Option<ApiReply> {
         let addr = (*lock(&self.shared.backend))?;
-        let request = wire::encode_request(&outgoing.call, &self.shared.secret_key);
-        let mut builder = hyper::Request::builder()
-            .method(request.method.as_str())
-            .uri(format!("http://{addr}{}", request.path_and_query));
-        for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let http = builder.body(Full::new(Bytes::from(request.body))).ok()?;
-        let exchange = async {
-            let response = self.shared.client.request(http).await.ok()?;
-            let status = response.status().as_u16();
-            let body = response.into_body().collect().await.ok()?.to_bytes();
-            Some(wire::decode_reply(status, &body))
-        };
-        tokio::time::timeout(CARRY_TIMEOUT, exchange).await.ok().flatten()
+        let (client, key) = (&self.shared.client, &self.shared.secret_key);
+        device_http::send(client, addr, &outgoing.call, key, CARRY_TIMEOUT).await
     }
 }
 

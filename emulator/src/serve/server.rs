@@ -107,6 +107,10 @@ impl BackendHost for RigBackend {
     fn pos_call(&self, call: ApiCall) -> Option<ApiReply> {
         self.0.pos_call(call).unwrap_or_else(|e| Some(self.call_failed(&e)))
     }
+
+    fn is_pos_token(&self, token: &str) -> bool {
+        self.0.read(|sim| sim.is_pos_token(token)).unwrap_or(false)
+    }
 }
 
 impl RigBackend {

@@ -37,6 +37,12 @@ pub trait BackendHost: Send + Sync + 'static {
     fn pos_call(&self, call: ApiCall) -> Option<ApiReply> {
         Some(self.call(call))
     }
+    /// Whether `token` is a connection token minted for the outside POS
+    /// (with its key): an SDK's calls under it are the POS's too.
+    fn is_pos_token(&self, token: &str) -> bool {
+        let _ = token;
+        false
+    }
 }
 
 /// Marks a response that must not be sent: the server closes the
@@ -101,10 +107,11 @@ async fn answer(
     let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let host = Arc::clone(&shared.host);
     let authorization = header(header::AUTHORIZATION);
-    // The outside POS presents its own key; its calls cross its link.
-    let pos_key = host.pos_key().filter(|key| {
-        authorization.and_then(|h| h.trim().split_once(' ')).is_some_and(|(_, k)| k.trim() == key)
-    });
+    // The outside POS presents its own key, or a connection token minted
+    // with it (an SDK's calls); its calls cross its link.
+    let bearer = authorization.and_then(|h| h.trim().split_once(' ')).map(|(_, k)| k.trim());
+    let pos_key = host.pos_key().filter(|key| bearer == Some(key.as_str()));
+    let pos_token = bearer.is_some_and(|token| host.is_pos_token(token));
     let call = match decode_request(
         method.as_str(),
         path_and_query,
@@ -116,7 +123,7 @@ async fn answer(
         Ok(call) => call,
         Err(error) => return Some(ApiReply::Err(error)),
     };
-    let from_pos = pos_key.is_some();
+    let from_pos = pos_key.is_some() || pos_token;
     let run = move || if from_pos { host.pos_call(call) } else { Some(host.call(call)) };
     match tokio::task::spawn_blocking(run).await {
         Ok(reply) => reply,

@@ -124,13 +124,13 @@ pub struct RigSpec {
     #[serde(skip)]
     pub carried_reader_link: bool,
     /// Whether the POS is outside the rig (an SDK's adapter,
-    /// docs/driver-protocol.md) and drives the Bluetooth readers itself:
-    /// the served rig then offers each on a BLE-over-TCP listener of its
-    /// own (`ble_tcp` in the control API's reader list) instead of
-    /// connecting its own app to it. `false` (the default): the rig's app
-    /// is their POS.
+    /// docs/driver-protocol.md): the rig's own app and its SDK do not run
+    /// (the POS's events are the adapter's), and the served rig offers
+    /// each Bluetooth reader on a BLE-over-TCP listener of its own
+    /// (`ble_tcp` in the control API's reader list) for the outside SDK to
+    /// connect to. `false` (the default): the rig's app is the POS.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub outside_pos_bluetooth: bool,
+    pub outside_pos: bool,
     /// What the run is made from, recorded as `rig.source` right after
     /// `rig.started` so `readerlab replay` can run it again; `None` for a
     /// rig started by hand.
@@ -153,7 +153,7 @@ impl RigSpec {
             external_backend: false,
             model_latency: true,
             carried_reader_link: false,
-            outside_pos_bluetooth: false,
+            outside_pos: false,
             source: None,
         }
     }
@@ -361,9 +361,11 @@ pub struct Sim {
     /// carrier (a rig with [`RigSpec::carried_reader_link`]).
     reader_traffic: ReaderTraffic,
     /// Card data the Bluetooth readers sealed for the backend, in the
-    /// order they were asked (`card_data`): `emv_<serial>_<n>` is entry
-    /// `n - 1`.
+    /// order they were asked (`card_data`): `emv_<serial>_<n>_<last4>` is
+    /// entry `n - 1`.
     sealed: Vec<crate::core::offline::StoredCard>,
+    /// The connection tokens the outside POS minted with its key.
+    pos_tokens: BTreeSet<String>,
     /// Devices changed since [`Sim::pump`] last drained them (0: the POS,
     /// `i + 1`: reader `i`): with a thousand readers, draining only these
     /// keeps an answer's cost independent of the rig's size.
@@ -458,6 +460,7 @@ impl Sim {
             dirty: BTreeSet::new(),
             reader_traffic: ReaderTraffic::default(),
             sealed: Vec::new(),
+            pos_tokens: BTreeSet::new(),
             spec,
         };
         for (index, model) in sim.spec.readers.clone().into_iter().enumerate() {
@@ -995,6 +998,9 @@ impl Sim {
     /// Starts the device's app if it should run and can, and tells it which
     /// reader it serves.
     fn start_device(&mut self, device: Device) {
+        if device == Device::Pos && self.spec.outside_pos {
+            return;
+        }
         let Some(network_up) = self.links.get(&Sim::internet_of(device)).map(|l| l.up) else {
             return;
         };

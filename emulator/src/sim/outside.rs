@@ -7,13 +7,13 @@
 
 use super::Sim;
 use super::links::{LinkId, RequestFate};
-use crate::core::backend::{ApiCall, ApiReply};
+use crate::core::backend::{ApiCall, ApiReply, RequestKind};
 use crate::core::{EventBody, Part};
 
 /// Why an outside POS's event was not recorded.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "only an outside POS's events (pos.session.started, pos.payment.*, pos.sdk.error, pos.reader.battery) can be recorded for it, not `{0}`"
+    "only an outside POS's events (pos.session.started, pos.payment.*, pos.sdk.error, pos.reader.battery) and its SDK's (payment.intent.created, payment.succeeded/declined/failed, payment.request.refused, payment.fell_back_offline, offline.payment.stored/forwarded/unreadable, offline.forward.attempted, offline.forwarding.failed, offline.status.changed, offline.connect.refused, offline.store.recovered) can be recorded for it, not `{0}`"
 )]
 pub struct NotPosEvent(pub String);
 
@@ -37,6 +37,12 @@ impl Sim {
             return None;
         }
         let reply = self.backend_call(call);
+        if kind == RequestKind::CreateConnectionToken
+            && let ApiReply::Ok(token) = &reply
+            && let Some(secret) = token.get("secret").and_then(|s| s.as_str())
+        {
+            self.pos_tokens.insert(secret.to_owned());
+        }
         let applied = reply.applied();
         let link = self.links.get_mut(&LinkId::PosBackend).expect("checked above");
         if applied && link.meets(kind, RequestFate::ResponseLost) {
@@ -47,7 +53,20 @@ impl Sim {
         Some(reply)
     }
 
-    /// Records what the outside POS said (a `pos.*` event) now.
+    /// Whether `token` is a connection token the outside POS minted: an
+    /// SDK authenticates its calls with one.
+    pub fn is_pos_token(&self, token: &str) -> bool {
+        self.pos_tokens.contains(token)
+    }
+
+    /// Whether the POS's internet link is up now (what its device's
+    /// operating system reports, `device.network`).
+    pub fn pos_internet_up(&self) -> bool {
+        self.links.get(&LinkId::PosBackend).is_some_and(|link| link.up)
+    }
+
+    /// Records what the outside POS said (a `pos.*` event, or one of its
+    /// SDK's own events) now.
     pub fn record_pos(&mut self, body: EventBody) -> Result<(), NotPosEvent> {
         let outside = matches!(
             body,
@@ -59,11 +78,33 @@ impl Sim {
                 | EventBody::PosSdkError { .. }
                 | EventBody::PosReaderBattery { .. }
         );
-        if !outside {
+        if !outside && !is_sdk_event(&body) {
             return Err(NotPosEvent(body.name()));
         }
         let now = self.now;
         self.record(now, Part::pos(), body);
         Ok(())
     }
+}
+
+/// The events an SDK writes in process (docs/history.md, "Offline mode"),
+/// which an outside SDK may have recorded as its own (`sdk.event`).
+fn is_sdk_event(body: &EventBody) -> bool {
+    matches!(
+        body,
+        EventBody::SdkIntentCreated { .. }
+            | EventBody::SdkPaymentFailed { .. }
+            | EventBody::SdkRequestRefused { .. }
+            | EventBody::FellBackOffline { .. }
+            | EventBody::SdkPaymentSucceeded { .. }
+            | EventBody::SdkPaymentDeclined { .. }
+            | EventBody::OfflinePaymentStored { .. }
+            | EventBody::ForwardAttempted { .. }
+            | EventBody::PaymentForwarded { .. }
+            | EventBody::PaymentUnreadable { .. }
+            | EventBody::ForwardingFailed { .. }
+            | EventBody::OfflineStatusChanged { .. }
+            | EventBody::OfflineConnectRefused { .. }
+            | EventBody::StoreRecovered { .. }
+    )
 }

@@ -176,8 +176,12 @@ impl Sim {
             return Reply::Refused { message: format!("no reader #{index} in the rig") };
         };
         let (now, via) = (self.now, slot.via);
-        if let Command::CardData { payment } = &command {
-            return self.seal_card(index, payment);
+        match &command {
+            Command::CardData { payment } => return self.seal_card(index, payment),
+            // Its reply follows every event already on its way (the carrier
+            // sends queued notifications first).
+            Command::Sync => return Reply::Accepted,
+            _ => {}
         }
         let Some(input) = command.into_input(via) else {
             return Reply::Refused { message: "not a reader input".to_owned() };
@@ -200,17 +204,22 @@ impl Sim {
             let message = format!("{} has collected no card for `{payment}`", reader.serial());
             return Reply::Refused { message };
         };
-        let emv_data = format!("emv_{}_{}", reader.serial(), self.sealed.len() + 1);
+        // Opaque, but ending in the last four digits, which an SDK shows
+        // (its stored payment's card summary) and may hold in clear.
+        let emv_data =
+            format!("emv_{}_{}_{}", reader.serial(), self.sealed.len() + 1, card.last4());
+        let simulated_type = card.simulated_type.clone();
         self.sealed.push(StoredCard::read(card, mode, pin));
-        Reply::CardData { emv_data }
+        Reply::CardData { emv_data, simulated_type }
     }
 
     /// The card a sealed value names, if it is one of this rig's.
     fn sealed_card(&self, value: &str) -> Option<&StoredCard> {
-        let (serial, n) = value.strip_prefix("emv_")?.rsplit_once('_')?;
+        let (rest, last4) = value.strip_prefix("emv_")?.rsplit_once('_')?;
+        let (serial, n) = rest.rsplit_once('_')?;
         let card = self.sealed.get(n.parse::<usize>().ok()?.checked_sub(1)?)?;
         let sealed_by = self.readers.iter().any(|r| r.reader.serial() == serial);
-        sealed_by.then_some(card)
+        (sealed_by && card.number.last4() == last4).then_some(card)
     }
 
     /// Opens the sealed card data in an outside SDK's request, as Stripe

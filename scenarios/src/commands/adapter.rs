@@ -1,22 +1,26 @@
-//! `readerlab adapter`: readerlab's reference POS for smart readers as an
-//! adapter of the driver protocol (docs/driver-protocol.md), on stdin and
-//! stdout. It drives each reader over the reader's LAN API
-//! (`integration: lan`), as the reference POS does in process: it asks the
-//! reader to take the payment with the scenario's OfflineBehavior, waits
-//! for the reader's outcome on every `clock.advance`, gives up on a payment
-//! after five minutes as the reference app does, and reports one
-//! `payment.ended` per payment. So `readerlab run --target served --pos
-//! 'readerlab adapter'` must give every smart-reader scenario the verdict
-//! the in-process POS gives it (ci/driver.sh checks that).
+//! `readerlab adapter`: readerlab's reference POS as an adapter of the
+//! driver protocol (docs/driver-protocol.md), on stdin and stdout.
+//!
+//! Smart readers it drives over the reader's LAN API (`integration: lan`),
+//! as the reference POS does in process: it asks the reader to take the
+//! payment with the scenario's OfflineBehavior, waits for the reader's
+//! outcome on every `clock.advance`, gives up on a payment after five
+//! minutes as the reference app does, and reports one `payment.ended` per
+//! payment. Bluetooth readers it drives as a mobile SDK (`mobile.rs`:
+//! `bluetooth: ble_tcp`, protocol 2). So `readerlab run --target served
+//! --pos 'readerlab adapter'` must give every scenario it can run the
+//! verdict the in-process POS gives it (ci/driver.sh checks that).
+
+mod mobile;
 
 use super::{Outcome, Verdict};
 use crate::driver::protocol::{
-    self, ClockAdvance, NotificationMessage, Outcome as Ended, PaymentCancel, PaymentCollect,
-    PaymentEnded, QueueInspectResult, QueuedPayment, ResponseMessage, RpcError, SessionNew,
-    SessionNewResult, Software, Version, codes,
+    self, ClockAdvance, DeviceNetwork, NotificationMessage, Outcome as Ended, PaymentCancel,
+    PaymentCollect, PaymentEnded, QueueInspectResult, QueuedPayment, ResponseMessage, RpcError,
+    SessionNew, SessionNewResult, Software, Version, codes,
 };
 use anyhow::Context;
-use readerlab_emulator::core::Money;
+use readerlab_emulator::core::{Defects, Money};
 use readerlab_emulator::serve::client::{ControlClient, ControlError};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -28,9 +32,15 @@ use std::net::SocketAddr;
 /// (as in process, `sim/app.rs`).
 const PATIENCE_MS: u64 = 300_000;
 
-/// The flags of `readerlab adapter` (none: it speaks on stdin and stdout).
+/// The flags of `readerlab adapter` (it speaks on stdin and stdout).
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Switch a defect profile on in its mobile SDK (repeatable; see
+    /// `readerlab defects`), as `run --defect` does in the in-process one:
+    /// the defects of the rig's readers are the rig's.
+    #[arg(long = "defect", value_name = "NAME")]
+    defects: Vec<String>,
+}
 
 /// A payment started and not yet reported ended.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -44,6 +54,8 @@ struct Open {
 struct Session {
     client: ControlClient,
     smart: Vec<String>,
+    /// The SDK of the Bluetooth readers, if the rig has one.
+    mobile: Option<mobile::Mobile>,
     open: BTreeMap<String, Open>,
     now_ms: u64,
     /// Where the open payments are kept, so `app.kill` loses none
@@ -60,7 +72,8 @@ struct Step {
 }
 
 /// Runs the adapter until its stdin closes or the session ends.
-pub fn run(_: &Args) -> Outcome {
+pub fn run(args: &Args) -> Outcome {
+    let defects = Defects::of(super::parse_defects(&args.defects)?);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -73,7 +86,10 @@ pub fn run(_: &Args) -> Outcome {
             continue;
         }
         let mut step = Step::default();
-        let answer = answer(&runtime, &mut session, &line, &mut step);
+        let answer = answer(&runtime, &defects, &mut session, &line, &mut step);
+        if let Some(mobile) = session.as_mut().and_then(|s| s.mobile.as_mut()) {
+            step.notifications.extend(mobile.take_notifications());
+        }
         let mut out = stdout.lock();
         for notification in &step.notifications {
             writeln!(out, "{}", serde_json::to_string(notification)?)?;
@@ -92,6 +108,7 @@ pub fn run(_: &Args) -> Outcome {
 /// The response to one line (`None` for a notification from readerlab).
 fn answer(
     runtime: &tokio::runtime::Runtime,
+    defects: &Defects,
     session: &mut Option<Session>,
     line: &str,
     step: &mut Step,
@@ -108,7 +125,7 @@ fn answer(
     };
     let id = message.get("id")?.as_u64();
     let params = message.get("params").cloned().unwrap_or(json!({}));
-    let result = dispatch(runtime, session, method, params, step);
+    let result = dispatch(runtime, defects, session, method, params, step);
     Some(match result {
         Ok(result) => {
             ResponseMessage { jsonrpc: Version::V2, id, result: Some(result), error: None }
@@ -119,6 +136,7 @@ fn answer(
 
 fn dispatch(
     runtime: &tokio::runtime::Runtime,
+    defects: &Defects,
     session: &mut Option<Session>,
     method: &str,
     params: Value,
@@ -126,7 +144,7 @@ fn dispatch(
 ) -> Result<Value, RpcError> {
     if method == "session.new" {
         let hello: SessionNew = params_of(params)?;
-        let (new, result) = start(&hello)?;
+        let (new, result) = start(runtime, defects, &hello)?;
         *session = Some(new);
         return Ok(serde_json::to_value(result).expect("results serialize"));
     }
@@ -134,7 +152,8 @@ fn dispatch(
         step.ended = true;
         return Ok(json!({}));
     }
-    let known = ["payment.collect", "payment.cancel", "clock.advance", "queue.inspect"];
+    let known =
+        ["payment.collect", "payment.cancel", "clock.advance", "queue.inspect", "device.network"];
     if !known.contains(&method) {
         return Err(rpc(codes::METHOD_NOT_FOUND, format!("method not found: {method}"), true));
     }
@@ -153,6 +172,13 @@ fn dispatch(
             step.notifications = started(session)?.advance(runtime, advance.now_ms)?;
             Ok(json!({}))
         }
+        "device.network" => {
+            let network: DeviceNetwork = params_of(params)?;
+            if let Some(mobile) = started(session)?.mobile.as_mut() {
+                mobile.network(runtime, network.up);
+            }
+            Ok(json!({}))
+        }
         _ => Ok(serde_json::to_value(started(session)?.queue()).expect("results serialize")),
     }
 }
@@ -163,7 +189,11 @@ fn started(session: &mut Option<Session>) -> Result<&mut Session, RpcError> {
         .ok_or_else(|| rpc(codes::FAILED, "no session: send session.new first".to_owned(), true))
 }
 
-fn start(hello: &SessionNew) -> Result<(Session, SessionNewResult), RpcError> {
+fn start(
+    runtime: &tokio::runtime::Runtime,
+    defects: &Defects,
+    hello: &SessionNew,
+) -> Result<(Session, SessionNewResult), RpcError> {
     let addr: SocketAddr = hello
         .rig
         .backend
@@ -183,16 +213,20 @@ fn start(hello: &SessionNew) -> Result<(Session, SessionNewResult), RpcError> {
         _ => BTreeMap::new(),
     };
     open.retain(|payment, _| !hello.session.reported.contains(payment));
+    let mobile = mobile::Mobile::start(runtime, hello, addr, defects)?;
     let session = Session {
         client: ControlClient::new(addr, None),
         smart,
+        mobile,
         open,
         now_ms: hello.rig.clock.now_ms,
         file,
     };
     let capabilities = json!({
         "integration": "lan",
-        "models": ["s700", "wisepos_e"],
+        "bluetooth": "ble_tcp",
+        "models": ["s700", "wisepos_e", "m2", "wisepad3", "chipper2x"],
+        "device.network": true,
         "clock": true,
         "payment.cancel": true,
         "queue.inspect": true,
@@ -215,14 +249,18 @@ impl Session {
         runtime: &tokio::runtime::Runtime,
         collect: &PaymentCollect,
     ) -> Result<Value, RpcError> {
-        if !self.smart.contains(&collect.reader) {
-            let why = format!("no smart reader {} in this rig", collect.reader);
-            return Err(rpc(codes::FAILED, why, true));
-        }
         let amount: Money = serde_json::from_value(json!(collect.amount))
             .map_err(|e| rpc(codes::INVALID_PARAMS, format!("amount: {e}"), true))?;
         let behavior =
             serde_json::from_value(json!(collect.behavior)).expect("the same three names");
+        if let Some(mobile) = self.mobile.as_mut().filter(|m| m.has_reader(&collect.reader)) {
+            mobile.collect(runtime, &collect.payment, &collect.reader, amount, behavior)?;
+            return Ok(json!({}));
+        }
+        if !self.smart.contains(&collect.reader) {
+            let why = format!("no reader {} in this rig", collect.reader);
+            return Err(rpc(codes::FAILED, why, true));
+        }
         // On file before the request goes out: a kill after the reader took
         // it must not lose it.
         let open = Open { reader: collect.reader.clone(), started_ms: self.now_ms };
@@ -258,7 +296,12 @@ impl Session {
         payment: &str,
     ) -> Result<Value, RpcError> {
         let Some(open) = self.open.get(payment) else {
-            return Err(rpc(codes::FAILED, format!("no payment `{payment}` in progress"), true));
+            return match self.mobile.as_mut() {
+                Some(mobile) => mobile.cancel(runtime, payment).map(|()| json!({})),
+                None => {
+                    Err(rpc(codes::FAILED, format!("no payment `{payment}` in progress"), true))
+                }
+            };
         };
         runtime.block_on(self.client.lan_cancel(&open.reader, payment)).map_err(|e| failure(&e))?;
         Ok(json!({}))
@@ -272,6 +315,9 @@ impl Session {
         now_ms: u64,
     ) -> Result<Vec<NotificationMessage>, RpcError> {
         self.now_ms = now_ms;
+        if let Some(mobile) = self.mobile.as_mut() {
+            mobile.advance(runtime, readerlab_emulator::core::Millis(now_ms));
+        }
         let mut ended = Vec::new();
         for (payment, open) in &self.open {
             let state = match runtime.block_on(self.client.lan_payment(&open.reader, payment)) {
@@ -327,6 +373,7 @@ impl Session {
                 intent: None,
                 state: "collecting".to_owned(),
             })
+            .chain(self.mobile.iter().flat_map(mobile::Mobile::queue))
             .collect();
         QueueInspectResult { payments }
     }

@@ -194,7 +194,7 @@ fn protocol_checks(pos: &PosCommand) -> anyhow::Result<(Vec<Check>, Option<proto
         Err(error) => Err(format!("{error}{}", peer.log().tail())),
     };
     let result = match result {
-        Ok(result) if result.protocol == protocol::PROTOCOL => result,
+        Ok(result) if protocol::ACCEPTED.contains(&result.protocol) => result,
         Ok(result) => {
             let why =
                 format!("it speaks protocol {}, readerlab {}", result.protocol, protocol::PROTOCOL);

@@ -15,8 +15,8 @@ pub use peer::{DriverError, Log, Peer};
 pub use socket::PosListener;
 
 use protocol::{
-    AskedCapabilities, Notification, PROTOCOL, Request, SessionInfo, SessionNew, SessionNewResult,
-    Software,
+    ACCEPTED, AskedCapabilities, Notification, PROTOCOL, Request, SessionInfo, SessionNew,
+    SessionNewResult, Software,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -67,7 +67,7 @@ impl PosCommand {
     }
 }
 
-/// Capability names of protocol 1.
+/// Capability names (docs/driver-protocol.md, "Capabilities").
 pub mod capability {
     pub const CLOCK: &str = "clock";
     pub const CANCEL: &str = "payment.cancel";
@@ -76,9 +76,22 @@ pub mod capability {
     pub const QUEUE_INSPECT: &str = "queue.inspect";
     pub const MODELS: &str = "models";
     pub const INTEGRATION: &str = "integration";
+    /// Protocol 2: `"ble_tcp"`, drives Bluetooth readers as a mobile SDK.
+    pub const BLUETOOTH: &str = "bluetooth";
+    /// Protocol 2: hears `device.network`.
+    pub const DEVICE_NETWORK: &str = "device.network";
     /// Every capability the harness may ask for.
-    pub const ASKED: [&str; 7] =
-        [INTEGRATION, MODELS, CLOCK, CANCEL, APP_KILL, SYNC_FORCE, QUEUE_INSPECT];
+    pub const ASKED: [&str; 9] = [
+        INTEGRATION,
+        MODELS,
+        CLOCK,
+        CANCEL,
+        APP_KILL,
+        SYNC_FORCE,
+        QUEUE_INSPECT,
+        BLUETOOTH,
+        DEVICE_NETWORK,
+    ];
 }
 
 /// What an adapter said it supports.
@@ -103,6 +116,11 @@ impl Capabilities {
     /// Its integration (`server_driven`), if declared.
     pub fn integration(&self) -> Option<&str> {
         self.0.get(capability::INTEGRATION).and_then(Value::as_str)
+    }
+
+    /// How it drives Bluetooth readers (`ble_tcp`), if declared.
+    pub fn bluetooth(&self) -> Option<&str> {
+        self.0.get(capability::BLUETOOTH).and_then(Value::as_str)
     }
 
     /// Every declared capability, by name (vendor ones too).
@@ -179,11 +197,14 @@ impl Session {
         let request = Request::SessionNew(hello.clone());
         let result = peer.call(&request, pos.deadline("session.new"))?;
         let result: SessionNewResult = decode("session.new", peer, result)?;
-        if result.protocol != PROTOCOL {
+        if !ACCEPTED.contains(&result.protocol) {
             return Err(DriverError::BadResult {
                 method: "session.new".to_owned(),
                 line: 0,
-                why: format!("it speaks protocol {}, readerlab speaks {PROTOCOL}", result.protocol),
+                why: format!(
+                    "it speaks protocol {}, readerlab speaks {PROTOCOL} (and takes adapters of {ACCEPTED:?})",
+                    result.protocol
+                ),
             });
         }
         Ok(result)

@@ -76,6 +76,8 @@ pub enum DriverError {
     Rpc { method: String, error: RpcError },
     #[error("the adapter's result for `{method}` (line {line}) does not fit the protocol: {why}")]
     BadResult { method: String, line: usize, why: String },
+    #[error("the adapter's `{method}` notification (line {line}) does not fit the protocol: {why}")]
+    BadNotification { method: String, line: usize, why: String },
     #[error("writing to the adapter's stdin: {0}")]
     Write(io::Error),
 }

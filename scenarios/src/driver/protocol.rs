@@ -1,4 +1,4 @@
-//! The messages of the POS driver protocol, version 1
+//! The messages of the POS driver protocol, version 2
 //! (docs/driver-protocol.md), as Rust types: the JSON Schema
 //! (docs/driver-protocol.schema.json) is generated from them ([`schema`]),
 //! and a test fails when the file and the types differ.
@@ -9,7 +9,12 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The protocol version this harness speaks.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
+
+/// The versions an adapter may answer with: 2 only adds to 1 (Bluetooth
+/// readers, `device.network`, `sdk.event`, `rig.offline`), so an adapter
+/// of version 1 runs unchanged (it declares no `bluetooth`).
+pub const ACCEPTED: [u32; 2] = [1, 2];
 
 /// The metadata key every PaymentIntent of a payment carries.
 pub const PAYMENT_METADATA_KEY: &str = "readerlab_payment";
@@ -121,6 +126,29 @@ pub struct Reader {
     /// that drives it over the LAN (`integration: lan`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lan: Option<String>,
+    /// Bluetooth readers (protocol 2): the reader's BLE-over-TCP address,
+    /// `127.0.0.1:PORT`, for the SDK to connect to as its central
+    /// (docs/ble-gatt.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ble_tcp: Option<String>,
+}
+
+/// The account's Terminal configuration, offline part (protocol 2): what
+/// an SDK fetched when it was last online.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineSettings {
+    /// Offline mode is enabled for the account.
+    pub enabled: bool,
+    /// Currencies enabled offline (lower-case ISO codes), each with its
+    /// per-transaction maximum in minor units.
+    pub max_amount: BTreeMap<String, u64>,
+    /// The app's limit on the total stored per currency (none: no limit).
+    pub stored_amount_limit: BTreeMap<String, u64>,
+    /// The most payments stored at once.
+    pub max_records: u32,
+    /// The Location is in the EEA (offline cards inserted, PIN verified).
+    pub eea: bool,
 }
 
 /// The rig the POS works in.
@@ -129,6 +157,10 @@ pub struct Rig {
     pub clock: Clock,
     pub backend: Backend,
     pub readers: Vec<Reader>,
+    /// Protocol 2: the offline settings the SDK last fetched, with the
+    /// POS having been online with these readers at rig time 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline: Option<OfflineSettings>,
 }
 
 /// What the harness would like.
@@ -155,6 +187,26 @@ pub struct SessionNewResult {
     /// An absent capability is unsupported; `x-VENDOR:` names are the
     /// adapter's own.
     pub capabilities: BTreeMap<String, Value>,
+}
+
+/// `device.network` params (protocol 2): the POS device's connectivity as
+/// its operating system reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceNetwork {
+    pub up: bool,
+}
+
+/// `sdk.event` params (protocol 2): one of the SDK's own events, as the
+/// history writes it (docs/history.md): its name under `event`, and its
+/// fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SdkEvent {
+    /// The history's name of the event (`offline.payment.stored`, ...).
+    pub event: String,
+    /// Its fields, as docs/history.md lists them.
+    #[serde(flatten)]
+    pub fields: BTreeMap<String, Value>,
 }
 
 /// `clock.advance` params.
@@ -303,6 +355,8 @@ pub enum Request {
     SyncForce(Empty),
     #[serde(rename = "queue.inspect")]
     QueueInspect(Empty),
+    #[serde(rename = "device.network")]
+    DeviceNetwork(DeviceNetwork),
 }
 
 impl Request {
@@ -316,6 +370,7 @@ impl Request {
             Request::PaymentCancel(_) => "payment.cancel",
             Request::SyncForce(_) => "sync.force",
             Request::QueueInspect(_) => "queue.inspect",
+            Request::DeviceNetwork(_) => "device.network",
         }
     }
 }
@@ -341,6 +396,8 @@ pub enum Notification {
     ReaderBattery(ReaderBattery),
     #[serde(rename = "log")]
     Log(Log),
+    #[serde(rename = "sdk.event")]
+    SdkEvent(SdkEvent),
 }
 
 /// A notification on the wire.
@@ -420,7 +477,7 @@ struct Protocol {
 }
 
 /// The result type of each method, by name in the schema's `$defs`.
-pub const RESULT_DEFS: [(&str, &str); 7] = [
+pub const RESULT_DEFS: [(&str, &str); 8] = [
     ("session.new", "SessionNewResult"),
     ("session.end", "Empty"),
     ("clock.advance", "Empty"),
@@ -428,6 +485,7 @@ pub const RESULT_DEFS: [(&str, &str); 7] = [
     ("payment.cancel", "Empty"),
     ("sync.force", "Empty"),
     ("queue.inspect", "QueueInspectResult"),
+    ("device.network", "Empty"),
 ];
 
 /// The protocol's JSON Schema (draft 2020-12): its root is an object with
@@ -436,7 +494,7 @@ pub fn schema() -> Value {
     let mut schema =
         serde_json::to_value(schemars::schema_for!(Protocol)).expect("a schema serializes");
     if let Some(object) = schema.as_object_mut() {
-        object.insert("title".to_owned(), Value::from("readerlab POS driver protocol 1"));
+        object.insert("title".to_owned(), Value::from("readerlab POS driver protocol 2"));
         object.insert(
             "description".to_owned(),
             Value::from(

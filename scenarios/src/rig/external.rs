@@ -16,14 +16,18 @@ use crate::driver::protocol::{
 use crate::driver::{DriverError, PosCommand, Session, capability};
 use readerlab_emulator::core::backend::RequestKind;
 use readerlab_emulator::core::offline::OfflineBehavior;
+use readerlab_emulator::core::offline::OfflineConfig;
 use readerlab_emulator::core::{
     EntryMode, Event, EventBody, Millis, PosOutcome, RigReader, StoredBy as CoreStoredBy,
 };
+use readerlab_emulator::serve::client::ControlError;
 use readerlab_emulator::sim::{
     Device, Fault, LinkFault, LinkId, PaymentSpec, PowerFault, StorageFault,
 };
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// How long after the reader asks the customer presents the card.
@@ -55,6 +59,9 @@ pub struct ExternalPos {
     /// The conversation failed: the scenario has failed, and the adapter
     /// is not spoken to again.
     broken: bool,
+    /// The POS's connectivity as last told (`device.network`); `None`:
+    /// not told since the adapter (re)started.
+    network: Option<bool>,
     /// Keeps the app's data directory for the session's life.
     _data: tempfile::TempDir,
 }
@@ -79,22 +86,15 @@ impl ExternalPos {
     pub fn start(
         pos: &PosCommand,
         rig: &RigAccess<'_>,
-        backend: protocol::Backend,
-        readers: Vec<RigReader>,
+        described: &AdapterRig,
     ) -> Result<ExternalPos, ExternalError> {
-        if let Some(mobile) = readers.iter().find(|r| r.stored_by != CoreStoredBy::Reader) {
-            return Err(ExternalError::Unsupported(format!(
-                "the rig has a Bluetooth reader ({}); protocol 1 offers an outside POS \
-                 smart readers only (docs/driver-protocol.md)",
-                mobile.model.id()
-            )));
-        }
+        let readers = described.readers.clone();
         let data = tempfile::Builder::new()
             .prefix("readerlab-pos-")
             .tempdir()
             .map_err(ExternalError::DataDir)?;
         let now = rig.runtime.block_on(rig.client.now()).map_or(0, |t| t.0);
-        let rig_description = describe_rig(now, backend, &readers);
+        let rig_description = describe_rig(now, described);
         let id =
             data.path().file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let hello = crate::driver::hello(&id, &data.path().to_string_lossy(), rig_description);
@@ -108,6 +108,7 @@ impl ExternalPos {
             reported: BTreeSet::new(),
             seen: 0,
             broken: false,
+            network: None,
             _data: data,
         };
         external.check_capabilities()?;
@@ -124,12 +125,24 @@ impl ExternalPos {
                 self.session.adapter.name
             )));
         }
-        if !matches!(capabilities.integration(), Some("server_driven" | "lan")) {
+        let smart = self.readers.iter().any(|r| r.stored_by == CoreStoredBy::Reader);
+        if smart && !matches!(capabilities.integration(), Some("server_driven" | "lan")) {
             return Err(ExternalError::Unsupported(format!(
-                "the POS adapter {} declares integration {:?}; protocol 1 knows `server_driven` \
-                 and `lan`",
+                "the rig has a smart reader and the POS adapter {} declares integration {:?}; \
+                 the protocol knows `server_driven` and `lan`",
                 self.session.adapter.name,
                 capabilities.integration()
+            )));
+        }
+        let mobile = self.readers.iter().find(|r| r.stored_by != CoreStoredBy::Reader);
+        if let Some(mobile) = mobile
+            && capabilities.bluetooth() != Some("ble_tcp")
+        {
+            return Err(ExternalError::Unsupported(format!(
+                "the rig has a Bluetooth reader ({}) and the POS adapter {} does not declare \
+                 `\"bluetooth\": \"ble_tcp\"` (protocol 2)",
+                mobile.model.id(),
+                self.session.adapter.name
             )));
         }
         let models = capabilities.models();
@@ -167,13 +180,34 @@ impl ExternalPos {
         )
     }
 
+    /// Tells an adapter that hears `device.network` whether the POS's
+    /// internet is up, when that changed since it was last told.
+    fn sync_network(&mut self, rig: &RigAccess<'_>) {
+        if !self.session.capabilities.has(capability::DEVICE_NETWORK) || self.broken {
+            return;
+        }
+        let up = rig
+            .runtime
+            .block_on(rig.client.pos_internet_up())
+            .unwrap_or_else(|e| panic!("served rig: reading the POS's link: {e}"));
+        if self.network == Some(up) {
+            return;
+        }
+        self.network = Some(up);
+        let told = Request::DeviceNetwork(protocol::DeviceNetwork { up });
+        if let Err(error) = self.session.call::<Value>(&told) {
+            self.broken(&error);
+        }
+        self.drain(rig);
+    }
+
     /// Records what the adapter notified.
     fn drain(&mut self, rig: &RigAccess<'_>) {
         let notifications = match self.session.notifications() {
             Ok(notifications) => notifications,
             Err(error) => self.broken(&error),
         };
-        for (_, notification) in notifications {
+        for (line, notification) in notifications {
             let body = match notification {
                 Notification::PaymentEnded(ended) => {
                     self.open.remove(&ended.payment);
@@ -201,8 +235,19 @@ impl ExternalPos {
                     self.session.note(&format!("[log {:?}] {}", log.level, log.message));
                     continue;
                 }
+                Notification::SdkEvent(event) => match sdk_event(&event) {
+                    Ok(body) => body,
+                    Err(why) => {
+                        let method = "sdk.event".to_owned();
+                        self.broken(&DriverError::BadNotification { method, line, why })
+                    }
+                },
             };
-            record(rig, &body);
+            if let Err(refused) = try_record(rig, &body) {
+                let why = format!("readerlab refused to record it: {refused}");
+                let method = "sdk.event".to_owned();
+                self.broken(&DriverError::BadNotification { method, line, why });
+            }
         }
     }
 
@@ -248,16 +293,18 @@ impl ExternalPos {
 
 impl Pos for ExternalPos {
     fn pay(&mut self, rig: &RigAccess<'_>, payment: PaymentSpec) {
-        let server_driven = self.server_driven();
+        let Some(reader) = self.readers.get(payment.reader).cloned() else {
+            panic!("the rig has no reader #{}", payment.reader);
+        };
+        // Server-driven applies to smart readers; a Bluetooth reader is
+        // always the SDK's.
+        let server_driven = self.server_driven() && reader.stored_by == CoreStoredBy::Reader;
         if server_driven && payment.behavior != OfflineBehavior::PreferOnline {
             skip(format!(
                 "a server-driven POS has no OfflineBehavior ({:?} asked)",
                 payment.behavior
             ));
         }
-        let Some(reader) = self.readers.get(payment.reader).cloned() else {
-            panic!("the rig has no reader #{}", payment.reader);
-        };
         if server_driven && !reader_online(rig, &reader.serial) {
             skip(format!(
                 "a server-driven POS cannot start a payment on a reader whose internet is \
@@ -271,6 +318,7 @@ impl Pos for ExternalPos {
         if self.broken {
             return;
         }
+        self.sync_network(rig);
         let name = payment.name.clone();
         record(
             rig,
@@ -332,6 +380,7 @@ impl Pos for ExternalPos {
         if !self.session.alive() || self.broken {
             return;
         }
+        self.sync_network(rig);
         let advance = Request::ClockAdvance(protocol::ClockAdvance { now_ms: now.0 });
         if let Err(error) = self.session.call::<Value>(&advance) {
             self.broken(&error);
@@ -402,6 +451,7 @@ impl Pos for ExternalPos {
             if let Err(error) = self.session.restart(reported) {
                 self.broken(&error);
             }
+            self.network = None;
             self.record_session(rig, true);
         }
     }
@@ -418,20 +468,37 @@ impl Pos for ExternalPos {
     }
 }
 
+/// What an adapter is told of a served rig, before the clock is read.
+#[derive(Clone, Debug)]
+pub struct AdapterRig {
+    /// The backend and the POS's key.
+    pub backend: protocol::Backend,
+    /// The readers, in rig order.
+    pub readers: Vec<RigReader>,
+    /// Where each Bluetooth reader listens for the SDK, by index.
+    pub offered: BTreeMap<usize, SocketAddr>,
+    /// The account's offline settings.
+    pub offline: OfflineConfig,
+}
+
 /// The rig as `session.new` describes it.
-pub fn describe_rig(
-    now_ms: u64,
-    backend: protocol::Backend,
-    readers: &[RigReader],
-) -> protocol::Rig {
+pub fn describe_rig(now_ms: u64, rig: &AdapterRig) -> protocol::Rig {
+    let readers = rig.readers.iter().enumerate();
     protocol::Rig {
         clock: Clock { mode: ClockMode::Virtual, now_ms },
-        readers: readers.iter().map(|r| describe(r, &backend.base_url)).collect(),
-        backend,
+        readers: readers
+            .map(|(i, r)| describe(r, &rig.backend.base_url, rig.offered.get(&i)))
+            .collect(),
+        backend: rig.backend.clone(),
+        offline: Some(
+            serde_json::to_value(&rig.offline)
+                .and_then(serde_json::from_value)
+                .expect("the offline settings are the OfflineConfig's JSON"),
+        ),
     }
 }
 
-fn describe(reader: &RigReader, base_url: &str) -> protocol::Reader {
+fn describe(reader: &RigReader, base_url: &str, ble: Option<&SocketAddr>) -> protocol::Reader {
     let smart = reader.stored_by == CoreStoredBy::Reader;
     protocol::Reader {
         serial: reader.serial.clone(),
@@ -440,6 +507,7 @@ fn describe(reader: &RigReader, base_url: &str) -> protocol::Reader {
         stored_by: if smart { StoredBy::Reader } else { StoredBy::Pos },
         registration_code: reader.model.simulated_registration_code().map(str::to_owned),
         lan: smart.then(|| format!("{base_url}/_readerlab/readers/{}/lan", reader.serial)),
+        ble_tcp: ble.map(SocketAddr::to_string),
     }
 }
 
@@ -457,6 +525,23 @@ fn record(rig: &RigAccess<'_>, body: &EventBody) {
     rig.runtime
         .block_on(rig.client.record_pos(body))
         .unwrap_or_else(|e| panic!("served rig: recording {}: {e}", body.name()));
+}
+
+/// Records what the adapter said; a refusal (an event an outside POS may
+/// not record) is the adapter's mistake, said back to the caller.
+fn try_record(rig: &RigAccess<'_>, body: &EventBody) -> Result<(), String> {
+    match rig.runtime.block_on(rig.client.record_pos(body)) {
+        Ok(()) => Ok(()),
+        Err(ControlError::Refused { message, .. }) => Err(message),
+        Err(e) => panic!("served rig: recording {}: {e}", body.name()),
+    }
+}
+
+/// The history event an `sdk.event` notification names, with its fields
+/// as docs/history.md writes them.
+fn sdk_event(event: &protocol::SdkEvent) -> Result<EventBody, String> {
+    let value = serde_json::to_value(event).expect("a notification serializes");
+    serde_json::from_value(value).map_err(|e| format!("`{}`: {e}", event.event))
 }
 
 /// Whether a smart reader's own internet is up now.

@@ -11,13 +11,13 @@
 //! The POS is readerlab's reference POS in the served process, or, with
 //! `--pos CMD`, an adapter speaking the driver protocol (`external.rs`).
 
-use super::external::{ExternalError, ExternalPos};
+use super::external::{AdapterRig, ExternalError, ExternalPos};
 use super::pos::{InProcessPos, Pos, RigAccess};
 use super::{Capability, InjectError, Rig, StartError, Target};
 use crate::driver::PosCommand;
 use crate::driver::protocol;
 use readerlab_emulator::core::backend::BackendConfig;
-use readerlab_emulator::core::{Event, EventBody, Millis, RigReader};
+use readerlab_emulator::core::{Event, EventBody, Millis};
 use readerlab_emulator::serve::ble_bridge::BleCarrier;
 use readerlab_emulator::serve::client::ControlClient;
 use readerlab_emulator::serve::rig::ClockMode;
@@ -109,11 +109,12 @@ impl Target for ServedTarget {
         (self.ble == Some(BleCarrier::Bluez) || one_listener).then_some(1)
     }
 
-    fn start(&self, spec: RigSpec) -> Result<Box<dyn Rig>, StartError> {
+    fn start(&self, mut spec: RigSpec) -> Result<Box<dyn Rig>, StartError> {
+        spec.outside_pos = self.pos.is_some();
         let mut rig = self.serve(spec)?;
         if let Some(command) = &self.pos {
-            let (backend, readers) = rig.for_adapter();
-            let external = ExternalPos::start(command, &rig.access(), backend, readers);
+            let described = rig.for_adapter();
+            let external = ExternalPos::start(command, &rig.access(), &described);
             rig.pos = Box::new(external.map_err(|e| match e {
                 ExternalError::Unsupported(reason) => StartError::Unsupported(reason),
                 other => StartError::Pos(other.to_string()),
@@ -129,16 +130,17 @@ impl Target for ServedTarget {
 pub struct ProbeRig(ServedRig);
 
 impl ProbeRig {
-    /// Serves a rig of these readers.
-    pub fn start(spec: RigSpec) -> Result<ProbeRig, StartError> {
+    /// Serves a rig of these readers, for a POS outside it.
+    pub fn start(mut spec: RigSpec) -> Result<ProbeRig, StartError> {
+        spec.outside_pos = true;
         ServedTarget::default().serve(spec).map(ProbeRig)
     }
 
     /// The rig as `session.new` describes it.
     pub fn description(&self) -> protocol::Rig {
-        let (backend, readers) = self.0.for_adapter();
+        let described = self.0.for_adapter();
         let now = self.0.now().0;
-        super::external::describe_rig(now, backend, &readers)
+        super::external::describe_rig(now, &described)
     }
 }
 
@@ -218,8 +220,9 @@ impl ServedRig {
             .unwrap_or_else(|e| panic!("served rig: reading the clock: {e}"))
     }
 
-    /// What an adapter is told of this rig: the backend and the readers.
-    fn for_adapter(&self) -> (protocol::Backend, Vec<RigReader>) {
+    /// What an adapter is told of this rig: the backend, the readers and
+    /// how to reach them, the offline settings.
+    fn for_adapter(&self) -> AdapterRig {
         let server = self.server.as_ref().expect("started");
         let readers = self
             .events
@@ -234,7 +237,8 @@ impl ServedRig {
             secret_key: server.rig().pos_key(),
             account: BackendConfig::default().account,
         };
-        (backend, readers)
+        let offline = server.rig().read(|sim| sim.spec().offline.clone()).unwrap_or_default();
+        AdapterRig { backend, readers, offered: server.rig().offered_readers(), offline }
     }
 
     fn access(&self) -> RigAccess<'_> {

@@ -154,7 +154,11 @@ impl OfflineEngine {
             return self.refuse(now, payment, Code::NoLastSeenAccount);
         };
         let intent = self.intents.get(payment).expect("confirming a known payment").clone();
-        let test_card = self.cards.by_number(card.number.as_str()).cloned();
+        let test_card = self
+            .cards
+            .by_number(card.number.as_str())
+            .or_else(|| card.simulated_type.as_deref().and_then(|kind| self.cards.by_type(kind)));
+        let test_card = test_card.cloned();
         let checked = rules::check_offline_confirm(
             &config,
             card,
@@ -174,7 +178,11 @@ impl OfflineEngine {
             intent_id: intent.id.clone(),
             amount: intent.amount,
             stored_at: now,
-            card: StoredCard::read(&test_card, card.entry_mode, card.pin),
+            // The number as collected: sealed card data stays sealed.
+            card: StoredCard {
+                number: card.number.clone(),
+                ..StoredCard::read(&test_card, card.entry_mode, card.pin)
+            },
             capture: intent.capture,
             account: account.id,
             livemode: account.livemode,

@@ -46,6 +46,12 @@ pub struct CollectedCard {
     /// Whether the reader read all the payment data it needs; false is the
     /// `MISSING_EMV_DATA` fault (a card pulled mid-read, a reader glitch).
     pub emv_complete: bool,
+    /// When `number` is sealed card data (an SDK outside the rig, which
+    /// never sees the number: `card_data` in docs/ble-gatt.md): the card's
+    /// row of the test-card table, which is what the reader's kernel read
+    /// of the card besides its number (brand, funding, CVM, expiry), and
+    /// what the offline rules need.
+    pub simulated_type: Option<String>,
 }
 
 impl CollectedCard {
@@ -56,6 +62,7 @@ impl CollectedCard {
             entry_mode,
             pin: PinEntry::NotEntered,
             emv_complete: true,
+            simulated_type: None,
         }
     }
 }

@@ -67,6 +67,10 @@ pub enum Command {
         /// The payment.
         payment: String,
     },
+    /// Answered ([`Reply::Accepted`]) only after every event the reader
+    /// notified before it: an SDK that must know it has heard everything
+    /// up to now (a harness stepping its clock) sends it. Changes nothing.
+    Sync,
 }
 
 impl Command {
@@ -85,7 +89,7 @@ impl Command {
             Command::Cancel { payment } => Input::Cancel { payment },
             Command::Complete { payment } => Input::Complete { payment },
             Command::ConfirmPairing { accept } => Input::ConfirmPairing { accept },
-            Command::CardData { .. } => return None,
+            Command::CardData { .. } | Command::Sync => return None,
         })
     }
 
@@ -147,6 +151,10 @@ pub enum Reply {
     CardData {
         /// The sealed card data.
         emv_data: String,
+        /// What the reader's kernel read of the card besides its number
+        /// (brand, funding, CVM, expiry), as its row of the test-card
+        /// table (docs/domain.md): what an SDK's offline rules need.
+        simulated_type: String,
     },
 }
 
