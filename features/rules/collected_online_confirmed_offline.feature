@@ -5,6 +5,7 @@ Feature: A payment created online but confirmed offline
   learn it is offline between collect and confirm; the reference app confirms
   in the same instant the card is read, so that window cannot be reached here.
 
+  @needs:calls-in-flight
   Scenario: The internet drops after the card is read: the payment falls back offline and keeps its id
     Given a rig with a Stripe Reader M2
     When the customer starts paying 30.00 USD as "dinner"

@@ -15,7 +15,7 @@ mod mobile;
 
 use super::{Outcome, Verdict};
 use crate::driver::protocol::{
-    self, ClockAdvance, DeviceNetwork, NotificationMessage, Outcome as Ended, PaymentCancel,
+    self, ClockAdvance, ClockAdvanceResult, DeviceNetwork, NotificationMessage, Outcome as Ended, PaymentCancel,
     PaymentCollect, PaymentEnded, QueueInspectResult, QueuedPayment, ResponseMessage, RpcError,
     SessionNew, SessionNewResult, Software, Version, codes,
 };
@@ -169,8 +169,11 @@ fn dispatch(
         }
         "clock.advance" => {
             let advance: ClockAdvance = params_of(params)?;
-            step.notifications = started(session)?.advance(runtime, advance.now_ms)?;
-            Ok(json!({}))
+            let session = started(session)?;
+            step.notifications = session.advance(runtime, advance.now_ms)?;
+            let next = session.mobile.as_ref().and_then(mobile::Mobile::next_due);
+            let result = ClockAdvanceResult { next_ms: next.map(|at| at.0) };
+            Ok(serde_json::to_value(result).expect("results serialize"))
         }
         "device.network" => {
             let network: DeviceNetwork = params_of(params)?;

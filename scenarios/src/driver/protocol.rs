@@ -189,6 +189,18 @@ pub struct SessionNewResult {
     pub capabilities: BTreeMap<String, Value>,
 }
 
+/// `clock.advance` result: `{}`, or (protocol 2) when the adapter has
+/// something of its own due later (a retry, a timeout, a poll), the rig
+/// time it is due: readerlab then moves the rig no further than that before
+/// the next `clock.advance`, and lets rig time pass while it is set before
+/// ending a scenario (an SDK's offline queue draining).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClockAdvanceResult {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_ms: Option<u64>,
+}
+
 /// `device.network` params (protocol 2): the POS device's connectivity as
 /// its operating system reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -473,6 +485,7 @@ struct Protocol {
     session_new_result: SessionNewResult,
     payment_collect_result: PaymentCollectResult,
     queue_inspect_result: QueueInspectResult,
+    clock_advance_result: ClockAdvanceResult,
     empty_result: Empty,
 }
 
@@ -480,7 +493,7 @@ struct Protocol {
 pub const RESULT_DEFS: [(&str, &str); 8] = [
     ("session.new", "SessionNewResult"),
     ("session.end", "Empty"),
-    ("clock.advance", "Empty"),
+    ("clock.advance", "ClockAdvanceResult"),
     ("payment.collect", "PaymentCollectResult"),
     ("payment.cancel", "Empty"),
     ("sync.force", "Empty"),

@@ -62,6 +62,8 @@ pub struct ExternalPos {
     /// The POS's connectivity as last told (`device.network`); `None`:
     /// not told since the adapter (re)started.
     network: Option<bool>,
+    /// When the adapter said it next has something due (`next_ms`).
+    due: Option<Millis>,
     /// Keeps the app's data directory for the session's life.
     _data: tempfile::TempDir,
 }
@@ -89,6 +91,16 @@ impl ExternalPos {
         described: &AdapterRig,
     ) -> Result<ExternalPos, ExternalError> {
         let readers = described.readers.clone();
+        let usb = readers.iter().enumerate().find(|(i, r)| {
+            r.stored_by != CoreStoredBy::Reader && !described.offered.contains_key(i)
+        });
+        if let Some((_, reader)) = usb {
+            return Err(ExternalError::Unsupported(format!(
+                "the rig's {} is attached to the POS over USB; protocol 2 offers an outside POS \
+                 its Bluetooth readers over BLE-over-TCP only",
+                reader.model.id()
+            )));
+        }
         let data = tempfile::Builder::new()
             .prefix("readerlab-pos-")
             .tempdir()
@@ -109,6 +121,7 @@ impl ExternalPos {
             seen: 0,
             broken: false,
             network: None,
+            due: None,
             _data: data,
         };
         external.check_capabilities()?;
@@ -285,8 +298,8 @@ impl ExternalPos {
         self.session.capabilities.integration() == Some("server_driven")
     }
 
-    /// The next instant something of the POS's is due (a card to present).
-    fn next_due(&self) -> Option<Millis> {
+    /// The next instant a customer does something (presents a card).
+    fn customer_due(&self) -> Option<Millis> {
         self.customers.iter().filter_map(|c| c.present_at).min()
     }
 }
@@ -382,14 +395,19 @@ impl Pos for ExternalPos {
         }
         self.sync_network(rig);
         let advance = Request::ClockAdvance(protocol::ClockAdvance { now_ms: now.0 });
-        if let Err(error) = self.session.call::<Value>(&advance) {
-            self.broken(&error);
+        match self.session.call::<protocol::ClockAdvanceResult>(&advance) {
+            Ok(result) => self.due = result.next_ms.map(Millis),
+            Err(error) => self.broken(&error),
         }
         self.drain(rig);
     }
 
     fn busy(&self) -> bool {
-        !self.broken && (!self.open.is_empty() || self.next_due().is_some())
+        !self.broken && (!self.open.is_empty() || self.customer_due().is_some())
+    }
+
+    fn next_due(&self) -> Option<Millis> {
+        self.due.filter(|_| !self.broken && self.session.alive())
     }
 
     fn is_outside(&self) -> bool {
@@ -427,6 +445,14 @@ impl Pos for ExternalPos {
                 StorageFault::StorageFull { device: Device::Pos, .. }
                 | StorageFault::RecordCorrupted { device: Device::Pos },
             ) => unsupported("a storage fault on the POS"),
+            // The SDK's own calls take no rig time on the virtual clock, so
+            // a slower link is not felt (a server-driven or LAN POS only
+            // polls, and feels nothing either way).
+            Fault::Link(LinkFault::Latency { link: LinkId::PosBackend, .. })
+                if self.readers.iter().any(|r| r.stored_by != CoreStoredBy::Reader) =>
+            {
+                unsupported("latency on the POS's link, which the SDK's calls cross in no rig time,")
+            }
             // Server-driven, the POS creates the PaymentIntent and the
             // reader adopts it: the reader's own create never happens.
             Fault::Link(
@@ -452,6 +478,7 @@ impl Pos for ExternalPos {
                 self.broken(&error);
             }
             self.network = None;
+            self.due = None;
             self.record_session(rig, true);
         }
     }

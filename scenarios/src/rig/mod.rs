@@ -59,11 +59,15 @@ pub enum Capability {
     BackendFaults,
     /// Defect profiles can be switched on in the code under test.
     Defects,
+    /// The POS's requests to the backend take rig time on their way, so a
+    /// fault can land while one is in flight (an outside POS's take none:
+    /// the rig does not move while it works).
+    CallsInFlight,
 }
 
 impl Capability {
     /// Every capability, in the order `readerlab steps` lists them.
-    pub const ALL: [Capability; 12] = [
+    pub const ALL: [Capability; 13] = [
         Capability::VirtualTime,
         Capability::NetworkFaults,
         Capability::RequestFaults,
@@ -76,6 +80,7 @@ impl Capability {
         Capability::StorageFaults,
         Capability::BackendFaults,
         Capability::Defects,
+        Capability::CallsInFlight,
     ];
 
     /// The name `@needs:` tags use.
@@ -93,6 +98,7 @@ impl Capability {
             Capability::StorageFaults => "storage-faults",
             Capability::BackendFaults => "backend-faults",
             Capability::Defects => "defects",
+            Capability::CallsInFlight => "calls-in-flight",
         }
     }
 }

@@ -23,6 +23,9 @@ pub trait Pos: fmt::Debug {
     /// Whether the POS has work of its own in progress that only ticks
     /// move on (the rig then advances in small steps).
     fn busy(&self) -> bool;
+    /// When the POS next has something of its own due (an adapter's
+    /// timer): the rig moves no further before it ticks the POS again.
+    fn next_due(&self) -> Option<Millis>;
     /// A fault is about to be performed on the rig; the POS plays its part
     /// (an adapter's app is killed for real) or skips what it cannot do.
     fn inject(&mut self, rig: &RigAccess<'_>, fault: &Fault);
@@ -63,6 +66,10 @@ impl Pos for InProcessPos {
 
     fn busy(&self) -> bool {
         false
+    }
+
+    fn next_due(&self) -> Option<Millis> {
+        None
     }
 
     fn is_outside(&self) -> bool {

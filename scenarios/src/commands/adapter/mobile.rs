@@ -304,6 +304,20 @@ impl Mobile {
         self.settle(runtime);
     }
 
+    /// When the SDK next has something due: an engine deadline (a retry, a
+    /// timeout), the patience of the payment at the counter, the next
+    /// connection attempt while a customer waits for the reader.
+    pub(super) fn next_due(&self) -> Option<Millis> {
+        let watchdog = self.current.as_ref().map(|c| c.started + PATIENCE);
+        let someone_waits = self.current.is_some() || !self.waiting.is_empty();
+        let reconnect = self
+            .readers
+            .iter()
+            .filter(|r| someone_waits && !r.connected)
+            .map(|r| r.next_connect.max(self.now));
+        [self.device.poll_timeout(), watchdog].into_iter().flatten().chain(reconnect).min()
+    }
+
     /// The payments started and not yet reported ended.
     pub(super) fn queue(&self) -> Vec<QueuedPayment> {
         self.saved
