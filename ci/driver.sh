@@ -11,10 +11,11 @@
 #     of its defect switches exit 1, naming the invariant it breaks;
 #  4. `readerlab conform` on the skeleton adapter: exit 2 (unknown: it
 #     declares no capability);
-#  5. the reference POS behind the protocol (`readerlab adapter`, smart
-#     readers over their LAN API): the whole bundled suite gives the
-#     in-process POS's verdict for every scenario it runs, with no defect
-#     and with each defect profile (ci/compare_verdicts.py).
+#  5. the reference POS behind the protocol (`readerlab adapter`: smart
+#     readers over their LAN API, Bluetooth readers as a mobile SDK over
+#     BLE-over-TCP): the whole bundled suite gives the in-process POS's
+#     verdict for every scenario it runs, with no defect and with each
+#     defect profile switched on in both (ci/compare_verdicts.py).
 # Python packages live in .venv-ci. Expects target/release/readerlab.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,16 +62,19 @@ fi
 tail -1 "$work/bridge.log"
 
 echo "--- the reference POS as an adapter (readerlab adapter): the bundled suite, same verdicts"
-# Every scenario the adapter runs (every smart-reader one) must get the
-# in-process POS's verdict, with no defect and with each defect profile.
+# Every scenario the adapter runs must get the in-process POS's verdict,
+# with no defect and with each defect profile (on the rig, and in the
+# adapter's SDK). The two runs of a pair go side by side: both mostly wait.
 for defect in none $("$readerlab" defects | tail -n +2 | awk '{print $1}'); do
   flags=()
   [ "$defect" = none ] || flags=(--defect "$defect")
-  "$readerlab" run --target served "${flags[@]}" --json > "$work/reference-$defect.json" || true
-  "$readerlab" run --target served "${flags[@]}" --pos "$readerlab adapter" --json \
+  "$readerlab" run --target served "${flags[@]}" --json > "$work/reference-$defect.json" &
+  reference=$!
+  "$readerlab" run --target served "${flags[@]}" --pos "$readerlab adapter ${flags[*]}" --json \
     > "$work/adapter-$defect.json" || true
+  wait "$reference" || true
   python3 ci/compare_verdicts.py "$work/reference-$defect.json" "$work/adapter-$defect.json" \
-    --label "defect $defect" --min-run 30
+    --label "defect $defect" --min-run 145
 done
 
 echo "--- readerlab conform on the Python adapter: valid"

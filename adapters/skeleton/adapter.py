@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The smallest adapter of readerlab's POS driver protocol, version 1
+"""The smallest adapter of readerlab's POS driver protocol, version 2
 (docs/driver-protocol.md): it answers `session.new` with no capability,
 `-32601` (method not found) to every other request, `-32700` to a line that
 is not JSON, and exits on `session.end` or when its stdin closes.
@@ -36,7 +36,7 @@ def handle(message) -> bool:
     if method == "session.new":
         print(f"session.new for rig {message['params']['rig']}", file=sys.stderr)
         answer(request_id, {
-            "protocol": 1,
+            "protocol": 2,
             "adapter": {"name": "skeleton", "version": "1"},
             "capabilities": CAPABILITIES,
         })

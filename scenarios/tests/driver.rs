@@ -122,6 +122,12 @@ const HANDSHAKE: &str = r#"{"jsonrpc":"2.0","id":1,"result":{"protocol":1,"adapt
 #[test]
 fn adapters_that_misbehave_fail_their_scenario_clearly_within_the_deadline() {
     let answered_then = |then: &str| format!("read line; echo '{HANDSHAKE}'; {then}");
+    // Answers the handshake, then the collect (request 2), after `line`.
+    let answered_collect = |line: &str| {
+        answered_then(&format!(
+            r#"read line; echo '{line}'; echo '{{"jsonrpc":"2.0","id":2,"result":{{}}}}'; sleep 30"#
+        ))
+    };
     let cases: Vec<(&str, String, &str)> = vec![
         (
             "garbage",
@@ -144,6 +150,20 @@ fn adapters_that_misbehave_fail_their_scenario_clearly_within_the_deadline() {
             "answers nothing asked",
             answered_then(r#"read line; echo '{"jsonrpc":"2.0","id":77,"result":{}}'; sleep 30"#),
             "answers request Some(77), which is not waiting",
+        ),
+        (
+            "records an event that is not its SDK's",
+            answered_collect(
+                r#"{"jsonrpc":"2.0","method":"sdk.event","params":{"event":"rig.finished","reason":"done"}}"#,
+            ),
+            "`sdk.event` notification (line 2) does not fit the protocol",
+        ),
+        (
+            "records an SDK event with fields missing",
+            answered_collect(
+                r#"{"jsonrpc":"2.0","method":"sdk.event","params":{"event":"offline.payment.stored","payment":"x"}}"#,
+            ),
+            "`offline.payment.stored`: missing field",
         ),
         (
             "a line of two megabytes",
@@ -360,4 +380,42 @@ fn the_reference_pos_passes_through_the_protocol_and_its_log_is_kept_beside_the_
     {
         assert!(history.contains(&format!("\"event\":\"{event}\"")), "{event} in\n{history}");
     }
+}
+
+#[test]
+fn the_reference_sdk_drives_a_bluetooth_reader_through_the_protocol() {
+    let histories = tempfile::tempdir().unwrap();
+    let adapter = format!("{} adapter", env!("CARGO_BIN_EXE_readerlab"));
+    let args = [
+        "run",
+        "features/offline/m2.feature",
+        "--target",
+        "served",
+        "--pos",
+        &adapter,
+        "--history-dir",
+        histories.path().to_str().unwrap(),
+    ];
+    let (out, _) = readerlab(&args, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("3 passed, 0 failed, 0 skipped"), "{stdout}");
+    let history = histories.path().join("features-offline-m2.feature-15.jsonl");
+    let history = std::fs::read_to_string(history).unwrap();
+    let events: Vec<Value> = history.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let by = |name: &str| events.iter().filter(|e| e["event"] == name).collect::<Vec<_>>();
+    // The SDK's own events, as the outside SDK said them, are the POS's.
+    for name in ["offline.payment.stored", "offline.payment.forwarded", "offline.status.changed"] {
+        let found = by(name);
+        assert!(!found.is_empty(), "{name} in\n{history}");
+        assert!(found.iter().all(|e| e["part"] == "pos"), "{name}: {found:?}");
+    }
+    // The rig's own POS did not run: the first of the POS's events is the session.
+    let first = events.iter().find(|e| e["part"] == "pos").unwrap();
+    assert_eq!(first["event"], "pos.session.started", "{history}");
+    // The forward charged the card the reader read, not its sealed value.
+    let charge = by("backend.charge.succeeded");
+    assert_eq!(charge.len(), 1, "{history}");
+    assert_eq!(charge[0]["card"]["last4"], "4242", "{history}");
+    assert!(!history.contains("emv_"), "the sealed card data stays between SDK and backend");
 }

@@ -90,7 +90,9 @@ class Session:
     def new(self, params: Params) -> Obj:
         if self._pos is not None:
             raise refused("the session has already started")
-        if required(params, "protocol", int) != PROTOCOL:
+        # The harness offers the newest version it speaks; one that adds to
+        # ours is answered with ours (docs/driver-protocol.md, "Versions").
+        if required(params, "protocol", int) < PROTOCOL:
             raise invalid_params(f"this adapter speaks protocol {PROTOCOL}")
         session = required(params, "session", dict)
         data_dir = Path(required(session, "data_dir", str))

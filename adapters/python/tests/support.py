@@ -334,6 +334,7 @@ class Harness:
         defect: str | None = None,
         clock: str = "virtual",
         reported: list[str] | None = None,
+        protocol: int = 1,
     ) -> Json:
         """Start the adapter and its session. On a restart `session.reported` is, as
         readerlab sends it, every payment whose payment.ended was received (unless
@@ -343,6 +344,7 @@ class Harness:
             reported = sorted({e["payment"] for a in self.adapters for e in a.ended()})
         self.adapters.append(AdapterProcess(self.tmp_path / f"adapter{n}.log", defect))
         params = self.session_params(resumed, clock)
+        params["protocol"] = protocol
         if resumed and reported:
             params["session"]["reported"] = reported
         result: Json = self.adapter.call("session.new", params)

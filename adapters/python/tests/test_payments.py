@@ -23,6 +23,11 @@ def _succeeded(harness: Harness, payment: str) -> list[str]:
     return [i["id"] for i in harness.rig.intents_for(payment) if i["status"] == "succeeded"]
 
 
+def test_a_newer_protocol_offered_is_answered_with_this_adapters_own(harness: Harness) -> None:
+    # readerlab offers the newest version it speaks; version 2 only adds to 1.
+    assert harness.start_adapter(protocol=2)["protocol"] == 1
+
+
 def test_session_new_registers_the_readers_and_declares_capabilities(harness: Harness) -> None:
     result = harness.start_adapter()
     assert result["protocol"] == 1

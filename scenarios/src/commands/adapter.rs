@@ -15,9 +15,9 @@ mod mobile;
 
 use super::{Outcome, Verdict};
 use crate::driver::protocol::{
-    self, ClockAdvance, ClockAdvanceResult, DeviceNetwork, NotificationMessage, Outcome as Ended, PaymentCancel,
-    PaymentCollect, PaymentEnded, QueueInspectResult, QueuedPayment, ResponseMessage, RpcError,
-    SessionNew, SessionNewResult, Software, Version, codes,
+    self, ClockAdvance, ClockAdvanceResult, DeviceNetwork, NotificationMessage, Outcome as Ended,
+    PaymentCancel, PaymentCollect, PaymentEnded, QueueInspectResult, QueuedPayment,
+    ResponseMessage, RpcError, SessionNew, SessionNewResult, Software, Version, codes,
 };
 use anyhow::Context;
 use readerlab_emulator::core::{Defects, Money};

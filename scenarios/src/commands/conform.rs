@@ -185,7 +185,7 @@ fn protocol_checks(pos: &PosCommand) -> anyhow::Result<(Vec<Check>, Option<proto
     peer.keep_transcript();
     let mut checks = Vec::new();
     let started = Instant::now();
-    let answer = peer.call(&Request::SessionNew(hello), pos.deadline("session.new"));
+    let answer = peer.call(&Request::SessionNew(Box::new(hello)), pos.deadline("session.new"));
     let result = match answer.map(|v| (validate("SessionNewResult", &v), v)) {
         Ok((Ok(()), value)) => {
             serde_json::from_value::<protocol::SessionNewResult>(value).map_err(|e| e.to_string())
@@ -232,15 +232,7 @@ fn probe_dir() -> anyhow::Result<String> {
 }
 
 fn capability_check(capabilities: &Capabilities) -> Check {
-    let known = [
-        capability::INTEGRATION,
-        capability::MODELS,
-        capability::CLOCK,
-        capability::CANCEL,
-        capability::APP_KILL,
-        capability::SYNC_FORCE,
-        capability::QUEUE_INSPECT,
-    ];
+    let known = capability::ASKED;
     let strange: Vec<&String> = capabilities
         .0
         .keys()
@@ -265,9 +257,17 @@ fn capability_check(capabilities: &Capabilities) -> Check {
             format!("unknown model `{model}` (known: {})", models.join(", ")),
         );
     }
+    if let Some(other) = capabilities.bluetooth().filter(|b| *b != "ble_tcp") {
+        return Check::new(
+            "capabilities",
+            Status::Failed,
+            format!("unknown bluetooth carrier `{other}` (protocol 2 knows `ble_tcp`)"),
+        );
+    }
     let mut missing = Vec::new();
-    if !matches!(capabilities.integration(), Some("server_driven" | "lan")) {
-        missing.push("integration: server_driven or lan");
+    let smart = matches!(capabilities.integration(), Some("server_driven" | "lan"));
+    if !smart && capabilities.bluetooth().is_none() {
+        missing.push("integration: server_driven or lan, or bluetooth: ble_tcp");
     }
     if capabilities.models().is_empty() {
         missing.push("models");
@@ -327,6 +327,13 @@ fn malformed_checks(
         checks.push(match call {
             Ok(_) => Check::new("clock.advance", Status::Ok, "answered"),
             Err(error) => Check::new("clock.advance", Status::Failed, error.to_string()),
+        });
+    }
+    if capabilities.has(capability::DEVICE_NETWORK) {
+        let told = Request::DeviceNetwork(protocol::DeviceNetwork { up: true });
+        checks.push(match peer.call(&told, deadline) {
+            Ok(_) => Check::new("device.network", Status::Ok, "answered"),
+            Err(error) => Check::new("device.network", Status::Failed, error.to_string()),
         });
     }
     // A payment on a reader the rig does not have is refused, definitely.

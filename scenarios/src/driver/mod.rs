@@ -194,7 +194,7 @@ impl Session {
         peer: &mut Peer,
         hello: &SessionNew,
     ) -> Result<SessionNewResult, DriverError> {
-        let request = Request::SessionNew(hello.clone());
+        let request = Request::SessionNew(Box::new(hello.clone()));
         let result = peer.call(&request, pos.deadline("session.new"))?;
         let result: SessionNewResult = decode("session.new", peer, result)?;
         if !ACCEPTED.contains(&result.protocol) {

@@ -354,7 +354,7 @@ pub enum Version {
 #[serde(tag = "method", content = "params")]
 pub enum Request {
     #[serde(rename = "session.new")]
-    SessionNew(SessionNew),
+    SessionNew(Box<SessionNew>),
     #[serde(rename = "session.end")]
     SessionEnd(Empty),
     #[serde(rename = "clock.advance")]

@@ -451,7 +451,9 @@ impl Pos for ExternalPos {
             Fault::Link(LinkFault::Latency { link: LinkId::PosBackend, .. })
                 if self.readers.iter().any(|r| r.stored_by != CoreStoredBy::Reader) =>
             {
-                unsupported("latency on the POS's link, which the SDK's calls cross in no rig time,")
+                unsupported(
+                    "latency on the POS's link, which the SDK's calls cross in no rig time,",
+                )
             }
             // Server-driven, the POS creates the PaymentIntent and the
             // reader adopts it: the reader's own create never happens.

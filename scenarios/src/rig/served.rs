@@ -75,9 +75,11 @@ impl Target for ServedTarget {
     fn capabilities(&self) -> BTreeSet<Capability> {
         Capability::ALL
             .into_iter()
-            .filter(|c| {
-                !matches!(c, Capability::Power | Capability::StorageFaults | Capability::DeviceLock)
-                    && !(*c == Capability::CallsInFlight && self.pos.is_some())
+            .filter(|c| match c {
+                Capability::Power | Capability::StorageFaults | Capability::DeviceLock => false,
+                // An outside POS's requests take no rig time.
+                Capability::CallsInFlight => self.pos.is_none(),
+                _ => true,
             })
             .collect()
     }

@@ -426,7 +426,9 @@ impl Mobile {
             // The reader reconnected by itself while the SDK could not
             // hear it (its signal came back before the carrier did): it is
             // connected to this POS already.
-            EventBody::ConnectRefused { code: TerminalErrorCode::AlreadyConnectedToReader, .. } => {
+            EventBody::ConnectRefused {
+                code: TerminalErrorCode::AlreadyConnectedToReader, ..
+            } => {
                 self.readers[index].connected = true;
                 self.tell_connected(index);
             }
@@ -506,7 +508,7 @@ impl Mobile {
                 } else {
                     Ended::Failed
                 };
-                (payment, ended(outcome, None, Some(code.name().to_owned()), None))
+                (payment, ended(outcome, None, Some(code.name()), None))
             }
             _ => return,
         };
