@@ -283,8 +283,11 @@ impl Forwarder {
             }),
             // A response lost after the upload was applied, then an online
             // confirm that also went through: the intent is already paid.
+            // (Defect `failed-after-lost-confirm-answer` takes this for a
+            // failure like any other and reports it.)
             (ApiErrorKind::InvalidRequestError, Some("payment_intent_unexpected_state"))
-                if error.payment_intent.as_ref().is_some_and(Outcome::is_paid) =>
+                if error.payment_intent.as_ref().is_some_and(Outcome::is_paid)
+                    && !self.defects.has(Defect::FailedAfterLostConfirmAnswer) =>
             {
                 let intent = error.payment_intent.as_ref().expect("checked above");
                 return self.mark(Outcome::of_intent(intent, None), out);
