@@ -788,17 +788,20 @@ fn i9_and_i10_judge_only_what_the_history_can_show() {
 
 #[test]
 fn i9_and_i10_read_as_sentences_naming_the_payment_and_the_events() {
-    let report = check(&told_failed_but_charged(true));
-    let text = report.to_string();
-    assert!(
-        text.contains("payment dinner on pos was told failed (NOT_CONNECTED_TO_INTERNET) (payment.failed) but the backend charged the customer: ch_1 on pi_dinner"),
-        "{text}"
+    let says = |history: Vec<Event>, sentence: &str| {
+        let report = check(&history);
+        assert!(report.to_string().contains(sentence), "{report}");
+        report
+    };
+    says(
+        told_failed_but_charged(true),
+        "payment dinner on pos was told failed (NOT_CONNECTED_TO_INTERNET) (payment.failed) but \
+         the backend charged the customer: ch_1 on pi_dinner",
     );
-    let report = check(&intent_created_after_its_payment_ended(true));
-    let text = report.to_string();
-    assert!(
-        text.contains("payment intent pi_9 for payment p_1 was created (backend.payment_intent.created) after the app was told p_1 ended (offline.payment.stored)"),
-        "{text}"
+    let report = says(
+        intent_created_after_its_payment_ended(true),
+        "payment intent pi_9 for payment p_1 was created (backend.payment_intent.created) after \
+         the app was told p_1 ended (offline.payment.stored)",
     );
     let shown: Vec<String> = report.violations[0].excerpt.iter().map(|e| e.body.name()).collect();
     assert_eq!(shown, ["offline.payment.stored", "backend.payment_intent.created"]);

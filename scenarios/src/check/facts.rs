@@ -167,9 +167,9 @@ pub(super) struct Facts<'h> {
 }
 
 impl<'h> Facts<'h> {
-    /// Indexes `history` in one pass.
-    pub fn gather(history: &'h [Event]) -> Facts<'h> {
-        let mut facts = Facts {
+    /// Nothing indexed yet.
+    fn empty(history: &'h [Event]) -> Facts<'h> {
+        Facts {
             history,
             offline: None,
             payments: FirstSeen::default(),
@@ -186,7 +186,12 @@ impl<'h> Facts<'h> {
             faults: Vec::new(),
             storage_scans: Vec::new(),
             stats: Stats { events: history.len(), ..Stats::default() },
-        };
+        }
+    }
+
+    /// Indexes `history` in one pass.
+    pub fn gather(history: &'h [Event]) -> Facts<'h> {
+        let mut facts = Facts::empty(history);
         // The latest intent created per (part, payment name): I6 reads the
         // behaviour of the intent a stored payment came from.
         let mut intents: HashMap<(&'h Part, &'h str), usize> = HashMap::new();

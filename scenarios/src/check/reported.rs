@@ -123,7 +123,7 @@ fn app_outcome<'h>(
 /// then those created under its name.
 pub(super) fn intents_of<'h>(facts: &Facts<'h>, part: &'h Part, payment: &'h str) -> Vec<&'h str> {
     let mut intents: Vec<&'h str> =
-        facts.claimed.get(&(part, payment)).map(Vec::clone).unwrap_or_default();
+        facts.claimed.get(&(part, payment)).cloned().unwrap_or_default();
     for intent in facts.named.get(payment).into_iter().flatten() {
         if !intents.contains(intent) {
             intents.push(intent);

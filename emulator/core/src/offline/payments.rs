@@ -12,6 +12,7 @@
 
 use super::effects::Effect;
 use super::engine::{Intent, OfflineEngine, Step};
+use super::forwarder::is_paid;
 use super::rules::{self, CollectedCard, Mode, OfflineBehavior};
 use super::session::UnreadableRecord;
 use super::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
@@ -172,24 +173,24 @@ impl OfflineEngine {
         now: Millis,
         payment: String,
         code: Code,
-        reply: ApiReply,
+        reply: &ApiReply,
     ) {
-        let paid = match &reply {
+        let paid = match reply {
             ApiReply::Err(e) if e.is_retryable() => {
                 return self.cancel_after_timeout(now, &payment, code);
             }
-            ApiReply::Err(e) => e.payment_intent.as_ref().filter(|i| {
-                matches!(
-                    i.get("status").and_then(|v| v.as_str()),
-                    Some("succeeded" | "requires_capture")
-                )
-            }),
+            ApiReply::Err(e) => e.payment_intent.as_ref().filter(|i| is_paid(i)),
             ApiReply::Ok(_) => None,
         };
-        let Some(object) = paid else {
-            return self.refuse(now, &payment, code);
-        };
-        let intent = self.intents.remove(&payment).expect("canceling a known payment");
+        match paid {
+            Some(object) => self.succeeded(now, payment, object),
+            None => self.refuse(now, &payment, code),
+        }
+    }
+
+    /// Tells the app `payment` succeeded, as the intent `object` shows it.
+    fn succeeded(&mut self, now: Millis, payment: String, object: &serde_json::Value) {
+        let intent = self.intents.remove(&payment).expect("a payment in progress");
         let text = |k: &str| object.get(k).and_then(|v| v.as_str()).map(str::to_owned);
         let body = EventBody::SdkPaymentSucceeded {
             payment,
@@ -400,15 +401,7 @@ impl OfflineEngine {
                 intent.step = Step::Created;
             }
             (Step::Confirming { .. }, ApiReply::Ok(object)) => {
-                self.intents.remove(&payment);
-                let text = |k: &str| object.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-                let body = EventBody::SdkPaymentSucceeded {
-                    payment,
-                    intent: text("id"),
-                    status: text("status"),
-                    amount: intent.amount,
-                };
-                self.out.event(now, body);
+                self.succeeded(now, payment, &object);
             }
             (Step::Confirming { .. }, ApiReply::Err(e)) if e.kind == ApiErrorKind::CardError => {
                 self.intents.remove(&payment);
@@ -420,7 +413,7 @@ impl OfflineEngine {
                 self.out.event(now, body);
             }
             (Step::Canceling { code, .. }, reply) => {
-                self.canceled_after_timeout(now, payment, code, reply);
+                self.canceled_after_timeout(now, payment, code, &reply);
             }
             (_, ApiReply::Err(_)) => self.refuse(now, &payment, Code::DeclinedByStripeApi),
             (step, reply) => unreachable!("reply {reply:?} to a call in step {step:?}"),
