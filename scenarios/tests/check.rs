@@ -594,9 +594,29 @@ fn forwarded_failed_but_charged(broken: bool) -> Vec<Event> {
     finish(lines)
 }
 
-/// I10: the SDK sends a payment's create after the payment was stored
-/// offline, and nothing cancels the intent; the twin cancels it.
+/// I10: the SDK sends a payment's create after the app was told the
+/// payment failed, and nothing cancels the intent; the twin cancels it.
 fn intent_created_after_its_payment_ended(broken: bool) -> Vec<Event> {
+    let mut lines = begin();
+    lines.push((100, "backend", intent_created("pi_tea", Some("tea"))));
+    lines.push((100, "pos", began("tea")));
+    let code = readerlab_emulator::core::TerminalErrorCode::NotConnectedToInternet;
+    lines.push((200, "pos", EventBody::SdkPaymentFailed { payment: "tea".into(), code }));
+    lines.push((300, "backend", intent_created("pi_9", Some("tea"))));
+    if !broken {
+        lines.push((
+            310,
+            "backend",
+            EventBody::IntentCanceled { intent: "pi_9".into(), released_charge: None },
+        ));
+    }
+    finish(lines)
+}
+
+/// I10: an intent created under a payment's name after the SDK took the
+/// payment offline (only its forward creates one now); the twin's SDK
+/// cancels it.
+fn intent_created_after_going_offline(broken: bool) -> Vec<Event> {
     let mut lines = one_payment(1000);
     lines.push((300, "backend", intent_created("pi_9", Some("p_1"))));
     if !broken {
@@ -646,7 +666,8 @@ type Build = fn(bool) -> Vec<Event>;
 #[case::told_failed_but_charged(Invariant::I9, "dinner", told_failed_but_charged as Build)]
 #[case::told_succeeded_without_a_charge(Invariant::I9, "soup", told_succeeded_without_a_charge as Build)]
 #[case::forwarded_failed_but_charged(Invariant::I9, "off_p_1", forwarded_failed_but_charged as Build)]
-#[case::intent_created_after_its_payment_ended(Invariant::I10, "p_1", intent_created_after_its_payment_ended as Build)]
+#[case::intent_created_after_its_payment_ended(Invariant::I10, "tea", intent_created_after_its_payment_ended as Build)]
+#[case::intent_created_after_going_offline(Invariant::I10, "p_1", intent_created_after_going_offline as Build)]
 #[case::intent_of_no_payment(Invariant::I10, "pi_lost", intent_of_no_payment as Build)]
 fn a_broken_history_breaks_exactly_its_invariant_and_its_twin_holds(
     #[case] invariant: Invariant,
@@ -800,11 +821,17 @@ fn i9_and_i10_read_as_sentences_naming_the_payment_and_the_events() {
     );
     let report = says(
         intent_created_after_its_payment_ended(true),
-        "payment intent pi_9 for payment p_1 was created (backend.payment_intent.created) after \
-         the app was told p_1 ended (offline.payment.stored)",
+        "payment intent pi_9 for payment tea was created (backend.payment_intent.created) after \
+         the app was told tea ended (payment.failed), and by the end of the run nothing \
+         confirmed or canceled it",
     );
     let shown: Vec<String> = report.violations[0].excerpt.iter().map(|e| e.body.name()).collect();
-    assert_eq!(shown, ["offline.payment.stored", "backend.payment_intent.created"]);
+    assert_eq!(shown, ["payment.failed", "backend.payment_intent.created"]);
+    says(
+        intent_created_after_going_offline(true),
+        "payment intent pi_9 for payment p_1 was created (backend.payment_intent.created) after \
+         the SDK went on with p_1 offline (payment.intent.created, mode offline)",
+    );
 }
 
 // --- the report -------------------------------------------------------------------
