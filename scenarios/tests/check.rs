@@ -602,13 +602,16 @@ fn intent_created_after_its_payment_ended(broken: bool) -> Vec<Event> {
     lines.push((100, "pos", began("tea")));
     let code = readerlab_emulator::core::TerminalErrorCode::NotConnectedToInternet;
     lines.push((200, "pos", EventBody::SdkPaymentFailed { payment: "tea".into(), code }));
-    lines.push((300, "backend", intent_created("pi_9", Some("tea"))));
+    late_intent(lines, "tea", broken)
+}
+
+/// `lines`, then intent pi_9 created under `payment`'s name at 300 ms,
+/// canceled at 310 ms unless `broken`.
+fn late_intent(mut lines: Vec<Line>, payment: &str, broken: bool) -> Vec<Event> {
+    lines.push((300, "backend", intent_created("pi_9", Some(payment))));
     if !broken {
-        lines.push((
-            310,
-            "backend",
-            EventBody::IntentCanceled { intent: "pi_9".into(), released_charge: None },
-        ));
+        let canceled = EventBody::IntentCanceled { intent: "pi_9".into(), released_charge: None };
+        lines.push((310, "backend", canceled));
     }
     finish(lines)
 }
@@ -617,16 +620,7 @@ fn intent_created_after_its_payment_ended(broken: bool) -> Vec<Event> {
 /// payment offline (only its forward creates one now); the twin's SDK
 /// cancels it.
 fn intent_created_after_going_offline(broken: bool) -> Vec<Event> {
-    let mut lines = one_payment(1000);
-    lines.push((300, "backend", intent_created("pi_9", Some("p_1"))));
-    if !broken {
-        lines.push((
-            310,
-            "backend",
-            EventBody::IntentCanceled { intent: "pi_9".into(), released_charge: None },
-        ));
-    }
-    finish(lines)
+    late_intent(one_payment(1000), "p_1", broken)
 }
 
 /// I10: an intent no payment claims; the twin's carries its payment's name
