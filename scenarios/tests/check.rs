@@ -342,6 +342,7 @@ fn app_moves_on_without_an_outcome(broken: bool) -> Vec<Event> {
     let mut lines = begin();
     lines.push((100, "pos", began("tea")));
     if !broken {
+        lines.push((140, "backend", online_charge("ch_tea", "pi_tea")));
         lines.push((
             150,
             "pos",
@@ -354,6 +355,7 @@ fn app_moves_on_without_an_outcome(broken: bool) -> Vec<Event> {
         ));
     }
     lines.push((300, "pos", began("cake")));
+    lines.push((390, "backend", online_charge("ch_cake", "pi_cake")));
     lines.push((
         400,
         "pos",
@@ -506,6 +508,133 @@ fn forwarded_for_another_amount(broken: bool) -> Vec<Event> {
     finish(lines)
 }
 
+/// A charge of an online payment (no offline id).
+fn online_charge(charge: &str, intent: &str) -> EventBody {
+    EventBody::ChargeSucceeded {
+        charge: charge.to_owned(),
+        intent: intent.to_owned(),
+        amount: usd(500),
+        card: card(Brand::Visa),
+        captured: true,
+        offline_id: None,
+    }
+}
+
+fn paid_online(payment: &str) -> EventBody {
+    EventBody::SdkPaymentSucceeded {
+        payment: payment.to_owned(),
+        intent: Some(format!("pi_{payment}")),
+        status: Some("succeeded".to_owned()),
+        amount: usd(500),
+    }
+}
+
+/// `backend.payment_intent.created` for `intent`, carrying `payment` as
+/// its `metadata[readerlab_payment]` when given.
+fn intent_created(intent: &str, payment: Option<&str>) -> EventBody {
+    EventBody::IntentCreated {
+        intent: intent.to_owned(),
+        amount: usd(500),
+        capture: readerlab_emulator::core::offline::CaptureMethod::Automatic,
+        offline_id: None,
+        payment: payment.map(str::to_owned),
+    }
+}
+
+/// I9: the confirm charged the card, its answer was lost, and the SDK told
+/// the app the payment failed; the twin's SDK found it paid and said so.
+fn told_failed_but_charged(broken: bool) -> Vec<Event> {
+    let mut lines = begin();
+    lines.push((100, "backend", intent_created("pi_dinner", Some("dinner"))));
+    lines.push((100, "pos", began("dinner")));
+    lines.push((5_000, "backend", online_charge("ch_1", "pi_dinner")));
+    lines.push(if broken {
+        let code = readerlab_emulator::core::TerminalErrorCode::NotConnectedToInternet;
+        (20_000, "pos", EventBody::SdkPaymentFailed { payment: "dinner".into(), code })
+    } else {
+        (20_000, "pos", paid_online("dinner"))
+    });
+    finish(lines)
+}
+
+/// I9: the app is told "succeeded" but nothing was charged; the twin's
+/// confirm charged the card first.
+fn told_succeeded_without_a_charge(broken: bool) -> Vec<Event> {
+    let mut lines = begin();
+    lines.push((100, "backend", intent_created("pi_soup", Some("soup"))));
+    lines.push((100, "pos", began("soup")));
+    if !broken {
+        lines.push((5_000, "backend", online_charge("ch_1", "pi_soup")));
+    }
+    lines.push((5_010, "pos", paid_online("soup")));
+    finish(lines)
+}
+
+/// I9: a confirm charged intent pi_p_1 and lost its answer; the payment
+/// fell back offline with that intent, and its forward met the charge. The
+/// broken SDK reports the forward failed; the twin reports it paid.
+fn forwarded_failed_but_charged(broken: bool) -> Vec<Event> {
+    let mut lines = begin();
+    lines.push((50, "backend", online_charge("ch_1", "pi_p_1")));
+    lines.extend(collect(100, "off_p_1", 1000, 1, 1000));
+    lines.push((200, "pos", attempted("off_p_1", 1)));
+    let error = broken.then(|| ForwardError {
+        code: "payment_intent_unexpected_state".to_owned(),
+        decline_code: None,
+    });
+    let outcome = EventBody::PaymentForwarded {
+        offline_id: id("off_p_1"),
+        amount: usd(1000),
+        intent: Some("pi_p_1".to_owned()),
+        status: Some("succeeded".to_owned()),
+        error,
+    };
+    lines.push((210, "pos", outcome));
+    lines.push((210, "pos", status(0, 0)));
+    finish(lines)
+}
+
+/// I10: the SDK sends a payment's create after the app was told the
+/// payment failed, and nothing cancels the intent; the twin cancels it.
+fn intent_created_after_its_payment_ended(broken: bool) -> Vec<Event> {
+    let mut lines = begin();
+    lines.push((100, "backend", intent_created("pi_tea", Some("tea"))));
+    lines.push((100, "pos", began("tea")));
+    let code = readerlab_emulator::core::TerminalErrorCode::NotConnectedToInternet;
+    lines.push((200, "pos", EventBody::SdkPaymentFailed { payment: "tea".into(), code }));
+    late_intent(lines, "tea", broken)
+}
+
+/// `lines`, then intent pi_9 created under `payment`'s name at 300 ms,
+/// canceled at 310 ms unless `broken`.
+fn late_intent(mut lines: Vec<Line>, payment: &str, broken: bool) -> Vec<Event> {
+    lines.push((300, "backend", intent_created("pi_9", Some(payment))));
+    if !broken {
+        let canceled = EventBody::IntentCanceled { intent: "pi_9".into(), released_charge: None };
+        lines.push((310, "backend", canceled));
+    }
+    finish(lines)
+}
+
+/// I10: an intent created under a payment's name after the SDK took the
+/// payment offline (only its forward creates one now); the twin's SDK
+/// cancels it.
+fn intent_created_after_going_offline(broken: bool) -> Vec<Event> {
+    late_intent(one_payment(1000), "p_1", broken)
+}
+
+/// I10: an intent no payment claims; the twin's carries its payment's name
+/// (a create whose answer was lost, before the payment fell back offline).
+fn intent_of_no_payment(broken: bool) -> Vec<Event> {
+    let mut lines = begin();
+    let named = if broken { None } else { Some("p_1") };
+    lines.push((50, "backend", intent_created("pi_lost", named)));
+    lines.push((16_000, "pos", EventBody::FellBackOffline { payment: "p_1".into() }));
+    lines.extend(collect(16_000, "off_p_1", 1000, 1, 1000));
+    lines.extend(forward(17_000, "off_p_1", 1000, 0, 0));
+    finish(lines)
+}
+
 type Build = fn(bool) -> Vec<Event>;
 
 #[rstest]
@@ -528,6 +657,12 @@ type Build = fn(bool) -> Vec<Event>;
 #[case::unreadable_then_charged(Invariant::I7, "off_p_1", unreadable_then_charged as Build)]
 #[case::conservation_mismatch(Invariant::I8, "off_p_2", conservation_mismatch as Build)]
 #[case::forwarded_for_another_amount(Invariant::I8, "off_p_1", forwarded_for_another_amount as Build)]
+#[case::told_failed_but_charged(Invariant::I9, "dinner", told_failed_but_charged as Build)]
+#[case::told_succeeded_without_a_charge(Invariant::I9, "soup", told_succeeded_without_a_charge as Build)]
+#[case::forwarded_failed_but_charged(Invariant::I9, "off_p_1", forwarded_failed_but_charged as Build)]
+#[case::intent_created_after_its_payment_ended(Invariant::I10, "tea", intent_created_after_its_payment_ended as Build)]
+#[case::intent_created_after_going_offline(Invariant::I10, "p_1", intent_created_after_going_offline as Build)]
+#[case::intent_of_no_payment(Invariant::I10, "pi_lost", intent_of_no_payment as Build)]
 fn a_broken_history_breaks_exactly_its_invariant_and_its_twin_holds(
     #[case] invariant: Invariant,
     #[case] named: &str,
@@ -557,6 +692,7 @@ fn a_payment_still_in_progress_or_lost_with_its_process_needs_no_outcome() {
     lines.push((200, "fault", injected(FaultKind::AppKill, "pos")));
     lines.push((300, "pos", EventBody::StoreRecovered { pending: 0, unreadable: 0 }));
     lines.push((400, "pos", began("next")));
+    lines.push((490, "backend", online_charge("ch_next", "pi_next")));
     lines.push((
         500,
         "pos",
@@ -600,6 +736,7 @@ fn a_payment_still_in_progress_or_lost_with_its_process_needs_no_outcome() {
     lines.push((100, "reader/S700-1", status(1, 1000)));
     lines.push((40_000, "reader/S700-1", EventBody::RebootStarted { kind: readerlab_emulator::core::RebootKind::Requested }));
     lines.push((85_000, "reader/S700-1", EventBody::RebootFinished { kind: readerlab_emulator::core::RebootKind::Requested }));
+    lines.push((139_990, "backend", charged("ch_r_1", "off_r_1", 1000)));
     lines.push((140_000, "reader/S700-1", forwarded("off_r_1", 1000)));
     lines.push((140_000, "reader/S700-1", status(0, 0)));
     lines
@@ -620,6 +757,75 @@ fn a_payment_still_in_progress_or_lost_with_its_process_needs_no_outcome() {
 fn histories_that_hold(#[case] history: Vec<Event>) {
     let report = check(&history);
     assert!(report.holds(), "{report}");
+}
+
+/// I9's and I10's bounds: an answer about another account says nothing of
+/// the charge, a declined charge's release is no charge, and a history cut
+/// short is not judged for orphans.
+#[test]
+fn i9_and_i10_judge_only_what_the_history_can_show() {
+    // A forward refused for another account's token, after a lost confirm
+    // charged the intent under the payment's own account.
+    let mut lines = begin();
+    lines.push((50, "backend", online_charge("ch_1", "pi_p_1")));
+    lines.extend(collect(100, "off_p_1", 1000, 1, 1000));
+    let code = "ACCOUNT_ID_MISMATCH_WHILE_FORWARDING".to_owned();
+    let refused = EventBody::PaymentForwarded {
+        offline_id: id("off_p_1"),
+        amount: usd(1000),
+        intent: None,
+        status: None,
+        error: Some(ForwardError { code, decline_code: None }),
+    };
+    lines.push((210, "pos", refused));
+    lines.push((210, "pos", status(0, 0)));
+    let report = check(&finish(lines));
+    assert!(report.holds(), "{report}");
+    // An authorization released by a cancel charged nobody.
+    let mut lines = begin();
+    lines.push((100, "pos", began("tip")));
+    lines.push((200, "backend", online_charge("ch_1", "pi_tip")));
+    lines.push((
+        300,
+        "backend",
+        EventBody::IntentCanceled { intent: "pi_tip".into(), released_charge: Some("ch_1".into()) },
+    ));
+    let code = readerlab_emulator::core::TerminalErrorCode::NotConnectedToInternet;
+    lines.push((300, "pos", EventBody::SdkPaymentFailed { payment: "tip".into(), code }));
+    let report = check(&finish(lines));
+    assert!(report.holds(), "{report}");
+    // The same orphan as I10's broken case, in a history without
+    // rig.finished: not judged.
+    let mut cut = intent_created_after_its_payment_ended(true);
+    cut.pop();
+    assert!(check(&cut).holds(), "{}", check(&cut));
+}
+
+#[test]
+fn i9_and_i10_read_as_sentences_naming_the_payment_and_the_events() {
+    let says = |history: Vec<Event>, sentence: &str| {
+        let report = check(&history);
+        assert!(report.to_string().contains(sentence), "{report}");
+        report
+    };
+    says(
+        told_failed_but_charged(true),
+        "payment dinner on pos was told failed (NOT_CONNECTED_TO_INTERNET) (payment.failed) but \
+         the backend charged the customer: ch_1 on pi_dinner",
+    );
+    let report = says(
+        intent_created_after_its_payment_ended(true),
+        "payment intent pi_9 for payment tea was created (backend.payment_intent.created) after \
+         the app was told tea ended (payment.failed), and by the end of the run nothing \
+         confirmed or canceled it",
+    );
+    let shown: Vec<String> = report.violations[0].excerpt.iter().map(|e| e.body.name()).collect();
+    assert_eq!(shown, ["payment.failed", "backend.payment_intent.created"]);
+    says(
+        intent_created_after_going_offline(true),
+        "payment intent pi_9 for payment p_1 was created (backend.payment_intent.created) after \
+         the SDK went on with p_1 offline (payment.intent.created, mode offline)",
+    );
 }
 
 // --- the report -------------------------------------------------------------------

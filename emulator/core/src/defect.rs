@@ -35,6 +35,12 @@ pub enum Defect {
     CorruptRecordAbortsQueue,
     /// Every retry of an upload carries a new idempotency key.
     FreshIdempotencyKeyOnRetry,
+    /// After a confirm's answer is lost and the payment falls back offline,
+    /// the forward's "already succeeded" answer is reported as a failure.
+    FailedAfterLostConfirmAnswer,
+    /// A create made while offline is queued and sent when the network
+    /// returns, after the payment was stored, failed or canceled.
+    CreateQueuedWhileOffline,
 }
 
 /// What `readerlab defects` says about a defect.
@@ -53,7 +59,7 @@ pub struct DefectSheet {
 
 impl Defect {
     /// Every defect profile.
-    pub const ALL: [Defect; 7] = [
+    pub const ALL: [Defect; 9] = [
         Defect::DoubleForwardOnReconnect,
         Defect::StoreLostOnUpgrade,
         Defect::SuccessWithoutStore,
@@ -61,6 +67,8 @@ impl Defect {
         Defect::DuplicateOutcome,
         Defect::CorruptRecordAbortsQueue,
         Defect::FreshIdempotencyKeyOnRetry,
+        Defect::FailedAfterLostConfirmAnswer,
+        Defect::CreateQueuedWhileOffline,
     ];
 
     /// Its command-line name (`double-forward-on-reconnect`).
@@ -73,6 +81,8 @@ impl Defect {
             Defect::DuplicateOutcome => "duplicate-outcome",
             Defect::CorruptRecordAbortsQueue => "corrupt-record-aborts-queue",
             Defect::FreshIdempotencyKeyOnRetry => "fresh-idempotency-key-on-retry",
+            Defect::FailedAfterLostConfirmAnswer => "failed-after-lost-confirm-answer",
+            Defect::CreateQueuedWhileOffline => "create-queued-while-offline",
         }
     }
 
@@ -120,6 +130,21 @@ impl Defect {
                 Invariant::I2,
                 "POS SDK / smart reader: each retry of an upload (after a timeout or a lost \
                  response) carries a new idempotency key",
+            ),
+            Defect::FailedAfterLostConfirmAnswer => (
+                None,
+                Invariant::I9,
+                "POS SDK / smart reader: when a confirm's answer is lost, the payment falls back \
+                 offline; its forward meets the intent that confirm already charged \
+                 (payment_intent_unexpected_state) and the SDK reports the payment failed, \
+                 though the customer paid",
+            ),
+            Defect::CreateQueuedWhileOffline => (
+                None,
+                Invariant::I10,
+                "POS SDK / smart reader: a payment created while offline also leaves its online \
+                 create in the SDK's request queue, sent when the network returns, after the \
+                 payment was stored, failed or canceled: an intent nobody confirms or cancels",
             ),
         };
         DefectSheet { defect: self, incident, breaks, summary }

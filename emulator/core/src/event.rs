@@ -467,8 +467,9 @@ pub enum EventBody {
         amount: Money,
         capture: crate::offline::CaptureMethod,
         offline_id: Option<crate::offline::OfflineId>,
-        /// An outside POS's name for the payment (`metadata[readerlab_payment]`,
-        /// docs/driver-protocol.md); absent otherwise.
+        /// The app's name for the payment (`metadata[readerlab_payment]`): an
+        /// outside POS's (docs/driver-protocol.md), or the reference SDK's,
+        /// which sets it on every online create; absent otherwise.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         payment: Option<String>,
     },

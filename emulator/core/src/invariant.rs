@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// One of the invariants I1–I8.
+/// One of the invariants I1–I10.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Invariant {
     /// Every payment reported stored is eventually forwarded or reported
@@ -29,11 +29,18 @@ pub enum Invariant {
     I7,
     /// Per currency, stored = forwarded + declined + failed + still stored.
     I8,
+    /// The outcome the app is told agrees with the ledger: no "declined" or
+    /// "failed" for a payment the backend charged, no "succeeded" for one it
+    /// did not.
+    I9,
+    /// Every payment intent on the backend belongs to a payment the app
+    /// started, and none is created for a payment that already ended.
+    I10,
 }
 
 impl Invariant {
     /// Every invariant, in order.
-    pub const ALL: [Invariant; 8] = [
+    pub const ALL: [Invariant; 10] = [
         Invariant::I1,
         Invariant::I2,
         Invariant::I3,
@@ -42,6 +49,8 @@ impl Invariant {
         Invariant::I6,
         Invariant::I7,
         Invariant::I8,
+        Invariant::I9,
+        Invariant::I10,
     ];
 
     /// The short name docs/design.md §4 gives it.
@@ -55,6 +64,8 @@ impl Invariant {
             Invariant::I6 => "offline rules",
             Invariant::I7 => "confidentiality",
             Invariant::I8 => "conservation",
+            Invariant::I9 => "honest outcome",
+            Invariant::I10 => "no orphan intents",
         }
     }
 }

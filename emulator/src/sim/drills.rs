@@ -86,5 +86,19 @@ pub fn drill(defect: Defect, device: Device, at: Millis) -> Vec<PlacedFault> {
             drill.extend((0..3).map(|_| then(min(19), lost.clone(), None)));
             drill
         }
+        // Lost answers to the next three confirms the backend applies: each
+        // of those payments falls back offline with its intent already
+        // charged, and its forward meets that charge.
+        Defect::FailedAfterLostConfirmAnswer => {
+            let lost: Fault = LinkFault::ResponseLost {
+                link: internet,
+                request: Some(RequestKind::ConfirmPaymentIntent),
+                nth: 1,
+            }
+            .into();
+            (0..3).map(|_| then(Duration::ZERO, lost.clone(), None)).collect()
+        }
+        // Payments are created while offline; the network returns.
+        Defect::CreateQueuedWhileOffline => vec![offline(min(20))],
     }
 }

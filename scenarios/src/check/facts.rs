@@ -48,6 +48,29 @@ pub(super) struct Payment<'h> {
     pub charges: Vec<usize>,
 }
 
+/// One payment intent of the backend, and what the history says about it:
+/// who claims it, what was charged on it, whether it was canceled.
+#[derive(Debug, Default)]
+pub(super) struct BackendIntent<'h> {
+    /// Its `backend.payment_intent.created`; `None` when only later events
+    /// name it (a history that starts late).
+    pub created: Option<usize>,
+    /// The app's name for its payment, `metadata[readerlab_payment]`.
+    pub named: Option<&'h str>,
+    /// The stored payment whose forward created it.
+    pub offline_id: Option<&'h str>,
+    /// `backend.charge.succeeded` on it, in history order.
+    pub charges: Vec<usize>,
+    /// Its first `backend.payment_intent.canceled`.
+    pub canceled: Option<usize>,
+    /// The charge that cancel released (an uncaptured authorization).
+    pub released: Option<&'h str>,
+    /// The SDK events that name it (`payment.intent.created`,
+    /// `payment.succeeded`, `offline.payment.stored`, an outside POS's
+    /// `pos.payment.started`), in history order.
+    pub claims: Vec<usize>,
+}
+
 /// Values by a borrowed key, in the order the keys first appear in the
 /// history. Lookups hash (a long run has thousands of offline ids, and
 /// comparing them in a tree costs more than the rest of the pass), while
@@ -116,6 +139,13 @@ pub(super) struct Facts<'h> {
     pub stored_again: Vec<usize>,
     /// `backend.charge.succeeded` without an offline id, by intent.
     pub online_charges: FirstSeen<&'h str, Vec<usize>>,
+    /// Every payment intent the history names, by id.
+    pub intents: FirstSeen<&'h str, BackendIntent<'h>>,
+    /// Intent ids by the app payment (part and name) whose SDK events name
+    /// them, in the order first named.
+    pub claimed: FirstSeen<(&'h Part, &'h str), Vec<&'h str>>,
+    /// Intent ids by `metadata[readerlab_payment]`, in creation order.
+    pub named: FirstSeen<&'h str, Vec<&'h str>>,
     /// Parts that stored, sent status or reported unreadable records.
     pub holders: BTreeMap<&'h Part, Holder<'h>>,
     /// App outcomes (`payment.succeeded`, `.declined`, `.failed`,
@@ -137,14 +167,17 @@ pub(super) struct Facts<'h> {
 }
 
 impl<'h> Facts<'h> {
-    /// Indexes `history` in one pass.
-    pub fn gather(history: &'h [Event]) -> Facts<'h> {
-        let mut facts = Facts {
+    /// Nothing indexed yet.
+    fn empty(history: &'h [Event]) -> Facts<'h> {
+        Facts {
             history,
             offline: None,
             payments: FirstSeen::default(),
             stored_again: Vec::new(),
             online_charges: FirstSeen::default(),
+            intents: FirstSeen::default(),
+            claimed: FirstSeen::default(),
+            named: FirstSeen::default(),
             holders: BTreeMap::new(),
             app_outcomes: FirstSeen::default(),
             app_started: FirstSeen::default(),
@@ -153,7 +186,12 @@ impl<'h> Facts<'h> {
             faults: Vec::new(),
             storage_scans: Vec::new(),
             stats: Stats { events: history.len(), ..Stats::default() },
-        };
+        }
+    }
+
+    /// Indexes `history` in one pass.
+    pub fn gather(history: &'h [Event]) -> Facts<'h> {
+        let mut facts = Facts::empty(history);
         // The latest intent created per (part, payment name): I6 reads the
         // behaviour of the intent a stored payment came from.
         let mut intents: HashMap<(&'h Part, &'h str), usize> = HashMap::new();
@@ -166,18 +204,20 @@ impl<'h> Facts<'h> {
                 EventBody::RigStarted { offline, .. } if facts.offline.is_none() => {
                     facts.offline = Some(offline);
                 }
-                EventBody::SdkIntentCreated { payment, .. } => {
+                EventBody::SdkIntentCreated { payment, intent, .. } => {
                     intents.insert((part, payment), at);
                     facts.app_started.entry((part, payment)).get_or_insert(at);
+                    facts.claim(at, part, payment, intent.as_deref());
                 }
                 EventBody::OfflinePaymentStored {
                     payment,
                     offline_id,
                     amount,
                     offline_details,
-                    ..
+                    intent,
                 } => {
                     facts.stats.stored += 1;
+                    facts.claim(at, part, payment, intent.as_deref());
                     facts.app_outcomes.entry((part, payment)).push(at);
                     let record = facts.payments.entry(offline_id.as_str());
                     if record.stored.is_some() {
@@ -194,8 +234,9 @@ impl<'h> Facts<'h> {
                     });
                     facts.holders.entry(part).or_default().stored.push(offline_id.as_str());
                 }
-                EventBody::SdkPaymentSucceeded { payment, .. } => {
+                EventBody::SdkPaymentSucceeded { payment, intent, .. } => {
                     facts.stats.paid_online += 1;
+                    facts.claim(at, part, payment, intent.as_deref());
                     facts.app_outcomes.entry((part, payment)).push(at);
                 }
                 EventBody::SdkPaymentDeclined { payment, .. }
@@ -226,18 +267,57 @@ impl<'h> Facts<'h> {
                 }
                 EventBody::ChargeSucceeded { intent, offline_id, .. } => {
                     facts.stats.charged += 1;
+                    facts.intents.entry(intent).charges.push(at);
                     match offline_id {
                         Some(id) => facts.payments.entry(id.as_str()).charges.push(at),
                         None => facts.online_charges.entry(intent).push(at),
                     }
                 }
                 EventBody::StorageScanned { .. } => facts.storage_scans.push(at),
-                body => facts.note_ends(body),
+                EventBody::PosPaymentStarted { payment, intent } => {
+                    facts.claim(at, part, payment, intent.as_deref());
+                }
+                body => facts.note_intent(at, body),
             }
         }
         facts.stats.still_held =
             facts.holders.keys().map(|holder| u64::from(facts.status_count(holder))).sum();
         facts
+    }
+
+    /// The backend's side of an intent: created (with its name and offline
+    /// id) and canceled; otherwise the run's end and the reader's ends.
+    fn note_intent(&mut self, at: usize, body: &'h EventBody) {
+        match body {
+            EventBody::IntentCreated { intent, offline_id, payment, .. } => {
+                let record = self.intents.entry(intent);
+                record.created.get_or_insert(at);
+                record.offline_id = offline_id.as_ref().map(|id| id.0.as_str());
+                record.named = payment.as_deref();
+                if let Some(name) = payment {
+                    self.named.entry(name).push(intent);
+                }
+            }
+            EventBody::IntentCanceled { intent, released_charge } => {
+                let record = self.intents.entry(intent);
+                if record.canceled.is_none() {
+                    record.canceled = Some(at);
+                    record.released = released_charge.as_deref();
+                }
+            }
+            body => self.note_ends(body),
+        }
+    }
+
+    /// An SDK event at `at` names `intent` for the app payment `payment`
+    /// of `part`.
+    fn claim(&mut self, at: usize, part: &'h Part, payment: &'h str, intent: Option<&'h str>) {
+        let Some(intent) = intent else { return };
+        self.intents.entry(intent).claims.push(at);
+        let ids = self.claimed.entry((part, payment));
+        if !ids.contains(&intent) {
+            ids.push(intent);
+        }
     }
 
     /// The run's end, and payments a reader gave up on (I3's "never
@@ -267,6 +347,17 @@ impl<'h> Facts<'h> {
             EventBody::OfflineStatusChanged { status } => Some((status.count, &status.amounts)),
             _ => None,
         }
+    }
+
+    /// The succeeded charges on `intent` that still stand: all but one a
+    /// cancel of the intent released.
+    pub fn standing_charges(&self, intent: &str) -> Vec<usize> {
+        let Some(record) = self.intents.get(intent) else { return Vec::new() };
+        let released = |at: usize| match &self.history[at].body {
+            EventBody::ChargeSucceeded { charge, .. } => record.released == Some(charge.as_str()),
+            _ => false,
+        };
+        record.charges.iter().copied().filter(|&at| !released(at)).collect()
     }
 
     /// What the history says about a stored payment, if it was stored.

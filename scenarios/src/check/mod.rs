@@ -1,4 +1,4 @@
-//! The invariant checker: judges a recorded history against I1–I8
+//! The invariant checker: judges a recorded history against I1–I10
 //! (docs/design.md §4) and says which invariant broke, for which payment,
 //! with the few events that show it. `docs/checker.md` says exactly what
 //! each invariant reads and when it reports.
@@ -19,9 +19,11 @@ mod limits;
 mod liveness;
 mod loss;
 mod names;
+mod orphans;
 mod outcomes;
 mod pos;
 mod report;
+mod reported;
 mod rules;
 
 pub use confidentiality::{REDACTED, redact_card_numbers};
@@ -47,7 +49,9 @@ pub fn check_with(history: &[Event], config: &CheckConfig) -> Report {
     rules::check(&facts, &mut found);
     confidentiality::check(&facts, &mut found);
     conservation::check(&facts, &lost, &mut found);
-    let unknown = pos::check(history, &mut found);
+    reported::check(&facts, &mut found);
+    orphans::check(&facts, &mut found);
+    let unknown = pos::check(&facts, &mut found);
     let mut report = report::Report::assemble(history, found, facts.stats);
     report.unknown = unknown;
     report

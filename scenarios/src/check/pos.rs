@@ -5,6 +5,7 @@
 //! PaymentIntent that carries its name (I2). An outcome the POS could not
 //! tell (`unknown`) breaks nothing but leaves the verdict unknown.
 
+use super::facts::Facts;
 use super::report::Finding;
 use readerlab_emulator::core::{Event, EventBody, Invariant, PosOutcome};
 use std::collections::BTreeMap;
@@ -21,11 +22,11 @@ struct PosPayment {
 
 /// Checks the outside POS's payments; returns the payments whose outcome
 /// it reported as unknown.
-pub(super) fn check(history: &[Event], found: &mut Vec<Finding>) -> Vec<String> {
-    let payments = gather(history);
+pub(super) fn check(facts: &Facts<'_>, found: &mut Vec<Finding>) -> Vec<String> {
+    let payments = gather(facts);
     let mut unknown = Vec::new();
     for (name, payment) in &payments {
-        outcomes(history, name, payment, found, &mut unknown);
+        outcomes(facts.history, name, payment, found, &mut unknown);
         if payment.charges.len() > 1 {
             let message = format!(
                 "the POS's payment was charged {} times, under {} payment intents",
@@ -85,29 +86,27 @@ fn outcomes(
     }
 }
 
-/// One pass: each outside-POS payment's events, and the charges of the
-/// intents that carry its name.
-fn gather(history: &[Event]) -> BTreeMap<String, PosPayment> {
-    let mut payments: BTreeMap<String, PosPayment> = BTreeMap::new();
-    let mut intent_of: BTreeMap<&str, &str> = BTreeMap::new();
-    for (at, event) in history.iter().enumerate() {
+/// Each outside-POS payment's events, and the standing charges of the
+/// intents that carry its name (the index links them, as it does for I9
+/// and I10).
+fn gather<'h>(facts: &Facts<'h>) -> BTreeMap<&'h str, PosPayment> {
+    let mut payments: BTreeMap<&'h str, PosPayment> = BTreeMap::new();
+    for (at, event) in facts.history.iter().enumerate() {
         match &event.body {
             EventBody::PosPaymentStarted { payment, .. } => {
-                payments.entry(payment.clone()).or_default().started = Some(at);
+                payments.entry(payment).or_default().started = Some(at);
             }
             EventBody::PosPaymentEnded { payment, .. } => {
-                payments.entry(payment.clone()).or_default().ended.push(at);
-            }
-            EventBody::IntentCreated { intent, payment: Some(payment), .. } => {
-                intent_of.insert(intent, payment);
-                payments.entry(payment.clone()).or_default().intents.push(at);
-            }
-            EventBody::ChargeSucceeded { intent, .. } => {
-                if let Some(payment) = intent_of.get(intent.as_str()) {
-                    payments.entry((*payment).to_owned()).or_default().charges.push(at);
-                }
+                payments.entry(payment).or_default().ended.push(at);
             }
             _ => {}
+        }
+    }
+    for (name, intents) in facts.named.iter() {
+        let payment = payments.entry(name).or_default();
+        for intent in intents {
+            payment.intents.extend(facts.intents.get(*intent).and_then(|i| i.created));
+            payment.charges.extend(facts.standing_charges(intent));
         }
     }
     payments
@@ -180,7 +179,8 @@ mod tests {
 
     fn judge(bodies: Vec<EventBody>) -> (Vec<(Invariant, String)>, Vec<String>) {
         let mut found = Vec::new();
-        let unknown = check(&history(bodies), &mut found);
+        let history = history(bodies);
+        let unknown = check(&Facts::gather(&history), &mut found);
         (found.into_iter().map(|f| (f.invariant, f.message)).collect(), unknown)
     }
 

@@ -11,6 +11,7 @@
 use readerlab_emulator::core::FaultKind;
 use readerlab_emulator::core::Invariant;
 use readerlab_emulator::core::TerminalErrorCode;
+use readerlab_emulator::core::offline::Mode;
 use readerlab_emulator::core::{Event, EventBody, NetworkStatus};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,7 +28,7 @@ pub struct RiskyPath {
 }
 
 /// Every risky path coverage looks for, by invariant.
-pub const RISKY_PATHS: [RiskyPath; 16] = [
+pub const RISKY_PATHS: [RiskyPath; 18] = [
     path("stored-offline", Invariant::I1, "a payment was stored offline"),
     path(
         "power-cut-mid-write",
@@ -83,6 +84,16 @@ pub const RISKY_PATHS: [RiskyPath; 16] = [
         "restart-with-payments",
         Invariant::I8,
         "the device restarted (app kill, power, reboot, upgrade) holding stored payments",
+    ),
+    path(
+        "confirm-answer-lost",
+        Invariant::I9,
+        "the answer to a confirm was lost after the backend applied it",
+    ),
+    path(
+        "created-offline",
+        Invariant::I10,
+        "a payment was created offline (the device was offline, or its online create timed out)",
     ),
 ];
 
@@ -201,11 +212,7 @@ pub fn paths_of(history: &[Event]) -> BTreeSet<&'static str> {
                     FaultKind::StorageFull if holding => {
                         reached.insert("storage-full-with-payments");
                     }
-                    FaultKind::ResponseLost
-                        if detail.as_deref().is_some_and(|d| d.contains("Forward")) =>
-                    {
-                        reached.insert("forward-answer-lost");
-                    }
+                    FaultKind::ResponseLost => reached.extend(lost_answer(detail.as_deref())),
                     _ => {}
                 }
                 let restarts = matches!(
@@ -222,10 +229,26 @@ pub fn paths_of(history: &[Event]) -> BTreeSet<&'static str> {
                     in_flight.remove(target);
                 }
             }
+            EventBody::SdkIntentCreated { mode: Mode::Offline, .. } => {
+                reached.insert("created-offline");
+            }
             _ => {}
         }
     }
     reached
+}
+
+/// The risky path of an answer lost after the backend applied the request
+/// (`fault.injected`'s detail names the request kind it was aimed at).
+fn lost_answer(detail: Option<&str>) -> Option<&'static str> {
+    let detail = detail?;
+    if detail.contains("Forward") {
+        Some("forward-answer-lost")
+    } else if detail.contains("Confirm") {
+        Some("confirm-answer-lost")
+    } else {
+        None
+    }
 }
 
 /// The risky path a refusal code belongs to.
@@ -257,6 +280,6 @@ mod tests {
         let names: BTreeSet<_> = RISKY_PATHS.iter().map(|p| p.name).collect();
         assert_eq!(names.len(), RISKY_PATHS.len());
         let invariants: BTreeSet<_> = RISKY_PATHS.iter().map(|p| p.invariant).collect();
-        assert_eq!(invariants.len(), 8, "every invariant has a risky path");
+        assert_eq!(invariants.len(), Invariant::ALL.len(), "every invariant has a risky path");
     }
 }

@@ -470,6 +470,12 @@ fn plain(event: &Event, t0: u64) -> String {
             format!("charge {} succeeded", field("charge").unwrap_or_default())
         }
         EventBody::ChargeFailed { .. } => "a charge failed".to_owned(),
+        EventBody::IntentCreated { .. } => {
+            format!("payment intent {} created", field("intent").unwrap_or_default())
+        }
+        EventBody::IntentCanceled { .. } => {
+            format!("payment intent {} canceled", field("intent").unwrap_or_default())
+        }
         EventBody::FaultInjected { .. } => format!(
             "fault {} on {}",
             field("fault").unwrap_or_default(),
@@ -561,6 +567,24 @@ mod tests {
         assert!(s.text.contains("charge ch_1 succeeded at 0:00:00.400 [#5]"), "{}", s.text);
         assert!(s.text.contains("charge ch_2 succeeded at 0:00:00.500 [#6]"), "{}", s.text);
         assert!(s.seqs.contains(&5) && s.seqs.contains(&6));
+    }
+
+    #[test]
+    fn an_orphan_intent_reads_as_a_sentence_about_its_payment() {
+        // BROKEN's finished run, and then an intent created for its payment
+        // after it was stored (I10), with nothing to cancel it.
+        let late = concat!(
+            r#"{"seq":9,"t_ms":700,"part":"backend","event":"backend.payment_intent.created","intent":"pi_9","amount":{"amount":500,"currency":"usd"},"capture":"automatic","offline_id":null,"payment":"lunch"}"#,
+            "\n",
+        );
+        let text = format!("{BROKEN}{late}");
+        let history = read_history(text.as_bytes()).expect("a history");
+        let report = crate::check::check(&history);
+        let m = Model::build("t", &history, &report);
+        let s = m.sentences.iter().find(|s| s.invariant.starts_with("I10")).expect("I10 broke");
+        assert_eq!(s.payment.as_deref(), Some("lunch"));
+        assert!(s.text.contains("payment intent pi_9 created at 0:00:00.700 [#9]"), "{}", s.text);
+        assert!(s.text.contains("stored offline at 0:00:00.200 [#3]"), "{}", s.text);
     }
 
     #[test]

@@ -109,6 +109,11 @@ pub(super) enum Step {
     Collected { card: CollectedCard, online: bool },
     /// The online confirm is in flight.
     Confirming { call: u64, deadline: Millis, card: CollectedCard },
+    /// The confirm timed out and cannot fall back offline: the SDK cancels
+    /// the intent to learn whether that confirm charged the card (the
+    /// cancel is refused, the intent showing it paid) or never will.
+    /// `code` is what the app hears if it never will.
+    Canceling { call: u64, deadline: Millis, code: Code },
     /// Checked and handed to the store; waiting for it to be durable.
     Storing { payment: Box<StoredPayment> },
 }
@@ -132,6 +137,13 @@ pub struct OfflineEngine {
     /// Payments being stored or stored and not yet forwarded.
     pub(super) totals: StoredTotals,
     pub(super) forwarder: Forwarder,
+    /// Online creates the SDK gave up waiting for (timed out): if an answer
+    /// still comes, the intent it names is canceled, since the payment went
+    /// on without it (I10).
+    pub(super) abandoned_creates: BTreeSet<u64>,
+    /// Defect `create-queued-while-offline` only: creates made while offline,
+    /// sent when the network returns.
+    pub(super) queued_creates: Vec<crate::backend::ApiRequest>,
     reported: OfflineStatus,
     /// Smart readers: when the POS next hears the reader's status.
     status_report_due: Option<Millis>,
@@ -160,6 +172,8 @@ impl OfflineEngine {
             next_offline: 0,
             cards,
             forwarder: Forwarder::new(timings.clone()),
+            abandoned_creates: BTreeSet::new(),
+            queued_creates: Vec::new(),
             timings,
             session,
             reader: None,
@@ -233,6 +247,7 @@ impl OfflineEngine {
                     self.forwarder.stalled = true;
                 }
                 if up {
+                    self.send_queued_creates();
                     self.forwarder.network_up(now, &mut self.out);
                 }
             }
@@ -274,7 +289,9 @@ impl OfflineEngine {
     /// When [`Self::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Millis> {
         let intents = self.intents.values().filter_map(|i| match i.step {
-            Step::Creating { deadline, .. } | Step::Confirming { deadline, .. } => Some(deadline),
+            Step::Creating { deadline, .. }
+            | Step::Confirming { deadline, .. }
+            | Step::Canceling { deadline, .. } => Some(deadline),
             _ => None,
         });
         intents.chain(self.forwarder.deadline()).chain(self.status_report_due).min()
@@ -308,7 +325,7 @@ impl OfflineEngine {
         let timed_out: Vec<String> = self
             .intents
             .iter()
-            .filter(|(_, i)| matches!(i.step, Step::Creating { deadline, .. } | Step::Confirming { deadline, .. } if deadline == due))
+            .filter(|(_, i)| matches!(i.step, Step::Creating { deadline, .. } | Step::Confirming { deadline, .. } | Step::Canceling { deadline, .. } if deadline == due))
             .map(|(name, _)| name.clone())
             .collect();
         for payment in timed_out {

@@ -283,8 +283,11 @@ impl Forwarder {
             }),
             // A response lost after the upload was applied, then an online
             // confirm that also went through: the intent is already paid.
+            // (Defect `failed-after-lost-confirm-answer` takes this for a
+            // failure like any other and reports it.)
             (ApiErrorKind::InvalidRequestError, Some("payment_intent_unexpected_state"))
-                if error.payment_intent.as_ref().is_some_and(Outcome::is_paid) =>
+                if error.payment_intent.as_ref().is_some_and(is_paid)
+                    && !self.defects.has(Defect::FailedAfterLostConfirmAnswer) =>
             {
                 let intent = error.payment_intent.as_ref().expect("checked above");
                 return self.mark(Outcome::of_intent(intent, None), out);
@@ -362,11 +365,10 @@ impl Outcome {
         let text = |key: &str| intent.get(key).and_then(|v| v.as_str()).map(str::to_owned);
         Outcome { intent: text("id"), status: text("status"), error }
     }
+}
 
-    fn is_paid(intent: &serde_json::Value) -> bool {
-        matches!(
-            intent.get("status").and_then(|v| v.as_str()),
-            Some("succeeded" | "requires_capture")
-        )
-    }
+/// Whether a payment intent's JSON shows it paid (`succeeded`, or
+/// `requires_capture` for manual capture).
+pub(super) fn is_paid(intent: &serde_json::Value) -> bool {
+    matches!(intent.get("status").and_then(|v| v.as_str()), Some("succeeded" | "requires_capture"))
 }

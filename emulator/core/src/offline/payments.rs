@@ -12,15 +12,17 @@
 
 use super::effects::Effect;
 use super::engine::{Intent, OfflineEngine, Step};
+use super::forwarder::is_paid;
 use super::rules::{self, CollectedCard, Mode, OfflineBehavior};
 use super::session::UnreadableRecord;
 use super::{CaptureMethod, OfflineId, StoredCard, StoredPayment};
-use crate::backend::{ApiCall, ApiErrorKind, ApiReply, ApiRequest, PresentedCard};
+use crate::backend::{ApiCall, ApiErrorKind, ApiReply, ApiRequest, POS_PAYMENT_KEY, PresentedCard};
 use crate::defect::Defect;
 use crate::error::TerminalErrorCode as Code;
 use crate::event::{CardSummary, EventBody, OfflineDetails, PaymentRequest};
 use crate::money::Money;
 use crate::time::Millis;
+use std::collections::BTreeMap;
 
 impl OfflineEngine {
     pub(super) fn create(
@@ -41,13 +43,20 @@ impl OfflineEngine {
         }
         let config = self.session.config.as_ref();
         let account_known = self.session.account.is_some();
-        let mode = match rules::mode_for_create(behavior, self.network_up, config, account_known) {
+        let mode = rules::mode_for_create(behavior, self.network_up, config, account_known);
+        if !self.network_up && self.defects.has(Defect::CreateQueuedWhileOffline) {
+            // Defect: the online create waits in the SDK's request queue
+            // and goes out when the network returns, whatever became of
+            // the payment meanwhile (stored, failed, canceled).
+            self.queued_creates.push(create_request(&payment, amount, capture));
+        }
+        let mode = match mode {
             Ok(mode) => mode,
             Err(code) => return self.refuse(now, &payment, code),
         };
         let step = match mode {
             Mode::Online => {
-                let request = ApiRequest::CreatePaymentIntent { amount, capture };
+                let request = create_request(&payment, amount, capture);
                 let call = self.out.call(ApiCall { token: None, idempotency_key: None, request });
                 Step::Creating { call, deadline: now + self.timings.online_request_timeout }
             }
@@ -143,6 +152,67 @@ impl OfflineEngine {
             }
             Mode::Online | Mode::Offline => self.store_offline(now, payment, &card),
         }
+    }
+
+    /// Cancels the intent of `payment`, whose confirm timed out and cannot
+    /// fall back offline: a canceled intent can no longer be charged by that
+    /// confirm, however late it arrives, and a refused cancel shows the
+    /// intent paid. Sent again on every timeout until an answer comes.
+    fn cancel_after_timeout(&mut self, now: Millis, payment: &str, code: Code) {
+        let intent = self.intents.get_mut(payment).expect("canceling a known payment");
+        let id = intent.id.clone().expect("an intent created online has its id");
+        let request = ApiRequest::CancelPaymentIntent { intent: id };
+        let call = self.out.call(ApiCall { token: None, idempotency_key: None, request });
+        let deadline = now + self.timings.online_request_timeout;
+        intent.step = Step::Canceling { call, deadline, code };
+    }
+
+    /// The answer to that cancel: the app hears the truth about the charge.
+    fn canceled_after_timeout(
+        &mut self,
+        now: Millis,
+        payment: String,
+        code: Code,
+        reply: &ApiReply,
+    ) {
+        let paid = match reply {
+            ApiReply::Err(e) if e.is_retryable() => {
+                return self.cancel_after_timeout(now, &payment, code);
+            }
+            ApiReply::Err(e) => e.payment_intent.as_ref().filter(|i| is_paid(i)),
+            ApiReply::Ok(_) => None,
+        };
+        match paid {
+            Some(object) => self.succeeded(now, payment, object),
+            None => self.refuse(now, &payment, code),
+        }
+    }
+
+    /// Tells the app `payment` succeeded, as the intent `object` shows it.
+    fn succeeded(&mut self, now: Millis, payment: String, object: &serde_json::Value) {
+        let intent = self.intents.remove(&payment).expect("a payment in progress");
+        let text = |k: &str| object.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let body = EventBody::SdkPaymentSucceeded {
+            payment,
+            intent: text("id"),
+            status: text("status"),
+            amount: intent.amount,
+        };
+        self.out.event(now, body);
+    }
+
+    /// Why the offline path would refuse `payment` with `card` now, if it
+    /// would: offline mode, the account, and every offline rule.
+    fn offline_refusal(&self, payment: &str, card: &CollectedCard) -> Option<Code> {
+        let Some(config) = self.session.config.as_ref().filter(|c| c.enabled) else {
+            return Some(Code::NotConnectedToInternet);
+        };
+        if self.session.account.is_none() {
+            return Some(Code::NoLastSeenAccount);
+        }
+        let amount = self.intents.get(payment)?.amount;
+        let test_card = self.cards.by_number(card.number.as_str());
+        rules::check_offline_confirm(config, card, test_card, amount, &self.totals).err()
     }
 
     /// Confirms `payment` offline: every offline rule, then the store.
@@ -247,17 +317,28 @@ impl OfflineEngine {
             panic!("the store refused {offline_id}, which nothing was storing");
         };
         self.totals.remove(intent.amount);
+        if intent.id.is_some() {
+            // Created online: a confirm that timed out before this fallback
+            // may have charged it (I9); cancel and hear before saying.
+            return self.cancel_after_timeout(now, &name, code);
+        }
         self.refuse(now, &name, code);
     }
 
     /// The online request of `payment` timed out.
     pub(super) fn online_request_timed_out(&mut self, now: Millis, payment: &str) {
         let intent = self.intents.get(payment).expect("a timed-out intent exists").clone();
+        if let Step::Canceling { code, .. } = intent.step {
+            return self.cancel_after_timeout(now, payment, code);
+        }
         self.out.event(now, EventBody::FellBackOffline { payment: payment.to_owned() });
         let config = self.session.config.as_ref();
         let fallback = intent.behavior == OfflineBehavior::PreferOnline
             && config.is_some_and(|c| c.enabled)
             && self.session.account.is_some();
+        if let Step::Creating { call, .. } = intent.step {
+            self.abandoned_creates.insert(call);
+        }
         match intent.step {
             Step::Creating { .. } if fallback => {
                 let intent = self.intents.get_mut(payment).expect("exists");
@@ -272,7 +353,20 @@ impl OfflineEngine {
                 };
                 self.out.event(now, body);
             }
-            Step::Confirming { card, .. } if fallback => self.store_offline(now, payment, &card),
+            // The confirm may have charged the card: telling the app it
+            // failed could be a lie (I9). Unless it can go on offline (the
+            // forward then meets that charge), cancel the intent and hear.
+            Step::Confirming { card, .. } => {
+                let refusal = if fallback {
+                    self.offline_refusal(payment, &card)
+                } else {
+                    Some(Code::NotConnectedToInternet)
+                };
+                match refusal {
+                    None => self.store_offline(now, payment, &card),
+                    Some(code) => self.cancel_after_timeout(now, payment, code),
+                }
+            }
             _ => self.refuse(now, payment, Code::NotConnectedToInternet),
         }
     }
@@ -284,8 +378,15 @@ impl OfflineEngine {
             let network_up = self.network_up;
             return self.forwarder.on_reply(now, network_up, reply, &mut self.out);
         }
+        if self.abandoned_creates.remove(&call) {
+            return self.cancel_abandoned(&reply);
+        }
         let found = self.intents.iter().find_map(|(name, i)| match i.step {
-            Step::Creating { call: c, .. } | Step::Confirming { call: c, .. } if c == call => {
+            Step::Creating { call: c, .. }
+            | Step::Confirming { call: c, .. }
+            | Step::Canceling { call: c, .. }
+                if c == call =>
+            {
                 Some(name.clone())
             }
             _ => None,
@@ -308,15 +409,7 @@ impl OfflineEngine {
                 intent.step = Step::Created;
             }
             (Step::Confirming { .. }, ApiReply::Ok(object)) => {
-                self.intents.remove(&payment);
-                let text = |k: &str| object.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-                let body = EventBody::SdkPaymentSucceeded {
-                    payment,
-                    intent: text("id"),
-                    status: text("status"),
-                    amount: intent.amount,
-                };
-                self.out.event(now, body);
+                self.succeeded(now, payment, &object);
             }
             (Step::Confirming { .. }, ApiReply::Err(e)) if e.kind == ApiErrorKind::CardError => {
                 self.intents.remove(&payment);
@@ -327,8 +420,29 @@ impl OfflineEngine {
                 };
                 self.out.event(now, body);
             }
+            (Step::Canceling { code, .. }, reply) => {
+                self.canceled_after_timeout(now, payment, code, &reply);
+            }
             (_, ApiReply::Err(_)) => self.refuse(now, &payment, Code::DeclinedByStripeApi),
             (step, reply) => unreachable!("reply {reply:?} to a call in step {step:?}"),
+        }
+    }
+
+    /// The late answer to a create the SDK gave up on: the payment went on
+    /// without that intent (offline, or failed), so it is canceled rather
+    /// than left open on the backend for nobody (I10).
+    fn cancel_abandoned(&mut self, reply: &ApiReply) {
+        let ApiReply::Ok(object) = reply else { return };
+        let Some(id) = object.get("id").and_then(|v| v.as_str()) else { return };
+        let request = ApiRequest::CancelPaymentIntent { intent: id.to_owned() };
+        self.out.call(ApiCall { token: None, idempotency_key: None, request });
+    }
+
+    /// Defect `create-queued-while-offline`: the creates queued while
+    /// offline go out now; their answers match no payment and are dropped.
+    pub(super) fn send_queued_creates(&mut self) {
+        for request in std::mem::take(&mut self.queued_creates) {
+            self.out.call(ApiCall { token: None, idempotency_key: None, request });
         }
     }
 
@@ -406,4 +520,12 @@ impl OfflineEngine {
             _ => None,
         })
     }
+}
+
+/// The online create of `payment`. The app's name goes with the intent (as
+/// a server-side integration puts its order id in metadata), so an intent
+/// whose answer was lost still says whose it is (I10).
+fn create_request(payment: &str, amount: Money, capture: CaptureMethod) -> ApiRequest {
+    let metadata = BTreeMap::from([(POS_PAYMENT_KEY.to_owned(), payment.to_owned())]);
+    ApiRequest::CreateDescribedPaymentIntent { amount, capture, description: None, metadata }
 }
