@@ -211,8 +211,16 @@ impl OfflineEngine {
             return Some(Code::NoLastSeenAccount);
         }
         let amount = self.intents.get(payment)?.amount;
-        let test_card = self.cards.by_number(card.number.as_str());
+        let test_card = self.card_profile(card);
         rules::check_offline_confirm(config, card, test_card, amount, &self.totals).err()
+    }
+
+    /// What the offline rules know of a collected card: its row of the
+    /// test-card table, by its number or, for sealed card data (an SDK
+    /// outside the rig), by the type the reader read.
+    fn card_profile(&self, card: &CollectedCard) -> Option<&crate::cards::TestCard> {
+        let by_type = || card.simulated_type.as_deref().and_then(|kind| self.cards.by_type(kind));
+        self.cards.by_number(card.number.as_str()).or_else(by_type)
     }
 
     /// Confirms `payment` offline: every offline rule, then the store.
@@ -224,11 +232,7 @@ impl OfflineEngine {
             return self.refuse(now, payment, Code::NoLastSeenAccount);
         };
         let intent = self.intents.get(payment).expect("confirming a known payment").clone();
-        let test_card = self
-            .cards
-            .by_number(card.number.as_str())
-            .or_else(|| card.simulated_type.as_deref().and_then(|kind| self.cards.by_type(kind)));
-        let test_card = test_card.cloned();
+        let test_card = self.card_profile(card).cloned();
         let checked = rules::check_offline_confirm(
             &config,
             card,
