@@ -38,7 +38,9 @@ enum Command {
     Run(commands::run::Args),
     /// Explore random rigs and fault schedules on the simulator; shrink what fails and write it as a .feature.
     Explore(commands::explore::Args),
-    /// readerlab's reference POS for smart readers as a driver-protocol adapter on stdin and stdout (docs/driver-protocol.md).
+    /// readerlab's reference POS as a driver-protocol adapter on stdin and stdout: smart
+    /// readers over their LAN API, Bluetooth readers as the reference mobile SDK
+    /// (docs/driver-protocol.md).
     Adapter(commands::adapter::Args),
     /// The conformance kit for a POS adapter (docs/driver-protocol.md): protocol checks, then every scenario its capabilities allow; exit 0 valid, 1 invalid, 2 unknown.
     Conform(commands::conform::Args),
