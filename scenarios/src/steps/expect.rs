@@ -40,10 +40,26 @@ impl View {
         }
     }
 
-    /// Whether the field `key` reads `value`.
+    /// Whether the field `key` reads `value`. An amount (`{amount,
+    /// currency}`) reads as its minor units (`"500"`) or as a step writes
+    /// an amount (`"5.00 USD"`).
     pub(crate) fn has(&self, key: &str, value: &str) -> bool {
+        if let Some(money) = self.fields.get(key).and_then(money_of)
+            && (value == money.amount.to_string() || super::parse_money(value) == Ok(money))
+        {
+            return true;
+        }
         self.get(key).as_deref() == Some(value)
     }
+}
+
+/// A field that is an amount, as the history writes one.
+fn money_of(field: &Value) -> Option<readerlab_emulator::core::Money> {
+    let object = field.as_object()?;
+    if object.len() != 2 || !object.contains_key("currency") {
+        return None;
+    }
+    serde_json::from_value(field.clone()).ok()
 }
 
 impl LabWorld {
@@ -285,6 +301,50 @@ fn history_has(
         describe(&name, &key, &value),
         if same_name.is_empty() {
             String::new()
+        } else {
+            format!("; its \"{name}\" events:\n{}", same_name.join("\n"))
+        }
+    ))
+}
+
+/// An order: the event comes after the last `fault.cleared` of the history
+/// so far, and (with a bound) within that long of it. Rig time passes, up
+/// to the bound, for it to happen.
+#[then(
+    regex = r#"^the history has an? "([a-z_.]+)" event(?: with ([a-z_]+) "([^"]*)")? after the last fault clears(?: within (\d+) (millisecond|second|minute)s?)?$"#
+)]
+fn history_has_after_faults(
+    world: &mut LabWorld,
+    name: String,
+    key: String,
+    value: String,
+    count: String,
+    unit: String,
+) -> StepResult {
+    let cleared = world.views().iter().rev().find(|v| v.name == "fault.cleared").cloned();
+    let Some(cleared) = cleared else {
+        return Err("no fault has cleared yet in this scenario: \"after the last fault clears\" \
+                    needs one (a step that clears a fault, or a fault with a duration)"
+            .to_owned());
+    };
+    let bound = if count.is_empty() { None } else { Some(super::parse_span(&count, &unit)?) };
+    let by = bound
+        .map(|b| cleared.t_ms.saturating_add(u64::try_from(b.as_millis()).unwrap_or(u64::MAX)));
+    let fits = |v: &View| {
+        is_event(v, &name, &key, &value) && v.seq > cleared.seq && by.is_none_or(|by| v.t_ms <= by)
+    };
+    if world.wait_until(bound, &fits)? {
+        return Ok(());
+    }
+    let same_name: Vec<String> =
+        world.views().iter().filter(|v| v.name == name).map(line).collect();
+    Err(format!(
+        "no {} event after the last fault cleared{} (the last: {}){}",
+        describe(&name, &key, &value),
+        bound.map_or(String::new(), |b| format!(" within {b:?} of it")),
+        line(&cleared),
+        if same_name.is_empty() {
+            format!("; the history has no \"{name}\" event")
         } else {
             format!("; its \"{name}\" events:\n{}", same_name.join("\n"))
         }

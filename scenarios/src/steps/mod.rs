@@ -343,6 +343,13 @@ pub(crate) fn parse_count(text: &str) -> Result<u64, String> {
 /// million days would hold the run, and grow its history, for good.
 pub fn parse_span(count: &str, unit: &str) -> Result<Duration, String> {
     let count = parse_count(count)?;
+    if unit == "millisecond" {
+        let most = readerlab_emulator::serve::control::MAX_SPAN_MS;
+        return match count {
+            ms if ms <= most => Ok(Duration::from_millis(ms)),
+            _ => Err(format!("{count} milliseconds is more than one step lets pass (366 days)")),
+        };
+    }
     let seconds: u64 = match unit {
         "second" => 1,
         "minute" => 60,
@@ -390,6 +397,7 @@ mod tests {
         assert_eq!(parse_money("18446744073709551615 JPY").unwrap().amount, u64::MAX);
         assert_eq!(parse_span("a", "day"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse_span("90", "minute"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_span("250", "millisecond"), Ok(Duration::from_millis(250)));
         let error = parse_span("213503982334602", "day").unwrap_err();
         assert!(error.contains("366 days"), "{error}");
         assert_eq!(parse_span("366", "day"), Ok(Duration::from_secs(366 * 86_400)));

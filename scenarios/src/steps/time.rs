@@ -9,7 +9,7 @@ use std::time::Duration;
 /// Waits longer than this need virtual time.
 const REAL_TIME_LIMIT: Duration = Duration::from_secs(15 * 60);
 
-#[when(regex = r"^(a|an|one|\d+) (second|minute|hour|day)s? pass(?:es)?$")]
+#[when(regex = r"^(a|an|one|\d+) (millisecond|second|minute|hour|day)s? pass(?:es)?$")]
 pub(crate) fn time_passes(world: &mut LabWorld, count: String, unit: String) -> StepResult {
     let span = parse_span(&count, &unit)?;
     if span > REAL_TIME_LIMIT {

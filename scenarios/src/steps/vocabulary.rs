@@ -263,7 +263,7 @@ pub const VOCABULARY: &[StepDoc] = &[
         &[C::Power],
     ),
     // --- time ------------------------------------------------------------
-    doc(D::Time, "<n> seconds|minutes|hours|days pass", "When 5 minutes pass", &[]),
+    doc(D::Time, "<n> milliseconds|seconds|minutes|hours|days pass", "When 5 minutes pass", &[]),
     // --- storage ---------------------------------------------------------
     doc(
         D::Storage,
@@ -375,6 +375,12 @@ pub const VOCABULARY: &[StepDoc] = &[
         D::Expectations,
         "the history has a \"<event>\" event [with <field> \"<value>\"] [within <n> minutes]",
         "Then the history has a \"reader.disconnected\" event with reason \"security_reboot\"",
+        &[],
+    ),
+    doc(
+        D::Expectations,
+        "the history has a \"<event>\" event [with <field> \"<value>\"] after the last fault clears [within <n> milliseconds|seconds|minutes]",
+        "Then the history has a \"offline.payment.forwarded\" event after the last fault clears within 2 minutes",
         &[],
     ),
     doc(
