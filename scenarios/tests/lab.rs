@@ -32,11 +32,8 @@ struct Rig {
 }
 
 fn serve() -> Rig {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut rig = RigSpec::single(ReaderModel::S700, 22);
     rig.readers.push(ReaderModel::M2);
     rig.outside_pos = true;
@@ -195,7 +192,8 @@ fn a_served_bench_is_green_and_a_broken_hook_is_named() {
         assert_eq!(status(check, target), "ok", "{check} {target}: {report:#}");
     }
     assert_eq!(status("hook.present_card", "counter"), "skip", "{report:#}");
-    let reachable = rows.iter().find(|r| r["check"] == "reader.reachable" && r["target"] == "m2").unwrap();
+    let reachable =
+        rows.iter().find(|r| r["check"] == "reader.reachable" && r["target"] == "m2").unwrap();
     assert!(reachable["detail"].as_str().unwrap().contains("serial STRM2-"), "{report:#}");
     let backend = rows.iter().find(|r| r["check"] == "backend.reachable").unwrap();
     assert_eq!(backend["status"], "ok", "{report:#}");
@@ -211,8 +209,16 @@ fn a_served_bench_is_green_and_a_broken_hook_is_named() {
     // A wrong key is said to be one.
     let output = lab_check(&good, "sk_test_wrong", false);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("FAILED backend.reachable"), "{}", text(&output));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("the key is wrong"), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("FAILED backend.reachable"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("the key is wrong"),
+        "{}",
+        text(&output)
+    );
     let _ = rig.runtime.block_on(ControlClient::new(rig.addr, None).clear_all());
 }
 
@@ -229,12 +235,14 @@ fn a_power_on_that_does_nothing_or_a_failing_hook_fails_the_check_it_names() {
     assert!(stdout.contains("FAILED effect.power_on m2: still unreachable"), "{}", text(&output));
     rig.runtime.block_on(client.clear_all()).unwrap();
 
-    let failing = rig.bench(None, Some(r#"{ run = "echo relay stuck >&2; exit 1", timeout_s = 5 }"#));
+    let failing =
+        rig.bench(None, Some(r#"{ run = "echo relay stuck >&2; exit 1", timeout_s = 5 }"#));
     let output = lab_check(&write(dir.path(), "fails.toml", &failing), KEY, false);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(
-        stdout.contains("FAILED hook.link_up.reader-backend counter") && stdout.contains("relay stuck"),
+        stdout.contains("FAILED hook.link_up.reader-backend counter")
+            && stdout.contains("relay stuck"),
         "{}",
         text(&output)
     );
@@ -244,7 +252,8 @@ fn a_power_on_that_does_nothing_or_a_failing_hook_fails_the_check_it_names() {
 #[test]
 fn a_bench_file_that_cannot_be_read_is_exit_2_naming_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    let bench = "[backend]\nurl = \"http://127.0.0.1:1\"\nkey_env = \"K\"\nkey = \"sk_test_oops\"\n";
+    let bench =
+        "[backend]\nurl = \"http://127.0.0.1:1\"\nkey_env = \"K\"\nkey = \"sk_test_oops\"\n";
     let file = write(dir.path(), "bench.toml", bench);
     let output = lab_check(&file, KEY, false);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));

@@ -67,7 +67,10 @@ fn check(args: &CheckArgs) -> Outcome {
     } else {
         print!("{}", table(&rows));
         if failed.is_empty() {
-            println!("bench healthy: {} check(s) green", rows.iter().filter(|r| r.status == Status::Ok).count());
+            println!(
+                "bench healthy: {} check(s) green",
+                rows.iter().filter(|r| r.status == Status::Ok).count()
+            );
         } else {
             for row in &failed {
                 println!("FAILED {} {}: {}", row.check, row.target, row.detail);
@@ -86,7 +89,10 @@ fn table(rows: &[Row]) -> String {
     };
     let check_w = rows.iter().map(|r| r.check.len()).max().unwrap_or(0).max(5);
     let target_w = rows.iter().map(|r| r.target.len()).max().unwrap_or(0).clamp(6, 40);
-    let mut out = format!("{:check_w$}  {:target_w$}  {:6}  {:>8}  detail\n", "check", "target", "status", "time");
+    let mut out = format!(
+        "{:check_w$}  {:target_w$}  {:6}  {:>8}  detail\n",
+        "check", "target", "status", "time"
+    );
     for row in rows {
         let target: String = row.target.chars().take(target_w).collect();
         out.push_str(&format!(

@@ -201,11 +201,13 @@ pub fn parse(file: &str, text: &str) -> Result<Bench, DataFileError> {
     let at = |key: String, message: String| DataFileError::at(file, text, &key, message);
     let mut readers = Vec::new();
     for (i, entry) in raw.reader.iter().enumerate() {
-        let reader = reader(entry, &|key: &str, message: String| {
-            at(format!("reader[{i}].{key}"), message)
-        })?;
+        let reader =
+            reader(entry, &|key: &str, message: String| at(format!("reader[{i}].{key}"), message))?;
         if readers.iter().any(|r: &BenchReader| r.id == reader.id) {
-            return Err(at(format!("reader[{i}].id"), format!("`{}` names two readers", reader.id)));
+            return Err(at(
+                format!("reader[{i}].id"),
+                format!("`{}` names two readers", reader.id),
+            ));
         }
         readers.push(reader);
     }
@@ -234,9 +236,11 @@ fn reader(entry: &ReaderEntry, at: &At<'_>) -> Result<BenchReader, DataFileError
         let known: Vec<&str> = ReaderModel::ALL.iter().map(|m| m.id()).collect();
         at("model", format!("unknown model `{}`; known: {}", entry.model, known.join(", ")))
     })?;
-    for (key, value) in
-        [("ble_name", &entry.ble_name), ("ble_address", &entry.ble_address), ("serial", &entry.serial)]
-    {
+    for (key, value) in [
+        ("ble_name", &entry.ble_name),
+        ("ble_address", &entry.ble_address),
+        ("serial", &entry.serial),
+    ] {
         if value.is_some() {
             return Err(at(
                 key,
@@ -251,15 +255,24 @@ fn reader(entry: &ReaderEntry, at: &At<'_>) -> Result<BenchReader, DataFileError
             return Err(at("lan", "give one of `ble_tcp` and `lan`, not both".to_owned()));
         }
         (None, None) => {
-            return Err(at("id", format!("reader `{}`: say how to find it: `ble_tcp` or `lan`", entry.id)));
+            return Err(at(
+                "id",
+                format!("reader `{}`: say how to find it: `ble_tcp` or `lan`", entry.id),
+            ));
         }
     };
     match (&find, model.family()) {
         (Find::BleTcp(_), Family::Smart) => {
-            return Err(at("ble_tcp", format!("a {} is a smart reader: give its `lan`", model.id())));
+            return Err(at(
+                "ble_tcp",
+                format!("a {} is a smart reader: give its `lan`", model.id()),
+            ));
         }
         (Find::Lan(_), Family::Mobile) => {
-            return Err(at("lan", format!("a {} is a Bluetooth reader: give its `ble_tcp`", model.id())));
+            return Err(at(
+                "lan",
+                format!("a {} is a Bluetooth reader: give its `ble_tcp`", model.id()),
+            ));
         }
         _ => {}
     }
@@ -280,7 +293,8 @@ pub fn default_boot_s(model: ReaderModel) -> f64 {
 }
 
 fn ble_tcp(addr: &str) -> Result<String, String> {
-    let (host, port) = addr.rsplit_once(':').ok_or_else(|| format!("`{addr}`: expected HOST:PORT"))?;
+    let (host, port) =
+        addr.rsplit_once(':').ok_or_else(|| format!("`{addr}`: expected HOST:PORT"))?;
     if host.is_empty() || port.parse::<u16>().is_err() {
         return Err(format!("`{addr}`: expected HOST:PORT"));
     }
@@ -291,7 +305,9 @@ fn http_url(url: &str) -> Result<String, String> {
     if url.starts_with("https://") {
         return Err(format!("`{url}`: not supported yet: https; give an http:// URL"));
     }
-    let rest = url.strip_prefix("http://").ok_or_else(|| format!("`{url}`: expected http://HOST:PORT/..."))?;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("`{url}`: expected http://HOST:PORT/..."))?;
     let authority = rest.split('/').next().unwrap_or_default();
     if authority.is_empty() {
         return Err(format!("`{url}`: no host"));
@@ -303,13 +319,19 @@ fn backend(entry: BackendEntry, at: &At<'_>) -> Result<Backend, DataFileError> {
     if entry.key.is_some() {
         return Err(at(
             "key",
-            format!("the secret key is never written in the bench file: put it in the environment variable `{}` (key_env)", entry.key_env),
+            format!(
+                "the secret key is never written in the bench file: put it in the environment variable `{}` (key_env)",
+                entry.key_env
+            ),
         ));
     }
     let valid_env = !entry.key_env.is_empty()
         && entry.key_env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid_env {
-        return Err(at("key_env", format!("`{}`: the name of an environment variable", entry.key_env)));
+        return Err(at(
+            "key_env",
+            format!("`{}`: the name of an environment variable", entry.key_env),
+        ));
     }
     let url = http_url(&entry.url).map_err(|m| at("url", m))?;
     Ok(Backend { url, key_env: entry.key_env })
@@ -324,10 +346,16 @@ fn check_hooks(
     for (action, by_target) in hooks.by_reader() {
         for (target, hook) in by_target {
             if !readers.iter().any(|r| &r.id == target) {
-                return Err(at(format!("hooks.{action}.{target}"), format!("no reader `{target}` on the bench")));
+                return Err(at(
+                    format!("hooks.{action}.{target}"),
+                    format!("no reader `{target}` on the bench"),
+                ));
             }
             if !timeout_ok(hook) {
-                return Err(at(format!("hooks.{action}.{target}.timeout_s"), "seconds, more than 0 and at most 3600".to_owned()));
+                return Err(at(
+                    format!("hooks.{action}.{target}.timeout_s"),
+                    "seconds, more than 0 and at most 3600".to_owned(),
+                ));
             }
         }
     }
@@ -338,7 +366,10 @@ fn check_hooks(
                 return Err(at(key, "the POS's internet is one link: its key is `pos`".to_owned()));
             }
             if !timeout_ok(hook) {
-                return Err(at(format!("{key}.timeout_s"), "seconds, more than 0 and at most 3600".to_owned()));
+                return Err(at(
+                    format!("{key}.timeout_s"),
+                    "seconds, more than 0 and at most 3600".to_owned(),
+                ));
             }
         }
     }

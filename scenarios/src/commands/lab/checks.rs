@@ -77,9 +77,22 @@ impl<'b> Checker<'b> {
         self.push(check, target, status, detail, started);
     }
 
-    fn push(&mut self, check: &str, target: &str, status: Status, detail: String, started: Instant) {
+    fn push(
+        &mut self,
+        check: &str,
+        target: &str,
+        status: Status,
+        detail: String,
+        started: Instant,
+    ) {
         let ms = started.elapsed().as_millis();
-        self.rows.push(Row { check: check.to_owned(), target: target.to_owned(), status, detail, ms });
+        self.rows.push(Row {
+            check: check.to_owned(),
+            target: target.to_owned(),
+            status,
+            detail,
+            ms,
+        });
     }
 
     fn reachable(&mut self, reader: &BenchReader) {
@@ -102,7 +115,9 @@ impl<'b> Checker<'b> {
         };
         let result = match std::env::var(&backend.key_env) {
             Ok(key) if !key.is_empty() => backend_answers(&backend.url, &key),
-            _ => Err(format!("the environment variable `{}` (key_env) is not set", backend.key_env)),
+            _ => {
+                Err(format!("the environment variable `{}` (key_env) is not set", backend.key_env))
+            }
         };
         let target = backend.url.clone();
         self.row("backend.reachable", &target, started, result);
@@ -168,20 +183,34 @@ impl<'b> Checker<'b> {
     fn links(&mut self) {
         let bench = self.bench;
         let hooks = &bench.hooks;
-        for ((link, downs), (_, ups)) in hooks.link_down.each().into_iter().zip(hooks.link_up.each()) {
-            let targets: std::collections::BTreeSet<&String> = downs.keys().chain(ups.keys()).collect();
+        for ((link, downs), (_, ups)) in
+            hooks.link_down.each().into_iter().zip(hooks.link_up.each())
+        {
+            let targets: std::collections::BTreeSet<&String> =
+                downs.keys().chain(ups.keys()).collect();
             for target in targets {
                 match (downs.get(target), ups.get(target)) {
                     (Some(down), Some(up)) => {
                         self.hook(&format!("link_down.{link}"), target, down);
                         self.hook(&format!("link_up.{link}"), target, up);
                         if let Some(reader) = bench.readers.iter().find(|r| &r.id == target) {
-                            self.effect(&format!("effect.link_up.{link}"), reader, true, reader.boot);
+                            self.effect(
+                                &format!("effect.link_up.{link}"),
+                                reader,
+                                true,
+                                reader.boot,
+                            );
                         }
                     }
                     (Some(_), None) => {
                         let why = "not run: no link_up hook would bring the link back".to_owned();
-                        self.push(&format!("hook.link_down.{link}"), target, Status::Skip, why, Instant::now());
+                        self.push(
+                            &format!("hook.link_down.{link}"),
+                            target,
+                            Status::Skip,
+                            why,
+                            Instant::now(),
+                        );
                     }
                     (None, Some(up)) => {
                         self.hook(&format!("link_up.{link}"), target, up);
@@ -205,7 +234,13 @@ impl<'b> Checker<'b> {
     fn pos(&mut self) {
         let started = Instant::now();
         let Some(command) = self.bench.pos.clone() else {
-            self.push("pos.session", "-", Status::Skip, "no `pos` in the bench file".to_owned(), started);
+            self.push(
+                "pos.session",
+                "-",
+                Status::Skip,
+                "no `pos` in the bench file".to_owned(),
+                started,
+            );
             return;
         };
         let result = self.session(&command);
@@ -231,8 +266,8 @@ impl<'b> Checker<'b> {
         let hello = crate::driver::hello("lab-check", &dir.path().display().to_string(), rig);
         let pos = PosCommand::spawn(command.to_owned(), None);
         let started = Instant::now();
-        let mut session =
-            Session::start(&pos, hello).map_err(|(e, log)| format!("session.new: {e}{}", probe::tail(&log)))?;
+        let mut session = Session::start(&pos, hello)
+            .map_err(|(e, log)| format!("session.new: {e}{}", probe::tail(&log)))?;
         let answered = started.elapsed().as_millis();
         let adapter = format!("{} {}", session.adapter.name, session.adapter.version);
         let how = session.end().map_err(|e| format!("session.end: {e}"))?;
@@ -261,15 +296,21 @@ impl<'b> Checker<'b> {
 
 /// An authenticated request: the readers registered on the account.
 fn backend_answers(url: &str, key: &str) -> Result<String, String> {
-    let answer = http::get(&format!("{url}/v1/terminal/readers?limit=100"), Some(key), BACKEND_DEADLINE)?;
+    let answer =
+        http::get(&format!("{url}/v1/terminal/readers?limit=100"), Some(key), BACKEND_DEADLINE)?;
     match answer.status {
         200 => {
             let count = serde_json::from_str::<serde_json::Value>(&answer.body)
                 .ok()
                 .and_then(|v| v["data"].as_array().map(Vec::len));
             match count {
-                Some(n) => Ok(format!("GET /v1/terminal/readers with the key: 200, {n} reader(s) registered")),
-                None => Err(format!("GET /v1/terminal/readers: 200 but not a list: {}", probe::tail(&answer.body))),
+                Some(n) => Ok(format!(
+                    "GET /v1/terminal/readers with the key: 200, {n} reader(s) registered"
+                )),
+                None => Err(format!(
+                    "GET /v1/terminal/readers: 200 but not a list: {}",
+                    probe::tail(&answer.body)
+                )),
             }
         }
         401 => Err("GET /v1/terminal/readers: 401: the key is wrong".to_owned()),

@@ -50,18 +50,27 @@ pub fn run(hook: &Hook, action: &str, target: &str) -> Result<Duration, String> 
         kill_group(child.id());
         let _ = child.wait();
     }
-    let output = format!("{}{}", stdout.join().unwrap_or_default(), stderr.join().unwrap_or_default());
+    let output =
+        format!("{}{}", stdout.join().unwrap_or_default(), stderr.join().unwrap_or_default());
     let took = started.elapsed();
     match status {
         Some(status) if status.success() => Ok(took),
         Some(status) => Err(format!("`{}` {status}{}", hook.run, tail(&output))),
-        None => Err(format!("`{}` did not finish within {} s (killed){}", hook.run, hook.timeout_s, tail(&output))),
+        None => Err(format!(
+            "`{}` did not finish within {} s (killed){}",
+            hook.run,
+            hook.timeout_s,
+            tail(&output)
+        )),
     }
 }
 
 fn kill_group(pid: u32) {
     if let Ok(pid) = i32::try_from(pid) {
-        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
 }
 
@@ -86,7 +95,8 @@ mod tests {
     #[test]
     fn a_hook_passes_on_exit_0_and_fails_with_its_output_otherwise() {
         assert!(run(&hook("test \"$READERLAB_TARGET\" = m2", 5.0), "power_off", "m2").is_ok());
-        let failed = run(&hook("echo relay stuck >&2; exit 3", 5.0), "power_off", "m2").unwrap_err();
+        let failed =
+            run(&hook("echo relay stuck >&2; exit 3", 5.0), "power_off", "m2").unwrap_err();
         assert!(failed.contains("exit status: 3") && failed.contains("relay stuck"), "{failed}");
     }
 
@@ -94,7 +104,10 @@ mod tests {
     fn a_hook_past_its_timeout_is_killed() {
         let started = Instant::now();
         let failed = run(&hook("echo started; sleep 30", 0.3), "power_on", "m2").unwrap_err();
-        assert!(failed.contains("did not finish within 0.3 s") && failed.contains("started"), "{failed}");
+        assert!(
+            failed.contains("did not finish within 0.3 s") && failed.contains("started"),
+            "{failed}"
+        );
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

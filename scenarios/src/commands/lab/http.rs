@@ -29,8 +29,10 @@ pub fn get(url: &str, key: Option<&str>, deadline: Duration) -> Result<Answer, S
         .map_err(|e| format!("{authority}: {e}"))?
         .next()
         .ok_or_else(|| format!("{authority}: no address"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, deadline).map_err(|e| format!("{addr}: {e}"))?;
-    let left = |started: Instant| deadline.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
+    let mut stream =
+        TcpStream::connect_timeout(&addr, deadline).map_err(|e| format!("{addr}: {e}"))?;
+    let left =
+        |started: Instant| deadline.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
     stream.set_write_timeout(Some(left(started))).map_err(|e| e.to_string())?;
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
     if let Some(key) = key {
@@ -48,7 +50,11 @@ pub fn get(url: &str, key: Option<&str>, deadline: Duration) -> Result<Answer, S
         match stream.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => return Err(format!("{addr}: reading the answer: {e}")),
         }
     }

@@ -76,11 +76,14 @@ async fn ble(addr: &str) -> Result<Seen, String> {
     let read = async {
         let serial = read_string(&port, gatt::SERIAL_NUMBER_CHAR, "serial number").await?;
         let model = read_string(&port, gatt::MODEL_NUMBER_CHAR, "model number").await?;
-        let firmware = read_string(&port, gatt::FIRMWARE_REVISION_CHAR, "firmware revision").await?;
+        let firmware =
+            read_string(&port, gatt::FIRMWARE_REVISION_CHAR, "firmware revision").await?;
         let battery = read(&port, gatt::BATTERY_LEVEL_CHAR, "battery level").await?;
         let battery = battery.first().copied().ok_or("the battery level is empty")?;
         Ok::<_, String>(Seen {
-            detail: format!("serial {serial}, model {model}, firmware {firmware}, battery {battery} %"),
+            detail: format!(
+                "serial {serial}, model {model}, firmware {firmware}, battery {battery} %"
+            ),
             serial: Some(serial),
         })
     };
@@ -101,7 +104,10 @@ async fn ble(addr: &str) -> Result<Seen, String> {
 
 async fn read(port: &CentralPort, uuid: u128, what: &str) -> Result<Vec<u8>, String> {
     let (reply, answer) = oneshot::channel();
-    port.ops.send(CentralOp::Read(uuid, reply)).await.map_err(|_| format!("reading the {what}: disconnected"))?;
+    port.ops
+        .send(CentralOp::Read(uuid, reply))
+        .await
+        .map_err(|_| format!("reading the {what}: disconnected"))?;
     answer
         .await
         .map_err(|_| format!("reading the {what}: disconnected"))?

@@ -45,7 +45,8 @@ fn a_bench_reads_with_its_defaults() {
 
 #[test]
 fn a_key_in_the_file_is_refused_on_its_line() {
-    let text = GOOD.replace("key_env = \"READERLAB_BENCH_KEY\"", "key_env = \"K\"\nkey = \"sk_test_x\"");
+    let text =
+        GOOD.replace("key_env = \"READERLAB_BENCH_KEY\"", "key_env = \"K\"\nkey = \"sk_test_x\"");
     let e = error(&text);
     assert_eq!((e.key.as_str(), e.line), ("backend.key", Some(18)), "{e}");
     assert!(e.message.contains("never written in the bench file"), "{e}");
@@ -82,4 +83,15 @@ fn a_reader_is_found_one_way_that_fits_its_model() {
     assert!(e.message.contains("say how to find it"), "{e}");
     let e = error(&GOOD.replace("http://127.0.0.1:12111/_readerlab", "https://reader.local"));
     assert!(e.message.contains("not supported yet"), "{e}");
+}
+
+#[test]
+fn the_bundled_example_reads() {
+    let text = include_str!("../../../../../fixtures/rigs/bench-example.toml");
+    let bench = parse("fixtures/rigs/bench-example.toml", text).unwrap();
+    let ids: Vec<&str> = bench.readers.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["m2", "counter"]);
+    assert_eq!(bench.readers[1].boot, Duration::from_secs_f64(default_boot_s(ReaderModel::S700)));
+    assert_eq!(bench.hooks.link_up.pos_backend.len(), 1);
+    assert_eq!(bench.backend.unwrap().key_env, "READERLAB_BENCH_KEY");
 }
