@@ -223,7 +223,7 @@ fn a_served_bench_is_green_and_a_broken_hook_is_named() {
 }
 
 #[test]
-fn a_power_on_that_does_nothing_or_a_failing_hook_fails_the_check_it_names() {
+fn a_power_on_that_does_nothing_another_model_or_a_failing_hook_fails_the_check_it_names() {
     let rig = serve();
     let dir = tempfile::tempdir().unwrap();
     let client = ControlClient::new(rig.addr, None);
@@ -233,6 +233,17 @@ fn a_power_on_that_does_nothing_or_a_failing_hook_fails_the_check_it_names() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(stdout.contains("FAILED effect.power_on m2: still unreachable"), "{}", text(&output));
+    rig.runtime.block_on(client.clear_all()).unwrap();
+
+    let other_model = rig.bench(None, None).replace("model = \"m2\"", "model = \"wisepad3\"");
+    let output = lab_check(&write(dir.path(), "model.toml", &other_model), KEY, false);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        stdout.contains("FAILED reader.reachable m2: it says it is a `m2` (Device Information), the bench says wisepad3"),
+        "{}",
+        text(&output)
+    );
     rig.runtime.block_on(client.clear_all()).unwrap();
 
     let failing =

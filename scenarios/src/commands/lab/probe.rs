@@ -31,11 +31,15 @@ pub struct Seen {
 /// Looks at `reader` once, within `deadline`.
 pub fn look(runtime: &Runtime, reader: &BenchReader, deadline: Duration) -> Result<Seen, String> {
     match &reader.find {
-        Find::BleTcp(addr) => runtime.block_on(async {
-            tokio::time::timeout(deadline, ble(addr)).await.unwrap_or_else(|_| {
-                Err(format!("{addr}: no answer within {} ms", deadline.as_millis()))
-            })
-        }),
+        Find::BleTcp(addr) => {
+            let told = runtime.block_on(async {
+                tokio::time::timeout(deadline, ble(addr)).await.unwrap_or_else(|_| {
+                    Err(format!("{addr}: no answer within {} ms", deadline.as_millis()))
+                })
+            })?;
+            same_model(reader, &told)?;
+            Ok(told.seen)
+        }
         Find::Lan(url) => lan(url, deadline),
     }
 }
@@ -69,10 +73,39 @@ pub fn wait_until(
     }
 }
 
-async fn ble(addr: &str) -> Result<Seen, String> {
+/// What a Bluetooth reader told, with the model it names itself.
+struct Told {
+    seen: Seen,
+    model: String,
+}
+
+/// A reader whose Device Information names another model is not the one
+/// the bench file means: its model number must contain the model's id
+/// (letters and digits compared, case aside: `Stripe Reader M2` is `m2`).
+fn same_model(reader: &BenchReader, told: &Told) -> Result<(), String> {
+    let squash = |s: &str| -> String {
+        s.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
+    };
+    if squash(&told.model).contains(&squash(reader.model.id())) {
+        return Ok(());
+    }
+    Err(format!(
+        "it says it is a `{}` (Device Information), the bench says {}: {}",
+        told.model,
+        reader.model.id(),
+        told.seen.detail
+    ))
+}
+
+async fn ble(addr: &str) -> Result<Told, String> {
     let mut port = readerlab_emulator::ble::tcp::connect(addr, MTU)
         .await
-        .map_err(|e| format!("{addr}: connecting over BLE-over-TCP: {e}"))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => format!(
+                "{addr}: BLE-over-TCP: the reader closes connections at once (off, out of range, or held by another central)"
+            ),
+            _ => format!("{addr}: connecting over BLE-over-TCP: {e}"),
+        })?;
     let read = async {
         let serial = read_string(&port, gatt::SERIAL_NUMBER_CHAR, "serial number").await?;
         let model = read_string(&port, gatt::MODEL_NUMBER_CHAR, "model number").await?;
@@ -80,11 +113,14 @@ async fn ble(addr: &str) -> Result<Seen, String> {
             read_string(&port, gatt::FIRMWARE_REVISION_CHAR, "firmware revision").await?;
         let battery = read(&port, gatt::BATTERY_LEVEL_CHAR, "battery level").await?;
         let battery = battery.first().copied().ok_or("the battery level is empty")?;
-        Ok::<_, String>(Seen {
-            detail: format!(
-                "serial {serial}, model {model}, firmware {firmware}, battery {battery} %"
-            ),
-            serial: Some(serial),
+        Ok::<_, String>(Told {
+            seen: Seen {
+                detail: format!(
+                    "serial {serial}, model {model}, firmware {firmware}, battery {battery} %"
+                ),
+                serial: Some(serial),
+            },
+            model,
         })
     };
     let seen = read.await;
