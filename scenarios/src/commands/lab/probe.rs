@@ -28,25 +28,52 @@ pub struct Seen {
     pub detail: String,
 }
 
-/// Looks at `reader` once, within `deadline`.
+/// What one look at a reader found.
+enum Look {
+    /// It answered as the reader the bench means.
+    Answers(Seen),
+    /// It answered, but not as that reader (another model).
+    Wrong(String),
+    /// It did not answer.
+    Unreachable(String),
+}
+
+/// Looks at `reader` once, within `deadline`: what it told, or why it is
+/// not the reader the bench means.
 pub fn look(runtime: &Runtime, reader: &BenchReader, deadline: Duration) -> Result<Seen, String> {
+    match look_once(runtime, reader, deadline) {
+        Look::Answers(seen) => Ok(seen),
+        Look::Wrong(why) | Look::Unreachable(why) => Err(why),
+    }
+}
+
+fn look_once(runtime: &Runtime, reader: &BenchReader, deadline: Duration) -> Look {
     match &reader.find {
         Find::BleTcp(addr) => {
             let told = runtime.block_on(async {
                 tokio::time::timeout(deadline, ble(addr)).await.unwrap_or_else(|_| {
                     Err(format!("{addr}: no answer within {} ms", deadline.as_millis()))
                 })
-            })?;
-            same_model(reader, &told)?;
-            Ok(told.seen)
+            });
+            match told {
+                Ok(told) => match same_model(reader, &told) {
+                    Ok(()) => Look::Answers(told.seen),
+                    Err(why) => Look::Wrong(why),
+                },
+                Err(why) => Look::Unreachable(why),
+            }
         }
-        Find::Lan(url) => lan(url, deadline),
+        Find::Lan(url) => match lan(url, deadline) {
+            Ok(seen) => Look::Answers(seen),
+            Err(why) => Look::Unreachable(why),
+        },
     }
 }
 
 /// Looks at `reader` until `want` holds for being reachable (true: it
-/// answers; false: it does not), within `within`. The last look on success,
-/// or what the last look saw on timeout.
+/// answers as the reader the bench means; false: it does not answer at
+/// all), within `within`. The last look on success, or what the last look
+/// saw on timeout.
 pub fn wait_until(
     runtime: &Runtime,
     reader: &BenchReader,
@@ -56,16 +83,18 @@ pub fn wait_until(
     let started = Instant::now();
     loop {
         let left = within.saturating_sub(started.elapsed());
-        let seen = look(runtime, reader, left.clamp(Duration::from_millis(100), PROBE_DEADLINE));
+        let deadline = left.clamp(Duration::from_millis(100), PROBE_DEADLINE);
+        let seen = look_once(runtime, reader, deadline);
         match (&seen, want) {
-            (Ok(seen), true) => return Ok(seen.detail.clone()),
-            (Err(why), false) => return Ok(format!("unreachable: {why}")),
+            (Look::Answers(seen), true) => return Ok(seen.detail.clone()),
+            (Look::Unreachable(why), false) => return Ok(format!("unreachable: {why}")),
             _ => {}
         }
         if started.elapsed() + POLL >= within {
             let last = match seen {
-                Ok(seen) => format!("still answers: {}", seen.detail),
-                Err(why) => format!("still unreachable: {why}"),
+                Look::Answers(seen) => format!("still answers: {}", seen.detail),
+                Look::Wrong(why) => format!("answers, but {why}"),
+                Look::Unreachable(why) => format!("still unreachable: {why}"),
             };
             return Err(format!("{last} after {} s", within.as_secs_f64()));
         }
