@@ -13,7 +13,7 @@ use readerlab_emulator::core::{EntryMode, EventBody, ReaderModel};
 use readerlab_emulator::serve::client::ControlClient;
 use readerlab_emulator::serve::rig::ClockMode;
 use readerlab_emulator::serve::server::{ServeConfig, Server};
-use readerlab_emulator::sim::{BluetoothFault, Fault, RigSpec};
+use readerlab_emulator::sim::{BluetoothFault, Fault, PowerFault, RigSpec};
 use readerlab_emulator::wire::ble::link::{CentralLink, Inbound};
 use readerlab_emulator::wire::ble::protocol::{Command, Reply};
 use serde_json::{Value, json};
@@ -239,5 +239,22 @@ async fn a_lost_signal_drops_the_outside_sdk_and_refuses_it_until_the_signal_is_
     let mut again = Sdk::connect(addr).await.expect("back in range");
     let reply = again.ask(connect()).await;
     assert!(matches!(reply, Reply::Accepted | Reply::Refused { .. }), "{reply:?}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_powers_off_drops_the_outside_sdk_and_answers_no_central() {
+    let (server, client) = serve().await;
+    let addr = ble_address(&client).await;
+    let mut sdk = Sdk::connect(addr).await.expect("a powered reader answers");
+    // Its battery runs out: the reader switches itself off.
+    let empty = Fault::Power(PowerFault::Battery { reader: 0, percent: 0, charging: false });
+    client.inject(&empty).await.unwrap();
+    advance(&client, Duration::from_secs(1)).await;
+    let readers = client.readers().await.unwrap();
+    assert_eq!(readers["readers"][0]["powered"], false, "{readers}");
+    while sdk.next().await.is_some() {}
+    // Off, it answers nobody (as a lab bench's power_off must show).
+    assert!(Sdk::connect(addr).await.is_err(), "connected to a reader that is off");
     server.shutdown().await.unwrap();
 }

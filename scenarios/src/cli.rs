@@ -62,6 +62,8 @@ enum Command {
     Sim(commands::sim::Args),
     /// Measure parts of the rig on this machine.
     Bench(commands::bench::Args),
+    /// A bench of physical readers: `lab check --rig BENCH.toml` checks its readers, backend, hooks and POS (docs/lab.md).
+    Lab(commands::lab::Args),
     /// Serve a Toxiproxy-compatible fault proxy for real TCP links (docs/proxy.md).
     Proxy(commands::proxy::Args),
     /// Run `readerlab serve` under payments, faults and rig restarts; sample its memory, descriptors and queue (docs/soak.md).
@@ -85,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Defects(args) => commands::defects::run(&args),
         Command::Sim(args) => commands::sim::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
+        Command::Lab(args) => commands::lab::run(&args),
         Command::Proxy(args) => commands::proxy::run(&args),
         Command::Soak(args) => commands::soak::run(&args),
     };

@@ -32,7 +32,7 @@ pub use cards::{
     Authorization, Brand, CardNumber, Funding, Outcome, PinBehavior, PinEntry, TestAmount,
     TestCard, TestCards, luhn_valid_digits,
 };
-pub use data_file::DataFileError;
+pub use data_file::{DataFileError, parse as parse_data_file};
 pub use defect::{Defect, DefectSheet, Defects, UnknownDefect};
 pub use discovery::{DiscoveryRequest, discover};
 pub use error::TerminalErrorCode;

@@ -219,6 +219,12 @@ pub(crate) struct ReaderSlot {
     /// The wait per fragment for a connection event (`Duration::ZERO`,
     /// the default: not modelled; `slow_connection_interval` sets it).
     pub(crate) interval: Duration,
+    /// Its radio link to the POS is up (the last [`Sim::radio_link`]).
+    pub(crate) radio_up: bool,
+    /// Offered to an outside POS: what its carrier was last told (radio
+    /// up and the reader powered), so a reader that powers off stops
+    /// answering centrals and one that powers on answers again.
+    pub(crate) offered_up: bool,
 }
 
 /// The ATT MTU a reader's radio link has unless a fault lowers it (a
@@ -1093,6 +1099,8 @@ fn reader_slot(
         notice_delay: Duration::ZERO,
         mtu: RADIO_MTU,
         interval: Duration::ZERO,
+        radio_up: true,
+        offered_up: true,
     };
     Ok((slot, rig_reader))
 }

@@ -151,14 +151,40 @@ impl Sim {
 
     /// The radio between the POS and reader `index` goes down or comes
     /// back: a carried link's carrier must follow.
+    /// For a reader offered to an outside POS, the carrier is told the
+    /// radio is up only while the reader is powered too.
     pub(super) fn radio_link(&mut self, index: usize, up: bool) {
-        if self.carries_reader(index) {
+        if !self.carries_reader(index) {
+            return;
+        }
+        if self.spec.outside_pos {
+            let slot = &mut self.readers[index];
+            slot.radio_up = up;
+            slot.offered_up = up && slot.reader.is_powered();
+            self.reader_traffic.links.push((index, slot.offered_up));
+        } else {
             self.reader_traffic.links.push((index, up));
         }
     }
 
     /// The link changes, commands and events to carry since the last time.
+    /// A reader offered to an outside POS that powered off or on since
+    /// (battery empty, idle power-down, a power fault) is a link change:
+    /// a reader that is off answers no central.
     pub fn take_reader_traffic(&mut self) -> ReaderTraffic {
+        if self.spec.outside_pos {
+            for index in 0..self.readers.len() {
+                if !self.carries_reader(index) {
+                    continue;
+                }
+                let slot = &mut self.readers[index];
+                let up = slot.radio_up && slot.reader.is_powered();
+                if up != slot.offered_up {
+                    slot.offered_up = up;
+                    self.reader_traffic.links.push((index, up));
+                }
+            }
+        }
         std::mem::take(&mut self.reader_traffic)
     }
 

@@ -15,6 +15,7 @@ pub mod check;
 pub mod conform;
 pub mod defects;
 pub mod explore;
+pub mod lab;
 pub mod proxy;
 pub mod readers;
 pub mod replay;
