@@ -52,3 +52,29 @@ pub async fn send(
     };
     tokio::time::timeout(timeout, exchange).await.ok().flatten()
 }
+
+/// `GET uri` (an `http://` URI) with `Authorization: Bearer` when a key is
+/// given: the answer's status and body, or what went wrong, in words, when
+/// none came back whole within `timeout` (a lab bench's health checks ask
+/// backends and readers this way).
+pub async fn get(
+    client: &DeviceClient,
+    uri: &str,
+    bearer: Option<&str>,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    let mut builder = hyper::Request::builder().method("GET").uri(uri);
+    if let Some(key) = bearer {
+        builder = builder.header("authorization", format!("Bearer {key}"));
+    }
+    let request = builder.body(Full::new(Bytes::new())).map_err(|e| format!("{uri}: {e}"))?;
+    let exchange = async {
+        let response = client.request(request).await.map_err(|e| format!("{uri}: {e}"))?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.map_err(|e| format!("{uri}: {e}"))?;
+        Ok((status, body.to_bytes().to_vec()))
+    };
+    tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| {
+        Err(format!("{uri}: no whole answer within {} ms", timeout.as_millis()))
+    })
+}
