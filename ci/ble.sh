@@ -18,11 +18,13 @@ if [ -z "${READERLAB_BLE_BUS:-}" ]; then
   done
   [ -x .venv-ble/bin/bluezoo ] || { echo "ci/ble.sh: .venv-ble/bin/bluezoo missing; run ci/setup.sh" >&2; exit 1; }
   # Build outside the private bus first, so its wait is not in the timing.
-  cargo build --release --locked -p readerlab --features bluez,btleplug
-  # The end-to-end test builds in the dev profile, whose dev-dependencies
-  # `cargo test --workspace` has already compiled (in release they would all
-  # be compiled again).
+  # Everything here builds in the dev profile, whose dependencies `cargo
+  # test --workspace` has already compiled: a second release build with the
+  # Bluetooth features took four and a half minutes of CI's twenty. The
+  # binary with the features is target/debug/readerlab; the release one
+  # stays as the other scripts built it.
   cargo test --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez --no-run
+  cargo build --locked -p readerlab --features bluez,btleplug
   exec env READERLAB_BLE_BUS=1 dbus-run-session -- bash ci/ble.sh "$@"
 fi
 
@@ -67,7 +69,9 @@ if [ "$status" -ne 0 ]; then
   cargo test --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez || status=$?
 fi
 if [ "$status" -eq 0 ]; then
-  cargo run --release --locked -p readerlab --features bluez,btleplug -- bench ble --json || status=$?
+  # Round trips of a dev build: slower than a release build's, recorded as
+  # CI saw them (README's figures are from release builds).
+  target/debug/readerlab bench ble --json || status=$?
 fi
 if [ "$status" -eq 0 ]; then
   # The served target with every mobile reader's link on BlueZ: readerlab
@@ -77,12 +81,12 @@ if [ "$status" -eq 0 ]; then
   # reconnects over BlueZ) and the checker judges its history; then the
   # radio-off, signal-lost and lost/late-notification scenarios over BlueZ.
   histories=$(mktemp -d -t ble-histories.XXXXXX)
-  target/release/readerlab run features/offline/over_bluetooth.feature \
+  target/debug/readerlab run features/offline/over_bluetooth.feature \
     features/faults/bluetooth.feature features/faults/bluetooth_notifications.feature \
     --target served --ble bluez --history-dir "$histories" || status=$?
   if [ "$status" -eq 0 ]; then
     for history in "$histories"/*.jsonl; do
-      target/release/readerlab check "$history" || status=$?
+      target/debug/readerlab check "$history" || status=$?
     done
   fi
   rm -rf "$histories"
@@ -94,14 +98,14 @@ if [ "$status" -eq 0 ]; then
   # scans for readers and reads their Device Information and battery, as it
   # would a physical reader's.
   data=$(mktemp -d -t ble-serve.XXXXXX)
-  target/release/readerlab serve --ble bluez --clock virtual --listen 127.0.0.1:18211 \
+  target/debug/readerlab serve --ble bluez --clock virtual --listen 127.0.0.1:18211 \
     --data "$data" > "$data/serve.log" 2>&1 &
   served=$!
   for _ in $(seq 1 100); do
     grep -q "control API" "$data/serve.log" 2>/dev/null && break
     sleep 0.1
   done
-  scan=$(target/release/readerlab readers --scan --adapter hci2 --seconds 3 --json) || status=$?
+  scan=$(target/debug/readerlab readers --scan --adapter hci2 --seconds 3 --json) || status=$?
   echo "$scan"
   kill -INT "$served" 2>/dev/null || true
   wait "$served" 2>/dev/null || true
