@@ -61,6 +61,10 @@ pub enum PeripheralEvent {
     Mtu(u16),
     /// The central went away (or the signal was lost).
     Disconnected,
+    /// The reader's own radio went off (a carrier with a radio the rig
+    /// controls: BLE-over-TCP's `listen_with_radio`): the central is gone
+    /// because of the reader, not because it left.
+    Lost,
 }
 
 /// The reader end of a carrier: one advertised reader.

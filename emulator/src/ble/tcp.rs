@@ -207,7 +207,7 @@ impl Peripheral {
                 Step::Close => break Flow::Continue,
                 Step::Lost => {
                     drop((reader, writer));
-                    if self.events.send(PeripheralEvent::Disconnected).await.is_err() {
+                    if self.events.send(PeripheralEvent::Lost).await.is_err() {
                         return Flow::Stop;
                     }
                     return Flow::Continue;

@@ -446,12 +446,15 @@ impl ReaderEnd {
                     Some(PeripheralEvent::Connected { mtu } | PeripheralEvent::Mtu(mtu)) => {
                         self.carrier_mtu = mtu;
                     }
+                    // The radio (signal or power) dropped the central: the
+                    // rig already knows why.
+                    Some(PeripheralEvent::Lost) => self.link.reset(),
                     Some(PeripheralEvent::Disconnected) => {
                         self.link.reset();
-                        // An outside central left with the radio up: the
-                        // app closed the connection (or died), which the
-                        // reader takes as `disconnectReader`.
-                        if self.outside.as_ref().is_some_and(|up| up.load(Ordering::SeqCst)) {
+                        // An outside central left on its own: the app
+                        // closed the connection (or died), which the reader
+                        // takes as `disconnectReader`.
+                        if self.outside.is_some() {
                             let _ = self.rig.command_arrived(self.index, Command::Disconnect);
                         }
                     }

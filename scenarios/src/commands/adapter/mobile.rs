@@ -292,11 +292,13 @@ impl Mobile {
     /// `clock.advance`: rig time is `now`; everything due is done.
     pub(super) fn advance(&mut self, runtime: &Runtime, now: Millis) {
         self.now = self.now.max(now);
-        self.connect_readers(runtime);
         for index in 0..self.readers.len() {
-            // Every event the reader sent before now is heard.
+            // Every event the reader sent before now is heard first (that it
+            // connected, say), and a connection the radio dropped is found.
             let _ = self.ask(runtime, index, Command::Sync);
         }
+        self.settle(runtime);
+        self.connect_readers(runtime);
         let overdue = self.current.as_ref().filter(|c| self.now.since(c.started) >= PATIENCE);
         if let Some(payment) = overdue.map(|c| c.payment.clone()) {
             self.give_up(runtime, &payment);

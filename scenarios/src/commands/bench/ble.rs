@@ -271,7 +271,9 @@ impl EchoReader {
                             break;
                         }
                     }
-                    PeripheralEvent::Write(_) | PeripheralEvent::Disconnected => {}
+                    PeripheralEvent::Write(_)
+                    | PeripheralEvent::Disconnected
+                    | PeripheralEvent::Lost => {}
                 }
             }
         });
