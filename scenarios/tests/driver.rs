@@ -351,25 +351,25 @@ fn an_app_connects_in_over_a_websocket_with_its_token() {
     assert_eq!(sessions, 7);
 }
 
-#[test]
-fn the_reference_pos_passes_through_the_protocol_and_its_log_is_kept_beside_the_history() {
+/// Runs `features` on the served target with `adapter` as the POS and the
+/// histories kept; the run must exit 0 with `summary`. Returns where the
+/// histories (and the adapter's logs) are.
+fn run_through(adapter: &str, features: &str, summary: &str) -> tempfile::TempDir {
     let histories = tempfile::tempdir().unwrap();
-    let adapter =
-        format!("echo 'the adapter starts' >&2; exec {} adapter", env!("CARGO_BIN_EXE_readerlab"));
-    let args = [
-        "run",
-        "features/pos",
-        "--target",
-        "served",
-        "--pos",
-        &adapter,
-        "--history-dir",
-        histories.path().to_str().unwrap(),
-    ];
+    let dir = histories.path().to_str().unwrap();
+    let args = ["run", features, "--target", "served", "--pos", adapter, "--history-dir", dir];
     let (out, _) = readerlab(&args, Duration::from_secs(120));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("6 passed, 0 failed, 0 skipped"), "{stdout}");
+    assert!(stdout.contains(summary), "{stdout}");
+    histories
+}
+
+#[test]
+fn the_reference_pos_passes_through_the_protocol_and_its_log_is_kept_beside_the_history() {
+    let adapter =
+        format!("echo 'the adapter starts' >&2; exec {} adapter", env!("CARGO_BIN_EXE_readerlab"));
+    let histories = run_through(&adapter, "features/pos", "6 passed, 0 failed, 0 skipped");
     let log = histories.path().join("features-pos-server_driven.feature-9.adapter.log");
     let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
     assert_eq!(text, "the adapter starts\n");
@@ -384,22 +384,9 @@ fn the_reference_pos_passes_through_the_protocol_and_its_log_is_kept_beside_the_
 
 #[test]
 fn the_reference_sdk_drives_a_bluetooth_reader_through_the_protocol() {
-    let histories = tempfile::tempdir().unwrap();
     let adapter = format!("{} adapter", env!("CARGO_BIN_EXE_readerlab"));
-    let args = [
-        "run",
-        "features/offline/m2.feature",
-        "--target",
-        "served",
-        "--pos",
-        &adapter,
-        "--history-dir",
-        histories.path().to_str().unwrap(),
-    ];
-    let (out, _) = readerlab(&args, Duration::from_secs(120));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("3 passed, 0 failed, 0 skipped"), "{stdout}");
+    let histories =
+        run_through(&adapter, "features/offline/m2.feature", "3 passed, 0 failed, 0 skipped");
     let history = histories.path().join("features-offline-m2.feature-15.jsonl");
     let history = std::fs::read_to_string(history).unwrap();
     let events: Vec<Value> = history.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -1,3 +1,8 @@
+//! The bench file's parser: a whole bench read key by key, and each kind
+//! of mistake refused with the file, key and line (a key written in the
+//! file, an unknown model, a hook for a reader the bench lacks, the ways
+//! of finding a reader that are not supported yet).
+
 use super::*;
 
 const GOOD: &str = r#"
