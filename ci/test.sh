@@ -7,15 +7,23 @@
 # written scenario must fail with the defect and pass without it. After the
 # tests, every fuzz target for 3 s (docs/fuzzing.md; about 40 s).
 set -euo pipefail
+# Each part says when it starts, so a slow CI run shows where its time went.
+ci_start=$(date +%s)
+part() { echo "ci: --- $1 (at $(($(date +%s) - ci_start)) s of the tests)"; }
+part "cargo test --workspace"
 cargo test --workspace
+part "fuzz"
 bash ci/fuzz.sh 3
+part "release build and the bundled scenarios"
 cargo run --release -p readerlab -- run --junit target/readerlab-junit.xml
 readerlab=target/release/readerlab
 "$readerlab" sim --hours 24 --payments 1000 --seed 7
 # The figures a CI job tracks between builds (docs/benchmarks.md), kept as
 # an artifact; one run each.
+part "bench all"
 mkdir -p target/ci-artifacts
 "$readerlab" bench all --runs 1 --out target/ci-artifacts/bench.json
+part "explore"
 explored=target/ci-explore
 rm -rf "$explored" && mkdir -p "$explored"
 "$readerlab" explore --cases 5000 --seed 1 --out "$explored/reference"
@@ -25,6 +33,7 @@ rm -rf "$explored" && mkdir -p "$explored"
 [ -x .venv-ci/bin/python ] || python3 -m venv .venv-ci
 .venv-ci/bin/python -c 'import yaml' 2>/dev/null || .venv-ci/bin/pip install --quiet pyyaml==6.0.3
 .venv-ci/bin/python ci/check_shard_manifests.py "$readerlab" target/ci-shards
+part "defect profiles"
 for defect in $("$readerlab" defects | tail -n +2 | awk '{print $1}'); do
   status=0
   "$readerlab" run --tags "@defect:$defect" --defect "$defect" > /dev/null 2>&1 || status=$?
@@ -57,16 +66,21 @@ for defect in $("$readerlab" defects | tail -n +2 | awk '{print $1}'); do
 done
 # Serve mode with real clients (stripe-python, toxiproxy-python) and the
 # served target.
+part "served"
 bash ci/served.sh
 # The POS driver protocol with outside adapters: the Python (Odoo-like)
 # adapter's tests, its verdicts against the reference POS's, and the
 # conformance kit on it (valid, and invalid with each defect switch).
+part "driver"
 bash ci/driver.sh
 # Replay (identical, first divergence, re-judged) and the timeline report in
 # headless Chromium: a counterexample's violation, a run's index, the live
 # view of a running serve.
+part "report"
 bash ci/report.sh
 # Mobile readers on the real BlueZ D-Bus API (bluezoo's virtual adapters on a
 # private bus): the bluer/btleplug end-to-end test, the BLE bench, and the
 # offline-over-Bluetooth feature on the served target with --ble bluez.
+part "ble"
 bash ci/ble.sh
+part "done"
