@@ -11,6 +11,7 @@
 #   bash ci/ble.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+features="--features readerlab/bluez,readerlab/btleplug"
 
 if [ -z "${READERLAB_BLE_BUS:-}" ]; then
   for tool in dbus-run-session dbus-send pkg-config; do
@@ -18,13 +19,15 @@ if [ -z "${READERLAB_BLE_BUS:-}" ]; then
   done
   [ -x .venv-ble/bin/bluezoo ] || { echo "ci/ble.sh: .venv-ble/bin/bluezoo missing; run ci/setup.sh" >&2; exit 1; }
   # Build outside the private bus first, so its wait is not in the timing.
-  # Everything here builds in the dev profile, whose dependencies `cargo
-  # test --workspace` has already compiled: a second release build with the
-  # Bluetooth features took four and a half minutes of CI's twenty. The
-  # binary with the features is target/debug/readerlab; the release one
-  # stays as the other scripts built it.
-  cargo test --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez --no-run
-  cargo build --locked -p readerlab --features bluez,btleplug
+  # Everything here builds in the dev profile, with the features `cargo
+  # test --workspace` unified, so that its compiled dependencies are reused
+  # and only the Bluetooth crates and ours build again: a second release
+  # build took four and a half minutes of CI's twenty, and building per
+  # package (`-p`) compiled tokio, serde and sixty others again (two
+  # minutes). Building readerlab's small `layout` test also builds
+  # target/debug/readerlab, with the features; the release binary stays as
+  # the other scripts built it.
+  cargo test --locked --workspace $features --test ble_bluez --test layout --no-run
   exec env READERLAB_BLE_BUS=1 dbus-run-session -- bash ci/ble.sh "$@"
 fi
 
@@ -58,7 +61,7 @@ if [ "$ready" -ne 1 ]; then
 fi
 
 status=0
-cargo test --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez || status=$?
+cargo test --locked --workspace $features --test ble_bluez || status=$?
 if [ "$status" -ne 0 ]; then
   # Known flake (seen once in about 17 runs here): two readers taking turns on one
   # adapter can leave the POS holding GATT objects of the previous slot
@@ -66,7 +69,7 @@ if [ "$status" -ne 0 ]; then
   # retried once; a second failure fails CI.
   echo "ci/ble.sh: ble_bluez failed once (the one-adapter rotation race); retrying" >&2
   status=0
-  cargo test --locked -p readerlab-emulator --features bluez,btleplug --test ble_bluez || status=$?
+  cargo test --locked --workspace $features --test ble_bluez || status=$?
 fi
 if [ "$status" -eq 0 ]; then
   # Round trips of a dev build: slower than a release build's, recorded as

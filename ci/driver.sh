@@ -64,17 +64,31 @@ tail -1 "$work/bridge.log"
 echo "--- the reference POS as an adapter (readerlab adapter): the bundled suite, same verdicts"
 # Every scenario the adapter runs must get the in-process POS's verdict,
 # with no defect and with each defect profile (on the rig, and in the
-# adapter's SDK). The two runs of a pair go side by side: both mostly wait.
-for defect in none $("$readerlab" defects | tail -n +2 | awk '{print $1}'); do
-  flags=()
+# adapter's SDK). The runs mostly wait on each other's processes, so two
+# pairs (four runs) go side by side; each pair's comparison is printed in
+# order once both are done.
+pair() {
+  local defect=$1 flags=()
   [ "$defect" = none ] || flags=(--defect "$defect")
   "$readerlab" run --target served "${flags[@]}" --json > "$work/reference-$defect.json" &
-  reference=$!
+  local reference=$!
   "$readerlab" run --target served "${flags[@]}" --pos "$readerlab adapter ${flags[*]}" --json \
     > "$work/adapter-$defect.json" || true
   wait "$reference" || true
   python3 ci/compare_verdicts.py "$work/reference-$defect.json" "$work/adapter-$defect.json" \
-    --label "defect $defect" --min-run 145
+    --label "defect $defect" --min-run 145 > "$work/compare-$defect.txt" 2>&1
+}
+set -- none $("$readerlab" defects | tail -n +2 | awk '{print $1}')
+while [ $# -gt 0 ]; do
+  first=$1; shift
+  second=${1:-}; [ $# -gt 0 ] && shift
+  pids=()
+  pair "$first" & pids+=($!)
+  [ -z "$second" ] || { pair "$second" & pids+=($!); }
+  failed=0
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  for defect in $first $second; do cat "$work/compare-$defect.txt"; done
+  [ "$failed" -eq 0 ] || { echo "ci/driver.sh: verdicts differ (above)" >&2; exit 1; }
 done
 
 echo "--- readerlab conform on the Python adapter: valid"

@@ -21,7 +21,7 @@ use protocol::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// How to reach the adapter and how long to wait for it.
@@ -35,18 +35,22 @@ pub struct PosCommand {
     pub listen: Option<Arc<PosListener>>,
     /// Replaces every deadline when set (`--pos-timeout`).
     pub timeout: Option<Duration>,
+    /// What the adapter declared in the first session of this run: a
+    /// scenario that needs what it lacks is skipped without starting it
+    /// again (docs/driver-protocol.md, "Capabilities").
+    pub declared: Arc<OnceLock<(Software, Capabilities)>>,
 }
 
 impl PosCommand {
     /// An adapter readerlab starts.
     pub fn spawn(command: String, timeout: Option<Duration>) -> PosCommand {
-        PosCommand { command, listen: None, timeout }
+        PosCommand { command, listen: None, timeout, declared: Arc::default() }
     }
 
     /// Apps that connect in to `listener`.
     pub fn listen(listener: PosListener, timeout: Option<Duration>) -> PosCommand {
         let command = format!("ws://{}", listener.addr());
-        PosCommand { command, listen: Some(Arc::new(listener)), timeout }
+        PosCommand { command, listen: Some(Arc::new(listener)), timeout, declared: Arc::default() }
     }
 
     /// Starts the adapter, or waits for an app to connect (as long as

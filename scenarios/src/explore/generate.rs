@@ -44,6 +44,14 @@ const CARDS: [(u32, &str); 11] = [
     (2, "expired_card"),
 ];
 
+/// Notifications exploration loses on the air: the ones a payment turns on.
+const DROPPABLE: [&str; 4] = [
+    "reader.payment.collected",
+    "reader.card.presented",
+    "reader.payment.collect.started",
+    "reader.card.removed",
+];
+
 /// A sustained fault the schedule holds until it clears it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Held {
@@ -55,6 +63,9 @@ enum Held {
     Lock(Who),
     Signal(ReaderModel),
     Radio,
+    Late(ReaderModel),
+    Mtu(ReaderModel),
+    Interval(ReaderModel),
     Usb(ReaderModel),
     Full(Who),
 }
@@ -144,6 +155,24 @@ pub fn valid(model: &Model, op: &Op) -> bool {
             bluetooth == Some(*reader) && *lost != model.holds(Held::Signal(*reader))
         }
         Op::Radio { off } => bluetooth.is_some() && *off != model.holds(Held::Radio),
+        Op::NotificationLost { reader, event } => {
+            bluetooth == Some(*reader) && DROPPABLE.contains(&event.as_str())
+        }
+        Op::NotificationsLate { reader, seconds } => {
+            bluetooth == Some(*reader)
+                && seconds.is_some() != model.holds(Held::Late(*reader))
+                && *seconds != Some(0)
+        }
+        Op::Mtu { reader, mtu } => {
+            bluetooth == Some(*reader)
+                && mtu.is_some() != model.holds(Held::Mtu(*reader))
+                && mtu.is_none_or(|mtu| (23..=readerlab_emulator::sim::RADIO_MTU).contains(&mtu))
+        }
+        Op::Interval { reader, ms } => {
+            bluetooth == Some(*reader)
+                && ms.is_some() != model.holds(Held::Interval(*reader))
+                && *ms != Some(0)
+        }
         Op::Usb { reader, pulled } => {
             usb == Some(*reader) && *pulled != model.holds(Held::Usb(*reader))
         }
@@ -177,6 +206,9 @@ pub fn next(mut model: Model, op: &Op) -> Model {
         Op::Lock { device, locked } => toggle(Held::Lock(*device), *locked),
         Op::Signal { reader, lost } => toggle(Held::Signal(*reader), *lost),
         Op::Radio { off } => toggle(Held::Radio, *off),
+        Op::NotificationsLate { reader, seconds } => toggle(Held::Late(*reader), seconds.is_some()),
+        Op::Mtu { reader, mtu } => toggle(Held::Mtu(*reader), mtu.is_some()),
+        Op::Interval { reader, ms } => toggle(Held::Interval(*reader), ms.is_some()),
         Op::Usb { reader, pulled } => toggle(Held::Usb(*reader), *pulled),
         Op::StorageFull { device, full } => toggle(Held::Full(*device), *full),
         Op::Pay { name, behavior, .. } => {
@@ -328,12 +360,52 @@ pub fn transitions(model: &Model) -> BoxedStrategy<Op> {
             w.fixed(if lost { 8 } else { 2 }, Op::Signal { reader: mobile, lost: !lost });
             let off = model.holds(Held::Radio);
             w.fixed(if off { 8 } else { 1 }, Op::Radio { off: !off });
+            air_faults(&mut w, model, mobile, p);
         }
     }
 
     backend_faults(&mut w, p);
 
     w.boxed()
+}
+
+/// What the air does to a Bluetooth reader's link: a notification lost
+/// (more often while a payment is likely on its way), all of them late, a
+/// smaller MTU, a slow connection interval; each held one is cleared more
+/// often than it is set.
+fn air_faults(w: &mut Weighted, model: &Model, reader: ReaderModel, p: u32) {
+    w.draw(2 + p, move || {
+        select(DROPPABLE.to_vec())
+            .prop_map(move |event| Op::NotificationLost { reader, event: event.to_owned() })
+            .boxed()
+    });
+    if model.holds(Held::Late(reader)) {
+        w.fixed(6, Op::NotificationsLate { reader, seconds: None });
+    } else {
+        w.draw(1, move || {
+            select(vec![1u32, 5, 30, 45])
+                .prop_map(move |s| Op::NotificationsLate { reader, seconds: Some(s) })
+                .boxed()
+        });
+    }
+    if model.holds(Held::Mtu(reader)) {
+        w.fixed(6, Op::Mtu { reader, mtu: None });
+    } else {
+        w.draw(1, move || {
+            select(vec![23u16, 27, 64, 100])
+                .prop_map(move |mtu| Op::Mtu { reader, mtu: Some(mtu) })
+                .boxed()
+        });
+    }
+    if model.holds(Held::Interval(reader)) {
+        w.fixed(6, Op::Interval { reader, ms: None });
+    } else {
+        w.draw(1, move || {
+            select(vec![100u32, 400, 1_000])
+                .prop_map(move |ms| Op::Interval { reader, ms: Some(ms) })
+                .boxed()
+        });
+    }
 }
 
 /// The backend's faults: declines on sync, token failures, tokens for another

@@ -309,6 +309,38 @@ pub enum Op {
         /// Off, or on.
         off: bool,
     },
+    /// A Bluetooth reader's next notification of `event` is lost on the air.
+    NotificationLost {
+        /// Which.
+        reader: ReaderModel,
+        /// The history event the notification carries
+        /// (`reader.payment.collected`).
+        event: String,
+    },
+    /// A Bluetooth reader's notifications reach the POS `seconds` late, or
+    /// on time again (`None`).
+    NotificationsLate {
+        /// Which.
+        reader: ReaderModel,
+        /// How late; `None` is on time again.
+        seconds: Option<u32>,
+    },
+    /// A Bluetooth reader's ATT MTU is renegotiated down to `mtu`, or back
+    /// up (`None`).
+    Mtu {
+        /// Which.
+        reader: ReaderModel,
+        /// The smaller MTU; `None` is back up.
+        mtu: Option<u16>,
+    },
+    /// A Bluetooth reader's connection interval slows to `ms`, or is normal
+    /// again (`None`).
+    Interval {
+        /// Which.
+        reader: ReaderModel,
+        /// The slow interval; `None` is normal again.
+        ms: Option<u32>,
+    },
     /// A mobile reader's USB cable is pulled or plugged back in.
     Usb {
         /// Which.
@@ -429,19 +461,13 @@ impl Op {
             Op::RequiredUpdate { reader } => {
                 format!("{} is offered a required update", Who::Reader(*reader).phrase())
             }
-            Op::Signal { reader, lost } => format!(
-                "the Bluetooth signal of {} is {}",
-                Who::Reader(*reader).phrase(),
-                either(*lost, "lost", "back")
-            ),
-            Op::Radio { off } => {
-                format!("the POS's Bluetooth radio is switched {}", either(*off, "off", "on"))
-            }
-            Op::Usb { reader, pulled } => format!(
-                "the USB cable of {} is {}",
-                Who::Reader(*reader).phrase(),
-                either(*pulled, "pulled", "plugged back in")
-            ),
+            Op::Signal { .. }
+            | Op::Radio { .. }
+            | Op::Usb { .. }
+            | Op::NotificationLost { .. }
+            | Op::NotificationsLate { .. }
+            | Op::Mtu { .. }
+            | Op::Interval { .. } => self.link_text(),
             Op::StorageFull { device, full } => format!(
                 "the storage of {} {}",
                 device.phrase(),
@@ -482,6 +508,47 @@ impl Op {
                 | Op::OtherAccount { .. }
                 | Op::Http { .. }
         )
+    }
+
+    /// The text of a fault of the POS's link to its mobile reader: the
+    /// signal, the radio, the cable, and what the air does.
+    fn link_text(&self) -> String {
+        let either = |yes: bool, a: &str, b: &str| if yes { a.to_owned() } else { b.to_owned() };
+        match self {
+            Op::Signal { reader, lost } => format!(
+                "the Bluetooth signal of {} is {}",
+                Who::Reader(*reader).phrase(),
+                either(*lost, "lost", "back")
+            ),
+            Op::Radio { off } => {
+                format!("the POS's Bluetooth radio is switched {}", either(*off, "off", "on"))
+            }
+            Op::Usb { reader, pulled } => format!(
+                "the USB cable of {} is {}",
+                Who::Reader(*reader).phrase(),
+                either(*pulled, "pulled", "plugged back in")
+            ),
+            Op::NotificationLost { reader, event } => format!(
+                "the next \"{event}\" notification of {} to the POS is lost",
+                Who::Reader(*reader).phrase()
+            ),
+            Op::NotificationsLate { reader, seconds } => format!(
+                "the notifications of {} reach the POS {}",
+                Who::Reader(*reader).phrase(),
+                late_phrase(*seconds)
+            ),
+            Op::Mtu { reader, mtu } => format!(
+                "the Bluetooth MTU of {} is renegotiated {}",
+                Who::Reader(*reader).phrase(),
+                mtu_phrase(*mtu)
+            ),
+            Op::Interval { reader, ms } => format!(
+                "the Bluetooth connection interval of {} {}",
+                Who::Reader(*reader).phrase(),
+                interval_phrase(*ms)
+            ),
+            _ => unreachable!("link_text of {self:?}, not a fault of the POS's link to its reader"),
+        }
     }
 
     /// Performs the step: calls its definition with the captures its text
@@ -545,6 +612,18 @@ impl Op {
                 readers::signal(world, arg(&reader(*r))?, SignalLost(*lost))
             }
             Op::Radio { off } => readers::radio(world, either(*off, "off", "on")),
+            Op::NotificationLost { reader: r, event } => {
+                readers::notification_lost(world, arg(event)?, arg(&reader(*r))?)
+            }
+            Op::NotificationsLate { reader: r, seconds } => {
+                readers::notifications_late(world, arg(&reader(*r))?, arg(&late_phrase(*seconds))?)
+            }
+            Op::Mtu { reader: r, mtu } => {
+                readers::mtu_renegotiated(world, arg(&reader(*r))?, arg(&mtu_phrase(*mtu))?)
+            }
+            Op::Interval { reader: r, ms } => {
+                readers::connection_interval(world, arg(&reader(*r))?, arg(&interval_phrase(*ms))?)
+            }
             Op::Usb { reader: r, pulled } => {
                 readers::usb(world, arg(&reader(*r))?, CablePulled(*pulled))
             }
@@ -572,6 +651,25 @@ impl Op {
 /// A phrase of a step's text as the step receives it: read by its
 /// parameter type, as cucumber reads the capture (a phrase the step's text
 /// could not hold fails here as the text would fail to match).
+/// `30 seconds late` or `on time again`.
+fn late_phrase(seconds: Option<u32>) -> String {
+    match seconds {
+        Some(1) => "1 second late".to_owned(),
+        Some(n) => format!("{n} seconds late"),
+        None => "on time again".to_owned(),
+    }
+}
+
+/// `down to 23` or `back up`.
+fn mtu_phrase(mtu: Option<u16>) -> String {
+    mtu.map_or_else(|| "back up".to_owned(), |mtu| format!("down to {mtu}"))
+}
+
+/// `slows to 400 ms` or `is normal again`.
+fn interval_phrase(ms: Option<u32>) -> String {
+    ms.map_or_else(|| "is normal again".to_owned(), |ms| format!("slows to {ms} ms"))
+}
+
 fn arg<T: FromStr<Err = PhraseError>>(phrase: &str) -> Result<T, String> {
     phrase.parse().map_err(String::from)
 }

@@ -11,9 +11,9 @@
 use super::pos::{Pos, RigAccess, skip};
 use crate::driver::protocol::{
     self, Amount, Behavior, Clock, ClockMode, Family, Notification, PaymentCollect,
-    PaymentCollectResult, Request, StoredBy,
+    PaymentCollectResult, Request, Software, StoredBy,
 };
-use crate::driver::{DriverError, PosCommand, Session, capability};
+use crate::driver::{Capabilities, DriverError, PosCommand, Session, capability};
 use readerlab_emulator::core::backend::RequestKind;
 use readerlab_emulator::core::offline::OfflineBehavior;
 use readerlab_emulator::core::offline::OfflineConfig;
@@ -82,6 +82,51 @@ pub enum ExternalError {
     DataDir(std::io::Error),
 }
 
+/// Refuses a rig whose readers need what `capabilities` lacks.
+fn check_capabilities(
+    adapter: &Software,
+    capabilities: &Capabilities,
+    readers: &[RigReader],
+) -> Result<(), ExternalError> {
+    if !capabilities.has(capability::CLOCK) {
+        return Err(ExternalError::Unsupported(format!(
+            "the POS adapter {} does not declare `clock`, and the served rig runs on \
+             virtual time",
+            adapter.name
+        )));
+    }
+    let smart = readers.iter().any(|r| r.stored_by == CoreStoredBy::Reader);
+    if smart && !matches!(capabilities.integration(), Some("server_driven" | "lan")) {
+        return Err(ExternalError::Unsupported(format!(
+            "the rig has a smart reader and the POS adapter {} declares integration {:?}; \
+             the protocol knows `server_driven` and `lan`",
+            adapter.name,
+            capabilities.integration()
+        )));
+    }
+    let mobile = readers.iter().find(|r| r.stored_by != CoreStoredBy::Reader);
+    if let Some(mobile) = mobile
+        && capabilities.bluetooth() != Some("ble_tcp")
+    {
+        return Err(ExternalError::Unsupported(format!(
+            "the rig has a Bluetooth reader ({}) and the POS adapter {} does not declare \
+             `\"bluetooth\": \"ble_tcp\"` (protocol 2)",
+            mobile.model.id(),
+            adapter.name
+        )));
+    }
+    let models = capabilities.models();
+    if let Some(reader) = readers.iter().find(|r| !models.iter().any(|m| m == r.model.id())) {
+        return Err(ExternalError::Unsupported(format!(
+            "the POS adapter {} does not declare model `{}` (it declares {})",
+            adapter.name,
+            reader.model.id(),
+            if models.is_empty() { "none".to_owned() } else { models.join(", ") }
+        )));
+    }
+    Ok(())
+}
+
 impl ExternalPos {
     /// Starts the adapter for a rig, has it answer `session.new`, and
     /// refuses a rig it cannot drive.
@@ -100,6 +145,11 @@ impl ExternalPos {
                  its Bluetooth readers over BLE-over-TCP only",
                 reader.model.id()
             )));
+        }
+        if let Some((adapter, capabilities)) = pos.declared.get() {
+            // Known from this run's first session: skip without starting
+            // the adapter again.
+            check_capabilities(adapter, capabilities, &readers)?;
         }
         let data = tempfile::Builder::new()
             .prefix("readerlab-pos-")
@@ -124,52 +174,11 @@ impl ExternalPos {
             due: None,
             _data: data,
         };
-        external.check_capabilities()?;
+        let session = &external.session;
+        pos.declared.get_or_init(|| (session.adapter.clone(), session.capabilities.clone()));
+        check_capabilities(&session.adapter, &session.capabilities, &external.readers)?;
         external.record_session(rig, false);
         Ok(external)
-    }
-
-    fn check_capabilities(&self) -> Result<(), ExternalError> {
-        let capabilities = &self.session.capabilities;
-        if !capabilities.has(capability::CLOCK) {
-            return Err(ExternalError::Unsupported(format!(
-                "the POS adapter {} does not declare `clock`, and the served rig runs on \
-                 virtual time",
-                self.session.adapter.name
-            )));
-        }
-        let smart = self.readers.iter().any(|r| r.stored_by == CoreStoredBy::Reader);
-        if smart && !matches!(capabilities.integration(), Some("server_driven" | "lan")) {
-            return Err(ExternalError::Unsupported(format!(
-                "the rig has a smart reader and the POS adapter {} declares integration {:?}; \
-                 the protocol knows `server_driven` and `lan`",
-                self.session.adapter.name,
-                capabilities.integration()
-            )));
-        }
-        let mobile = self.readers.iter().find(|r| r.stored_by != CoreStoredBy::Reader);
-        if let Some(mobile) = mobile
-            && capabilities.bluetooth() != Some("ble_tcp")
-        {
-            return Err(ExternalError::Unsupported(format!(
-                "the rig has a Bluetooth reader ({}) and the POS adapter {} does not declare \
-                 `\"bluetooth\": \"ble_tcp\"` (protocol 2)",
-                mobile.model.id(),
-                self.session.adapter.name
-            )));
-        }
-        let models = capabilities.models();
-        if let Some(reader) =
-            self.readers.iter().find(|r| !models.iter().any(|m| m == r.model.id()))
-        {
-            return Err(ExternalError::Unsupported(format!(
-                "the POS adapter {} does not declare model `{}` (it declares {})",
-                self.session.adapter.name,
-                reader.model.id(),
-                if models.is_empty() { "none".to_owned() } else { models.join(", ") }
-            )));
-        }
-        Ok(())
     }
 
     fn record_session(&self, rig: &RigAccess<'_>, resumed: bool) {

@@ -85,8 +85,18 @@ impl BluetoothFault {
     }
 }
 
+/// Notifications a busy day's air loses: the ones a payment turns on.
+const DROPPABLE: [&str; 4] = [
+    "reader.payment.collected",
+    "reader.card.presented",
+    "reader.payment.collect.started",
+    "reader.card.removed",
+];
+
 /// A busy day's radio and signal losses (a pulled cable on a USB rig), on a
-/// rig with a mobile reader.
+/// rig with a mobile reader; on Bluetooth, also what the air does to
+/// notifications (one lost, all late for a while) and to the link (a smaller
+/// MTU, a slow connection interval, each for a while).
 pub(super) fn draw(draw: &mut Draw<'_>, rates: &FaultRates) {
     if draw.targets.mobile.is_empty() {
         return;
@@ -101,6 +111,35 @@ pub(super) fn draw(draw: &mut Draw<'_>, rates: &FaultRates) {
             Some(LinkKind::Usb) => (BluetoothFault::UsbDetach { reader }.into(), hold),
             _ => (BluetoothFault::SignalLost { reader }.into(), hold),
         }
+    });
+    if draw.targets.mobile_link == Some(LinkKind::Usb) {
+        return;
+    }
+    let pick = |rng: &mut rand_chacha::ChaCha8Rng, rig: &super::Targets| {
+        rig.mobile[rng.random_range(0..rig.mobile.len())]
+    };
+    draw.times(rates.notification_dropped, |rng, rig| {
+        let reader = pick(rng, rig);
+        let event = DROPPABLE[rng.random_range(0..DROPPABLE.len())].to_owned();
+        (BluetoothFault::NotificationDropped { reader, event }.into(), None)
+    });
+    draw.times(rates.notification_delayed, |rng, rig| {
+        let reader = pick(rng, rig);
+        let ms = rng.random_range(1..=45) * 1_000;
+        let hold = Some(secs(rng.random_range(30..1_800)));
+        (BluetoothFault::NotificationDelayed { reader, ms }.into(), hold)
+    });
+    draw.times(rates.mtu_reduced, |rng, rig| {
+        let reader = pick(rng, rig);
+        let mtu = [23, 27, 64, 100][rng.random_range(0..4)];
+        let hold = Some(secs(rng.random_range(60..3_600)));
+        (BluetoothFault::MtuReduced { reader, mtu }.into(), hold)
+    });
+    draw.times(rates.slow_connection_interval, |rng, rig| {
+        let reader = pick(rng, rig);
+        let ms = [100, 200, 400, 1_000][rng.random_range(0..4)];
+        let hold = Some(secs(rng.random_range(60..3_600)));
+        (BluetoothFault::SlowConnectionInterval { reader, ms }.into(), hold)
     });
 }
 

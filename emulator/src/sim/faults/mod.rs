@@ -265,6 +265,14 @@ pub struct FaultRates {
     pub bluetooth_radio_off: f64,
     /// A lost signal, or a pulled USB cable on a USB rig.
     pub signal_lost: f64,
+    /// One notification of a payment lost on the air (Bluetooth rigs).
+    pub notification_dropped: f64,
+    /// Every notification late for a while (Bluetooth rigs).
+    pub notification_delayed: f64,
+    /// The ATT MTU renegotiated down for a while (Bluetooth rigs).
+    pub mtu_reduced: f64,
+    /// A slow connection interval for a while (Bluetooth rigs).
+    pub slow_connection_interval: f64,
     pub storage_full: f64,
     pub decline_on_sync: f64,
     pub token_provider_failure: f64,
@@ -292,6 +300,10 @@ impl Default for FaultRates {
             required_update: 1.0,
             bluetooth_radio_off: 2.0,
             signal_lost: 4.0,
+            notification_dropped: 3.0,
+            notification_delayed: 2.0,
+            mtu_reduced: 1.5,
+            slow_connection_interval: 1.5,
             storage_full: 2.0,
             decline_on_sync: 3.0,
             token_provider_failure: 2.0,
