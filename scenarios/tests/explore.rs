@@ -64,15 +64,16 @@ fn a_written_case_runs_exactly_as_it_was_explored() {
     let dir = tempfile::tempdir().unwrap();
     let histories = dir.path().join("histories");
     let cases = drawn(24, 7);
-    // The cases hold every kind of the Bluetooth reader's air faults, so
-    // their steps are written and replayed here too.
+    // The cases hold every kind of the Bluetooth reader's air faults and
+    // waits for a payment's phase, so their steps are written and replayed
+    // here too.
     let kinds: std::collections::BTreeSet<String> = cases
         .iter()
         .flat_map(|case| &case.ops)
         .map(|op| serde_json::to_value(op).unwrap()["op"].as_str().unwrap().to_owned())
         .collect();
-    for air in ["notification_lost", "notifications_late", "mtu", "interval"] {
-        assert!(kinds.contains(air), "no {air} among the drawn cases: {kinds:?}");
+    for kind in ["notification_lost", "notifications_late", "mtu", "interval", "until"] {
+        assert!(kinds.contains(kind), "no {kind} among the drawn cases: {kinds:?}");
     }
     for (index, case) in cases.into_iter().enumerate() {
         let explored = run_case(&case, &Defects::none());

@@ -19,6 +19,7 @@
 //! Generation knows nothing of defect profiles.
 
 use super::schedule::{Op, Request, RigPlan, Who};
+use crate::steps::payments::Phase;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::strategy::{NewTree, Union, ValueTree};
@@ -121,6 +122,7 @@ pub fn valid(model: &Model, op: &Op) -> bool {
                 && TestCards::builtin().by_type(card).is_some()
         }
         Op::Pass { seconds } => *seconds > 0,
+        Op::Until { name, .. } => model.used.contains(name),
         Op::Internet { down } => *down != model.holds(Held::Internet),
         Op::DeviceInternet { device, down } => {
             online.contains(device) && *down != model.holds(Held::DeviceInternet(*device))
@@ -286,6 +288,19 @@ pub fn transitions(model: &Model) -> BoxedStrategy<Op> {
     let (readers, name) = (rig.readers.clone(), model.next_name);
     w.draw(30, move || payments(&readers, name));
     w.draw(24, passes);
+    // Time to a phase of a recent payment, so the next fault lands in it:
+    // the card read (the confirm or the store comes next), stored, a
+    // forward on its way.
+    let recent: Vec<u32> = model.used.iter().rev().take(2).copied().collect();
+    if !recent.is_empty() {
+        w.draw(4 + p, move || {
+            let phases =
+                select(vec![Phase::Collecting, Phase::CardRead, Phase::Stored, Phase::Forwarding]);
+            (select(recent.clone()), phases)
+                .prop_map(|(name, phase)| Op::Until { name, phase })
+                .boxed()
+        });
+    }
 
     // The internet: down for a while, so payments are stored; back, so a
     // drain starts (more likely the more is stored).

@@ -11,6 +11,7 @@
 use crate::steps::params::{AppKilled, CablePulled, InternetDown, Locked, MidWrite, Number};
 use crate::steps::params::{DevicePhrase, ReaderPhrase};
 use crate::steps::params::{PhraseError, SignalLost, StorageIsFull, TimesOut, WhileCharging};
+use crate::steps::payments::Phase;
 use crate::steps::{LabWorld, StepResult, backend, faults, payments, readers, rig, storage, time};
 use readerlab_emulator::core::offline::OfflineBehavior;
 use readerlab_emulator::core::{EntryMode, ReaderModel};
@@ -218,6 +219,14 @@ pub enum Op {
         /// How much.
         seconds: u64,
     },
+    /// Time passes until a payment reaches a phase, for at most a minute:
+    /// the next operation (a fault) lands in that phase.
+    Until {
+        /// The payment `p<name>`.
+        name: u32,
+        /// The phase.
+        phase: Phase,
+    },
     /// Every internet link goes down or comes back.
     Internet {
         /// Down, or back.
@@ -415,6 +424,9 @@ impl Op {
                     format!("{count} {unit}s pass")
                 }
             }
+            Op::Until { name, phase } => {
+                format!("time passes until {} \"p{name}\"", phase.phrase())
+            }
             Op::Internet { down } => {
                 format!("the internet {}", either(*down, "goes down", "comes back"))
             }
@@ -575,6 +587,13 @@ impl Op {
                 let (count, unit) = time_phrase(*seconds);
                 time::time_passes(world, count.to_string(), s(unit))
             }
+            Op::Until { name, phase } => time::time_passes_until(
+                world,
+                s(phase.phrase()),
+                format!("p{name}"),
+                String::new(),
+                String::new(),
+            ),
             Op::Internet { down } => faults::the_internet(world, InternetDown(*down)),
             Op::DeviceInternet { device, down } => {
                 faults::a_devices_internet(world, arg(&device.phrase())?, InternetDown(*down))
@@ -720,11 +739,18 @@ impl Case {
 
     /// Renames its payments `p1`, `p2`, … in the order they come.
     pub fn renumber(&mut self) {
-        let mut next = 0;
+        let mut renamed = std::collections::BTreeMap::new();
         for op in &mut self.ops {
-            if let Op::Pay { name, .. } = op {
-                next += 1;
-                *name = next;
+            match op {
+                Op::Pay { name, .. } => {
+                    let next = renamed.len() as u32 + 1;
+                    renamed.insert(*name, next);
+                    *name = next;
+                }
+                Op::Until { name, .. } => {
+                    *name = renamed.get(name).copied().unwrap_or(*name);
+                }
+                _ => {}
             }
         }
     }

@@ -13,6 +13,7 @@ use readerlab_emulator::core::{EntryMode, Money};
 use readerlab_emulator::core::{Event, EventBody};
 use readerlab_emulator::fixtures::ReaderCatalog;
 use readerlab_emulator::sim::PaymentSpec;
+use std::time::Duration;
 
 #[given(regex = r"^the app collects with (PREFER_ONLINE|REQUIRE_ONLINE|FORCE_OFFLINE)$")]
 pub(crate) fn app_behavior(world: &mut LabWorld, behavior: String) -> StepResult {
@@ -120,25 +121,105 @@ fn customer_of(header: &[String], row: &[String]) -> Result<Customer, String> {
 )]
 pub(crate) fn payment_reaches(world: &mut LabWorld, phase: String, name: String) -> StepResult {
     world.known_payment(&name)?;
-    let event = match phase.as_str() {
-        "the app has created" => "payment.intent.created",
-        "the reader is collecting" => "reader.payment.collect.started",
-        "the reader has read the card for" => "reader.payment.collected",
-        _ => "offline.payment.stored",
-    };
-    let reached = |v: &View| v.name == event && v.has("payment", &name);
-    if !world.wait_until(Some(OUTCOME_WAIT), &reached)? {
-        return Err(format!("\"{name}\" never reached `{event}` within 10 minutes"));
+    let phase: Phase = phase.parse()?;
+    if reach_phase(world, &name, phase, OUTCOME_WAIT)? {
+        return Ok(());
     }
-    if phase == "the SDK is forwarding" {
-        let id = offline_id_of(world.views(), &name).ok_or("stored without an offline id")?;
-        let forwarding =
-            |v: &View| v.name == "offline.forward.attempted" && v.has("offline_id", &id);
-        if !world.wait_until(Some(OUTCOME_WAIT), &forwarding)? {
-            return Err(format!("\"{name}\" ({id}) was not forwarded within 10 minutes"));
+    Err(match (phase, offline_id_of(world.views(), &name)) {
+        (Phase::Forwarding, Some(id)) => {
+            format!("\"{name}\" ({id}) was not forwarded within 10 minutes")
+        }
+        _ => format!("\"{name}\" never reached `{}` within 10 minutes", phase.event()),
+    })
+}
+
+/// A phase of a payment a step can wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// `the app has created`: its intent exists (`payment.intent.created`).
+    Created,
+    /// `the reader is collecting` (`reader.payment.collect.started`).
+    Collecting,
+    /// `the reader has read the card for` (`reader.payment.collected`):
+    /// the confirm or the offline store comes next.
+    CardRead,
+    /// `the SDK has stored` (`offline.payment.stored`).
+    Stored,
+    /// `the SDK is forwarding`: an upload of it was sent
+    /// (`offline.forward.attempted`) and is on its way to the backend.
+    Forwarding,
+}
+
+impl std::str::FromStr for Phase {
+    type Err = String;
+
+    fn from_str(phrase: &str) -> Result<Phase, String> {
+        Ok(match phrase {
+            "the app has created" => Phase::Created,
+            "the reader is collecting" => Phase::Collecting,
+            "the reader has read the card for" => Phase::CardRead,
+            "the SDK has stored" => Phase::Stored,
+            "the SDK is forwarding" => Phase::Forwarding,
+            other => return Err(format!("`{other}` is not a phase of a payment")),
+        })
+    }
+}
+
+impl Phase {
+    /// The history event that marks it (for `Forwarding`, once the payment
+    /// is stored under an offline id).
+    pub(crate) fn event(self) -> &'static str {
+        match self {
+            Phase::Created => "payment.intent.created",
+            Phase::Collecting => "reader.payment.collect.started",
+            Phase::CardRead => "reader.payment.collected",
+            Phase::Stored => "offline.payment.stored",
+            Phase::Forwarding => "offline.forward.attempted",
         }
     }
-    Ok(())
+
+    /// The phrase the steps use.
+    pub(crate) fn phrase(self) -> &'static str {
+        match self {
+            Phase::Created => "the app has created",
+            Phase::Collecting => "the reader is collecting",
+            Phase::CardRead => "the reader has read the card for",
+            Phase::Stored => "the SDK has stored",
+            Phase::Forwarding => "the SDK is forwarding",
+        }
+    }
+}
+
+/// Runs the rig until `payment` has reached `phase` (at once if it has),
+/// for at most `within`; whether it did.
+pub(crate) fn reach_phase(
+    world: &mut LabWorld,
+    payment: &str,
+    phase: Phase,
+    within: Duration,
+) -> Result<bool, String> {
+    let mut offline_id = offline_id_of(world.views(), payment);
+    let mut reached = |view: &View| {
+        if phase != Phase::Forwarding {
+            return view.name == phase.event() && view.has("payment", payment);
+        }
+        if offline_id.is_none()
+            && view.name == "offline.payment.stored"
+            && view.has("payment", payment)
+        {
+            offline_id = view.get("offline_id");
+        }
+        view.name == phase.event()
+            && offline_id.as_deref().is_some_and(|id| view.has("offline_id", id))
+    };
+    if world.views().iter().any(&mut reached) {
+        return Ok(true);
+    }
+    let known = world.views().len() as u64;
+    let found = world.rig()?.wait_for(within, &mut |e| e.seq > known && reached(&View::of(e)));
+    world.views();
+    Ok(found)
 }
 
 /// The number of the test card of this simulated type.

@@ -264,6 +264,12 @@ pub const VOCABULARY: &[StepDoc] = &[
     ),
     // --- time ------------------------------------------------------------
     doc(D::Time, "<n> milliseconds|seconds|minutes|hours|days pass", "When 5 minutes pass", &[]),
+    doc(
+        D::Time,
+        "time passes until the app has created|the reader is collecting|the reader has read the card for|the SDK has stored|the SDK is forwarding \"<name>\" [, at most <n> milliseconds|seconds|minutes]",
+        "When time passes until the SDK is forwarding \"coffee\", at most 2 minutes",
+        &[],
+    ),
     // --- storage ---------------------------------------------------------
     doc(
         D::Storage,
