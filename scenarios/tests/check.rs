@@ -139,6 +139,16 @@ fn forwarded(offline_id: &str, amount: u64) -> EventBody {
     }
 }
 
+/// What the merchant's app shows for a payment that failed at sync.
+fn shown(offline_id: &str, amount: u64, reason: &str) -> EventBody {
+    EventBody::MerchantNotified {
+        notice: readerlab_emulator::core::offline::merchant::MerchantNotice::SyncFailed,
+        offline_id: id(offline_id),
+        amount: usd(amount),
+        reason: reason.to_owned(),
+    }
+}
+
 fn declined_on_sync(offline_id: &str, amount: u64) -> EventBody {
     EventBody::PaymentForwarded {
         offline_id: id(offline_id),
@@ -292,10 +302,41 @@ fn two_outcomes(broken: bool) -> Vec<Event> {
     lines.extend(collect(100, "off_p_1", 1000, 1, 1000));
     lines.push((200, "pos", attempted("off_p_1", 1)));
     lines.push((210, "pos", declined_on_sync("off_p_1", 1000)));
+    lines.push((210, "pos", shown("off_p_1", 1000, "generic_decline")));
     lines.push((210, "pos", status(0, 0)));
     if broken {
         lines.push((220, "pos", declined_on_sync("off_p_1", 1000)));
     }
+    finish(lines)
+}
+
+/// I11: a payment declined at sync and the merchant never told (or told
+/// another reason, or twice); the twin shows it once, with its reason.
+fn merchant_not_told(broken: bool) -> Vec<Event> {
+    merchant_shown(if broken { &[] } else { &["generic_decline"] })
+}
+
+/// I11 again: told another reason than the decline's, and told twice.
+fn merchant_told_the_wrong_reason(broken: bool) -> Vec<Event> {
+    merchant_shown(if broken { &["expired_card"] } else { &["generic_decline"] })
+}
+
+fn merchant_told_twice(broken: bool) -> Vec<Event> {
+    merchant_shown(if broken { &["generic_decline"; 2] } else { &["generic_decline"] })
+}
+
+/// A payment declined at sync (generic_decline), then a notice with each
+/// of `reasons`, and the run going on past the notice's bound.
+fn merchant_shown(reasons: &[&str]) -> Vec<Event> {
+    let mut lines = begin();
+    lines.extend(collect(100, "off_p_1", 1000, 1, 1000));
+    lines.push((200, "pos", attempted("off_p_1", 1)));
+    lines.push((210, "pos", declined_on_sync("off_p_1", 1000)));
+    for reason in reasons {
+        lines.push((210, "pos", shown("off_p_1", 1000, reason)));
+    }
+    lines.push((210, "pos", status(0, 0)));
+    lines.push((90_000, "pos", status(0, 0)));
     finish(lines)
 }
 
@@ -590,6 +631,10 @@ fn forwarded_failed_but_charged(broken: bool) -> Vec<Event> {
         error,
     };
     lines.push((210, "pos", outcome));
+    if broken {
+        // The merchant is shown the failure too (as I11 asks).
+        lines.push((210, "pos", shown("off_p_1", 1000, "payment_intent_unexpected_state")));
+    }
     lines.push((210, "pos", status(0, 0)));
     finish(lines)
 }
@@ -663,6 +708,9 @@ type Build = fn(bool) -> Vec<Event>;
 #[case::intent_created_after_its_payment_ended(Invariant::I10, "tea", intent_created_after_its_payment_ended as Build)]
 #[case::intent_created_after_going_offline(Invariant::I10, "p_1", intent_created_after_going_offline as Build)]
 #[case::intent_of_no_payment(Invariant::I10, "pi_lost", intent_of_no_payment as Build)]
+#[case::merchant_not_told(Invariant::I11, "off_p_1", merchant_not_told as Build)]
+#[case::merchant_told_the_wrong_reason(Invariant::I11, "off_p_1", merchant_told_the_wrong_reason as Build)]
+#[case::merchant_told_twice(Invariant::I11, "off_p_1", merchant_told_twice as Build)]
 fn a_broken_history_breaks_exactly_its_invariant_and_its_twin_holds(
     #[case] invariant: Invariant,
     #[case] named: &str,
@@ -778,6 +826,8 @@ fn i9_and_i10_judge_only_what_the_history_can_show() {
         error: Some(ForwardError { code, decline_code: None }),
     };
     lines.push((210, "pos", refused));
+    let code = "ACCOUNT_ID_MISMATCH_WHILE_FORWARDING";
+    lines.push((210, "pos", shown("off_p_1", 1000, code)));
     lines.push((210, "pos", status(0, 0)));
     let report = check(&finish(lines));
     assert!(report.holds(), "{report}");

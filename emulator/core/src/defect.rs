@@ -41,6 +41,8 @@ pub enum Defect {
     /// A create made while offline is queued and sent when the network
     /// returns, after the payment was stored, failed or canceled.
     CreateQueuedWhileOffline,
+    /// The merchant's app never shows a payment that failed at sync.
+    FailedSyncNotShown,
 }
 
 /// What `readerlab defects` says about a defect.
@@ -59,7 +61,7 @@ pub struct DefectSheet {
 
 impl Defect {
     /// Every defect profile.
-    pub const ALL: [Defect; 9] = [
+    pub const ALL: [Defect; 10] = [
         Defect::DoubleForwardOnReconnect,
         Defect::StoreLostOnUpgrade,
         Defect::SuccessWithoutStore,
@@ -69,6 +71,7 @@ impl Defect {
         Defect::FreshIdempotencyKeyOnRetry,
         Defect::FailedAfterLostConfirmAnswer,
         Defect::CreateQueuedWhileOffline,
+        Defect::FailedSyncNotShown,
     ];
 
     /// Its command-line name (`double-forward-on-reconnect`).
@@ -83,6 +86,7 @@ impl Defect {
             Defect::FreshIdempotencyKeyOnRetry => "fresh-idempotency-key-on-retry",
             Defect::FailedAfterLostConfirmAnswer => "failed-after-lost-confirm-answer",
             Defect::CreateQueuedWhileOffline => "create-queued-while-offline",
+            Defect::FailedSyncNotShown => "failed-sync-not-shown",
         }
     }
 
@@ -145,6 +149,13 @@ impl Defect {
                 "POS SDK / smart reader: a payment created while offline also leaves its online \
                  create in the SDK's request queue, sent when the network returns, after the \
                  payment was stored, failed or canceled: an intent nobody confirms or cancels",
+            ),
+            Defect::FailedSyncNotShown => (
+                None,
+                Invariant::I11,
+                "merchant's app (POS or smart reader): a stored payment declined when it is \
+                 forwarded is reported by the SDK, but the app never tells the merchant, who \
+                 believes the customer paid",
             ),
         };
         DefectSheet { defect: self, incident, breaks, summary }

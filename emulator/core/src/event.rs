@@ -437,6 +437,15 @@ pub enum EventBody {
         status: Option<String>,
         error: Option<ForwardError>,
     },
+    /// The merchant's app showed a notice (`offline::merchant`): a stored
+    /// payment that failed at sync, with the reason.
+    #[serde(rename = "merchant.notified")]
+    MerchantNotified {
+        notice: crate::offline::merchant::MerchantNotice,
+        offline_id: OfflineId,
+        amount: Money,
+        reason: String,
+    },
     #[serde(rename = "offline.payment.unreadable")]
     PaymentUnreadable { offline_id: Option<OfflineId>, amount: Option<Money>, reason: String },
     /// `onForwardingFailure`: a failure not tied to one payment.

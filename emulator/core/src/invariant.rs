@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// One of the invariants I1–I10.
+/// One of the invariants I1–I11.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Invariant {
     /// Every payment reported stored is eventually forwarded or reported
@@ -36,11 +36,14 @@ pub enum Invariant {
     /// Every payment intent on the backend belongs to a payment the app
     /// started, and none is created for a payment that already ended.
     I10,
+    /// Every payment that fails at sync is shown to the merchant once, with
+    /// its reason.
+    I11,
 }
 
 impl Invariant {
     /// Every invariant, in order.
-    pub const ALL: [Invariant; 10] = [
+    pub const ALL: [Invariant; 11] = [
         Invariant::I1,
         Invariant::I2,
         Invariant::I3,
@@ -51,6 +54,7 @@ impl Invariant {
         Invariant::I8,
         Invariant::I9,
         Invariant::I10,
+        Invariant::I11,
     ];
 
     /// The short name docs/design.md §4 gives it.
@@ -66,6 +70,7 @@ impl Invariant {
             Invariant::I8 => "conservation",
             Invariant::I9 => "honest outcome",
             Invariant::I10 => "no orphan intents",
+            Invariant::I11 => "merchant told",
         }
     }
 }

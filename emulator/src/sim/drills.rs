@@ -55,8 +55,9 @@ pub fn drill(defect: Defect, device: Device, at: Millis) -> Vec<PlacedFault> {
         // ios-261, android-485: payments are stored while offline; the
         // network returns.
         Defect::SuccessWithoutStore | Defect::ForwardStallsUntilRestart => vec![offline(min(20))],
-        // rn-1061: the stored payments are declined when forwarded.
-        Defect::DuplicateOutcome => vec![
+        // rn-1061: the stored payments are declined when forwarded (and a
+        // merchant must be told of each).
+        Defect::DuplicateOutcome | Defect::FailedSyncNotShown => vec![
             offline(min(20)),
             then(
                 min(10),

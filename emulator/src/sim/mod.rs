@@ -49,6 +49,7 @@ use crate::core::FaultKind;
 use crate::core::Millis;
 use crate::core::TestCards;
 use crate::core::backend::{ApiCall, ApiReply, Backend, BackendConfig};
+use crate::core::offline::merchant;
 use crate::core::offline::{
     Account, Holder, Input as EngineInput, OfflineConfig, Session, Timings,
 };
@@ -349,6 +350,8 @@ pub struct Sim {
     next_id: u64,
     events: Vec<Event>,
     app: PosApp,
+    /// The merchant's app on each device that runs one (by its part).
+    merchant: BTreeMap<Part, merchant::MerchantApp>,
     faults: BTreeMap<FaultKind, u32>,
     /// Sustained faults in effect, by kind and target, with how many
     /// overlapping injections hold each (it ends when the last is cleared).
@@ -455,6 +458,7 @@ impl Sim {
             timers: BTreeMap::new(),
             next_id: 0,
             events: Vec::new(),
+            merchant: BTreeMap::new(),
             app: PosApp::default(),
             faults: BTreeMap::new(),
             active: BTreeMap::new(),
@@ -859,6 +863,12 @@ impl Sim {
                 for (at, body) in events {
                     self.record(at, part.clone(), body.clone());
                     self.on_device_event(device, &body);
+                    // The merchant's app on that device (the POS's, or the
+                    // one a smart reader runs) shows what it must.
+                    let app = self.merchant.entry(part.clone()).or_default();
+                    if let Some(shown) = app.notice(&body, &self.spec.defects) {
+                        self.record(at, part.clone(), shown);
+                    }
                 }
                 for (call, api) in calls {
                     self.send(device, generation, call, api);

@@ -106,5 +106,6 @@ fn is_sdk_event(body: &EventBody) -> bool {
             | EventBody::OfflineStatusChanged { .. }
             | EventBody::OfflineConnectRefused { .. }
             | EventBody::StoreRecovered { .. }
+            | EventBody::MerchantNotified { .. }
     )
 }

@@ -1,4 +1,4 @@
-//! The invariant checker: judges a recorded history against I1–I10
+//! The invariant checker: judges a recorded history against I1–I11
 //! (docs/design.md §4) and says which invariant broke, for which payment,
 //! with the few events that show it. `docs/checker.md` says exactly what
 //! each invariant reads and when it reports.
@@ -18,6 +18,7 @@ mod facts;
 mod limits;
 mod liveness;
 mod loss;
+mod merchant;
 mod names;
 mod orphans;
 mod outcomes;
@@ -51,6 +52,7 @@ pub fn check_with(history: &[Event], config: &CheckConfig) -> Report {
     conservation::check(&facts, &lost, &mut found);
     reported::check(&facts, &mut found);
     orphans::check(&facts, &mut found);
+    merchant::check(history, &mut found);
     let unknown = pos::check(&facts, &mut found);
     let mut report = report::Report::assemble(history, found, facts.stats);
     report.unknown = unknown;

@@ -234,6 +234,7 @@ fn start(
         "payment.cancel": true,
         "queue.inspect": true,
         "app.kill": true,
+        "merchant.notices": true,
     });
     let result = SessionNewResult {
         protocol: protocol::PROTOCOL,

@@ -28,7 +28,7 @@ pub struct RiskyPath {
 }
 
 /// Every risky path coverage looks for, by invariant.
-pub const RISKY_PATHS: [RiskyPath; 18] = [
+pub const RISKY_PATHS: [RiskyPath; 19] = [
     path("stored-offline", Invariant::I1, "a payment was stored offline"),
     path(
         "power-cut-mid-write",
@@ -94,6 +94,11 @@ pub const RISKY_PATHS: [RiskyPath; 18] = [
         "created-offline",
         Invariant::I10,
         "a payment was created offline (the device was offline, or its online create timed out)",
+    ),
+    path(
+        "merchant-owed-a-notice",
+        Invariant::I11,
+        "a stored payment failed at sync, so the merchant's app owed a notice",
     ),
 ];
 
@@ -174,6 +179,9 @@ pub fn paths_of(history: &[Event]) -> BTreeSet<&'static str> {
             }
             EventBody::PaymentForwarded { error, .. } => {
                 in_flight.remove(part);
+                if error.is_some() {
+                    reached.insert("merchant-owed-a-notice");
+                }
                 if error.as_ref().is_some_and(|e| e.decline_code.is_some()) {
                     reached.insert("declined-on-sync");
                 } else if error.is_none() && was_offline.contains(part) {

@@ -11,6 +11,7 @@ mod config;
 mod effects;
 mod engine;
 mod forwarder;
+pub mod merchant;
 mod payments;
 mod rules;
 mod session;

@@ -17,6 +17,7 @@ use crate::driver::protocol::{
     SessionNew, Version, codes,
 };
 use readerlab_emulator::ble::{CentralEvent, CentralOp, CentralPort};
+use readerlab_emulator::core::offline::merchant;
 use readerlab_emulator::core::offline::{
     Account, CaptureMethod, CollectedCard, Holder, Input, OfflineBehavior, OfflineConfig,
     Session as SdkSession, Timings,
@@ -112,6 +113,10 @@ struct Saved {
 #[derive(Debug)]
 pub(super) struct Mobile {
     device: OfflineDevice<FileDisk, FileKeychain>,
+    /// The defect profiles switched on (the merchant's app reads them too).
+    defects: Defects,
+    /// The merchant's app: what it has shown.
+    merchant: merchant::MerchantApp,
     readers: Vec<Reader>,
     backend: SocketAddr,
     key: String,
@@ -204,6 +209,8 @@ impl Mobile {
             file,
             heard: VecDeque::new(),
             out: Vec::new(),
+            defects: defects.clone(),
+            merchant: merchant::MerchantApp::default(),
         };
         mobile.device.handle(now, Input::NetworkChanged { up: true });
         mobile.resume(&hello.session.reported);
@@ -478,10 +485,11 @@ impl Mobile {
 
     /// The engine said something: readerlab hears it, and the app acts.
     fn on_sdk_event(&mut self, runtime: &Runtime, body: &EventBody) {
-        let value = serde_json::to_value(body).expect("events serialize");
-        let event: SdkEvent =
-            serde_json::from_value(value).expect("an event is an object named by `event`");
-        self.notify(protocol::Notification::SdkEvent(event));
+        self.report_event(body);
+        // The merchant's app shows what it must, and says so too.
+        if let Some(shown) = self.merchant.notice(body, &self.defects) {
+            self.report_event(&shown);
+        }
         let ended = |outcome, intent: Option<String>, code: Option<String>, decline_code| {
             (outcome, intent, code, decline_code)
         };
@@ -556,6 +564,14 @@ impl Mobile {
     fn ended(&mut self, end: PaymentEnded) {
         self.saved.open.remove(&end.payment);
         self.notify(protocol::Notification::PaymentEnded(end));
+    }
+
+    /// One event of the SDK's history (or its app's), as `sdk.event`.
+    fn report_event(&mut self, body: &EventBody) {
+        let value = serde_json::to_value(body).expect("events serialize");
+        let event: SdkEvent =
+            serde_json::from_value(value).expect("an event is an object named by `event`");
+        self.notify(protocol::Notification::SdkEvent(event));
     }
 
     fn notify(&mut self, notification: protocol::Notification) {
