@@ -8,9 +8,10 @@
 //!
 //! Pure bookkeeping: it never executes a request and never reads a clock.
 
-use crate::backend::api::{ApiReply, ApiRequest};
+use crate::backend::api::{ApiError, ApiReply, ApiRequest};
 use crate::time::Millis;
 use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
 /// Whose keys these are: Stripe keeps keys per account, and an account's
@@ -23,23 +24,59 @@ pub(crate) struct KeyScope {
 
 /// What a key says about a new request.
 #[derive(Debug, PartialEq)]
-pub(crate) enum KeyLookup<'a> {
+pub(crate) enum KeyLookup {
     /// Never seen (or forgotten): execute the request.
     New,
     /// Seen with these parameters: answer this, execute nothing.
-    Replay(&'a ApiReply),
+    Replay(ApiReply),
     /// Seen with other parameters: refuse.
     Mismatch,
 }
 
+/// A saved reply, compact: an object as its JSON text (a `serde_json::Value`
+/// of a payment intent takes several times the memory of its text, and a
+/// served rig keeps one per forwarded payment for the key's lifetime).
+#[derive(Debug)]
+enum SavedReply {
+    Ok(Box<str>),
+    Err(ApiError),
+}
+
+impl SavedReply {
+    fn of(reply: &ApiReply) -> SavedReply {
+        match reply {
+            ApiReply::Ok(value) => SavedReply::Ok(value.to_string().into_boxed_str()),
+            ApiReply::Err(error) => SavedReply::Err(error.clone()),
+        }
+    }
+
+    fn reply(&self) -> ApiReply {
+        match self {
+            SavedReply::Ok(text) => {
+                ApiReply::Ok(serde_json::from_str(text).expect("a saved reply is the JSON we wrote"))
+            }
+            SavedReply::Err(error) => ApiReply::Err(error.clone()),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Saved {
-    request: ApiRequest,
-    reply: ApiReply,
+    /// The request's parameters, as a fingerprint: a key is replayed only
+    /// for the same parameters, and only that needs answering.
+    request: u64,
+    reply: SavedReply,
     at: Millis,
 }
 
-/// The saved replies of every scope.
+/// A request's fingerprint: SipHash with fixed keys (`DefaultHasher::new`)
+/// of its debug form, which names every parameter. The same on every run.
+fn fingerprint(request: &ApiRequest) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    format!("{request:?}").hash(&mut hasher);
+    hasher.finish()
+}
+
 #[derive(Debug)]
 pub(crate) struct IdempotencyKeys {
     lifetime: Duration,
@@ -60,11 +97,11 @@ impl IdempotencyKeys {
         scope: &KeyScope,
         key: &str,
         request: &ApiRequest,
-    ) -> KeyLookup<'_> {
+    ) -> KeyLookup {
         match self.saved.get(&(scope.clone(), key.to_owned())) {
             Some(saved) if now < saved.at + self.lifetime => {
-                if saved.request == *request {
-                    KeyLookup::Replay(&saved.reply)
+                if saved.request == fingerprint(request) {
+                    KeyLookup::Replay(saved.reply.reply())
                 } else {
                     KeyLookup::Mismatch
                 }
@@ -73,18 +110,19 @@ impl IdempotencyKeys {
         }
     }
 
-    /// Saves the reply to a request that executed, unless it is a server
-    /// error or a rate limit: Stripe does not save those, so the retry runs.
+    /// Saves the reply to a request executed under `key` (unless it is one
+    /// that is never saved: see [`is_saved`]).
     pub(crate) fn save(
         &mut self,
         now: Millis,
         scope: KeyScope,
         key: String,
-        request: ApiRequest,
-        reply: ApiReply,
+        request: &ApiRequest,
+        reply: &ApiReply,
     ) {
-        if is_saved(&reply) {
-            self.saved.insert((scope, key), Saved { request, reply, at: now });
+        if is_saved(reply) {
+            let saved = Saved { request: fingerprint(request), reply: SavedReply::of(reply), at: now };
+            self.saved.insert((scope, key), saved);
         }
     }
 }
@@ -133,10 +171,10 @@ mod tests {
     fn same_parameters_replay_other_parameters_mismatch() {
         let mut keys = IdempotencyKeys::new(Duration::from_secs(60));
         let reply = ApiReply::Ok(serde_json::json!({"id": "pi_1"}));
-        keys.save(Millis::ZERO, scope("acct_1"), "k".into(), create(100), reply.clone());
+        keys.save(Millis::ZERO, scope("acct_1"), "k".into(), &create(100), &reply);
         assert_eq!(
             keys.lookup(Millis(1), &scope("acct_1"), "k", &create(100)),
-            KeyLookup::Replay(&reply)
+            KeyLookup::Replay(reply.clone())
         );
         assert_eq!(
             keys.lookup(Millis(1), &scope("acct_1"), "k", &create(200)),
@@ -149,7 +187,7 @@ mod tests {
     #[test]
     fn a_key_is_forgotten_after_its_lifetime() {
         let mut keys = IdempotencyKeys::new(Duration::from_secs(60));
-        keys.save(Millis::ZERO, scope("a"), "k".into(), create(1), error(402));
+        keys.save(Millis::ZERO, scope("a"), "k".into(), &create(1), &error(402));
         assert!(matches!(
             keys.lookup(Millis(59_999), &scope("a"), "k", &create(1)),
             KeyLookup::Replay(_)

@@ -139,7 +139,6 @@ impl Backend {
             match self.keys.lookup(now, &scope, key, &call.request) {
                 KeyLookup::New => {}
                 KeyLookup::Replay(reply) => {
-                    let reply = reply.clone();
                     let status = match &reply {
                         ApiReply::Ok(_) => 200,
                         ApiReply::Err(error) => error.status,
@@ -173,7 +172,7 @@ impl Backend {
                     self.emit_rejected(now, kind, error);
                 }
                 if let Some(key) = call.idempotency_key {
-                    self.keys.save(now, scope, key, call.request, reply.clone());
+                    self.keys.save(now, scope, key, &call.request, &reply);
                 }
                 reply
             }
