@@ -142,7 +142,7 @@ fn forwarded(offline_id: &str, amount: u64) -> EventBody {
 /// What the merchant's app shows for a payment that failed at sync.
 fn shown(offline_id: &str, amount: u64, reason: &str) -> EventBody {
     EventBody::MerchantNotified {
-        notice: readerlab_emulator::core::offline::merchant::MerchantNotice::SyncFailed,
+        notice: readerlab_emulator::core::MerchantNotice::SyncFailed,
         offline_id: id(offline_id),
         amount: usd(amount),
         reason: reason.to_owned(),

@@ -441,7 +441,7 @@ pub enum EventBody {
     /// payment that failed at sync, with the reason.
     #[serde(rename = "merchant.notified")]
     MerchantNotified {
-        notice: crate::offline::merchant::MerchantNotice,
+        notice: MerchantNotice,
         offline_id: OfflineId,
         amount: Money,
         reason: String,
@@ -716,4 +716,12 @@ impl EventBody {
             .and_then(|v| v.get("event").and_then(|n| n.as_str()).map(str::to_owned))
             .expect("every event serializes with its name")
     }
+}
+
+/// What a notice tells the merchant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MerchantNotice {
+    /// A stored payment failed when it was forwarded (declined on sync).
+    SyncFailed,
 }

@@ -38,8 +38,9 @@ pub use discovery::{DiscoveryRequest, discover};
 pub use error::TerminalErrorCode;
 pub use event::{
     BatteryStatus, CardSummary, ConnectionStatus, DisconnectReason, DiscoveredReader, Event,
-    EventBody, NetworkStatus, OfflineDetails, Part, PaymentRequest, PosOutcome, PowerOffCause,
-    Prompt, RebootKind, ReportPhase, RigReader, RunSource, ScheduledStep, StoredBy, UpdateFailure,
+    EventBody, MerchantNotice, NetworkStatus, OfflineDetails, Part, PaymentRequest, PosOutcome,
+    PowerOffCause, Prompt, RebootKind, ReportPhase, RigReader, RunSource, ScheduledStep, StoredBy,
+    UpdateFailure,
 };
 pub use fault::FaultKind;
 pub use invariant::Invariant;

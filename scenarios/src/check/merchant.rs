@@ -16,7 +16,7 @@
 //! in a run not finished, is not judged: the notice may still come.
 
 use super::report::Finding;
-use readerlab_emulator::core::offline::merchant::MerchantNotice;
+use readerlab_emulator::core::MerchantNotice;
 use readerlab_emulator::core::{Event, EventBody, Invariant, Part};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;

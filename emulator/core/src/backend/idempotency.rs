@@ -52,9 +52,9 @@ impl SavedReply {
 
     fn reply(&self) -> ApiReply {
         match self {
-            SavedReply::Ok(text) => {
-                ApiReply::Ok(serde_json::from_str(text).expect("a saved reply is the JSON we wrote"))
-            }
+            SavedReply::Ok(text) => ApiReply::Ok(
+                serde_json::from_str(text).expect("a saved reply is the JSON we wrote"),
+            ),
             SavedReply::Err(error) => ApiReply::Err(error.clone()),
         }
     }
@@ -121,7 +121,8 @@ impl IdempotencyKeys {
         reply: &ApiReply,
     ) {
         if is_saved(reply) {
-            let saved = Saved { request: fingerprint(request), reply: SavedReply::of(reply), at: now };
+            let saved =
+                Saved { request: fingerprint(request), reply: SavedReply::of(reply), at: now };
             self.saved.insert((scope, key), saved);
         }
     }

@@ -8,18 +8,9 @@
 //! back, on the part of the device whose SDK said it.
 
 use crate::defect::{Defect, Defects};
-use crate::event::EventBody;
+use crate::event::{EventBody, MerchantNotice};
 use crate::offline::OfflineId;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-
-/// What a notice tells the merchant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MerchantNotice {
-    /// A stored payment failed when it was forwarded (declined on sync).
-    SyncFailed,
-}
 
 /// The merchant's app on one device: which payments it has shown.
 #[derive(Clone, Debug, Default)]
