@@ -35,22 +35,23 @@ pub(crate) enum KeyLookup {
 
 /// A saved reply, compact: an object as its JSON text (a `serde_json::Value`
 /// of a payment intent takes several times the memory of its text, and a
-/// served rig keeps one per forwarded payment for the key's lifetime).
+/// served rig keeps one per forwarded payment for the key's lifetime, and
+/// one per offline id for good).
 #[derive(Debug)]
-enum SavedReply {
+pub(crate) enum SavedReply {
     Ok(Box<str>),
     Err(ApiError),
 }
 
 impl SavedReply {
-    fn of(reply: &ApiReply) -> SavedReply {
+    pub(crate) fn of(reply: &ApiReply) -> SavedReply {
         match reply {
             ApiReply::Ok(value) => SavedReply::Ok(value.to_string().into_boxed_str()),
             ApiReply::Err(error) => SavedReply::Err(error.clone()),
         }
     }
 
-    fn reply(&self) -> ApiReply {
+    pub(crate) fn reply(&self) -> ApiReply {
         match self {
             SavedReply::Ok(text) => ApiReply::Ok(
                 serde_json::from_str(text).expect("a saved reply is the JSON we wrote"),

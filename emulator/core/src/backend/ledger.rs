@@ -10,7 +10,7 @@
 use crate::backend::api::{ApiCall, ApiError, ApiErrorKind, ApiReply, RequestKind};
 use crate::backend::config::BackendConfig;
 use crate::backend::faults::{ArmedFault, ArmedFaults, InvalidFault};
-use crate::backend::idempotency::{IdempotencyKeys, KeyLookup, KeyScope};
+use crate::backend::idempotency::{IdempotencyKeys, KeyLookup, KeyScope, SavedReply};
 use crate::backend::objects;
 use crate::backend::records::{Charge, ChargeStatus, PaymentIntent};
 use crate::backend::terminal::Terminal;
@@ -67,7 +67,7 @@ pub struct Backend {
     /// first answer instead of charging again. Under another key it is, as
     /// for Stripe, a new request: an SDK that changes keys between retries
     /// charges twice (incident android-747), and the checker must see it.
-    pub(super) forwarded: BTreeMap<(String, OfflineId), (Option<String>, ApiReply)>,
+    pub(super) forwarded: BTreeMap<(String, OfflineId), (Option<String>, SavedReply)>,
     pub(super) faults: ArmedFaults,
     pub(super) counters: Counters,
     /// Locations, configurations, registered readers and their commands.

@@ -9,6 +9,7 @@
 //! [`TestCards::authorize`]: crate::cards::TestCards::authorize
 
 use crate::backend::api::{ApiError, ApiErrorKind, ApiReply, ApiRequest, PresentedCard};
+use crate::backend::idempotency::SavedReply;
 use crate::backend::ledger::{Backend, Caller, Executed};
 use crate::backend::objects;
 use crate::backend::records::{
@@ -397,11 +398,12 @@ impl Backend {
         if let Some((first_key, first)) = self.forwarded.get(&identity)
             && first_key.as_deref() == key
         {
-            return Executed::Ran(first.clone());
+            return Executed::Ran(first.reply());
         }
         let reply = self.forward_once(now, caller, payment);
         if !matches!(&reply, ApiReply::Err(e) if e.is_retryable()) {
-            self.forwarded.entry(identity).or_insert((key.map(str::to_owned), reply.clone()));
+            let saved = SavedReply::of(&reply);
+            self.forwarded.entry(identity).or_insert((key.map(str::to_owned), saved));
         }
         Executed::Ran(reply)
     }
