@@ -726,6 +726,30 @@ fn a_broken_history_breaks_exactly_its_invariant_and_its_twin_holds(
     assert!(twin.holds(), "{twin}");
 }
 
+/// I11 counts every notice after the failure: a second one long after the
+/// first is still the merchant told twice; one only after the bound is
+/// never told in time.
+#[test]
+fn a_notice_late_or_repeated_long_after_is_still_judged() {
+    let with_notices = |times: &[u64]| {
+        let mut lines = begin();
+        lines.extend(collect(100, "off_p_1", 1000, 1, 1000));
+        lines.push((200, "pos", attempted("off_p_1", 1)));
+        lines.push((210, "pos", declined_on_sync("off_p_1", 1000)));
+        lines.push((210, "pos", status(0, 0)));
+        for &t in times {
+            lines.push((t, "pos", shown("off_p_1", 1000, "generic_decline")));
+        }
+        lines.push((900_000, "pos", status(0, 0)));
+        check(&finish(lines))
+    };
+    let twice = with_notices(&[210, 600_000]);
+    assert!(twice.violations.iter().any(|v| v.message.contains("told 2 times")), "{twice}");
+    let late = with_notices(&[120_000]);
+    assert!(late.violations.iter().any(|v| v.message.contains("was not told")), "{late}");
+    assert!(with_notices(&[30_000]).holds());
+}
+
 // --- what the checker tolerates --------------------------------------------------
 
 /// A payment still waiting for its card when the run ends, and one whose

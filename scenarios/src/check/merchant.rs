@@ -79,11 +79,11 @@ pub(super) fn check(history: &[Event], found: &mut Vec<Finding>) {
         }
         let by = history[fail.at].t_ms.0.saturating_add(NOTICE_BOUND.as_millis() as u64);
         let shown = notices.get(&(fail.part, fail.offline_id)).map_or(&[][..], Vec::as_slice);
-        let in_time: Vec<usize> =
-            shown.iter().copied().filter(|&n| history[n].t_ms.0 <= by && n > fail.at).collect();
-        let message = match in_time.as_slice() {
-            [] if !finished && last.t_ms.0 < by => continue,
-            [] => format!(
+        let after: Vec<usize> = shown.iter().copied().filter(|&n| n > fail.at).collect();
+        let in_time = after.iter().filter(|&&n| history[n].t_ms.0 <= by).count();
+        let message = match after.as_slice() {
+            _ if in_time == 0 && !finished && last.t_ms.0 < by => continue,
+            _ if in_time == 0 => format!(
                 "payment {} failed at sync with {} (offline.payment.forwarded on {}) and the merchant \
                  was not told: no merchant.notified sync_failed for it within {} s",
                 fail.offline_id,
@@ -106,7 +106,7 @@ pub(super) fn check(history: &[Event], found: &mut Vec<Finding>) {
             ),
         };
         let mut excerpt = vec![fail.at];
-        excerpt.extend(in_time.iter().copied().take(3));
+        excerpt.extend(after.iter().copied().take(3));
         found.push(Finding::new(Invariant::I11, Some(fail.offline_id), message).with(excerpt));
     }
 }
