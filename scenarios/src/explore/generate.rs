@@ -288,19 +288,7 @@ pub fn transitions(model: &Model) -> BoxedStrategy<Op> {
     let (readers, name) = (rig.readers.clone(), model.next_name);
     w.draw(30, move || payments(&readers, name));
     w.draw(24, passes);
-    // Time to a phase of a recent payment, so the next fault lands in it:
-    // the card read (the confirm or the store comes next), stored, a
-    // forward on its way.
-    let recent: Vec<u32> = model.used.iter().rev().take(2).copied().collect();
-    if !recent.is_empty() {
-        w.draw(4 + p, move || {
-            let phases =
-                select(vec![Phase::Collecting, Phase::CardRead, Phase::Stored, Phase::Forwarding]);
-            (select(recent.clone()), phases)
-                .prop_map(|(name, phase)| Op::Until { name, phase })
-                .boxed()
-        });
-    }
+    phase_waits(&mut w, model, p);
 
     // The internet: down for a while, so payments are stored; back, so a
     // drain starts (more likely the more is stored).
@@ -384,41 +372,53 @@ pub fn transitions(model: &Model) -> BoxedStrategy<Op> {
     w.boxed()
 }
 
+/// Time to a phase of one of the last two payments, so the next fault lands
+/// in it: the card read (the confirm or the store comes next), stored, a
+/// forward on its way.
+fn phase_waits(w: &mut Weighted, model: &Model, p: u32) {
+    let recent: Vec<u32> = model.used.iter().rev().take(2).copied().collect();
+    if recent.is_empty() {
+        return;
+    }
+    w.draw(4 + p, move || {
+        let phases =
+            select(vec![Phase::Collecting, Phase::CardRead, Phase::Stored, Phase::Forwarding]);
+        (select(recent.clone()), phases).prop_map(|(name, phase)| Op::Until { name, phase }).boxed()
+    });
+}
+
 /// What the air does to a Bluetooth reader's link: a notification lost
 /// (more often while a payment is likely on its way), all of them late, a
-/// smaller MTU, a slow connection interval; each held one is cleared more
-/// often than it is set.
+/// smaller MTU, a slow connection interval.
 fn air_faults(w: &mut Weighted, model: &Model, reader: ReaderModel, p: u32) {
     w.draw(2 + p, move || {
         select(DROPPABLE.to_vec())
             .prop_map(move |event| Op::NotificationLost { reader, event: event.to_owned() })
             .boxed()
     });
-    if model.holds(Held::Late(reader)) {
-        w.fixed(6, Op::NotificationsLate { reader, seconds: None });
+    let late = move |seconds| Op::NotificationsLate { reader, seconds };
+    held_or_set(w, model.holds(Held::Late(reader)), vec![1u32, 5, 30, 45], late);
+    let mtu = move |mtu| Op::Mtu { reader, mtu };
+    held_or_set(w, model.holds(Held::Mtu(reader)), vec![23u16, 27, 64, 100], mtu);
+    let interval = move |ms| Op::Interval { reader, ms };
+    held_or_set(w, model.holds(Held::Interval(reader)), vec![100u32, 400, 1_000], interval);
+}
+
+/// A sustained fault whose operation takes `Some(value)` to set it and
+/// `None` to clear it: cleared more often than set while it holds (6 to 1),
+/// else set to one of `values`.
+fn held_or_set<T: Clone + std::fmt::Debug + 'static>(
+    w: &mut Weighted,
+    held: bool,
+    values: Vec<T>,
+    op: impl Fn(Option<T>) -> Op + Clone + 'static,
+) {
+    if held {
+        w.fixed(6, op(None));
     } else {
         w.draw(1, move || {
-            select(vec![1u32, 5, 30, 45])
-                .prop_map(move |s| Op::NotificationsLate { reader, seconds: Some(s) })
-                .boxed()
-        });
-    }
-    if model.holds(Held::Mtu(reader)) {
-        w.fixed(6, Op::Mtu { reader, mtu: None });
-    } else {
-        w.draw(1, move || {
-            select(vec![23u16, 27, 64, 100])
-                .prop_map(move |mtu| Op::Mtu { reader, mtu: Some(mtu) })
-                .boxed()
-        });
-    }
-    if model.holds(Held::Interval(reader)) {
-        w.fixed(6, Op::Interval { reader, ms: None });
-    } else {
-        w.draw(1, move || {
-            select(vec![100u32, 400, 1_000])
-                .prop_map(move |ms| Op::Interval { reader, ms: Some(ms) })
-                .boxed()
+            let op = op.clone();
+            select(values.clone()).prop_map(move |value| op(Some(value))).boxed()
         });
     }
 }

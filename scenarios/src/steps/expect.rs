@@ -272,6 +272,14 @@ fn is_event(v: &View, name: &str, key: &str, value: &str) -> bool {
     v.name == name && (key.is_empty() || v.has(key, value))
 }
 
+/// `; its "name" events:` and one line each, for a message; `None` when
+/// the history has none of that name.
+fn its_events(world: &mut LabWorld, name: &str) -> Option<String> {
+    let same_name: Vec<String> =
+        world.views().iter().filter(|v| v.name == name).map(line).collect();
+    (!same_name.is_empty()).then(|| format!("; its \"{name}\" events:\n{}", same_name.join("\n")))
+}
+
 /// `"name"` or `"name" with key "value"`, for messages.
 fn describe(name: &str, key: &str, value: &str) -> String {
     if key.is_empty() {
@@ -294,16 +302,10 @@ fn history_has(
     if world.wait_until(within(&wait)?, &|v| is_event(v, &name, &key, &value))? {
         return Ok(());
     }
-    let same_name: Vec<String> =
-        world.views().iter().filter(|v| v.name == name).map(line).collect();
     Err(format!(
         "the history has no {} event{}",
         describe(&name, &key, &value),
-        if same_name.is_empty() {
-            String::new()
-        } else {
-            format!("; its \"{name}\" events:\n{}", same_name.join("\n"))
-        }
+        its_events(world, &name).unwrap_or_default()
     ))
 }
 
@@ -336,18 +338,13 @@ fn history_has_after_faults(
     if world.wait_until(bound, &fits)? {
         return Ok(());
     }
-    let same_name: Vec<String> =
-        world.views().iter().filter(|v| v.name == name).map(line).collect();
     Err(format!(
         "no {} event after the last fault cleared{} (the last: {}){}",
         describe(&name, &key, &value),
         bound.map_or(String::new(), |b| format!(" within {b:?} of it")),
         line(&cleared),
-        if same_name.is_empty() {
-            format!("; the history has no \"{name}\" event")
-        } else {
-            format!("; its \"{name}\" events:\n{}", same_name.join("\n"))
-        }
+        its_events(world, &name)
+            .unwrap_or_else(|| format!("; the history has no \"{name}\" event"))
     ))
 }
 
