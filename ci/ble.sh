@@ -60,17 +60,20 @@ if [ "$ready" -ne 1 ]; then
   exit 1
 fi
 
-status=0
-cargo test --locked --workspace $features --test ble_bluez || status=$?
-if [ "$status" -ne 0 ]; then
-  # Known flake (seen once in about 17 runs here): two readers taking turns on one
-  # adapter can leave the POS holding GATT objects of the previous slot
-  # ("Path, Interface, or Method does not exist" for 20 s). Said loudly and
-  # retried once; a second failure fails CI.
-  echo "ci/ble.sh: ble_bluez failed once (the one-adapter rotation race); retrying" >&2
+# Known flake: two readers taking turns on one bluezoo adapter can leave
+# the POS holding GATT objects of the previous slot ("Path, Interface, or
+# Method does not exist" for 20 s), or the second reader's advertisement
+# unseen by the scan. Seen once in about 17 runs, then twice in a row in one
+# run on 2026-12-07 (a connect timeout, then a scan that missed STRM2-0001),
+# passing alone right after. Said loudly and tried three times; a third
+# failure fails CI.
+status=1
+for try in 1 2 3; do
   status=0
   cargo test --locked --workspace $features --test ble_bluez || status=$?
-fi
+  [ "$status" -ne 0 ] || break
+  echo "ci/ble.sh: ble_bluez failed (try $try of 3; the one-adapter rotation race)" >&2
+done
 if [ "$status" -eq 0 ]; then
   # Round trips of a dev build: slower than a release build's, recorded as
   # CI saw them (README's figures are from release builds).
