@@ -50,10 +50,21 @@ impl ControlClient {
         path: &str,
         body: Option<Value>,
     ) -> Result<Bytes, ControlError> {
+        self.call_url(method, &format!("http://{}/_readerlab{path}", self.addr), body).await
+    }
+
+    /// [`Self::call`] at a whole URL (a smart reader's LAN API, which may
+    /// be anywhere its `lan` base URL says).
+    async fn call_url(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<Value>,
+    ) -> Result<Bytes, ControlError> {
         let transport = |message: String| ControlError::Transport { addr: self.addr, message };
         let mut request = hyper::Request::builder()
             .method(method)
-            .uri(format!("http://{}/_readerlab{path}", self.addr))
+            .uri(url)
             .header("content-type", "application/json");
         if let Some(token) = &self.token {
             request = request.header("authorization", format!("Bearer {token}"));
@@ -124,27 +135,29 @@ impl ControlClient {
             .map_err(|e| ControlError::Unreadable(e.to_string()))
     }
 
-    /// Asks smart reader `serial` to take a payment over its LAN API.
+    /// Asks a smart reader to take a payment over its LAN API, at the base
+    /// URL `lan` (`{lan}/payments`; a served rig's readers are at
+    /// `/_readerlab/readers/{serial}/lan`).
     pub async fn lan_collect(
         &self,
-        serial: &str,
+        lan: &str,
         payment: &str,
         amount: crate::core::Money,
         behavior: crate::core::offline::OfflineBehavior,
     ) -> Result<(), ControlError> {
         let body = json!({"payment": payment, "amount": amount, "behavior": behavior});
-        self.call("POST", &format!("/readers/{serial}/lan/payments"), Some(body)).await.map(drop)
+        self.call_url("POST", &format!("{lan}/payments"), Some(body)).await.map(drop)
     }
 
     /// A LAN payment's state (`{status, code, message}`).
-    pub async fn lan_payment(&self, serial: &str, payment: &str) -> Result<Value, ControlError> {
-        self.json("GET", &format!("/readers/{serial}/lan/payments/{payment}"), None).await
+    pub async fn lan_payment(&self, lan: &str, payment: &str) -> Result<Value, ControlError> {
+        let bytes = self.call_url("GET", &format!("{lan}/payments/{payment}"), None).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ControlError::Unreadable(e.to_string()))
     }
 
     /// Gives up on a LAN payment still in progress.
-    pub async fn lan_cancel(&self, serial: &str, payment: &str) -> Result<(), ControlError> {
-        let path = format!("/readers/{serial}/lan/payments/{payment}/cancel");
-        self.call("POST", &path, None).await.map(drop)
+    pub async fn lan_cancel(&self, lan: &str, payment: &str) -> Result<(), ControlError> {
+        self.call_url("POST", &format!("{lan}/payments/{payment}/cancel"), None).await.map(drop)
     }
 
     /// Whether the POS's internet link is up now (`pos_internet_up` of

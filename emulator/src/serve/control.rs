@@ -563,7 +563,7 @@ impl From<crate::sim::LanError> for Failure {
         use crate::sim::LanError;
         let status = match error {
             LanError::NoSuchReader(_) => StatusCode::NOT_FOUND,
-            LanError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            LanError::Unreachable(_) | LanError::Silent(_) => StatusCode::SERVICE_UNAVAILABLE,
             LanError::NotSmart(_) | LanError::NotReady(..) | LanError::Duplicate(_) => {
                 StatusCode::CONFLICT
             }

@@ -38,6 +38,9 @@ pub enum LanError {
     NotSmart(usize),
     #[error("the POS cannot reach reader #{0} over the LAN (its link is down)")]
     Unreachable(usize),
+    /// A reader that is off or still starting answers nothing on its LAN.
+    #[error("reader #{0} does not answer on its LAN: it is off or starting")]
+    Silent(usize),
     #[error("reader #{0} is not ready: {1}")]
     NotReady(usize, &'static str),
     #[error("a payment is already called `{0}`")]
@@ -87,6 +90,10 @@ impl Sim {
     /// reader `index`; `Err` when the POS cannot reach the reader.
     pub fn lan_payment(&self, index: usize, payment: &str) -> Result<Option<LanPayment>, LanError> {
         self.lan_reachable(index)?;
+        let slot = &self.readers[index];
+        if !slot.reader.is_powered() || !slot.device.as_ref().is_some_and(|d| d.is_up()) {
+            return Err(LanError::Silent(index));
+        }
         Ok(self.lan.get(payment).cloned())
     }
 

@@ -53,7 +53,8 @@ struct Open {
 #[derive(Debug)]
 struct Session {
     client: ControlClient,
-    smart: Vec<String>,
+    /// Each smart reader's LAN API base URL (`lan`), by serial.
+    smart: BTreeMap<String, String>,
     /// The SDK of the Bluetooth readers, if the rig has one.
     mobile: Option<mobile::Mobile>,
     open: BTreeMap<String, Open>,
@@ -205,8 +206,14 @@ fn start(
         .trim_end_matches('/')
         .parse()
         .map_err(|e| rpc(codes::FAILED, format!("rig.backend.base_url: {e}"), true))?;
-    let smart =
-        hello.rig.readers.iter().filter(|r| r.lan.is_some()).map(|r| r.serial.clone()).collect();
+    let smart = hello
+        .rig
+        .readers
+        .iter()
+        .filter_map(|r| {
+            r.lan.as_ref().map(|lan| (r.serial.clone(), lan.trim_end_matches('/').to_owned()))
+        })
+        .collect();
     let file = std::path::Path::new(&hello.session.data_dir).join("open.json");
     // After app.kill: what was open is still open, unless readerlab already
     // has its outcome.
@@ -261,16 +268,16 @@ impl Session {
             mobile.collect(runtime, &collect.payment, &collect.reader, amount, behavior)?;
             return Ok(json!({}));
         }
-        if !self.smart.contains(&collect.reader) {
+        let Some(lan) = self.smart.get(&collect.reader) else {
             let why = format!("no reader {} in this rig", collect.reader);
             return Err(rpc(codes::FAILED, why, true));
-        }
+        };
         // On file before the request goes out: a kill after the reader took
         // it must not lose it.
         let open = Open { reader: collect.reader.clone(), started_ms: self.now_ms };
         self.open.insert(collect.payment.clone(), open);
         self.save()?;
-        let asked = self.client.lan_collect(&collect.reader, &collect.payment, amount, behavior);
+        let asked = self.client.lan_collect(lan, &collect.payment, amount, behavior);
         match runtime.block_on(asked) {
             Ok(()) => Ok(json!({})),
             // Refused (nothing started), or indefinite (readerlab records
@@ -281,6 +288,17 @@ impl Session {
                 Err(failure(&error))
             }
         }
+    }
+
+    /// The LAN API base URL of smart reader `serial`.
+    fn lan(&self, serial: &str) -> Result<&str, RpcError> {
+        self.smart.get(serial).map(String::as_str).ok_or_else(|| {
+            rpc(
+                codes::FAILED,
+                format!("no reader {serial} in this rig (a payment kept from another)"),
+                false,
+            )
+        })
     }
 
     /// Writes the open payments (a new file, synced, then renamed over the
@@ -307,7 +325,8 @@ impl Session {
                 }
             };
         };
-        runtime.block_on(self.client.lan_cancel(&open.reader, payment)).map_err(|e| failure(&e))?;
+        let lan = self.lan(&open.reader)?;
+        runtime.block_on(self.client.lan_cancel(lan, payment)).map_err(|e| failure(&e))?;
         Ok(json!({}))
     }
 
@@ -324,7 +343,8 @@ impl Session {
         }
         let mut ended = Vec::new();
         for (payment, open) in &self.open {
-            let state = match runtime.block_on(self.client.lan_payment(&open.reader, payment)) {
+            let lan = self.lan(&open.reader)?;
+            let state = match runtime.block_on(self.client.lan_payment(lan, payment)) {
                 Ok(state) => state,
                 // The reader is out of reach (its LAN is down): ask again later.
                 Err(ControlError::Refused { status: 503, .. }) => continue,
@@ -338,7 +358,7 @@ impl Session {
                 "failed" => Ended::Failed,
                 "canceled" => Ended::Canceled,
                 _ if now_ms.saturating_sub(open.started_ms) >= PATIENCE_MS => {
-                    let _ = runtime.block_on(self.client.lan_cancel(&open.reader, payment));
+                    let _ = runtime.block_on(self.client.lan_cancel(lan, payment));
                     Ended::Canceled
                 }
                 _ => continue,

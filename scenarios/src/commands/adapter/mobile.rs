@@ -105,6 +105,11 @@ struct Saved {
     session: SdkSession,
     /// App runs so far (offline ids embed the run).
     runs: u32,
+    /// This install's name in its offline ids (from the first session's
+    /// id): a backend that outlives the install (a lab bench's) never sees
+    /// one offline id from two installs.
+    #[serde(default)]
+    install: String,
     /// Payments started and not yet reported ended, with their reader.
     open: BTreeMap<String, String>,
 }
@@ -177,13 +182,17 @@ impl Mobile {
         let mut saved = match std::fs::read(&file) {
             Ok(bytes) if hello.session.resumed => serde_json::from_slice(&bytes)
                 .map_err(|e| rpc(format!("{}: {e}", file.display()), true))?,
-            _ => Saved { session: first_session(hello)?, ..Saved::default() },
+            _ => Saved {
+                session: first_session(hello)?,
+                install: install_name(&hello.session.id),
+                ..Saved::default()
+            },
         };
         saved.runs += 1;
         let now = Millis(hello.rig.clock.now_ms);
         let setup = EngineSetup {
             holder: Holder::Pos,
-            instance: format!("pos{}", saved.runs),
+            instance: format!("pos{}{}", saved.install, saved.runs),
             session: saved.session.clone(),
             cards: Arc::new(TestCards::builtin().clone()),
             timings: Timings::default(),
@@ -664,6 +673,15 @@ impl Mobile {
 /// The SDK's session when the app first starts: the POS was online at rig
 /// time 0 with the rig's readers and fetched the account's offline
 /// settings (`rig.offline`), as the in-process POS starts.
+/// An install's name for its offline ids: the letters and digits of the
+/// session id's last part (a temporary directory's random suffix), at most
+/// 12 of them, then a dot (`""` when there are none).
+fn install_name(session: &str) -> String {
+    let last = session.rsplit(['-', '_', '/', '.']).next().unwrap_or(session);
+    let name: String = last.chars().filter(char::is_ascii_alphanumeric).take(12).collect();
+    if name.is_empty() { name } else { format!("{name}.") }
+}
+
 fn first_session(hello: &SessionNew) -> Result<SdkSession, RpcError> {
     let config: Option<OfflineConfig> = match &hello.rig.offline {
         Some(settings) => Some(
