@@ -12,6 +12,18 @@ ci_start=$(date +%s)
 part() { echo "ci: --- $1 (at $(($(date +%s) - ci_start)) s of the tests)"; }
 part "cargo test --workspace"
 cargo test --workspace
+# The lab bench's real-time tests (ci/lab.sh: about 2 minutes, mostly
+# waiting on the bench's clock) run in the background while the next parts
+# build; their log is shown, and their status judged, before "served".
+lab_test=$(cargo test --workspace --test lab --no-run --message-format=json 2>/dev/null \
+  | python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "lab":
+        print(m["executable"])')
+mkdir -p target
+bash ci/lab.sh "$lab_test" > target/ci-lab.log 2>&1 &
+lab_pid=$!
 part "fuzz"
 bash ci/fuzz.sh 3
 part "release build and the bundled scenarios"
@@ -64,6 +76,13 @@ for defect in $("$readerlab" defects | tail -n +2 | awk '{print $1}'); do
   "$readerlab" run "$feature" > /dev/null
   echo "ci: --defect $defect caught by its scenario, a busy day and exploration (exit 1)"
 done
+part "lab bench (started after cargo test)"
+if ! wait "$lab_pid"; then
+  cat target/ci-lab.log
+  echo "ci: the lab bench tests failed (ci/lab.sh; log above)" >&2
+  exit 1
+fi
+grep -E "^test |test result" target/ci-lab.log
 # Serve mode with real clients (stripe-python, toxiproxy-python) and the
 # served target.
 part "served"

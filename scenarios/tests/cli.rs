@@ -171,9 +171,15 @@ fn steps_prints_every_domain_with_examples() {
 
 #[test]
 fn run_names_an_unknown_target_or_defect() {
+    let out = readerlab(&["run", "--target", "teleport"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown target `teleport`"), "{}", stderr(&out));
     let out = readerlab(&["run", "--target", "lab"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("unknown target `lab`"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--target lab needs --rig BENCH.toml"), "{}", stderr(&out));
+    let out = readerlab(&["run", "--rig", "bench.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("need --target lab"), "{}", stderr(&out));
     let out = readerlab(&["run", "--defect", "gremlins"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("gremlins"), "{}", stderr(&out));

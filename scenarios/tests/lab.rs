@@ -28,6 +28,7 @@ struct Rig {
     runtime: tokio::runtime::Runtime,
     addr: SocketAddr,
     m2_ble: String,
+    m2_serial: String,
     s700_serial: String,
 }
 
@@ -56,6 +57,7 @@ fn serve() -> Rig {
     let s700 = by_model("s700");
     Rig {
         m2_ble: m2["ble_tcp"].as_str().expect("the M2 is offered on BLE-over-TCP").to_owned(),
+        m2_serial: m2["serial"].as_str().unwrap().to_owned(),
         s700_serial: s700["serial"].as_str().unwrap().to_owned(),
         _server: server,
         runtime,
@@ -119,6 +121,44 @@ counter = {{ run = "curl -sSf -X POST http://{addr}/_readerlab/readers/{s700}/pr
             off = self.fault_hook(false, signal),
             down = self.fault_hook(false, link),
         )
+    }
+}
+
+impl Rig {
+    /// A bench file for `run --target lab`: every hook the bundled lab
+    /// scenarios need (the POS's internet, a reboot, cards presented with
+    /// the number and entry mode readerlab puts in the hook's environment),
+    /// the POS given the served rig's POS key so that its calls cross the
+    /// POS's link. `reboot = false` leaves the S700's reboot hook out.
+    fn run_bench(&self, reboot: bool) -> String {
+        let pos_link = r#"{\"link_down\": {\"link\": \"PosBackend\"}}"#;
+        let present = |serial: &str| {
+            "{ run = 'curl -sSf -X POST http://ADDR/_readerlab/readers/SERIAL/present_card -d \"{\\\"number\\\": \\\"$READERLAB_CARD\\\", \\\"entry_mode\\\": \\\"$READERLAB_ENTRY_MODE\\\"}\"', timeout_s = 10 }"
+                .replace("ADDR", &self.addr.to_string())
+                .replace("SERIAL", serial)
+        };
+        let mut bench = self.bench(None, None).replace(
+            "key_env = \"READERLAB_TEST_BENCH_KEY\"",
+            "key_env = \"READERLAB_TEST_BENCH_KEY\"\npos_key_env = \"READERLAB_TEST_BENCH_POS_KEY\"",
+        );
+        bench = bench.replace("[hooks.present_card]", "[hooks.present_card_of_lab_check]");
+        let start = bench.find("[hooks.present_card_of_lab_check]").unwrap();
+        bench.truncate(start);
+        bench.push_str(&format!(
+            "[hooks.present_card]\nm2 = {}\ncounter = {}\n\n[hooks.link_down.pos-backend]\npos = {}\n\n[hooks.link_up.pos-backend]\npos = {}\n",
+            present(&self.m2_serial),
+            present(&self.s700_serial),
+            self.fault_hook(false, pos_link),
+            self.fault_hook(true, pos_link),
+        ));
+        if reboot {
+            let reboot = r#"{\"reader_reboot\": {\"reader\": 0}}"#;
+            bench.push_str(&format!(
+                "\n[hooks.reboot]\ncounter = {}\n",
+                self.fault_hook(false, reboot)
+            ));
+        }
+        bench
     }
 }
 
@@ -270,4 +310,298 @@ fn a_bench_file_that_cannot_be_read_is_exit_2_naming_its_line() {
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("bench.toml:4: key `backend.key`"), "{stderr}");
+}
+
+/// `readerlab run --target lab --rig FILE ARGS...` with both keys in the
+/// environment, within `limit`.
+fn lab_run(file: &Path, args: &[&str], limit: Duration) -> Output {
+    let started = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_readerlab"))
+        .args(["run", "--target", "lab", "--rig", file.to_str().unwrap()])
+        .args(args)
+        .env(KEY_ENV, KEY)
+        .env("READERLAB_TEST_BENCH_POS_KEY", format!("{KEY}_pos"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("readerlab runs");
+    let waited = std::thread::spawn(move || child.wait_with_output().unwrap());
+    while !waited.is_finished() {
+        assert!(started.elapsed() < limit, "run --target lab did not end within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    waited.join().unwrap()
+}
+
+fn features(path: &str) -> String {
+    format!("{}/../features/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+#[ignore = "real time, about 2 minutes: ci/lab.sh runs it (cargo test --test lab -- --include-ignored)"]
+fn the_lab_scenarios_pass_on_a_served_bench_with_their_histories_checked() {
+    let rig = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let bench = write(dir.path(), "bench.toml", &rig.run_bench(true));
+    let histories = dir.path().join("histories");
+    let lab = features("lab");
+    let args = ["--json", "--history-dir", histories.to_str().unwrap(), lab.as_str()];
+    let output = lab_run(&bench, &args, Duration::from_secs(420));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(report["target"], "lab", "{report:#}");
+    assert_eq!(report["passed"], 3, "every lab scenario passes: {report:#}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("health checks of"), "the health checks ran first: {stderr}");
+
+    // The histories say what the bench did and what the backend holds.
+    let mut all = String::new();
+    for entry in std::fs::read_dir(&histories).unwrap() {
+        all.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    for needle in [
+        "\"event\":\"lab.hook.ran\"",
+        "\"action\":\"present_card\"",
+        "hooks.power_off.m2: exit 0",
+        "hooks.reboot.counter: exit 0",
+        "hooks.link_down.pos-backend.pos: exit 0",
+        "\"event\":\"backend.charge.succeeded\"",
+        "\"event\":\"offline.payment.forwarded\"",
+    ] {
+        assert!(all.contains(needle), "no {needle} in the histories");
+    }
+    let _ = rig.runtime.block_on(ControlClient::new(rig.addr, None).clear_all());
+}
+
+#[test]
+#[ignore = "real time, about a minute: ci/lab.sh runs it (cargo test --test lab -- --include-ignored)"]
+fn a_bench_without_a_hook_skips_naming_it_and_a_broken_bench_is_refused() {
+    let rig = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let reboot = format!("{}:33", features("lab/bench.feature"));
+
+    let no_reboot = write(dir.path(), "no-reboot.toml", &rig.run_bench(false));
+    let output = lab_run(&no_reboot, &["--json", &reboot], Duration::from_secs(120));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(report["skipped"], 1, "{report:#}");
+    let message = report["results"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("hooks.reboot.counter"), "the missing hook is named: {report:#}");
+
+    let broken = rig.run_bench(false).replace(
+        &rig.fault_hook(true, r#"{\"link_down\": {\"link\": {\"ReaderBackend\": 0}}}"#),
+        r#"{ run = "echo relay stuck >&2; exit 1", timeout_s = 5 }"#,
+    );
+    let broken = write(dir.path(), "broken.toml", &broken);
+    let output = lab_run(&broken, &[&reboot], Duration::from_secs(120));
+    assert_ne!(output.status.code(), Some(0), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("failed its health checks; nothing was run")
+            && stderr.contains("FAILED hook.link_up.reader-backend counter")
+            && stderr.contains("relay stuck"),
+        "{}",
+        text(&output)
+    );
+    let _ = rig.runtime.block_on(ControlClient::new(rig.addr, None).clear_all());
+}
+
+/// labgrid's commands, from `READERLAB_LABGRID_BIN` (ci/lab.sh sets it to
+/// the directory labgrid was installed in, from PyPI).
+fn labgrid(name: &str) -> String {
+    let dir = std::env::var("READERLAB_LABGRID_BIN")
+        .expect("READERLAB_LABGRID_BIN: the directory of labgrid's commands (ci/lab.sh sets it)");
+    format!("{dir}/{name}")
+}
+
+/// A labgrid coordinator on a loopback port, as published, stopped on drop.
+struct Coordinator {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Coordinator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn coordinator() -> Coordinator {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(labgrid("labgrid-coordinator"))
+        .args(["-l", &addr])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("labgrid-coordinator starts");
+    let coordinator = Coordinator { child, addr, _dir: dir };
+    let started = Instant::now();
+    while !lg(&coordinator, "ci", &["places"]).status.success() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the coordinator did not answer");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    coordinator
+}
+
+/// `labgrid-client -x COORDINATOR ARGS...` as user `user` on host `user-host`.
+fn lg(coordinator: &Coordinator, user: &str, args: &[&str]) -> Output {
+    Command::new(labgrid("labgrid-client"))
+        .args(["-x", &coordinator.addr])
+        .args(args)
+        .env("LG_USERNAME", user)
+        .env("LG_HOSTNAME", format!("{user}-host"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("labgrid-client runs")
+}
+
+/// Who holds place `bench`, as `labgrid-client show` says (`None`: free).
+fn holder(coordinator: &Coordinator) -> String {
+    let shown = lg(coordinator, "ci", &["-p", "bench", "show"]);
+    let text = String::from_utf8_lossy(&shown.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("acquired:").map(|h| h.trim().to_owned()))
+        .unwrap_or_else(|| panic!("no `acquired:` in {text}"))
+}
+
+fn wait_for_holder(coordinator: &Coordinator, want: &dyn Fn(&str) -> bool, what: &str) {
+    let started = Instant::now();
+    loop {
+        let now = holder(coordinator);
+        if want(&now) {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{what}: the place is held by {now}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+#[ignore = "needs labgrid (PyPI) and real time: ci/lab.sh runs it with READERLAB_LABGRID_BIN"]
+fn a_labgrid_place_is_refused_when_taken_held_while_used_and_free_after_a_kill() {
+    let rig = serve();
+    let coordinator = coordinator();
+    let created = lg(&coordinator, "ci", &["-p", "bench", "create"]);
+    assert!(created.status.success(), "{}", text(&created));
+    let dir = tempfile::tempdir().unwrap();
+    let bench = format!(
+        "place = \"bench\"\ncoordinator = \"{}\"\nlabgrid_client = \"{}\"\n{}",
+        coordinator.addr,
+        labgrid("labgrid-client"),
+        rig.run_bench(false)
+    );
+    let file = write(dir.path(), "bench.toml", &bench);
+    let bagel = format!("{}:23", features("lab/bench.feature"));
+
+    // Held by someone else: refused, naming the holder; nothing ran.
+    let taken = lg(&coordinator, "alice", &["-p", "bench", "acquire"]);
+    assert!(taken.status.success(), "{}", text(&taken));
+    let output = lab_run(&file, &[&bagel], Duration::from_secs(60));
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the labgrid place `bench` is held by alice-host/alice: nothing was run"),
+        "{}",
+        text(&output)
+    );
+    assert!(!stderr.contains("health checks of"), "nothing touched the bench: {stderr}");
+    let released = lg(&coordinator, "alice", &["-p", "bench", "release"]);
+    assert!(released.status.success(), "{}", text(&released));
+
+    // A run holds it while it runs and frees it when it ends.
+    let output = lab_run(&file, &["--json", &bagel], Duration::from_secs(180));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("holding the labgrid place `bench`"));
+    assert_eq!(holder(&coordinator), "None", "released after the run");
+
+    // A run killed outright (SIGKILL) still frees it: its guard releases.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_readerlab"))
+        .args(["run", "--target", "lab", "--rig", file.to_str().unwrap(), &bagel])
+        .env(KEY_ENV, KEY)
+        .env("READERLAB_TEST_BENCH_POS_KEY", format!("{KEY}_pos"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_holder(&coordinator, &|h| h != "None", "the run took the place");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_for_holder(&coordinator, &|h| h == "None", "after the run was killed");
+    let _ = rig.runtime.block_on(ControlClient::new(rig.addr, None).clear_all());
+}
+
+#[test]
+#[ignore = "real time, about 30 s: ci/lab.sh runs it"]
+fn an_operator_presents_the_card_when_prompted_and_no_operator_skips() {
+    use std::io::{BufRead, Write};
+    let rig = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let hook = rig.run_bench(false);
+    let start = hook.find("m2 = { run = 'curl -sSf -X POST").unwrap();
+    let end = start + hook[start..].find('\n').unwrap();
+    let bench =
+        format!("{}m2 = {{ run = \"operator\", timeout_s = 60 }}{}", &hook[..start], &hook[end..]);
+    let file = write(dir.path(), "operator.toml", &bench);
+    let bagel = format!("{}:23", features("lab/bench.feature"));
+
+    let output = lab_run(&file, &["--no-operator", "--json", &bagel], Duration::from_secs(60));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["skipped"], 1, "{report:#}");
+    let reason = report["results"][0]["message"].as_str().unwrap_or_default();
+    assert!(reason.contains("an operator must present the card on `m2`"), "{report:#}");
+
+    // The operator is prompted on the terminal and presses Enter; here a
+    // thread plays them, presenting the card through the control API.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_readerlab"))
+        .args(["run", "--target", "lab", "--rig", file.to_str().unwrap(), "--json", &bagel])
+        .env(KEY_ENV, KEY)
+        .env("READERLAB_TEST_BENCH_POS_KEY", format!("{KEY}_pos"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (addr, serial) = (rig.addr, rig.m2_serial.clone());
+    let operator = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            if line.contains(">>> OPERATOR: present card 4242424242424242") {
+                let presented = Command::new("curl")
+                    .args(["-sSf", "-o", "/dev/null", "-X", "POST"])
+                    .arg(format!("http://{addr}/_readerlab/readers/{serial}/present_card"))
+                    .args(["-d", r#"{"number": "4242424242424242"}"#])
+                    .status()
+                    .unwrap();
+                assert!(presented.success());
+                stdin.write_all(b"\n").unwrap();
+            }
+            seen.push(line);
+        }
+        seen
+    });
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(120), "the operator run did not end");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let seen = operator.join().unwrap().join("\n");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let report: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}\n{seen}"));
+    assert_eq!(report["passed"], 1, "{report:#}\n{seen}");
+    assert!(seen.contains("press Enter when done (60 s)"), "{seen}");
+    let _ = rig.runtime.block_on(ControlClient::new(rig.addr, None).clear_all());
 }

@@ -612,6 +612,13 @@ pub enum EventBody {
     /// A sustained fault ended.
     #[serde(rename = "fault.cleared")]
     FaultCleared { fault: FaultKind, target: String },
+    /// A lab bench's hook ran (`run --target lab`, docs/lab.md): the action
+    /// (`power_off`, `link_down.reader-backend`, `present_card`, ...), its
+    /// target (a bench reader id, or `pos`), whether it passed (exit 0 in
+    /// time), how long it took, and its exit status with the last lines of
+    /// its output.
+    #[serde(rename = "lab.hook.ran")]
+    LabHookRan { action: String, target: String, ok: bool, ms: u64, detail: String },
 }
 
 /// A payment's end as an outside POS reports it (`payment.ended`).

@@ -40,7 +40,7 @@ pub use faults::{
 pub use lan::{LanError, LanPayment};
 pub use links::{Link, LinkId, RequestFate, RequestRule};
 pub use medium::{Keys, Medium, RunFile};
-pub use outside::NotPosEvent;
+pub use outside::{NotPosEvent, may_record as outside_pos_may_record};
 pub use reader_link::{ReaderCall, ReaderNotice, ReaderTraffic};
 pub use view::ReaderView;
 pub use workload::{PaymentSpec, WORKLOAD_CARDS, random_payments};

@@ -68,23 +68,27 @@ impl Sim {
     /// Records what the outside POS said (a `pos.*` event, or one of its
     /// SDK's own events) now.
     pub fn record_pos(&mut self, body: EventBody) -> Result<(), NotPosEvent> {
-        let outside = matches!(
-            body,
-            EventBody::PosSessionStarted { .. }
-                | EventBody::PosPaymentRequested { .. }
-                | EventBody::PosPaymentStarted { .. }
-                | EventBody::PosPaymentRefused { .. }
-                | EventBody::PosPaymentEnded { .. }
-                | EventBody::PosSdkError { .. }
-                | EventBody::PosReaderBattery { .. }
-        );
-        if !outside && !is_sdk_event(&body) {
-            return Err(NotPosEvent(body.name()));
-        }
+        may_record(&body)?;
         let now = self.now;
         self.record(now, Part::pos(), body);
         Ok(())
     }
+}
+
+/// Whether an outside POS may record `body` as its own: a `pos.*` event,
+/// or one of its SDK's (the served rig and the lab target both ask).
+pub fn may_record(body: &EventBody) -> Result<(), NotPosEvent> {
+    let outside = matches!(
+        body,
+        EventBody::PosSessionStarted { .. }
+            | EventBody::PosPaymentRequested { .. }
+            | EventBody::PosPaymentStarted { .. }
+            | EventBody::PosPaymentRefused { .. }
+            | EventBody::PosPaymentEnded { .. }
+            | EventBody::PosSdkError { .. }
+            | EventBody::PosReaderBattery { .. }
+    );
+    if outside || is_sdk_event(body) { Ok(()) } else { Err(NotPosEvent(body.name())) }
 }
 
 /// The events an SDK writes in process (docs/history.md, "Offline mode"),

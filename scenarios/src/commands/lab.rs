@@ -1,6 +1,7 @@
-//! `readerlab lab`: a bench of physical readers (docs/lab.md). `lab check
-//! --rig BENCH.toml` tells a broken bench from a payment bug before a run
-//! does: every reader reachable, the backend with its key, each hook and
+//! `readerlab lab`: a bench of physical readers (docs/lab.md). `run
+//! --target lab --rig BENCH.toml` runs scenarios on it (`target.rs`); `lab
+//! check --rig BENCH.toml` tells a broken bench from a payment bug before a
+//! run does: every reader reachable, the backend with its key, each hook and
 //! its effect, the POS adapter's `session.new`. A table (or `--json`);
 //! exit 0 all green, 1 on any failure (named), 2 for a bench file that
 //! cannot be read.
@@ -9,7 +10,14 @@ pub mod bench;
 mod checks;
 mod hooks;
 mod http;
+mod ledger;
+mod operator;
+mod place;
+mod plan;
 mod probe;
+mod target;
+
+pub use target::LabTarget;
 
 use super::{Outcome, Verdict};
 use checks::{Row, Status};
@@ -49,6 +57,7 @@ pub fn run(args: &Args) -> Outcome {
 
 fn check(args: &CheckArgs) -> Outcome {
     let bench = bench::load(&args.rig)?;
+    let _held = hold(&bench)?;
     let mut checker = checks::Checker::new(&bench)?;
     if !args.json {
         println!("readerlab lab check: {} ({} reader(s))", bench.file, bench.readers.len());
@@ -78,6 +87,55 @@ fn check(args: &CheckArgs) -> Outcome {
         }
     }
     Ok(Verdict::of(failed.is_empty()))
+}
+
+/// What `run --target lab` does before its first scenario: reads the
+/// bench, runs its health checks (the table on stderr) and refuses a bench
+/// that fails them, unless `skip_health` (said loudly).
+pub fn prepare(
+    path: &std::path::Path,
+    skip_health: bool,
+    operator: bool,
+) -> anyhow::Result<LabTarget> {
+    let bench = bench::load(path)?;
+    let held = hold(&bench)?;
+    let serials = if skip_health {
+        eprintln!(
+            "readerlab: WARNING: --skip-health: the health checks of {} were NOT run; a \
+             scenario that fails may have failed because of the bench",
+            bench.file
+        );
+        Default::default()
+    } else {
+        eprintln!("readerlab: health checks of {} before the run", bench.file);
+        let mut checker = checks::Checker::new(&bench)?;
+        checker.run_all();
+        eprint!("{}", table(&checker.rows));
+        let failed: Vec<String> = checker
+            .rows
+            .iter()
+            .filter(|r| r.status == Status::Fail)
+            .map(|r| format!("FAILED {} {}: {}", r.check, r.target, r.detail))
+            .collect();
+        if !failed.is_empty() {
+            anyhow::bail!(
+                "the bench {} failed its health checks; nothing was run (fix the bench, or \
+                 --skip-health to run anyway):\n{}",
+                bench.file,
+                failed.join("\n")
+            );
+        }
+        checker.serials().clone()
+    };
+    LabTarget::new(bench, serials, operator, held)
+}
+
+/// Holds the bench's labgrid place, if it names one (said on stderr).
+fn hold(bench: &bench::Bench) -> anyhow::Result<Option<place::Held>> {
+    let Some(place) = &bench.place else { return Ok(None) };
+    let held = place::acquire(place).map_err(|why| anyhow::anyhow!("{}: {why}", bench.file))?;
+    eprintln!("readerlab: holding the labgrid place `{}` until this ends", held.name());
+    Ok(Some(held))
 }
 
 /// The rows as a table: check, target, status, detail, time.

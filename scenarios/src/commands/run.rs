@@ -17,9 +17,18 @@ pub struct Args {
     /// Only scenarios whose tags match this expression (`@incident and not @slow`).
     #[arg(long, value_name = "EXPR")]
     tags: Option<String>,
-    /// Who plays the rig: `sim` (in process) or `served` (a readerlab serve per scenario, through its sockets).
+    /// Who plays the rig: `sim` (in process), `served` (a readerlab serve per scenario, through its sockets) or `lab` (a bench of physical readers, real time: --rig).
     #[arg(long, default_value = "sim", value_name = "TARGET")]
     target: String,
+    /// With `--target lab`: the bench file (docs/lab.md). Its health checks run first.
+    #[arg(long, value_name = "BENCH.toml")]
+    rig: Option<PathBuf>,
+    /// With `--target lab`: run without the health checks (said loudly).
+    #[arg(long)]
+    skip_health: bool,
+    /// With `--target lab`: skip scenarios that need a person at the bench (an `operator` hook).
+    #[arg(long)]
+    no_operator: bool,
     /// The seed of every scenario; the same seed gives the same histories.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -67,8 +76,17 @@ pub fn run(args: Args) -> Outcome {
             let pos = args.pos.command()?;
             std::sync::Arc::new(crate::rig::ServedTarget { ble: args.ble, pos })
         }
-        other => anyhow::bail!("unknown target `{other}` (known: sim, served)"),
+        "lab" => {
+            let Some(bench) = &args.rig else {
+                anyhow::bail!("--target lab needs --rig BENCH.toml (docs/lab.md)");
+            };
+            std::sync::Arc::new(super::lab::prepare(bench, args.skip_health, !args.no_operator)?)
+        }
+        other => anyhow::bail!("unknown target `{other}` (known: sim, served, lab)"),
     };
+    if args.target != "lab" && (args.rig.is_some() || args.skip_health || args.no_operator) {
+        anyhow::bail!("--rig, --skip-health and --no-operator need --target lab");
+    }
     let options = crate::run::RunOptions {
         paths: args.paths,
         tags: args.tags,

@@ -73,6 +73,8 @@ struct RigFile {
     #[serde(default)]
     defects: Vec<String>,
     mobile_link: Option<String>,
+    #[serde(default)]
+    outside_pos: bool,
 }
 
 fn one() -> u64 {
@@ -115,6 +117,7 @@ pub fn parse_rig(text: &str, origin: &str) -> anyhow::Result<RigSpec> {
         defects: Defects::of(defects),
         offline,
         mobile_link,
+        outside_pos: file.outside_pos,
         ..RigSpec::single(ReaderModel::M2, file.seed)
     })
 }

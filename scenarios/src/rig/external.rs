@@ -82,47 +82,49 @@ pub enum ExternalError {
     DataDir(std::io::Error),
 }
 
-/// Refuses a rig whose readers need what `capabilities` lacks.
-fn check_capabilities(
+/// Refuses a rig whose readers need what `capabilities` lacks (and, on
+/// virtual time, an adapter that does not run on the rig's clock): why.
+pub(crate) fn check_capabilities(
     adapter: &Software,
     capabilities: &Capabilities,
     readers: &[RigReader],
-) -> Result<(), ExternalError> {
-    if !capabilities.has(capability::CLOCK) {
-        return Err(ExternalError::Unsupported(format!(
+    virtual_time: bool,
+) -> Result<(), String> {
+    if virtual_time && !capabilities.has(capability::CLOCK) {
+        return Err(format!(
             "the POS adapter {} does not declare `clock`, and the served rig runs on \
              virtual time",
             adapter.name
-        )));
+        ));
     }
     let smart = readers.iter().any(|r| r.stored_by == CoreStoredBy::Reader);
     if smart && !matches!(capabilities.integration(), Some("server_driven" | "lan")) {
-        return Err(ExternalError::Unsupported(format!(
+        return Err(format!(
             "the rig has a smart reader and the POS adapter {} declares integration {:?}; \
              the protocol knows `server_driven` and `lan`",
             adapter.name,
             capabilities.integration()
-        )));
+        ));
     }
     let mobile = readers.iter().find(|r| r.stored_by != CoreStoredBy::Reader);
     if let Some(mobile) = mobile
         && capabilities.bluetooth() != Some("ble_tcp")
     {
-        return Err(ExternalError::Unsupported(format!(
+        return Err(format!(
             "the rig has a Bluetooth reader ({}) and the POS adapter {} does not declare \
              `\"bluetooth\": \"ble_tcp\"` (protocol 2)",
             mobile.model.id(),
             adapter.name
-        )));
+        ));
     }
     let models = capabilities.models();
     if let Some(reader) = readers.iter().find(|r| !models.iter().any(|m| m == r.model.id())) {
-        return Err(ExternalError::Unsupported(format!(
+        return Err(format!(
             "the POS adapter {} does not declare model `{}` (it declares {})",
             adapter.name,
             reader.model.id(),
             if models.is_empty() { "none".to_owned() } else { models.join(", ") }
-        )));
+        ));
     }
     Ok(())
 }
@@ -149,7 +151,8 @@ impl ExternalPos {
         if let Some((adapter, capabilities)) = pos.declared.get() {
             // Known from this run's first session: skip without starting
             // the adapter again.
-            check_capabilities(adapter, capabilities, &readers)?;
+            check_capabilities(adapter, capabilities, &readers, true)
+                .map_err(ExternalError::Unsupported)?;
         }
         let data = tempfile::Builder::new()
             .prefix("readerlab-pos-")
@@ -176,7 +179,8 @@ impl ExternalPos {
         };
         let session = &external.session;
         pos.declared.get_or_init(|| (session.adapter.clone(), session.capabilities.clone()));
-        check_capabilities(&session.adapter, &session.capabilities, &external.readers)?;
+        check_capabilities(&session.adapter, &session.capabilities, &external.readers, true)
+            .map_err(ExternalError::Unsupported)?;
         external.record_session(rig, false);
         Ok(external)
     }
@@ -230,41 +234,24 @@ impl ExternalPos {
             Err(error) => self.broken(&error),
         };
         for (line, notification) in notifications {
-            let body = match notification {
-                Notification::PaymentEnded(ended) => {
-                    self.open.remove(&ended.payment);
-                    self.reported.insert(ended.payment.clone());
-                    if let Some(customer) =
-                        self.customers.iter_mut().find(|c| c.payment == ended.payment)
-                    {
-                        customer.present_at = None;
-                    }
-                    EventBody::PosPaymentEnded {
-                        payment: ended.payment,
-                        outcome: outcome(ended.outcome),
-                        intent: ended.intent,
-                        code: ended.code,
-                        decline_code: ended.decline_code,
-                    }
-                }
-                Notification::SdkError(error) => {
-                    EventBody::PosSdkError { code: error.code, message: error.message }
-                }
-                Notification::ReaderBattery(battery) => {
-                    EventBody::PosReaderBattery { reader: battery.reader, percent: battery.percent }
-                }
-                Notification::Log(log) => {
-                    self.session.note(&format!("[log {:?}] {}", log.level, log.message));
+            let body = match told(notification) {
+                Ok(Told::Event(body)) => body,
+                Ok(Told::Log(text)) => {
+                    self.session.note(&text);
                     continue;
                 }
-                Notification::SdkEvent(event) => match sdk_event(&event) {
-                    Ok(body) => body,
-                    Err(why) => {
-                        let method = "sdk.event".to_owned();
-                        self.broken(&DriverError::BadNotification { method, line, why })
-                    }
-                },
+                Err(why) => {
+                    let method = "sdk.event".to_owned();
+                    self.broken(&DriverError::BadNotification { method, line, why })
+                }
             };
+            if let EventBody::PosPaymentEnded { payment, .. } = &body {
+                self.open.remove(payment);
+                self.reported.insert(payment.clone());
+                if let Some(customer) = self.customers.iter_mut().find(|c| c.payment == *payment) {
+                    customer.present_at = None;
+                }
+            }
             if let Err(refused) = try_record(rig, &body) {
                 let why = format!("readerlab refused to record it: {refused}");
                 let method = "sdk.event".to_owned();
@@ -547,6 +534,36 @@ fn describe(reader: &RigReader, base_url: &str, ble: Option<&SocketAddr>) -> pro
         lan: smart.then(|| format!("{base_url}/_readerlab/readers/{}/lan", reader.serial)),
         ble_tcp: ble.map(SocketAddr::to_string),
     }
+}
+
+/// What an adapter's notification is: a history event, or a line for its log.
+pub(crate) enum Told {
+    Event(EventBody),
+    Log(String),
+}
+
+/// The history event an adapter's notification stands for (a `log` line
+/// goes to its log instead); `Err`: an `sdk.event` readerlab cannot read.
+pub(crate) fn told(notification: Notification) -> Result<Told, String> {
+    Ok(Told::Event(match notification {
+        Notification::PaymentEnded(ended) => EventBody::PosPaymentEnded {
+            payment: ended.payment,
+            outcome: outcome(ended.outcome),
+            intent: ended.intent,
+            code: ended.code,
+            decline_code: ended.decline_code,
+        },
+        Notification::SdkError(error) => {
+            EventBody::PosSdkError { code: error.code, message: error.message }
+        }
+        Notification::ReaderBattery(battery) => {
+            EventBody::PosReaderBattery { reader: battery.reader, percent: battery.percent }
+        }
+        Notification::Log(log) => {
+            return Ok(Told::Log(format!("[log {:?}] {}", log.level, log.message)));
+        }
+        Notification::SdkEvent(event) => sdk_event(&event)?,
+    }))
 }
 
 fn outcome(outcome: protocol::Outcome) -> PosOutcome {

@@ -8,14 +8,16 @@
 //! (the contract), so they judge any target alike. A step that needs a
 //! capability the target lacks makes its scenario skip with the reason.
 //!
-//! Two targets exist: [`SimTarget`] (in process) and [`ServedTarget`] (a
-//! `readerlab serve` reached through its sockets, `served.rs`); the lab
-//! target implements the same two traits.
+//! Three targets exist: [`SimTarget`] (in process), [`ServedTarget`] (a
+//! `readerlab serve` reached through its sockets, `served.rs`) and the lab
+//! target (`commands/lab/target.rs`: a bench of physical readers, real
+//! time), which implements the same two traits.
 
 mod external;
 mod pos;
 mod served;
 
+pub(crate) use external::{Told, check_capabilities, told};
 pub use pos::{InProcessPos, Pos, RigAccess};
 pub use served::{ProbeRig, ServedTarget};
 
@@ -23,6 +25,12 @@ pub use served::{ProbeRig, ServedTarget};
 /// into a skipped scenario with this reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Skipped(pub String);
+
+/// The panic payload of a step that failed because the bench did (a lab
+/// hook that failed or timed out): the scenario fails as a bench error,
+/// not as a failure of the SDK under test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BenchError(pub String);
 
 use readerlab_emulator::core::Event;
 use readerlab_emulator::sim::{Fault, PaymentSpec, RigSpec, Sim};

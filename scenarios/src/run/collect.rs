@@ -1,6 +1,7 @@
 //! A cucumber writer that keeps one result per scenario and prints
 //! progress, and the parser that hands cucumber the prepared features.
 
+use crate::rig::BenchError;
 use crate::steps::{LabWorld, Skipped};
 use cucumber::event::{self, HookType, Retries};
 use cucumber::gherkin;
@@ -230,9 +231,12 @@ fn step_failure(
     Ok(format!("{path}:{}: {} {}\n{why}", step.position.line, step.keyword.trim(), step.value))
 }
 
-/// The message a panic carried.
+/// The message a panic carried. A bench's own failure (a lab hook) says
+/// so first: it is not the SDK's.
 fn panic_message(info: &(dyn Any + Send)) -> String {
-    if let Some(text) = info.downcast_ref::<String>() {
+    if let Some(BenchError(why)) = info.downcast_ref::<BenchError>() {
+        format!("BENCH ERROR (the bench failed, not the SDK under test): {why}")
+    } else if let Some(text) = info.downcast_ref::<String>() {
         text.clone()
     } else if let Some(text) = info.downcast_ref::<&str>() {
         (*text).to_owned()

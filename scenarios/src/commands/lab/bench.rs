@@ -16,6 +16,9 @@ use std::time::Duration;
 
 /// The boot time of a model whose profile gives none.
 pub const DEFAULT_BOOT_S: f64 = 60.0;
+/// Beyond the model's reboot time, how long a reader may take to answer
+/// again (its services start after the reboot ends).
+pub const BOOT_MARGIN_S: f64 = 30.0;
 
 /// A bench file as written.
 #[derive(Clone, Debug, Deserialize)]
@@ -23,6 +26,12 @@ pub const DEFAULT_BOOT_S: f64 = 60.0;
 struct File {
     #[serde(default)]
     pos: Option<String>,
+    #[serde(default)]
+    place: Option<String>,
+    #[serde(default)]
+    coordinator: Option<String>,
+    #[serde(default)]
+    labgrid_client: Option<String>,
     #[serde(default)]
     reader: Vec<ReaderEntry>,
     #[serde(default)]
@@ -55,6 +64,8 @@ struct ReaderEntry {
 struct BackendEntry {
     url: String,
     key_env: String,
+    #[serde(default)]
+    pos_key_env: Option<String>,
     /// Only so that a key written in the file is refused with its line.
     #[serde(default)]
     key: Option<toml::Value>,
@@ -172,8 +183,25 @@ pub struct BenchReader {
 pub struct Backend {
     /// `http://HOST:PORT`, the API's base (requests go to `{url}/v1/...`).
     pub url: String,
-    /// The environment variable holding the secret key.
+    /// The environment variable holding the secret key (readerlab's own
+    /// reads: the health check, the ledger).
     pub key_env: String,
+    /// The environment variable holding the key the POS is given (by
+    /// default the same): a served bench tells its POS's calls apart by it.
+    pub pos_key_env: String,
+}
+
+/// A labgrid place that stands for the bench: held for the whole of a
+/// `run` or `lab check` (`place.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    /// The place's name on the coordinator.
+    pub name: String,
+    /// The coordinator, `HOST:PORT` (`None`: labgrid's own default,
+    /// `LG_COORDINATOR` or 127.0.0.1:20408).
+    pub coordinator: Option<String>,
+    /// The `labgrid-client` command.
+    pub client: String,
 }
 
 /// A bench, checked.
@@ -181,6 +209,8 @@ pub struct Backend {
 pub struct Bench {
     /// The file it came from, for messages.
     pub file: String,
+    /// The labgrid place to hold while the bench is used.
+    pub place: Option<Place>,
     pub readers: Vec<BenchReader>,
     pub pos: Option<String>,
     pub backend: Option<Backend>,
@@ -211,6 +241,7 @@ pub fn parse(file: &str, text: &str) -> Result<Bench, DataFileError> {
         }
         readers.push(reader);
     }
+    let place = place(&raw, &|key: &str, message: String| at(key.to_owned(), message))?;
     let backend = match raw.backend {
         Some(entry) => Some(backend(entry, &|key: &str, message: String| {
             at(format!("backend.{key}"), message)
@@ -223,7 +254,38 @@ pub fn parse(file: &str, text: &str) -> Result<Bench, DataFileError> {
         return Err(at("pos".to_owned(), "an empty command: leave `pos` out instead".to_owned()));
     }
     check_hooks(&raw.hooks, &readers, &at)?;
-    Ok(Bench { file: file.to_owned(), readers, pos: raw.pos, backend, hooks: raw.hooks })
+    Ok(Bench { file: file.to_owned(), place, readers, pos: raw.pos, backend, hooks: raw.hooks })
+}
+
+/// The labgrid place, if the bench names one.
+fn place(
+    raw: &File,
+    at: &dyn Fn(&str, String) -> DataFileError,
+) -> Result<Option<Place>, DataFileError> {
+    let Some(name) = &raw.place else {
+        for (key, given) in
+            [("coordinator", &raw.coordinator), ("labgrid_client", &raw.labgrid_client)]
+        {
+            if given.is_some() {
+                return Err(at(key, "only with `place` (the labgrid place to hold)".to_owned()));
+            }
+        }
+        return Ok(None);
+    };
+    let word = |text: &str| !text.is_empty() && !text.chars().any(char::is_whitespace);
+    if !word(name) {
+        return Err(at("place", format!("`{name}`: a labgrid place's name, one word")));
+    }
+    if let Some(coordinator) = &raw.coordinator
+        && !word(coordinator)
+    {
+        return Err(at("coordinator", format!("`{coordinator}`: HOST:PORT of the coordinator")));
+    }
+    let client = raw.labgrid_client.clone().unwrap_or_else(|| "labgrid-client".to_owned());
+    if client.trim().is_empty() {
+        return Err(at("labgrid_client", "an empty command".to_owned()));
+    }
+    Ok(Some(Place { name: name.clone(), coordinator: raw.coordinator.clone(), client }))
 }
 
 type At<'a> = dyn Fn(&str, String) -> DataFileError + 'a;
@@ -283,12 +345,13 @@ fn reader(entry: &ReaderEntry, at: &At<'_>) -> Result<BenchReader, DataFileError
     Ok(BenchReader { id: entry.id.clone(), model, find, boot: Duration::from_secs_f64(boot_s) })
 }
 
-/// The model's own boot time: the seconds a reboot keeps it away
-/// (`reboot.reboot_s` in its profile), or [`DEFAULT_BOOT_S`].
+/// The model's own boot time, the seconds a reboot keeps it away
+/// (`reboot.reboot_s` in its profile), plus [`BOOT_MARGIN_S`] for it to
+/// start answering; or [`DEFAULT_BOOT_S`].
 pub fn default_boot_s(model: ReaderModel) -> f64 {
     match ReaderCatalog::builtin().get(model).reboot.reboot_s {
         0 => DEFAULT_BOOT_S,
-        s => f64::from(s),
+        s => f64::from(s) + BOOT_MARGIN_S,
     }
 }
 
@@ -325,16 +388,21 @@ fn backend(entry: BackendEntry, at: &At<'_>) -> Result<Backend, DataFileError> {
             ),
         ));
     }
-    let valid_env = !entry.key_env.is_empty()
-        && entry.key_env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid_env {
-        return Err(at(
-            "key_env",
-            format!("`{}`: the name of an environment variable", entry.key_env),
-        ));
+    let valid_env = |name: &str| {
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    for (key, name) in
+        [("key_env", Some(&entry.key_env)), ("pos_key_env", entry.pos_key_env.as_ref())]
+    {
+        if let Some(name) = name
+            && !valid_env(name)
+        {
+            return Err(at(key, format!("`{name}`: the name of an environment variable")));
+        }
     }
     let url = http_url(&entry.url).map_err(|m| at("url", m))?;
-    Ok(Backend { url, key_env: entry.key_env })
+    let pos_key_env = entry.pos_key_env.unwrap_or_else(|| entry.key_env.clone());
+    Ok(Backend { url, key_env: entry.key_env, pos_key_env })
 }
 
 fn check_hooks(

@@ -249,8 +249,9 @@ impl<'b> Checker<'b> {
 
     fn session(&self, command: &str) -> Result<String, String> {
         let backend = self.bench.backend.as_ref().ok_or("the POS needs the bench's `backend`")?;
-        let key = std::env::var(&backend.key_env)
-            .map_err(|_| format!("the environment variable `{}` is not set", backend.key_env))?;
+        let key = std::env::var(&backend.pos_key_env).map_err(|_| {
+            format!("the environment variable `{}` is not set", backend.pos_key_env)
+        })?;
         let readers = self.bench.readers.iter().map(|r| self.describe(r)).collect();
         let rig = protocol::Rig {
             clock: protocol::Clock { mode: protocol::ClockMode::Real, now_ms: 0 },
@@ -275,22 +276,33 @@ impl<'b> Checker<'b> {
     }
 
     fn describe(&self, reader: &BenchReader) -> protocol::Reader {
-        let smart = reader.model.family() == CoreFamily::Smart;
-        protocol::Reader {
-            serial: self.serials.get(&reader.id).cloned().unwrap_or_else(|| reader.id.clone()),
-            model: reader.model.id().to_owned(),
-            family: if smart { Family::Smart } else { Family::Bluetooth },
-            stored_by: if smart { StoredBy::Reader } else { StoredBy::Pos },
-            registration_code: None,
-            lan: match &reader.find {
-                Find::Lan(url) => Some(url.clone()),
-                Find::BleTcp(_) => None,
-            },
-            ble_tcp: match &reader.find {
-                Find::BleTcp(addr) => Some(addr.clone()),
-                Find::Lan(_) => None,
-            },
-        }
+        describe(reader, self.serials.get(&reader.id).map(String::as_str))
+    }
+
+    /// The serial each Bluetooth reader told, by bench reader id.
+    pub fn serials(&self) -> &BTreeMap<String, String> {
+        &self.serials
+    }
+}
+
+/// A bench reader as `session.new` describes it: its serial as it told
+/// it (else the bench's id for it), and how the POS reaches it.
+pub fn describe(reader: &BenchReader, serial: Option<&str>) -> protocol::Reader {
+    let smart = reader.model.family() == CoreFamily::Smart;
+    protocol::Reader {
+        serial: serial.map_or_else(|| reader.id.clone(), str::to_owned),
+        model: reader.model.id().to_owned(),
+        family: if smart { Family::Smart } else { Family::Bluetooth },
+        stored_by: if smart { StoredBy::Reader } else { StoredBy::Pos },
+        registration_code: None,
+        lan: match &reader.find {
+            Find::Lan(url) => Some(url.clone()),
+            Find::BleTcp(_) => None,
+        },
+        ble_tcp: match &reader.find {
+            Find::BleTcp(addr) => Some(addr.clone()),
+            Find::Lan(_) => None,
+        },
     }
 }
 

@@ -15,12 +15,23 @@ const TAIL_LINES: usize = 5;
 /// Runs `hook` for `action` on `target`; `Ok` with how long it took, or
 /// what went wrong with the tail of its output.
 pub fn run(hook: &Hook, action: &str, target: &str) -> Result<Duration, String> {
+    run_with(hook, action, target, &[])
+}
+
+/// [`run`], with more in its environment (`present_card` is told the card).
+pub fn run_with(
+    hook: &Hook,
+    action: &str,
+    target: &str,
+    env: &[(&str, String)],
+) -> Result<Duration, String> {
     let started = Instant::now();
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(&hook.run)
         .env("READERLAB_HOOK", action)
         .env("READERLAB_TARGET", target)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
