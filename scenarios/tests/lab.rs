@@ -605,3 +605,111 @@ fn an_operator_presents_the_card_when_prompted_and_no_operator_skips() {
     assert!(seen.contains("press Enter when done (60 s)"), "{seen}");
     let _ = rig.runtime.block_on(ControlClient::new(rig.addr, None).clear_all());
 }
+
+/// A child process killed on drop.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+#[ignore = "needs labgrid (PyPI): ci/lab.sh runs it with READERLAB_LABGRID_BIN"]
+fn power_hooks_that_are_labgrid_actions_reach_the_bench_through_an_exporter() {
+    let rig = serve();
+    let coordinator = coordinator();
+    let dir = tempfile::tempdir().unwrap();
+    // The relay: labgrid's `rest` power model, whose port 0 powers the M2
+    // off and on through the served bench's control API.
+    let relay_port = free_port();
+    let signal = r#"{\"signal_lost\": {\"reader\": 1}}"#;
+    let control = |path: &str| {
+        format!(
+            "curl -sSf -o /dev/null -X POST http://{}/_readerlab/{path} -d '{{\"fault\": {}}}'",
+            rig.addr,
+            signal.replace("\\\"", "\"")
+        )
+    };
+    let relay = Killed(
+        Command::new(labgrid("python3"))
+            .arg(format!("{}/tests/support/power_relay.py", env!("CARGO_MANIFEST_DIR")))
+            .arg(relay_port.to_string())
+            .env("RELAY_OFF_0", control("faults"))
+            .env("RELAY_ON_0", control("faults/clear"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the relay starts"),
+    );
+    // The exporter publishes the relay as the place's NetworkPowerPort.
+    let config = write(
+        dir.path(),
+        "exporter.yaml",
+        &format!(
+            "bench-power:\n  NetworkPowerPort:\n    model: rest\n    host: 'http://127.0.0.1:{relay_port}/relay/{{index}}'\n    index: 0\n"
+        ),
+    );
+    let exporter = Killed(
+        Command::new(labgrid("labgrid-exporter"))
+            .args(["-c", &coordinator.addr, "-n", "benchexp", "--hostname", "127.0.0.1"])
+            .arg(&config)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("labgrid-exporter starts"),
+    );
+    assert!(lg(&coordinator, "ci", &["-p", "bench", "create"]).status.success());
+    let matched = lg(&coordinator, "ci", &["-p", "bench", "add-match", "benchexp/bench-power/*"]);
+    assert!(matched.status.success(), "{}", text(&matched));
+    let started = Instant::now();
+    loop {
+        let listed = lg(&coordinator, "ci", &["resources"]);
+        if String::from_utf8_lossy(&listed.stdout).contains("benchexp/bench-power/NetworkPowerPort")
+        {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the exporter never published");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The bench's power hooks are labgrid actions on its place.
+    let power = |how: &str| {
+        format!(
+            "{{ run = \"{} -x {} -p bench power {how}\", timeout_s = 30 }}",
+            labgrid("labgrid-client"),
+            coordinator.addr
+        )
+    };
+    let bench = format!(
+        "place = \"bench\"\ncoordinator = \"{}\"\nlabgrid_client = \"{}\"\n{}",
+        coordinator.addr,
+        labgrid("labgrid-client"),
+        rig.bench(Some(&power("on")), None)
+    )
+    .replace(&rig.fault_hook(false, r#"{\"signal_lost\": {\"reader\": 1}}"#), &power("off"));
+    let file = write(dir.path(), "bench.toml", &bench);
+    let output = lab_check(&file, KEY, true);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    for check in ["hook.power_off", "effect.power_off", "hook.power_on", "effect.power_on"] {
+        let row = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["check"] == check && r["target"] == "m2")
+            .unwrap_or_else(|| panic!("no {check} in {report:#}"));
+        assert_eq!(row["status"], "ok", "{check}: {report:#}");
+    }
+    assert_eq!(holder(&coordinator), "None", "released after lab check");
+    drop((exporter, relay));
+    let _ = rig.runtime.block_on(ControlClient::new(rig.addr, None).clear_all());
+}
