@@ -713,3 +713,43 @@ fn power_hooks_that_are_labgrid_actions_reach_the_bench_through_an_exporter() {
     drop((exporter, relay));
     let _ = rig.runtime.block_on(ControlClient::new(rig.addr, None).clear_all());
 }
+
+#[test]
+#[ignore = "real time, about 10 s: ci/lab.sh runs it"]
+fn an_interrupted_run_undoes_the_faults_its_hooks_hold() {
+    let rig = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "bench.toml", &rig.run_bench(false));
+    let bagel = format!("{}:23", features("lab/bench.feature"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_readerlab"))
+        .args(["run", "--target", "lab", "--rig", file.to_str().unwrap(), "--skip-health", &bagel])
+        .env(KEY_ENV, KEY)
+        .env("READERLAB_TEST_BENCH_POS_KEY", format!("{KEY}_pos"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let in_effect = || {
+        let url = format!("http://{}/_readerlab/faults", rig.addr);
+        let out = Command::new("curl").args(["-sSf", &url]).output().unwrap();
+        let faults: Value = serde_json::from_slice(&out.stdout).unwrap();
+        faults["in_effect"].as_array().map_or(0, Vec::len)
+    };
+    let started = Instant::now();
+    while in_effect() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the scenario never cut the link");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("hooks.link_up.pos-backend.pos: undone"), "{stderr}");
+    assert_eq!(in_effect(), 0, "the POS's internet is back: {stderr}");
+}

@@ -10,6 +10,7 @@ pub mod bench;
 mod checks;
 mod hooks;
 mod http;
+mod interrupt;
 mod ledger;
 mod operator;
 mod place;

@@ -191,6 +191,75 @@ impl Target for LabTarget {
     }
 }
 
+impl LabTarget {
+    /// The rig as `session.new` describes it to the bench's adapter.
+    fn describe(
+        &self,
+        spec: &RigSpec,
+        placed: &[BenchReader],
+        serials: &[String],
+    ) -> protocol::Rig {
+        let backend = self.bench.backend.as_ref().expect("checked by LabTarget::new");
+        protocol::Rig {
+            clock: protocol::Clock { mode: protocol::ClockMode::Real, now_ms: 0 },
+            backend: protocol::Backend {
+                base_url: backend.url.clone(),
+                secret_key: self.pos_key.clone(),
+                account: BackendConfig::default().account,
+            },
+            readers: placed
+                .iter()
+                .zip(serials)
+                .map(|(r, s)| checks::describe(r, Some(s)))
+                .collect(),
+            offline: serde_json::to_value(&spec.offline)
+                .ok()
+                .and_then(|v| serde_json::from_value(v).ok()),
+        }
+    }
+}
+
+/// The customer of `payment` at bench reader `reader`, presenting the
+/// card through `hook` a moment from now.
+fn customer(payment: &PaymentSpec, reader: String, hook: Hook) -> Customer {
+    let entry = serde_json::to_value(payment.entry_mode)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let (name, amount) = (payment.name.clone(), payment.amount);
+    let ask = format!(
+        "present card {} ({entry}) on reader `{reader}` for payment `{name}` ({} {})",
+        payment.card, amount.amount, amount.currency
+    );
+    let env = vec![
+        ("READERLAB_CARD", payment.card.clone()),
+        ("READERLAB_ENTRY_MODE", entry),
+        ("READERLAB_PAYMENT", name.clone()),
+        ("READERLAB_AMOUNT", amount.amount.to_string()),
+        ("READERLAB_CURRENCY", amount.currency.to_string()),
+    ];
+    let now = Instant::now();
+    Customer {
+        payment: name,
+        reader,
+        hook,
+        env,
+        ask,
+        next_try: now + CUSTOMER_DELAY,
+        give_up: now + CUSTOMER_PATIENCE,
+    }
+}
+
+/// A bench reader as `rig.started` names it.
+fn rig_reader(reader: &BenchReader, serial: &str) -> RigReader {
+    let smart = reader.model.family() == Family::Smart;
+    RigReader {
+        serial: serial.to_owned(),
+        model: reader.model,
+        stored_by: if smart { StoredBy::Reader } else { StoredBy::Pos },
+    }
+}
+
 /// A fault a hook performed that holds until its undo hook runs.
 #[derive(Debug)]
 struct Held {
@@ -201,6 +270,8 @@ struct Held {
     holds: u32,
     /// A power loss: when the reader is powered on again.
     until: Option<Instant>,
+    /// Its undo hook's id in the list an interrupt undoes.
+    undo: Option<u64>,
 }
 
 /// A customer at the counter: presents the card through the bench's hook.
@@ -211,6 +282,8 @@ struct Customer {
     reader: String,
     hook: Hook,
     env: Vec<(&'static str, String)>,
+    /// What the operator is asked, when an operator presents the card.
+    ask: String,
     next_try: Instant,
     give_up: Instant,
 }
@@ -268,35 +341,9 @@ impl LabRig {
             ledger.snapshot().map_err(|e| bench_error(format!("the backend's ledger: {e}")))?;
         let seen = Seen::all_of(&before);
         let serials: Vec<String> = placed.iter().map(|r| target.serial(r)).collect();
-        let rig_readers: Vec<RigReader> = placed
-            .iter()
-            .zip(&serials)
-            .map(|(r, serial)| RigReader {
-                serial: serial.clone(),
-                model: r.model,
-                stored_by: if r.model.family() == Family::Smart {
-                    StoredBy::Reader
-                } else {
-                    StoredBy::Pos
-                },
-            })
-            .collect();
-        let rig = protocol::Rig {
-            clock: protocol::Clock { mode: protocol::ClockMode::Real, now_ms: 0 },
-            backend: protocol::Backend {
-                base_url: backend.url.clone(),
-                secret_key: target.pos_key.clone(),
-                account: BackendConfig::default().account,
-            },
-            readers: placed
-                .iter()
-                .zip(&serials)
-                .map(|(r, s)| checks::describe(r, Some(s)))
-                .collect(),
-            offline: serde_json::to_value(&spec.offline)
-                .ok()
-                .and_then(|v| serde_json::from_value(v).ok()),
-        };
+        let rig_readers: Vec<RigReader> =
+            placed.iter().zip(&serials).map(|(r, serial)| rig_reader(r, serial)).collect();
+        let rig = target.describe(spec, &placed, &serials);
         let data = tempfile::Builder::new()
             .prefix("readerlab-lab-pos-")
             .tempdir()
@@ -367,19 +414,18 @@ impl LabRig {
         self.events.push(Event { seq, t_ms, part, body });
     }
 
-    /// Runs a hook (or asks the operator), recording it as it ran.
+    /// Runs a hook (or asks the operator `ask`, or to do the action),
+    /// recording it as it ran.
     fn run_hook(
         &mut self,
         action: &str,
         target: &str,
         hook: &Hook,
         env: &[(&str, String)],
+        ask: Option<&str>,
     ) -> Result<Duration, String> {
         let result = if hook.run == OPERATOR {
-            let what = env
-                .iter()
-                .find(|(k, _)| *k == "READERLAB_ASK")
-                .map_or_else(|| format!("do `{action}` on `{target}`"), |(_, v)| v.clone());
+            let what = ask.map_or_else(|| format!("do `{action}` on `{target}`"), str::to_owned);
             operator::ask(&what, hook.timeout())
         } else {
             hooks::run_with(hook, action, target, env)
@@ -496,6 +542,57 @@ impl LabRig {
         }
     }
 
+    /// Asks the adapter to take `payment` on the reader with `serial`,
+    /// recording what it answered; whether the payment started and is
+    /// still open (a customer is then due at the counter).
+    fn collect(&mut self, payment: &PaymentSpec, serial: String) -> bool {
+        let name = payment.name.clone();
+        let requested = EventBody::PosPaymentRequested {
+            payment: name.clone(),
+            reader: serial.clone(),
+            amount: payment.amount,
+        };
+        self.record(Part::pos(), requested);
+        let request = Request::PaymentCollect(PaymentCollect {
+            payment: name.clone(),
+            reader: serial,
+            amount: Amount {
+                amount: payment.amount.amount,
+                currency: payment.amount.currency.to_string(),
+            },
+            behavior: match payment.behavior {
+                OfflineBehavior::PreferOnline => Behavior::PreferOnline,
+                OfflineBehavior::RequireOnline => Behavior::RequireOnline,
+                OfflineBehavior::ForceOffline => Behavior::ForceOffline,
+            },
+        });
+        let body = match self.session.call::<PaymentCollectResult>(&request) {
+            Ok(started) => {
+                self.open.insert(name.clone());
+                EventBody::PosPaymentStarted { payment: name.clone(), intent: started.intent }
+            }
+            Err(DriverError::Rpc { error, .. }) if error.definite() => {
+                EventBody::PosPaymentRefused {
+                    payment: name.clone(),
+                    code: error.data.and_then(|d| d.sdk_code),
+                    message: error.message,
+                }
+            }
+            Err(DriverError::Rpc { error, .. }) => EventBody::PosPaymentEnded {
+                payment: name.clone(),
+                outcome: PosOutcome::Unknown,
+                intent: None,
+                code: error.data.and_then(|d| d.sdk_code),
+                decline_code: None,
+            },
+            Err(error) => self.broken(&error),
+        };
+        let started = matches!(body, EventBody::PosPaymentStarted { .. });
+        self.record(Part::pos(), body);
+        self.drain();
+        started && self.open.contains(&name)
+    }
+
     /// Records what the backend's ledger holds that the history does not
     /// say yet. A ledger that cannot be read is the bench's failure.
     fn read_ledger(&mut self) {
@@ -524,9 +621,13 @@ impl LabRig {
                 continue;
             }
             let customer = &self.customers[index];
-            let (hook, reader, env) =
-                (customer.hook.clone(), customer.reader.clone(), customer.env.clone());
-            let result = self.run_hook("present_card", &reader, &hook, &env);
+            let (hook, reader, env, ask) = (
+                customer.hook.clone(),
+                customer.reader.clone(),
+                customer.env.clone(),
+                customer.ask.clone(),
+            );
+            let result = self.run_hook("present_card", &reader, &hook, &env, Some(&ask));
             let customer = &mut self.customers[index];
             match result {
                 Ok(_) => {
@@ -575,8 +676,11 @@ impl LabRig {
             return;
         }
         let held = self.held.remove(at);
+        if let Some(id) = held.undo {
+            super::interrupt::forget(id);
+        }
         let Some((action, hook)) = &held.plan.undo else { return };
-        if let Err(why) = self.run_hook(action, &held.plan.target, hook, &[]) {
+        if let Err(why) = self.run_hook(action, &held.plan.target, hook, &[], None) {
             std::panic::panic_any(BenchError(format!(
                 "hook `hooks.{action}.{}`: {why}",
                 held.plan.target
@@ -661,78 +765,8 @@ impl Rig for LabRig {
         }
         self.await_reader(payment.reader);
         let serial = part.trim_start_matches("reader/").to_owned();
-        let name = payment.name.clone();
-        self.record(
-            Part::pos(),
-            EventBody::PosPaymentRequested {
-                payment: name.clone(),
-                reader: serial.clone(),
-                amount: payment.amount,
-            },
-        );
-        let request = Request::PaymentCollect(PaymentCollect {
-            payment: name.clone(),
-            reader: serial,
-            amount: Amount {
-                amount: payment.amount.amount,
-                currency: payment.amount.currency.to_string(),
-            },
-            behavior: match payment.behavior {
-                OfflineBehavior::PreferOnline => Behavior::PreferOnline,
-                OfflineBehavior::RequireOnline => Behavior::RequireOnline,
-                OfflineBehavior::ForceOffline => Behavior::ForceOffline,
-            },
-        });
-        let body = match self.session.call::<PaymentCollectResult>(&request) {
-            Ok(started) => {
-                self.open.insert(name.clone());
-                EventBody::PosPaymentStarted { payment: name.clone(), intent: started.intent }
-            }
-            Err(DriverError::Rpc { error, .. }) if error.definite() => {
-                EventBody::PosPaymentRefused {
-                    payment: name.clone(),
-                    code: error.data.and_then(|d| d.sdk_code),
-                    message: error.message,
-                }
-            }
-            Err(DriverError::Rpc { error, .. }) => EventBody::PosPaymentEnded {
-                payment: name.clone(),
-                outcome: PosOutcome::Unknown,
-                intent: None,
-                code: error.data.and_then(|d| d.sdk_code),
-                decline_code: None,
-            },
-            Err(error) => self.broken(&error),
-        };
-        let started = matches!(body, EventBody::PosPaymentStarted { .. });
-        self.record(Part::pos(), body);
-        self.drain();
-        if started && self.open.contains(&name) {
-            let entry = serde_json::to_value(payment.entry_mode)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let ask = format!(
-                "present card {} ({entry}) on reader `{id}` for payment `{name}` ({} {})",
-                payment.card, payment.amount.amount, payment.amount.currency
-            );
-            let env = vec![
-                ("READERLAB_CARD", payment.card.clone()),
-                ("READERLAB_ENTRY_MODE", entry),
-                ("READERLAB_PAYMENT", name.clone()),
-                ("READERLAB_AMOUNT", payment.amount.amount.to_string()),
-                ("READERLAB_CURRENCY", payment.amount.currency.to_string()),
-                ("READERLAB_ASK", ask),
-            ];
-            let now = Instant::now();
-            self.customers.push(Customer {
-                payment: name,
-                reader: id,
-                hook,
-                env,
-                next_try: now + CUSTOMER_DELAY,
-                give_up: now + CUSTOMER_PATIENCE,
-            });
+        if self.collect(&payment, serial) {
+            self.customers.push(customer(&payment, id, hook));
         }
         self.tick();
     }
@@ -744,7 +778,7 @@ impl Rig for LabRig {
             held.holds += 1;
             return Ok(());
         }
-        match self.run_hook(&plan.action, &plan.target, &plan.hook, &[]) {
+        match self.run_hook(&plan.action, &plan.target, &plan.hook, &[], None) {
             Ok(took) => {
                 let detail = format!(
                     "hooks.{}.{}: exit 0 in {} ms",
@@ -770,7 +804,11 @@ impl Rig for LabRig {
         }
         if plan.undo.is_some() {
             let until = plan.off_for.map(|off| Instant::now() + off);
-            self.held.push(Held { fault, plan, holds: 1, until });
+            let undo = plan
+                .undo
+                .as_ref()
+                .map(|(action, hook)| super::interrupt::remember(action, &plan.target, hook));
+            self.held.push(Held { fault, plan, holds: 1, until, undo });
         }
         self.tick();
         Ok(())
@@ -826,6 +864,9 @@ impl Drop for LabRig {
     /// held fault's undo hook runs (what fails is said on stderr).
     fn drop(&mut self) {
         for held in std::mem::take(&mut self.held) {
+            if let Some(id) = held.undo {
+                super::interrupt::forget(id);
+            }
             if let Some((action, hook)) = &held.plan.undo
                 && let Err(why) = hooks::run(hook, action, &held.plan.target)
             {
