@@ -49,6 +49,43 @@ Feature: A device loses power
     Then the history has no "offline.payment.stored" event with payment "latte"
     And the backend holds 0 charges for "latte"
 
+  # A torn write on an empty store proves little: a recovery that drops the
+  # last good record with the torn one would pass. These tear the write
+  # after two payments are stored; both must survive and be forwarded.
+  Scenario: The POS loses power in the middle of a write after two payments are stored, and both survive
+    Given a rig with a Stripe Reader M2
+    When the internet goes down
+    And the customer pays 3.00 USD as "tea"
+    And the customer pays 3.50 USD as "scone"
+    Then "tea" is stored offline
+    And "scone" is stored offline
+    When the POS loses power in the middle of its next write
+    And the customer pays 4.50 USD as "latte"
+    Then the history has no "offline.payment.stored" event with payment "latte"
+    When 2 minutes pass
+    And the internet comes back
+    Then "tea" is forwarded within 5 minutes
+    And "scone" is forwarded within 5 minutes
+    And the backend holds 1 charge for "tea"
+    And the backend holds 1 charge for "scone"
+    And the backend holds 0 charges for "latte"
+
+  Scenario: A smart reader loses power in the middle of a write after two payments are stored, and both survive
+    Given a rig with a Stripe Reader S700
+    When the internet goes down
+    And the customer pays 3.00 USD as "tea"
+    And the customer pays 3.50 USD as "scone"
+    Then "tea" is stored offline
+    And "scone" is stored offline
+    When the reader loses power in the middle of its next write
+    And the customer pays 4.50 USD as "latte"
+    Then the history has no "offline.payment.stored" event with payment "latte"
+    When 2 minutes pass
+    And the internet comes back
+    Then "tea" is forwarded within 5 minutes
+    And "scone" is forwarded within 5 minutes
+    And the backend holds 0 charges for "latte"
+
   Scenario: A mobile reader loses power mid-payment
     Given a rig with a Stripe Reader M2
     When the customer starts paying 4.50 USD as "latte"
