@@ -17,7 +17,7 @@ Feature: A payment approved offline is declined when forwarded
     And "clock" is forwarded within 5 minutes
     And the backend holds 0 charges for "radio"
     And the backend holds 1 charge for "clock"
-    And the history has 1 "offline.payment.forwarded" event with offline_id "off_pos1_000001"
+    And the history has 1 "offline.payment.forwarded" event with amount "30.00 USD"
 
   Scenario: A smart reader's forwarded payment is declined on sync
     Given a rig with a Stripe Reader S700

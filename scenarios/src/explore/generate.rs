@@ -186,7 +186,9 @@ pub fn valid(model: &Model, op: &Op) -> bool {
                 && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
         }
         Op::TokenFails { times } | Op::OtherAccount { times } => *times > 0,
-        Op::Http { times, status, .. } => *times > 0 && [429, 500, 502, 503, 504].contains(status),
+        Op::Http { times, status, .. } => {
+            *times > 0 && [409, 429, 500, 502, 503, 504].contains(status)
+        }
     }
 }
 
@@ -439,7 +441,7 @@ fn backend_faults(w: &mut Weighted, p: u32) {
         let http = (
             1u32..=3,
             prop::option::weighted(0.5, kinds),
-            select(vec![503u16, 500, 502, 504, 429]),
+            select(vec![503u16, 500, 502, 504, 429, 409]),
         );
         http.prop_map(|(times, request, status)| Op::Http { times, request, status }).boxed()
     });

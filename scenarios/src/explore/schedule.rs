@@ -403,7 +403,7 @@ pub enum Op {
         times: u32,
         /// Which requests (all when `None`).
         request: Option<Request>,
-        /// 429, 500, 502, 503 or 504.
+        /// 409, 429, 500, 502, 503 or 504.
         status: u16,
     },
 }

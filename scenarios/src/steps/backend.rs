@@ -35,7 +35,7 @@ pub(crate) fn another_account(world: &mut LabWorld, times: u32) -> StepResult {
 }
 
 #[given(
-    regex = r#"^the backend answers the next (\d+) (?:"(create|confirm|forward|connection token)" )?requests? with HTTP (429|500|502|503|504)$"#
+    regex = r#"^the backend answers the next (\d+) (?:"(create|confirm|forward|connection token)" )?requests? with HTTP (409|429|500|502|503|504)$"#
 )]
 pub(crate) fn http_error(
     world: &mut LabWorld,

@@ -322,7 +322,7 @@ pub const VOCABULARY: &[StepDoc] = &[
     ),
     doc(
         D::Backend,
-        "the backend answers the next <n> [\"<request>\"] requests with HTTP 429|500|502|503|504",
+        "the backend answers the next <n> [\"<request>\"] requests with HTTP 409|429|500|502|503|504",
         "Given the backend answers the next 2 \"forward\" requests with HTTP 503",
         &[C::BackendFaults],
     ),

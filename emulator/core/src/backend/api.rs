@@ -277,13 +277,21 @@ pub enum ApiErrorKind {
 
 impl ApiError {
     /// Whether sending the same call again later may succeed (server errors,
-    /// rate limits, an expired token once refreshed).
+    /// rate limits, an expired token once refreshed, and a 409 while another
+    /// request with the same idempotency key is still in progress).
     pub fn is_retryable(&self) -> bool {
         matches!(
             self.kind,
             ApiErrorKind::ApiError
                 | ApiErrorKind::RateLimitError
                 | ApiErrorKind::AuthenticationError
-        )
+        ) || self.is_key_in_use()
+    }
+
+    /// A 409: another request with this idempotency key is in progress.
+    pub fn is_key_in_use(&self) -> bool {
+        self.status == 409
+            && self.kind == ApiErrorKind::IdempotencyError
+            && self.code.as_deref() == Some("idempotency_key_in_use")
     }
 }

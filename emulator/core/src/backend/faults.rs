@@ -60,8 +60,8 @@ impl ForwardMatch {
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum InvalidFault {
-    /// `HttpError` with a status that is neither 5xx nor 429.
-    #[error("HTTP fault status {0} is neither a 5xx nor 429")]
+    /// `HttpError` with a status that is neither 5xx, 429 nor 409.
+    #[error("HTTP fault status {0} is neither a 5xx, 429 nor 409")]
     NotAnHttpFaultStatus(u16),
     /// A count of zero would arm a fault that never fires.
     #[error("a fault armed for zero times never fires")]
@@ -92,7 +92,7 @@ impl ArmedFault {
             }
             ArmedFault::TokenProviderFailure { times } => Some(*times),
             ArmedFault::HttpError { status, times, .. } => {
-                if !(*status == 429 || (500..=599).contains(status)) {
+                if !(*status == 409 || *status == 429 || (500..=599).contains(status)) {
                     return Err(InvalidFault::NotAnHttpFaultStatus(*status));
                 }
                 Some(*times)

@@ -304,7 +304,18 @@ impl Backend {
 
 /// The error an armed HTTP fault answers with.
 fn http_fault_error(status: u16) -> ApiError {
-    if status == 429 {
+    if status == 409 {
+        // Stripe's answer while another request with the same key is still
+        // being processed: nothing was applied; the same call again later.
+        objects::error(
+            409,
+            ApiErrorKind::IdempotencyError,
+            Some("idempotency_key_in_use"),
+            "There is currently another in-progress request using this Idempotency-Key (that \
+             probably means you submitted twice, and the other request is still going \
+             through). Please try again later.",
+        )
+    } else if status == 429 {
         objects::error(
             429,
             ApiErrorKind::RateLimitError,

@@ -306,6 +306,9 @@ impl Forwarder {
                 None
             }
             (ApiErrorKind::ApiError | ApiErrorKind::RateLimitError, _) => None,
+            // Another upload under this key is still in progress: this one
+            // was not applied; the same upload again, later.
+            (ApiErrorKind::IdempotencyError, Some("idempotency_key_in_use")) => None,
             // Anything else will not change by sending it again: report it.
             (ApiErrorKind::InvalidRequestError | ApiErrorKind::IdempotencyError, c) => {
                 Some(ForwardError {
