@@ -8,9 +8,9 @@
 //! The history is what readerlab can see from outside: the adapter's
 //! notifications (`pos.*` and its SDK's events), each hook as it ran
 //! (`lab.hook.ran`) and the faults it performed (`fault.injected` /
-//! `fault.cleared`), and, at the end, the backend's new PaymentIntents and
-//! Charges read from its API (`ledger.rs`). The checker judges it as any
-//! other history.
+//! `fault.cleared`), and the backend's new PaymentIntents and Charges,
+//! read from its API every 2 s and at the end (`ledger.rs`). The checker
+//! judges it as any other history.
 
 use super::bench::{Bench, BenchReader, Find, Hook};
 use super::ledger::{Ledger, Seen};
