@@ -310,7 +310,7 @@ fn the_served_target_carries_the_mobile_readers_link_over_ble_over_tcp() {
     let features = format!("{root}/../features/offline");
     let out = readerlab(&["run", &features, "--target", "served", "--ble", "tcp"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out).contains("17 passed, 0 failed, 0 skipped"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("19 passed, 0 failed, 0 skipped"), "{}", stdout(&out));
 }
 
 #[test]

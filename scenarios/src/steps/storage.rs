@@ -1,7 +1,7 @@
 //! Steps about the store of offline payments: a full disk, a damaged
 //! record, wiped app data, and how many payments a device holds.
 
-use super::params::{Number, StorageIsFull, StoringDevice};
+use super::params::{Amount, Number, StorageIsFull, StoringDevice};
 use super::{LabWorld, StepResult};
 use crate::rig::Capability;
 use cucumber::{given, then, when};
@@ -60,4 +60,36 @@ pub(crate) fn reports_stored(
     } else {
         Err(format!("{who} reports {reported} stored payments, not {count}"))
     }
+}
+
+/// The amount of one currency a device says it holds offline: its last
+/// `offline.status.changed`, whose `amounts` are kept per currency (a
+/// counter taking USD and CAD keeps two totals, never one).
+#[then(expr = "{device} reports {amount} stored offline")]
+pub(crate) fn reports_amount(
+    world: &mut LabWorld,
+    who: StoringDevice,
+    amount: Amount,
+) -> StepResult {
+    let amount = amount.0;
+    let device = world.device(who)?;
+    let part = world.part_of(device);
+    let views = world.views();
+    let last = views.iter().rev().find(|v| v.part == part && v.name == "offline.status.changed");
+    let amounts = last.and_then(|v| v.fields.get("amounts")).and_then(|a| a.as_object());
+    let held = |currency: &str| amounts.and_then(|a| a.get(currency)).and_then(|v| v.as_u64());
+    let currency = amount.currency.to_string();
+    let reported = held(&currency).unwrap_or(0);
+    if reported == amount.amount {
+        return Ok(());
+    }
+    let all: Vec<String> =
+        amounts.map(|a| a.iter().map(|(c, v)| format!("{v} {c}")).collect()).unwrap_or_default();
+    Err(format!(
+        "{who} reports {reported} {currency} (minor units) stored offline, not {} ({}); its \
+         totals: {}",
+        amount.amount,
+        amount,
+        if all.is_empty() { "none".to_owned() } else { all.join(", ") }
+    ))
 }

@@ -301,6 +301,12 @@ pub const VOCABULARY: &[StepDoc] = &[
         "Then the POS reports 2 stored payments",
         &[],
     ),
+    doc(
+        D::Storage,
+        "<device> reports <amount> stored offline",
+        "Then the POS reports 15.00 CAD stored offline",
+        &[],
+    ),
     // --- backend ---------------------------------------------------------
     doc(
         D::Backend,
