@@ -99,6 +99,7 @@ pub fn prepare(
     operator: bool,
 ) -> anyhow::Result<LabTarget> {
     let bench = bench::load(path)?;
+    interrupt::watch();
     let held = hold(&bench)?;
     let serials = if skip_health {
         eprintln!(

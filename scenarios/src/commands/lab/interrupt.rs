@@ -27,10 +27,18 @@ fn held() -> std::sync::MutexGuard<'static, Vec<Undo>> {
     HELD.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Starts the watch for SIGINT and SIGTERM, once, before anything touches
+/// the bench: registered before this returns, so that no hook can run
+/// before an interrupt is caught (a process started in the background of
+/// a shell inherits SIGINT ignored, and would otherwise lose one).
+pub fn watch() {
+    WATCH.call_once(start);
+}
+
 /// Lists an undo hook while its fault holds; returns its id for
-/// [`forget`]. The first call starts the watch for SIGINT and SIGTERM.
+/// [`forget`].
 pub fn remember(action: &str, target: &str, hook: &Hook) -> u64 {
-    WATCH.call_once(watch);
+    watch();
     let mut next = NEXT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     *next += 1;
     let undo = Undo {
@@ -48,26 +56,37 @@ pub fn forget(id: u64) {
     held().retain(|u| u.id != id);
 }
 
-/// A thread that waits for SIGINT or SIGTERM, undoes what is held, and
-/// exits.
-fn watch() {
-    let spawned = std::thread::Builder::new().name("lab-interrupt".to_owned()).spawn(|| {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+/// Registers for SIGINT and SIGTERM here, then a thread waits for either,
+/// undoes what is held, and exits.
+fn start() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let registered =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().and_then(|runtime| {
+            let signals = runtime.block_on(async {
+                Ok::<_, std::io::Error>((
+                    signal(SignalKind::interrupt())?,
+                    signal(SignalKind::terminate())?,
+                ))
+            })?;
+            Ok((runtime, signals))
+        });
+    let (runtime, (mut interrupt, mut terminate)) = match registered {
+        Ok(registered) => registered,
+        Err(e) => {
+            eprintln!(
+                "readerlab: cannot watch for Ctrl-C ({e}): an interrupted run may leave faults \
+                 on the bench"
+            );
             return;
-        };
+        }
+    };
+    let spawned = std::thread::Builder::new().name("lab-interrupt".to_owned()).spawn(move || {
         let code = runtime.block_on(async {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut interrupt), Ok(mut terminate)) =
-                (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-            else {
-                return None;
-            };
             tokio::select! {
-                _ = interrupt.recv() => Some(130),
-                _ = terminate.recv() => Some(143),
+                _ = interrupt.recv() => 130,
+                _ = terminate.recv() => 143,
             }
         });
-        let Some(code) = code else { return };
         let undo: Vec<Undo> = held().drain(..).rev().collect();
         eprintln!("\nreaderlab: interrupted: undoing {} held fault(s) on the bench", undo.len());
         for undo in undo {
@@ -83,7 +102,8 @@ fn watch() {
     });
     if let Err(e) = spawned {
         eprintln!(
-            "readerlab: cannot watch for Ctrl-C ({e}): an interrupted run may leave faults on the bench"
+            "readerlab: cannot watch for Ctrl-C ({e}): an interrupted run may leave faults on \
+             the bench"
         );
     }
 }

@@ -9,15 +9,14 @@
 //! pipe only readerlab holds, and releases the place when the pipe closes,
 //! which it does however readerlab ends.
 
-use super::bench::{Hook, Place};
-use super::hooks;
+use super::bench::Place;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long `labgrid-client acquire` may take.
-const ACQUIRE_TIMEOUT_S: f64 = 30.0;
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the release may take once readerlab is done.
 const RELEASE_WAIT: Duration = Duration::from_secs(30);
 
@@ -47,39 +46,78 @@ fn quote(word: &str) -> String {
 }
 
 /// Acquires `place`, or says why not: who holds it, or what labgrid said.
+///
+/// The guard itself acquires, then says `held` on its stdout and waits for
+/// its stdin to close before it releases: there is no moment at which the
+/// place is held and no guard would release it, whenever readerlab dies.
+/// (It ignores SIGPIPE, so a readerlab gone before `held` is read does not
+/// kill it before its release.)
 pub fn acquire(place: &Place) -> Result<Held, String> {
     let command = client(place);
-    let hook = Hook { run: format!("{command} acquire"), timeout_s: ACQUIRE_TIMEOUT_S };
-    if let Err(why) = hooks::run(&hook, "labgrid.acquire", &place.name) {
-        return Err(match holder(&why) {
-            Some(holder) => format!(
-                "the labgrid place `{}` is held by {holder}: nothing was run (ask them to \
-                 release it; a place left by a run that died is freed with `labgrid-client -p \
-                 {} release --kick`)",
-                place.name, place.name
-            ),
-            None => format!("acquiring the labgrid place `{}`: {why}", place.name),
-        });
-    }
-    let guard = Command::new("sh")
+    let script = format!(
+        "trap '' PIPE; {command} acquire >&2 || exit 1; echo held; cat > /dev/null; exec {command} release"
+    );
+    let mut guard = Command::new("sh")
         .arg("-c")
-        .arg(format!("cat > /dev/null; exec {command} release"))
+        .arg(script)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .process_group(0)
-        .spawn();
-    match guard {
-        Ok(mut guard) => {
-            let pipe = guard.stdin.take();
-            Ok(Held { name: place.name.clone(), guard, pipe })
+        .spawn()
+        .map_err(|e| format!("starting `{command} acquire`: {e}"))?;
+    let pipe = guard.stdin.take();
+    let said = read_said(&mut guard);
+    let stderr = guard.stderr.take();
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut stderr) = stderr {
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
         }
-        Err(e) => {
-            let release = Hook { run: format!("{command} release"), timeout_s: ACQUIRE_TIMEOUT_S };
-            let _ = hooks::run(&release, "labgrid.release", &place.name);
-            Err(format!("starting the guard that releases `{}`: {e}", place.name))
-        }
+        text
+    });
+    let held = said.recv_timeout(ACQUIRE_TIMEOUT).ok().flatten().is_some_and(|line| line == "held");
+    if held {
+        return Ok(Held { name: place.name.clone(), guard, pipe });
     }
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(i32::try_from(guard.id()).unwrap_or(i32::MAX)),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = guard.wait();
+    drop(pipe);
+    let why = errors.join().unwrap_or_default();
+    Err(match holder(&why) {
+        Some(holder) => format!(
+            "the labgrid place `{}` is held by {holder}: nothing was run (ask them to release \
+             it; a place left by a run that died is freed with `labgrid-client -p {} release \
+             --kick`)",
+            place.name, place.name
+        ),
+        None => format!(
+            "acquiring the labgrid place `{}` (`{command} acquire`, {} s at most): {}",
+            place.name,
+            ACQUIRE_TIMEOUT.as_secs(),
+            super::probe::tail(&why)
+        ),
+    })
+}
+
+/// The guard's first line, on a channel (`None`: it ended without one).
+fn read_said(guard: &mut Child) -> std::sync::mpsc::Receiver<Option<String>> {
+    let (send, receive) = std::sync::mpsc::channel();
+    let stdout = guard.stdout.take();
+    std::thread::spawn(move || {
+        let line = stdout.and_then(|stdout| {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+                .ok()
+                .filter(|n| *n > 0)
+                .map(|_| line.trim().to_owned())
+        });
+        let _ = send.send(line);
+    });
+    receive
 }
 
 /// The holder labgrid names in its refusal ("already acquired by HOST/USER").
