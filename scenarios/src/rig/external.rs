@@ -337,41 +337,15 @@ impl Pos for ExternalPos {
                 amount: payment.amount,
             },
         );
-        let request = Request::PaymentCollect(PaymentCollect {
-            payment: name.clone(),
-            reader: reader.serial.clone(),
-            amount: Amount {
-                amount: payment.amount.amount,
-                currency: payment.amount.currency.to_string(),
-            },
-            behavior: match payment.behavior {
-                OfflineBehavior::PreferOnline => Behavior::PreferOnline,
-                OfflineBehavior::RequireOnline => Behavior::RequireOnline,
-                OfflineBehavior::ForceOffline => Behavior::ForceOffline,
-            },
-        });
+        let request = collect_request(&payment, &reader.serial);
         let result = self.session.call::<PaymentCollectResult>(&request);
-        let body = match result {
-            Ok(started) => {
-                self.open.insert(name.clone());
-                EventBody::PosPaymentStarted { payment: name.clone(), intent: started.intent }
-            }
-            Err(DriverError::Rpc { error, .. }) if error.definite() => {
-                EventBody::PosPaymentRefused {
-                    payment: name.clone(),
-                    code: error.data.and_then(|d| d.sdk_code),
-                    message: error.message,
-                }
-            }
-            Err(DriverError::Rpc { error, .. }) => EventBody::PosPaymentEnded {
-                payment: name.clone(),
-                outcome: PosOutcome::Unknown,
-                intent: None,
-                code: error.data.and_then(|d| d.sdk_code),
-                decline_code: None,
-            },
+        let body = match collect_answer(&name, result) {
+            Ok(body) => body,
             Err(error) => self.broken(&error),
         };
+        if matches!(body, EventBody::PosPaymentStarted { .. }) {
+            self.open.insert(name.clone());
+        }
         record(rig, &body);
         // What it notified while starting (even its end) comes after.
         self.drain(rig);
@@ -534,6 +508,50 @@ fn describe(reader: &RigReader, base_url: &str, ble: Option<&SocketAddr>) -> pro
         lan: smart.then(|| format!("{base_url}/_readerlab/readers/{}/lan", reader.serial)),
         ble_tcp: ble.map(SocketAddr::to_string),
     }
+}
+
+/// `payment.collect` for a customer's payment on the reader with `serial`.
+pub(crate) fn collect_request(payment: &PaymentSpec, serial: &str) -> Request {
+    Request::PaymentCollect(PaymentCollect {
+        payment: payment.name.clone(),
+        reader: serial.to_owned(),
+        amount: Amount {
+            amount: payment.amount.amount,
+            currency: payment.amount.currency.to_string(),
+        },
+        behavior: match payment.behavior {
+            OfflineBehavior::PreferOnline => Behavior::PreferOnline,
+            OfflineBehavior::RequireOnline => Behavior::RequireOnline,
+            OfflineBehavior::ForceOffline => Behavior::ForceOffline,
+        },
+    })
+}
+
+/// The history event `payment.collect`'s answer stands for: started, refused
+/// (a definite error: nothing started), or ended with an unknown outcome (an
+/// error that may have left something started). `Err`: the conversation
+/// broke.
+pub(crate) fn collect_answer(
+    payment: &str,
+    result: Result<PaymentCollectResult, DriverError>,
+) -> Result<EventBody, DriverError> {
+    let payment = payment.to_owned();
+    Ok(match result {
+        Ok(started) => EventBody::PosPaymentStarted { payment, intent: started.intent },
+        Err(DriverError::Rpc { error, .. }) if error.definite() => EventBody::PosPaymentRefused {
+            payment,
+            code: error.data.and_then(|d| d.sdk_code),
+            message: error.message,
+        },
+        Err(DriverError::Rpc { error, .. }) => EventBody::PosPaymentEnded {
+            payment,
+            outcome: PosOutcome::Unknown,
+            intent: None,
+            code: error.data.and_then(|d| d.sdk_code),
+            decline_code: None,
+        },
+        Err(error) => return Err(error),
+    })
 }
 
 /// What an adapter's notification is: a history event, or a line for its log.

@@ -17,7 +17,7 @@ mod external;
 mod pos;
 mod served;
 
-pub(crate) use external::{Told, check_capabilities, told};
+pub(crate) use external::{Told, check_capabilities, collect_answer, collect_request, told};
 pub use pos::{InProcessPos, Pos, RigAccess};
 pub use served::{ProbeRig, ServedTarget};
 

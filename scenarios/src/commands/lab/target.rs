@@ -17,16 +17,15 @@ use super::ledger::{Ledger, Seen};
 use super::operator::{self, OPERATOR};
 use super::plan::{Plan, plan};
 use super::{checks, hooks, probe};
-use crate::driver::protocol::{self, Amount, Behavior, PaymentCollect, PaymentCollectResult};
+use crate::driver::protocol::{self, PaymentCollectResult};
 use crate::driver::protocol::{ClockAdvance, ClockAdvanceResult, DeviceNetwork, Request};
 use crate::driver::{DriverError, PosCommand, Session, capability};
 use crate::rig::{BenchError, Capability, InjectError, Rig, Skipped, StartError, Target};
-use crate::rig::{Told, check_capabilities, told};
+use crate::rig::{Told, check_capabilities, collect_answer, collect_request, told};
 use readerlab_emulator::core::StoredBy;
 use readerlab_emulator::core::backend::BackendConfig;
-use readerlab_emulator::core::offline::OfflineBehavior;
 use readerlab_emulator::core::offline::OfflineId;
-use readerlab_emulator::core::{Event, EventBody, Family, Millis, Part, PosOutcome, RigReader};
+use readerlab_emulator::core::{Event, EventBody, Family, Millis, Part, RigReader};
 use readerlab_emulator::sim::outside_pos_may_record;
 use readerlab_emulator::sim::{Fault, LinkFault, LinkId, PaymentSpec, RigSpec};
 use serde_json::Value;
@@ -545,48 +544,22 @@ impl LabRig {
     /// Asks the adapter to take `payment` on the reader with `serial`,
     /// recording what it answered; whether the payment started and is
     /// still open (a customer is then due at the counter).
-    fn collect(&mut self, payment: &PaymentSpec, serial: String) -> bool {
+    fn collect(&mut self, payment: &PaymentSpec, serial: &str) -> bool {
         let name = payment.name.clone();
         let requested = EventBody::PosPaymentRequested {
             payment: name.clone(),
-            reader: serial.clone(),
+            reader: serial.to_owned(),
             amount: payment.amount,
         };
         self.record(Part::pos(), requested);
-        let request = Request::PaymentCollect(PaymentCollect {
-            payment: name.clone(),
-            reader: serial,
-            amount: Amount {
-                amount: payment.amount.amount,
-                currency: payment.amount.currency.to_string(),
-            },
-            behavior: match payment.behavior {
-                OfflineBehavior::PreferOnline => Behavior::PreferOnline,
-                OfflineBehavior::RequireOnline => Behavior::RequireOnline,
-                OfflineBehavior::ForceOffline => Behavior::ForceOffline,
-            },
-        });
-        let body = match self.session.call::<PaymentCollectResult>(&request) {
-            Ok(started) => {
-                self.open.insert(name.clone());
-                EventBody::PosPaymentStarted { payment: name.clone(), intent: started.intent }
-            }
-            Err(DriverError::Rpc { error, .. }) if error.definite() => {
-                EventBody::PosPaymentRefused {
-                    payment: name.clone(),
-                    code: error.data.and_then(|d| d.sdk_code),
-                    message: error.message,
-                }
-            }
-            Err(DriverError::Rpc { error, .. }) => EventBody::PosPaymentEnded {
-                payment: name.clone(),
-                outcome: PosOutcome::Unknown,
-                intent: None,
-                code: error.data.and_then(|d| d.sdk_code),
-                decline_code: None,
-            },
+        let result = self.session.call::<PaymentCollectResult>(&collect_request(payment, serial));
+        let body = match collect_answer(&name, result) {
+            Ok(body) => body,
             Err(error) => self.broken(&error),
         };
+        if matches!(body, EventBody::PosPaymentStarted { .. }) {
+            self.open.insert(name.clone());
+        }
         let started = matches!(body, EventBody::PosPaymentStarted { .. });
         self.record(Part::pos(), body);
         self.drain();
@@ -765,7 +738,7 @@ impl Rig for LabRig {
         }
         self.await_reader(payment.reader);
         let serial = part.trim_start_matches("reader/").to_owned();
-        if self.collect(&payment, serial) {
+        if self.collect(&payment, &serial) {
             self.customers.push(customer(&payment, id, hook));
         }
         self.tick();
