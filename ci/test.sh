@@ -15,11 +15,11 @@ cargo test --workspace
 # The lab bench's real-time tests (ci/lab.sh: about 2 minutes, mostly
 # waiting on the bench's clock) run in the background while the next parts
 # build; their log is shown, and their status judged, before "served".
-lab_test=$(cargo test --workspace --test lab --no-run --message-format=json 2>/dev/null \
+lab_test=$(cargo test --workspace --test lab_bench --no-run --message-format=json 2>/dev/null \
   | python3 -c 'import json, sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "lab":
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "lab_bench":
         print(m["executable"])')
 mkdir -p target
 bash ci/lab.sh "$lab_test" > target/ci-lab.log 2>&1 &
